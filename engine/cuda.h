@@ -1,0 +1,44 @@
+// The engine's window onto the CUDA runtime: device selection, the current stream, the caching allocator,
+// copies and the cuBLAS handle. Callable from any build: in CPU-only builds (engine/cuda_nocuda.cpp)
+// available() is false and everything else throws "not built with CUDA".
+// Implementation: engine/cuda_cuda.cpp (runtime, streams, allocator) — the only place outside kernels/ that
+// calls the CUDA runtime.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace spk::cuda {
+
+bool built_with_cuda();     // compiled with nvcc and the CUDA toolkit
+bool available();           // built with CUDA and at least one usable GPU present
+int device_count();         // 0 when none (or CPU-only build)
+void set_device(int index);
+int current_device();
+const char* device_name(int index);   // e.g. "NVIDIA H100 80GB HBM3"
+
+// The stream every op of this thread launches on (cudaStream_t as void*); default: a non-blocking stream
+// per device created on first use.
+void* current_stream();
+void synchronize();         // wait for the current stream
+
+// Caching allocator: blocks are rounded up and kept on free lists per (device, size class), so no
+// cudaMalloc happens inside a steady-state training step. Frees are stream-ordered on current_stream().
+void* alloc(size_t nbytes, int device);
+void free(void* ptr, int device);
+void empty_cache();         // return cached blocks to the driver
+struct AllocatorStats {
+  size_t bytes_in_use = 0, bytes_cached = 0, peak_bytes_in_use = 0;
+  uint64_t device_mallocs = 0;   // calls to cudaMalloc so far: flat across steady-state steps
+};
+AllocatorStats allocator_stats(int device);
+
+// Copies on the current stream. Device-to-host waits for completion; the others are asynchronous.
+void copy_h2d(void* dst, const void* src, size_t nbytes);
+void copy_d2h(void* dst, const void* src, size_t nbytes);
+void copy_d2d(void* dst, const void* src, size_t nbytes);
+void memset_zero(void* dst, size_t nbytes);
+
+// cuBLAS handle for the current device, bound to current_stream() (cublasHandle_t as void*).
+void* cublas_handle();
+
+}  // namespace spk::cuda

@@ -1,0 +1,128 @@
+// The differentiable ops, one entry point per row of engine/ops.def. All take and return Tensors; the
+// device and dtype come from the inputs (f32 everywhere, f64 on the CPU for gradient checks). Errors name
+// the op and the shapes. Implementations: engine/ops/<family>.cpp, kernels in kernels/<family>/.
+#pragma once
+#include <utility>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace spk {
+
+class Rng;
+
+// ---- elementwise, binary, NumPy broadcasting ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+
+// ---- elementwise with a scalar ----
+Tensor add_scalar(const Tensor& x, double s);            // x + s
+Tensor mul_scalar(const Tensor& x, double s);            // x * s
+Tensor pow_scalar(const Tensor& x, double p);            // x ^ p
+Tensor clamp(const Tensor& x, double lo, double hi);     // gradient 1 inside [lo, hi], 0 outside
+inline Tensor operator+(const Tensor& x, double s) { return add_scalar(x, s); }
+inline Tensor operator-(const Tensor& x, double s) { return add_scalar(x, -s); }
+inline Tensor operator*(const Tensor& x, double s) { return mul_scalar(x, s); }
+inline Tensor operator*(double s, const Tensor& x) { return mul_scalar(x, s); }
+inline Tensor operator/(const Tensor& x, double s) { return mul_scalar(x, 1.0 / s); }
+
+// ---- elementwise, unary ----
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+
+// ---- reductions over the listed dims (empty list: all dims) ----
+Tensor sum(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+// Variance; unbiased divides by n-1 (torch.var default), biased by n (BatchNorm's normaliser).
+Tensor var(const Tensor& x, std::vector<int64_t> dims, bool unbiased = true, bool keepdim = false);
+// Max along one dim: values (differentiable; the gradient goes to the first maximal element) and i64 indices.
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);   // i64, not differentiable
+
+// ---- matrix products ----
+// a (..., M, K) @ b (..., K, N) -> (..., M, N); batch dims broadcast; 1-D operands are not promoted.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x (..., in) @ weight (out, in)^T + bias (out) -> (..., out); bias may be undefined. As torch.nn.Linear.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// ---- convolution and pooling (PyTorch semantics and weight layouts) ----
+// x (N, C_in, L), weight (C_out, C_in/groups, K), bias (C_out) or undefined -> (N, C_out, L_out)
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
+              int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
+// x (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW) -> (N, C_out, H_out, W_out); pairs are (H, W)
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              std::pair<int64_t, int64_t> stride = {1, 1}, std::pair<int64_t, int64_t> padding = {0, 0},
+              std::pair<int64_t, int64_t> dilation = {1, 1}, int64_t groups = 1);
+// Pools: stride 0 means stride = kernel (PyTorch default); padding pads with -inf (max) or zeros (avg,
+// counted in the divisor, count_include_pad=True as PyTorch's default).
+Tensor max_pool1d(const Tensor& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0);
+Tensor max_pool2d(const Tensor& x, std::pair<int64_t, int64_t> kernel, std::pair<int64_t, int64_t> stride = {0, 0},
+                  std::pair<int64_t, int64_t> padding = {0, 0});
+Tensor avg_pool1d(const Tensor& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0);
+Tensor avg_pool2d(const Tensor& x, std::pair<int64_t, int64_t> kernel, std::pair<int64_t, int64_t> stride = {0, 0},
+                  std::pair<int64_t, int64_t> padding = {0, 0});
+// x (N, C, H, W) -> (N, C, out_h, out_w) with PyTorch's bins [floor(i*H/out), ceil((i+1)*H/out)).
+Tensor adaptive_avg_pool2d(const Tensor& x, std::pair<int64_t, int64_t> output_size);
+
+// ---- normalisation ----
+// x (N, C) or (N, C, *). Training: normalise with the batch statistics over all dims but C (biased
+// variance) and update running_mean/var in place with momentum (unbiased variance, as PyTorch). Eval:
+// use the running statistics. weight/bias (C) may be undefined (affine=False); running stats may be
+// undefined in training (track_running_stats=False).
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                  Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// x (N, C, T): each (n, c) row normalised over T (biased variance); weight/bias (C) optional.
+// As torch.nn.InstanceNorm1d (affine=False, track_running_stats=False by default).
+Tensor instance_norm1d(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                       double eps = 1e-5);
+// x / max(||x||_2 along dim, eps), as torch.nn.functional.normalize.
+Tensor l2_normalize(const Tensor& x, int64_t dim = -1, double eps = 1e-12);
+
+// ---- softmax family ----
+Tensor softmax(const Tensor& x, int64_t dim = -1);
+Tensor log_softmax(const Tensor& x, int64_t dim = -1);
+// logits (N, C), labels (N) i64 in [0, C): mean over N of -log softmax(logits)[n, label[n]].
+// Out-of-range labels raise an error naming the row.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+
+// ---- similarity matrices (rows of a (N, D) against rows of b (M, D) -> (N, M)) ----
+// cos(a_i, b_j) = a_i·b_j / max(||a_i||·||b_j||, eps)  (torch.nn.functional.cosine_similarity's eps rule)
+Tensor cosine_matrix(const Tensor& a, const Tensor& b, double eps = 1e-8);
+// ||a_i - b_j||_2, as torch.cdist(p=2); the gradient at a zero distance is 0.
+Tensor euclidean_matrix(const Tensor& a, const Tensor& b);
+
+// ---- regularisation ----
+// Training: zero each element with probability p (counter-based mask from rng), scale the rest by 1/(1-p).
+Tensor dropout(const Tensor& x, double p, Rng& rng, bool training);
+
+// ---- shape and indexing ----
+Tensor reshape(const Tensor& x, const Shape& shape);     // one -1 allowed; a view when x is contiguous
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);  // python x[start:end:step]
+Tensor expand(const Tensor& x, const Shape& shape);      // broadcast size-1 dims (view, stride 0)
+Tensor contiguous(const Tensor& x);                      // differentiable dense copy (identity if dense)
+Tensor unsqueeze(const Tensor& x, int64_t dim);          // reshape
+Tensor squeeze(const Tensor& x, int64_t dim);            // reshape; dim must have size 1
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);   // reshape
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim);   // slices
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);   // index: 1-D i64
+// out[i][j] = x[i][index[i][j]] along dim (torch.gather); index i64 with x's rank.
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+
+}  // namespace spk

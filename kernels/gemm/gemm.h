@@ -1,0 +1,23 @@
+// Row-major batched GEMM: for b in [0, batch):
+//   C_b (M, N) = alpha · op(A_b) · op(B_b) + beta · C_b,   op(X) = X or Xᵀ,
+// with A_b = A + b·stride_a (likewise B, C), leading dimensions lda/ldb/ldc in elements as in row-major
+// BLAS. A stride of 0 broadcasts one matrix over the batch.
+// CPU: OpenBLAS cblas_{s,d}gemm (threaded by OpenBLAS). CUDA: cuBLAS gemmStridedBatched (f32, on the
+// handle's stream; tf32 tensor cores are not enabled, so results match fp32 to rounding).
+#pragma once
+#include <cstdint>
+
+namespace spk {
+
+struct GemmArgs {
+  bool trans_a = false, trans_b = false;
+  int64_t M = 0, N = 0, K = 0;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  int64_t batch = 1, stride_a = 0, stride_b = 0, stride_c = 0;
+  double alpha = 1, beta = 0;
+};
+
+template <class T> void gemm_cpu(const GemmArgs& g, const T* A, const T* B, T* C);
+void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void* cublas_handle);
+
+}  // namespace spk

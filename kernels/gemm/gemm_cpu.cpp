@@ -1,0 +1,23 @@
+#include <cblas.h>
+
+#include "kernels/gemm/gemm.h"
+
+namespace spk {
+
+template <>
+void gemm_cpu<float>(const GemmArgs& g, const float* A, const float* B, float* C) {
+  for (int64_t b = 0; b < g.batch; ++b)
+    cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans,
+                int(g.M), int(g.N), int(g.K), float(g.alpha), A + b * g.stride_a, int(g.lda), B + b * g.stride_b,
+                int(g.ldb), float(g.beta), C + b * g.stride_c, int(g.ldc));
+}
+
+template <>
+void gemm_cpu<double>(const GemmArgs& g, const double* A, const double* B, double* C) {
+  for (int64_t b = 0; b < g.batch; ++b)
+    cblas_dgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans,
+                int(g.M), int(g.N), int(g.K), g.alpha, A + b * g.stride_a, int(g.lda), B + b * g.stride_b, int(g.ldb),
+                g.beta, C + b * g.stride_c, int(g.ldc));
+}
+
+}  // namespace spk

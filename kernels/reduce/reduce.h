@@ -1,0 +1,20 @@
+// Reductions along one axis of a dense tensor seen as (outer, K, inner) -> (outer, inner).
+//   sum:  y[o, i] = Σ_k x[o, k, i]                      (accumulated in double on the CPU)
+//   max:  y[o, i] = max_k x[o, k, i], idx = first argmax (NaN counts as maximal, as PyTorch)
+//   max_backward: dx = 0 everywhere but dx[o, idx[o, i], i] = dy[o, i]   (dx written, =)
+#pragma once
+#include <cstdint>
+
+namespace spk {
+
+template <class T> void sum_axis_cpu(const T* x, T* y, int64_t outer, int64_t K, int64_t inner);
+template <class T> void max_axis_cpu(const T* x, T* y, int64_t* idx, int64_t outer, int64_t K, int64_t inner);
+template <class T> void max_axis_backward_cpu(const T* dy, const int64_t* idx, T* dx, int64_t outer, int64_t K,
+                                              int64_t inner);
+
+void sum_axis_cuda(const float* x, float* y, int64_t outer, int64_t K, int64_t inner, void* stream);
+void max_axis_cuda(const float* x, float* y, int64_t* idx, int64_t outer, int64_t K, int64_t inner, void* stream);
+void max_axis_backward_cuda(const float* dy, const int64_t* idx, float* dx, int64_t outer, int64_t K, int64_t inner,
+                            void* stream);
+
+}  // namespace spk
