@@ -8,7 +8,7 @@
 TEST_CASE("fft matches the direct DFT and inverts") {
   for (int64_t n : {1, 2, 8, 64, 512}) {
     SUBCASE(("n=" + std::to_string(n)).c_str()) {
-      spk::Rng rng(uint64_t(n));
+      spk::Rng rng{static_cast<uint64_t>(n)};
       std::vector<std::complex<double>> x(static_cast<size_t>(n)), X;
       for (auto& v : x) v = {rng.uniform(-1, 1), rng.uniform(-1, 1)};
       X = x;
