@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every system dependency of spk with apt. Idempotent and quick when everything is present:
+# it asks dpkg first and only runs apt-get (update + install) for what is missing.
+# CUDA (nvcc, cuBLAS, cuDNN) is not installed here: where the toolkit is present the build uses it,
+# otherwise it builds CPU-only.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libopenblas-dev          # CPU GEMM
+  doctest-dev              # tests
+  libsndfile1-dev          # audio I/O (WAV, FLAC, OGG)
+  libsamplerate0-dev       # resampling
+  nlohmann-json3-dev       # safetensors headers, bench JSON
+  libyaml-cpp-dev          # YAML configs
+  libcli11-dev             # command-line flags
+  espeak-ng sox            # the demo corpus
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: all dependencies present"
