@@ -75,7 +75,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
     }
   } else {
     NoGradGuard ng;
-    mean = running_mean.detach().to(x.dtype()).contiguous();
+    // A copy: the backward must not see later in-place updates of the running statistics.
+    mean = running_mean.detach().to(x.dtype()).clone();
     invstd = pow_scalar(add_scalar(running_var.detach().to(x.dtype()), eps), -0.5).contiguous();
   }
 
