@@ -57,9 +57,11 @@ Tensor euclidean_matrix(const Tensor& a, const Tensor& b) {
     dist = sqrt(d2);
   }
   const double tiny = a.dtype() == DType::f32 ? double(FLT_MIN) : DBL_MIN;
+  // The closure keeps a detached alias of the output: holding the output itself would be a cycle.
+  Tensor dd = dist.detach();
   return record("euclidean_matrix", dist, {a, b},
-                [ad, bd, d2, dist, tiny, ga, gb](const Tensor& g) -> std::vector<Tensor> {
-    Tensor w = mul(g, div(dist, clamp(d2, tiny, kInf)));   // dL/dd / d, 0 at d = 0
+                [ad, bd, d2, dd, tiny, ga, gb](const Tensor& g) -> std::vector<Tensor> {
+    Tensor w = mul(g, div(dd, clamp(d2, tiny, kInf)));   // dL/dd / d, 0 at d = 0
     Tensor da, db;
     if (ga) da = sub(mul(ad, sum(w, {1}, true)), matmul(w, bd));
     if (gb) db = sub(mul(bd, transpose(sum(w, {0}, true), 0, 1)), matmul(transpose(w, 0, 1), ad));
