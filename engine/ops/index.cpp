@@ -1,0 +1,86 @@
+// Indexing ops: index_select (1-D i64 index along one dim) and gather (torch.gather), kernels in
+// kernels/index with scatter-add backward. Index values are checked on the host before any kernel runs,
+// and a bad one is reported with the op, its position and the size it had to fit.
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/op_table.h"
+#include "engine/ops.h"
+#include "kernels/common/strided.h"
+#include "kernels/index/index.h"
+
+namespace spk {
+
+namespace {
+
+void check_index_tensor(const char* op, const Tensor& x, const Tensor& index) {
+  SPK_CHECK(x.defined() && index.defined(), op, ": undefined input");
+  SPK_CHECK(index.dtype() == DType::i64, op, ": index must be i64, got ", index.str());
+  SPK_CHECK(index.device() == x.device(), op, ": x ", x.str(), " and index ", index.str(), " are on different devices");
+}
+
+// Every value of the dense index in [0, size); returns the index as a dense host tensor.
+Tensor checked_index(const char* op, const Tensor& index, int64_t size, int64_t dim, const Tensor& x) {
+  Tensor h = index.to(Device::cpu()).contiguous();
+  const int64_t* p = h.data<int64_t>();
+  for (int64_t j = 0; j < h.numel(); ++j)
+    SPK_CHECK(p[j] >= 0 && p[j] < size, op, ": index ", p[j], " (element ", j, " of index ", index.str(),
+              ") is out of range for dim ", dim, " of size ", size, " of x ", x.str());
+  return h;
+}
+
+}  // namespace
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  check_index_tensor("index_select", x, index);
+  check_op_device(OpId::index_select, x.device());
+  SPK_CHECK(index.dim() == 1, "index_select: index must be 1-d, got ", index.str());
+  const int64_t d = wrap_dim(dim, x.dim(), "index_select");
+  const int64_t K = x.size(d), L = index.size(0);
+  Tensor idx = checked_index("index_select", index, K, d, x);
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < x.dim(); ++i) if (i != d) (i < d ? outer : inner) *= x.shape()[size_t(i)];
+  Shape out_shape = x.shape();
+  out_shape[size_t(d)] = L;
+  Tensor xc = x.contiguous();
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  SPK_DISPATCH_FLOAT(x.dtype(), "index_select",
+      index_select_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), idx.data<int64_t>(),
+                                         (scalar_t*)out.data_ptr(), outer, K, inner, L));
+  Shape xs = x.shape();
+  return record("index_select", out, {x}, [xs, idx, outer, K, inner, L](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gc = g.contiguous();
+    Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
+    SPK_DISPATCH_FLOAT(g.dtype(), "index_select backward",
+        index_select_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(),
+                                            (scalar_t*)dx.data_ptr(), outer, K, inner, L));
+    return {dx};
+  });
+}
+
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  check_index_tensor("gather", x, index);
+  check_op_device(OpId::gather, x.device());
+  const int64_t d = wrap_dim(dim, x.dim(), "gather");
+  SPK_CHECK(x.dim() <= kMaxDims, "gather: at most ", kMaxDims, " dims, got ", x.str());
+  SPK_CHECK(index.dim() == x.dim(), "gather: index ", index.str(), " must have the rank of x ", x.str());
+  for (int64_t i = 0; i < x.dim(); ++i)
+    SPK_CHECK(i == d || index.size(i) <= x.size(i), "gather: index ", index.str(), " is larger than x ", x.str(),
+              " in dim ", i, " (only dim ", d, " may differ freely)");
+  Tensor idx = checked_index("gather", index, x.size(d), d, x);
+  Tensor xd = x.detach();
+  Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
+  const Shape is = index.shape(), xs = x.shape();
+  SPK_DISPATCH_FLOAT(x.dtype(), "gather",
+      gather_forward_cpu<scalar_t>((const scalar_t*)xd.data_ptr(), xd.strides().data(), idx.data<int64_t>(),
+                                   (scalar_t*)out.data_ptr(), is.data(), int(is.size()), int(d)));
+  return record("gather", out, {x}, [xs, is, idx, d](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gc = g.contiguous();
+    Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
+    SPK_DISPATCH_FLOAT(g.dtype(), "gather backward",
+        gather_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(), (scalar_t*)dx.data_ptr(),
+                                      xs.data(), is.data(), int(is.size()), int(d)));
+    return {dx};
+  });
+}
+
+}  // namespace spk

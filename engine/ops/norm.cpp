@@ -1,0 +1,154 @@
+// Normalisation ops: batch_norm and instance_norm1d (kernels/norm, explicit closed-form backward) and
+// l2_normalize (composed from table ops, so it runs on any device).
+//
+// batch_norm follows torch.nn.functional.batch_norm: training normalises with the batch statistics (biased
+// variance) and, when running stats are given, updates them in place outside autograd:
+//   running_mean ← (1 − momentum)·running_mean + momentum·mean
+//   running_var  ← (1 − momentum)·running_var  + momentum·var·M/(M − 1)      (unbiased, M = N·S)
+// Eval normalises with the running statistics, which are then constants for the gradient.
+#include <cmath>
+#include <limits>
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/op_table.h"
+#include "engine/ops.h"
+#include "kernels/norm/norm.h"
+
+namespace spk {
+
+namespace {
+
+// weight/bias/running stats: undefined, or a (C) tensor on x's device; affine params also in x's dtype.
+void check_channel_param(const char* op, const char* what, const Tensor& p, const Tensor& x, int64_t C,
+                         bool same_dtype) {
+  if (!p.defined()) return;
+  SPK_CHECK(p.dim() == 1 && p.size(0) == C, op, ": ", what, " ", p.str(), " does not match the ", C,
+            " channels of input ", x.str());
+  SPK_CHECK(p.device() == x.device(), op, ": ", what, " ", p.str(), " is not on the device of input ", x.str());
+  SPK_CHECK(!same_dtype || p.dtype() == x.dtype(), op, ": ", what, " ", p.str(), " has another dtype than input ",
+            x.str());
+}
+
+template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? (const T*)t.data_ptr() : nullptr; }
+template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? (T*)t.data_ptr() : nullptr; }
+
+// An output-gradient buffer shaped like `like` when the input wants one, else undefined.
+Tensor grad_buffer(bool wanted, const Tensor& like) {
+  return wanted ? Tensor::empty(like.shape(), like.dtype(), like.device()) : Tensor();
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean, Tensor running_var,
+                  bool training, double momentum, double eps) {
+  SPK_CHECK(x.defined(), "batch_norm: undefined input");
+  check_op_device(OpId::batch_norm, x.device());
+  SPK_CHECK(x.dim() >= 2, "batch_norm: input must be (N, C) or (N, C, *), got ", x.str());
+  const int64_t N = x.size(0), C = x.size(1), S = C > 0 && N > 0 ? x.numel() / (N * C) : 0;
+  check_channel_param("batch_norm", "weight", weight, x, C, true);
+  check_channel_param("batch_norm", "bias", bias, x, C, true);
+  check_channel_param("batch_norm", "running_mean", running_mean, x, C, false);
+  check_channel_param("batch_norm", "running_var", running_var, x, C, false);
+  SPK_CHECK(running_mean.defined() == running_var.defined(),
+            "batch_norm: give both running_mean and running_var or neither");
+  SPK_CHECK(training || running_mean.defined(), "batch_norm: eval mode needs running_mean and running_var");
+  const int64_t M = N * S;
+  SPK_CHECK(!training || M > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
+            x.str());
+
+  Tensor xc = x.contiguous().detach();
+  Tensor mean, invstd;
+  if (training) {
+    mean = Tensor::empty({C}, x.dtype(), x.device());
+    Tensor var = Tensor::empty({C}, x.dtype(), x.device());
+    invstd = Tensor::empty({C}, x.dtype(), x.device());
+    SPK_DISPATCH_FLOAT(x.dtype(), "batch_norm",
+        batch_norm_stats_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)mean.data_ptr(),
+                                       (scalar_t*)var.data_ptr(), (scalar_t*)invstd.data_ptr(), N, C, S, eps));
+    if (running_mean.defined()) {
+      NoGradGuard ng;
+      Tensor rm = running_mean.detach(), rv = running_var.detach();
+      rm.copy_(add(mul_scalar(rm, 1 - momentum), mul_scalar(mean.to(rm.dtype()), momentum)));
+      Tensor unbiased = mul_scalar(var.to(rv.dtype()), double(M) / double(M - 1));
+      rv.copy_(add(mul_scalar(rv, 1 - momentum), mul_scalar(unbiased, momentum)));
+    }
+  } else {
+    NoGradGuard ng;
+    // A copy: the backward must not see later in-place updates of the running statistics.
+    mean = running_mean.detach().to(x.dtype()).clone();
+    invstd = pow_scalar(add_scalar(running_var.detach().to(x.dtype()), eps), -0.5).contiguous();
+  }
+
+  Tensor wd = weight.defined() ? weight.contiguous().detach() : Tensor();
+  Tensor bd = bias.defined() ? bias.contiguous().detach() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  SPK_DISPATCH_FLOAT(x.dtype(), "batch_norm",
+      batch_norm_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
+                                       (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
+                                       ptr_or_null<scalar_t>(bd), (scalar_t*)y.data_ptr(), N, C, S));
+
+  const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
+  return record("batch_norm", y, {x, weight, bias},
+                [xc, mean, invstd, wd, gx, gw, gb, N, C, S, training](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gc = g.contiguous();
+    Tensor dx = grad_buffer(gx, xc), dw = grad_buffer(gw, mean), db = grad_buffer(gb, mean);
+    SPK_DISPATCH_FLOAT(xc.dtype(), "batch_norm backward",
+        batch_norm_backward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
+                                          (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
+                                          (const scalar_t*)gc.data_ptr(), mut_or_null<scalar_t>(dx),
+                                          mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S, training));
+    return {dx, dw, db};
+  });
+}
+
+Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  SPK_CHECK(x.defined(), "instance_norm1d: undefined input");
+  check_op_device(OpId::instance_norm1d, x.device());
+  SPK_CHECK(x.dim() == 3, "instance_norm1d: input must be (N, C, T), got ", x.str());
+  const int64_t N = x.size(0), C = x.size(1), Tn = x.size(2);
+  // As PyTorch: one value per row would normalise to 0 whatever it is.
+  SPK_CHECK(Tn > 1, "instance_norm1d: expected more than 1 spatial element, got input ", x.str());
+  check_channel_param("instance_norm1d", "weight", weight, x, C, true);
+  check_channel_param("instance_norm1d", "bias", bias, x, C, true);
+
+  Tensor xc = x.contiguous().detach();
+  Tensor wd = weight.defined() ? weight.contiguous().detach() : Tensor();
+  Tensor bd = bias.defined() ? bias.contiguous().detach() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({N * C}, x.dtype(), x.device()), invstd = Tensor::empty({N * C}, x.dtype(), x.device());
+  SPK_DISPATCH_FLOAT(x.dtype(), "instance_norm1d",
+      instance_norm_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), ptr_or_null<scalar_t>(wd),
+                                          ptr_or_null<scalar_t>(bd), (scalar_t*)y.data_ptr(),
+                                          (scalar_t*)mean.data_ptr(), (scalar_t*)invstd.data_ptr(), N, C, Tn, eps));
+
+  const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
+  return record("instance_norm1d", y, {x, weight, bias},
+                [xc, mean, invstd, wd, gx, gw, gb, N, C, Tn](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gc = g.contiguous();
+    Tensor dx = grad_buffer(gx, xc);
+    Tensor dw = gw ? Tensor::empty({C}, xc.dtype(), xc.device()) : Tensor();
+    Tensor db = gb ? Tensor::empty({C}, xc.dtype(), xc.device()) : Tensor();
+    SPK_DISPATCH_FLOAT(xc.dtype(), "instance_norm1d backward",
+        instance_norm_backward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
+                                             (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
+                                             (const scalar_t*)gc.data_ptr(), mut_or_null<scalar_t>(dx),
+                                             mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, Tn));
+    return {dx, dw, db};
+  });
+}
+
+// x / max(||x||, eps) computed as x / sqrt(max(Σx², eps²)): the same value (both sides are monotone), but
+// the gradient of an all-zero row is finite (clamp stops it before sqrt's infinite slope at 0), where
+// sqrt-then-clamp would give 0·∞ = NaN. Below eps the result is x/eps with gradient 1/eps, as PyTorch.
+Tensor l2_normalize(const Tensor& x, int64_t dim, double eps) {
+  SPK_CHECK(x.defined(), "l2_normalize: undefined input");
+  check_op_device(OpId::l2_normalize, x.device());
+  const int64_t d = wrap_dim(dim, x.dim(), "l2_normalize");
+  SPK_CHECK(eps >= 0, "l2_normalize: eps must be >= 0, got ", eps);
+  Tensor sq = sum(mul(x, x), {d}, /*keepdim=*/true);
+  Tensor denom = sqrt(clamp(sq, eps * eps, std::numeric_limits<double>::infinity()));
+  return div(x, denom);
+}
+
+}  // namespace spk

@@ -1,0 +1,28 @@
+// Indexing kernels: index_select and gather, with scatter-add backward. Indices are i64 and have been
+// checked to be in range by the engine; outputs are dense and written (=), dx is zero-filled then summed
+// into (several outputs may read one input element).
+//
+// index_select on x seen as (outer, K, inner), index (L):
+//   forward:  out[o, l, i] = x[o, index[l], i]                    out (outer, L, inner)
+//   backward: dx[o, k, i]  = Σ_{l : index[l] = k} dout[o, l, i]
+// gather along dim (torch.gather), index with x's rank and index.size(d) <= x.size(d) for d != dim:
+//   forward:  out[j] = x[j with coordinate dim replaced by index[j]]    out has index's shape
+//   backward: dx[...] = Σ of dout over the j that read it
+//   x_strides are x's strides (elements, any layout); index and out are dense with shape index_shape;
+//   dx is dense with shape x_shape.
+#pragma once
+#include <cstdint>
+
+namespace spk {
+
+template <class T> void index_select_forward_cpu(const T* x, const int64_t* index, T* out, int64_t outer, int64_t K,
+                                                 int64_t inner, int64_t L);
+template <class T> void index_select_backward_cpu(const T* dout, const int64_t* index, T* dx, int64_t outer,
+                                                  int64_t K, int64_t inner, int64_t L);
+
+template <class T> void gather_forward_cpu(const T* x, const int64_t* x_strides, const int64_t* index, T* out,
+                                           const int64_t* index_shape, int ndim, int dim);
+template <class T> void gather_backward_cpu(const T* dout, const int64_t* index, T* dx, const int64_t* x_shape,
+                                            const int64_t* index_shape, int ndim, int dim);
+
+}  // namespace spk

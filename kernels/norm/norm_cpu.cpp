@@ -1,0 +1,135 @@
+// CPU reference of batch norm and instance norm (formulas in kernels/norm/norm.h). Plain loops; every
+// sum runs in double. Variances are two-pass (mean first), which stays accurate when |mean| >> std.
+#include <cmath>
+#include <vector>
+
+#include "kernels/norm/norm.h"
+
+namespace spk {
+
+template <class T>
+void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S, double eps) {
+  const double M = double(N * S);
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i) s += double(x[(n * C + c) * S + i]);
+    const double m = s / M;
+    double q = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i) { double d = double(x[(n * C + c) * S + i]) - m; q += d * d; }
+    mean[c] = T(m);
+    var[c] = T(q / M);
+    invstd[c] = T(1.0 / std::sqrt(q / M + eps));
+  }
+}
+
+template <class T>
+void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y,
+                            int64_t N, int64_t C, int64_t S) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      // y = x·scale + shift with the channel's affine folded in.
+      const double scale = double(invstd[c]) * (weight ? double(weight[c]) : 1.0);
+      const double shift = (bias ? double(bias[c]) : 0.0) - double(mean[c]) * scale;
+      const T* xr = x + (n * C + c) * S;
+      T* yr = y + (n * C + c) * S;
+      for (int64_t i = 0; i < S; ++i) yr[i] = T(double(xr[i]) * scale + shift);
+    }
+}
+
+template <class T>
+void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
+                             T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats) {
+  const double M = double(N * S);
+  for (int64_t c = 0; c < C; ++c) {
+    const double m = double(mean[c]), is = double(invstd[c]), w = weight ? double(weight[c]) : 1.0;
+    double sg = 0, sgx = 0;   // Σ g, Σ g·x̂
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i) {
+        const int64_t k = (n * C + c) * S + i;
+        sg += double(dy[k]);
+        sgx += double(dy[k]) * (double(x[k]) - m) * is;
+      }
+    if (dbias) dbias[c] = T(sg);
+    if (dweight) dweight[c] = T(sgx);
+    if (!dx) continue;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i) {
+        const int64_t k = (n * C + c) * S + i;
+        if (batch_stats) {
+          const double xh = (double(x[k]) - m) * is;
+          dx[k] = T(w * is / M * (M * double(dy[k]) - sg - xh * sgx));
+        } else {
+          dx[k] = T(w * is * double(dy[k]));
+        }
+      }
+  }
+}
+
+template <class T>
+void instance_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean, T* invstd, int64_t N,
+                               int64_t C, int64_t Tn, double eps) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t row = n * C + c;
+      const T* xr = x + row * Tn;
+      T* yr = y + row * Tn;
+      double s = 0;
+      for (int64_t t = 0; t < Tn; ++t) s += double(xr[t]);
+      const double m = s / double(Tn);
+      double q = 0;
+      for (int64_t t = 0; t < Tn; ++t) { double d = double(xr[t]) - m; q += d * d; }
+      const double is = 1.0 / std::sqrt(q / double(Tn) + eps);
+      mean[row] = T(m);
+      invstd[row] = T(is);
+      const double w = weight ? double(weight[c]) : 1.0, b = bias ? double(bias[c]) : 0.0;
+      for (int64_t t = 0; t < Tn; ++t) yr[t] = T((double(xr[t]) - m) * is * w + b);
+    }
+}
+
+template <class T>
+void instance_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
+                                T* dweight, T* dbias, int64_t N, int64_t C, int64_t Tn) {
+  std::vector<double> dw(size_t(C), 0.0), db(size_t(C), 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t row = n * C + c;
+      const T* xr = x + row * Tn;
+      const T* gr = dy + row * Tn;
+      const double m = double(mean[row]), is = double(invstd[row]), w = weight ? double(weight[c]) : 1.0;
+      double sg = 0, sgx = 0;
+      for (int64_t t = 0; t < Tn; ++t) {
+        sg += double(gr[t]);
+        sgx += double(gr[t]) * (double(xr[t]) - m) * is;
+      }
+      db[size_t(c)] += sg;
+      dw[size_t(c)] += sgx;
+      if (!dx) continue;
+      // The row's own statistics depend on x: batch-norm gradient with M = T (w scales g).
+      T* dr = dx + row * Tn;
+      for (int64_t t = 0; t < Tn; ++t) {
+        const double xh = (double(xr[t]) - m) * is;
+        dr[t] = T(w * is / double(Tn) * (double(Tn) * double(gr[t]) - sg - xh * sgx));
+      }
+    }
+  for (int64_t c = 0; c < C; ++c) {
+    if (dweight) dweight[c] = T(dw[size_t(c)]);
+    if (dbias) dbias[c] = T(db[size_t(c)]);
+  }
+}
+
+#define SPK_INSTANTIATE(T)                                                                                         \
+  template void batch_norm_stats_cpu<T>(const T*, T*, T*, T*, int64_t, int64_t, int64_t, double);               \
+  template void batch_norm_forward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, int64_t, int64_t, \
+                                          int64_t);                                                              \
+  template void batch_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,  \
+                                           int64_t, int64_t, bool);                                              \
+  template void instance_norm_forward_cpu<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
+                                             double);                                                            \
+  template void instance_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
+                                              int64_t, int64_t, int64_t);
+SPK_INSTANTIATE(float)
+SPK_INSTANTIATE(double)
+
+}  // namespace spk
