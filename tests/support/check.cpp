@@ -91,7 +91,7 @@ void expect_close(const Tensor& got, const Tensor& ref, double atol, double rtol
 
 bool gpu_or_skip() {
   if (cuda::available()) return true;
-  MESSAGE("no CUDA device: GPU check skipped (built with CUDA: " << (cuda::built_with_cuda() ? "yes" : "no") << ")");
+  MESSAGE("no CUDA device: GPU check skipped (built with CUDA: " << std::string(cuda::built_with_cuda() ? "yes" : "no") << ")");
   return false;
 }
 
