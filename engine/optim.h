@@ -119,9 +119,10 @@ class AdamW : public Adam {
   const char* name() const override { return "AdamW"; }
 };
 
-// torch.nn.utils.clip_grad_norm_ (2-norm): total = ||all gradients as one vector||; every gradient is
-// scaled in place by min(1, max_norm / (total + 1e-6)). Returns total (before clipping). Parameters without
-// a gradient are skipped; a NaN/Inf total propagates into the gradients, as PyTorch's default.
+// torch.nn.utils.clip_grad_norm_ (2-norm): total = ||all gradients as one vector||; when
+// max_norm / (total + 1e-6) < 1 every gradient is replaced (set_grad) by itself times that factor, i.e. torch's
+// clamp(coef, max=1). Returns total (before clipping). Parameters without a gradient are skipped; a NaN/Inf
+// total propagates into the gradients, as PyTorch's default (error_if_nonfinite=False).
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace spk
