@@ -1,0 +1,86 @@
+// Layer constructors (PyTorch default initialisation) and the Linear forward; see layers.h.
+#include "engine/layers.h"
+
+#include <cmath>
+
+#include "engine/init.h"
+#include "engine/rng.h"
+
+namespace spk {
+
+// nn.Linear / nn.ConvNd reset_parameters(): kaiming_uniform_(weight, a=sqrt(5)), then bias
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+static void default_init(Tensor& weight, Tensor& bias, Rng& rng) {
+  kaiming_uniform_(weight, rng, std::sqrt(5.0));
+  if (bias.defined()) {
+    double bound = 1.0 / std::sqrt(double(fan_in_and_fan_out(weight).first));
+    uniform_(bias, rng, -bound, bound);
+  }
+}
+
+static void check_float(DType t, const char* layer) {
+  SPK_CHECK(t == DType::f32 || t == DType::f64, layer, ": dtype ", dtype_name(t), " (f32 or f64 expected)");
+}
+
+Linear::Linear(int64_t in, int64_t out, Rng& rng, bool with_bias, DType dtype) {
+  SPK_CHECK(in > 0 && out > 0, "Linear(", in, ", ", out, "): sizes must be positive");
+  check_float(dtype, "Linear");
+  weight = register_parameter("weight", Tensor::empty({out, in}, dtype));
+  if (with_bias) bias = register_parameter("bias", Tensor::empty({out}, dtype));
+  default_init(weight, bias, rng);
+}
+
+Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+
+static void check_conv(const char* layer, int64_t in, int64_t out, int64_t groups) {
+  SPK_CHECK(in > 0 && out > 0 && groups > 0, layer, "(", in, ", ", out, ", groups ", groups, "): sizes must be positive");
+  SPK_CHECK(in % groups == 0 && out % groups == 0, layer, ": in_channels ", in, " and out_channels ", out,
+            " must be divisible by groups ", groups);
+}
+
+Conv1d::Conv1d(int64_t in, int64_t out, int64_t kernel, Rng& rng, Conv1dOptions o) : opt(o) {
+  check_conv("Conv1d", in, out, o.groups);
+  SPK_CHECK(kernel > 0, "Conv1d: kernel ", kernel, " must be positive");
+  check_float(o.dtype, "Conv1d");
+  weight = register_parameter("weight", Tensor::empty({out, in / o.groups, kernel}, o.dtype));
+  if (o.bias) bias = register_parameter("bias", Tensor::empty({out}, o.dtype));
+  default_init(weight, bias, rng);
+}
+
+Conv2d::Conv2d(int64_t in, int64_t out, std::pair<int64_t, int64_t> k, Rng& rng, Conv2dOptions o) : opt(o) {
+  check_conv("Conv2d", in, out, o.groups);
+  SPK_CHECK(k.first > 0 && k.second > 0, "Conv2d: kernel (", k.first, ", ", k.second, ") must be positive");
+  check_float(o.dtype, "Conv2d");
+  weight = register_parameter("weight", Tensor::empty({out, in / o.groups, k.first, k.second}, o.dtype));
+  if (o.bias) bias = register_parameter("bias", Tensor::empty({out}, o.dtype));
+  default_init(weight, bias, rng);
+}
+
+BatchNorm::BatchNorm(int64_t c, BatchNormOptions o) : opt(o) {
+  SPK_CHECK(c > 0, "BatchNorm: num_features ", c, " must be positive");
+  check_float(o.dtype, "BatchNorm");
+  if (o.affine) {
+    weight = register_parameter("weight", Tensor::ones({c}, o.dtype));
+    bias = register_parameter("bias", Tensor::zeros({c}, o.dtype));
+  }
+  if (o.track_running_stats) {
+    running_mean = register_buffer("running_mean", Tensor::zeros({c}, o.dtype));
+    running_var = register_buffer("running_var", Tensor::ones({c}, o.dtype));
+    num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::i64));
+  }
+}
+
+void BatchNorm::check_rank(const Tensor& x, const char* layer, int64_t lo, int64_t hi) const {
+  SPK_CHECK(x.dim() >= lo && x.dim() <= hi, layer, ": expected a ", lo == hi ? std::to_string(lo) : std::to_string(lo) + "-d or " + std::to_string(hi),
+            "-d input, got ", x.str());
+  int64_t c = running_mean.defined() ? running_mean.numel() : weight.defined() ? weight.numel() : x.size(1);
+  SPK_CHECK(x.size(1) == c, layer, ": input ", x.str(), " has ", x.size(1), " channels but the layer has ", c);
+}
+
+// The counter only matters to PyTorch when momentum is None (cumulative average), which we do not offer;
+// it is kept so state() matches PyTorch's state_dict. item() syncs on a GPU: cheap next to a forward pass.
+void BatchNorm::count_batch() {
+  num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+}
+
+}  // namespace spk

@@ -1,0 +1,118 @@
+// Basic layers on engine ops: Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d.
+//
+// Parameter names, shapes and default initialisation are PyTorch's, so state() loads PyTorch weights:
+//   Linear       weight (out, in), bias (out)
+//   Conv1d/2d    weight (out, in/groups, k) / (out, in/groups, kh, kw), bias (out) when options.bias
+//   BatchNorm    weight, bias (C) when affine; buffers running_mean, running_var (C) f32/f64 and
+//                num_batches_tracked (i64, shape ()) when track_running_stats
+// Linear and Conv weights get kaiming_uniform(a = sqrt(5)) (bound 1/sqrt(fan_in)) and biases
+// U(±1/sqrt(fan_in)), drawn in that order from the given Rng; BatchNorm starts at weight 1, bias 0,
+// running_mean 0, running_var 1. Nets re-initialise as their reference does (engine/init.h).
+//
+// The Conv and BatchNorm forwards are defined inline here: they are one call each into engine/ops.h, and
+// keeping them out of layers.cpp means a binary that never calls them need not link those ops.
+#pragma once
+#include <utility>
+
+#include "engine/module.h"
+#include "engine/ops.h"
+
+namespace spk {
+
+class Rng;
+
+// y = x Wᵀ + b. x (..., in) -> (..., out).
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x) const;
+  Tensor weight, bias;   // (out, in), (out) or undefined
+};
+
+struct Conv1dOptions {
+  int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
+  bool bias = true;
+  DType dtype = DType::f32;
+};
+
+// x (N, C_in, L) -> (N, C_out, L_out)
+class Conv1d : public Module {
+ public:
+  Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel, Rng& rng, Conv1dOptions options = {});
+  Tensor forward(const Tensor& x) const {
+    return conv1d(x, weight, bias, opt.stride, opt.padding, opt.dilation, opt.groups);
+  }
+  Tensor weight, bias;   // (C_out, C_in/groups, K), (C_out) or undefined
+  Conv1dOptions opt;
+};
+
+struct Conv2dOptions {
+  std::pair<int64_t, int64_t> stride{1, 1}, padding{0, 0}, dilation{1, 1};   // (H, W)
+  int64_t groups = 1;
+  bool bias = true;
+  DType dtype = DType::f32;
+};
+
+// x (N, C_in, H, W) -> (N, C_out, H_out, W_out)
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, std::pair<int64_t, int64_t> kernel, Rng& rng,
+         Conv2dOptions options = {});
+  Tensor forward(const Tensor& x) const {
+    return conv2d(x, weight, bias, opt.stride, opt.padding, opt.dilation, opt.groups);
+  }
+  Tensor weight, bias;   // (C_out, C_in/groups, KH, KW), (C_out) or undefined
+  Conv2dOptions opt;
+};
+
+struct BatchNormOptions {
+  double eps = 1e-5;
+  double momentum = 0.1;            // running = (1 - momentum)·running + momentum·batch (PyTorch's convention)
+  bool affine = true;
+  bool track_running_stats = true;
+  DType dtype = DType::f32;
+};
+
+// Shared by BatchNorm1d and BatchNorm2d, which differ only in the input ranks they accept.
+// Training (or no running stats): normalise with batch statistics and, when tracking, update the running
+// statistics and count the batch. Eval: normalise with the running statistics.
+class BatchNorm : public Module {
+ public:
+  BatchNorm(int64_t num_features, BatchNormOptions options);
+  Tensor weight, bias;                                        // (C) or undefined when !affine
+  Tensor running_mean, running_var, num_batches_tracked;      // undefined when !track_running_stats
+  BatchNormOptions opt;
+
+ protected:
+  Tensor normalise(const Tensor& x) {
+    if (is_training() && opt.track_running_stats) count_batch();
+    return batch_norm(x, weight, bias, running_mean, running_var, is_training() || !opt.track_running_stats,
+                      opt.momentum, opt.eps);
+  }
+  void check_rank(const Tensor& x, const char* layer, int64_t lo, int64_t hi) const;
+
+ private:
+  void count_batch();   // num_batches_tracked += 1
+};
+
+// x (N, C) or (N, C, L)
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {}) : BatchNorm(num_features, options) {}
+  Tensor forward(const Tensor& x) {
+    check_rank(x, "BatchNorm1d", 2, 3);
+    return normalise(x);
+  }
+};
+
+// x (N, C, H, W)
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {}) : BatchNorm(num_features, options) {}
+  Tensor forward(const Tensor& x) {
+    check_rank(x, "BatchNorm2d", 4, 4);
+    return normalise(x);
+  }
+};
+
+}  // namespace spk
