@@ -191,7 +191,8 @@ void set_device(int index) {
 }
 
 int current_device() {
-  check_device_index(0, "cuda::current_device");
+  SPK_CHECK(probed_device_count() > 0, "cuda::current_device: no CUDA device available (check the driver and "
+            "CUDA_VISIBLE_DEVICES)");
   int d = 0;
   SPK_CUDA_CHECK(cudaGetDevice(&d));
   return d;

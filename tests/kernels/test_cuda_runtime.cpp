@@ -164,6 +164,26 @@ TEST_CASE("cuda allocator: out of memory names the request and the stats, and le
 
 // ---------------------------------------------------------------------------------------------- transfers
 
+TEST_CASE("cuda runtime: raw copies and memset through the caching allocator") {
+  if (!test::gpu_or_skip()) return;
+  std::vector<uint8_t> src(1000), back(1000, 0xAB);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 37 + 11);
+  void* a = cuda::alloc(src.size(), 0);
+  void* b = cuda::alloc(src.size(), 0);
+  cuda::copy_h2d(a, src.data(), src.size());
+  cuda::copy_d2d(b, a, src.size());
+  cuda::copy_d2h(back.data(), b, back.size());
+  CHECK(back == src);
+  cuda::memset_zero(static_cast<uint8_t*>(b) + 100, 500);
+  cuda::copy_d2h(back.data(), b, back.size());
+  for (size_t i = 0; i < back.size(); ++i) src[i] = (i >= 100 && i < 600) ? 0 : src[i];
+  CHECK(back == src);
+  cuda::copy_h2d(a, src.data(), 0);   // empty copies are no-ops
+  cuda::free(a, 0);
+  cuda::free(b, 0);
+  CHECK_THROWS_WITH_AS(cuda::free(a, 0), doctest::Contains("freed twice"), Error);
+}
+
 TEST_CASE("cuda transfers: CPU -> GPU -> CPU is bit-exact for every dtype") {
   if (!test::gpu_or_skip()) return;
   for (DType t : kAllDtypes) {
