@@ -1,0 +1,208 @@
+// CUDA copies, casts and fills (kernels/copy/copy.h), on the engine's stream.
+//   strided_copy: dims that nest in both views are merged first, so most real views (slices, the batch
+//                 dims of a permute) shrink to one or two dims; a copy that is dense on both sides is a
+//                 single cudaMemcpyAsync. Otherwise one thread per element decomposes its row-major index,
+//                 in 32-bit arithmetic when every offset fits (64-bit division is several times slower).
+//   cast:         one thread per element with exactly the CPU's conversion rules (through double, f16/bf16
+//                 via kernels/common/half.h), so a cast is bit-identical on both devices. The one known
+//                 difference: a float out of an integer type's range (or NaN) converted to i32/i64 is
+//                 undefined in C++ and saturates on the GPU; no caller converts such values.
+//   fill:         the value's bit pattern is made on the host with the CPU's rules, then written as raw
+//                 16/32/64-bit words (all-zero patterns use cudaMemsetAsync).
+#include <cstring>
+
+#include "engine/cuda_check.h"
+#include "kernels/common/half.h"
+#include "kernels/common/strided.h"
+#include "kernels/copy/copy.h"
+
+namespace spk {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = 8192;   // grid-stride loops beyond this: ~8 waves of a 132-SM H100
+
+unsigned blocks_for(int64_t work) {
+  int64_t b = (work + kThreads - 1) / kThreads;
+  return unsigned(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
+}
+
+// Two strided views of one shape, passed to the kernel by value (~200 bytes of parameter space).
+struct CopyLayout {
+  int ndim = 0;
+  int64_t shape[kMaxDims] = {};
+  int64_t src[kMaxDims] = {};
+  int64_t dst[kMaxDims] = {};
+};
+
+// Drop size-1 dims and merge an outer dim into the next inner one wherever both views nest there
+// (outer stride == inner stride · inner size): offset a·s_o + b·s_i becomes (a·n_i + b)·s_i.
+CopyLayout collapse(const int64_t* shape, const int64_t* ss, const int64_t* ds, int ndim) {
+  CopyLayout L;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] == 1) continue;
+    const int j = L.ndim - 1;
+    if (j >= 0 && L.src[j] == ss[d] * shape[d] && L.dst[j] == ds[d] * shape[d]) {
+      L.shape[j] *= shape[d];
+      L.src[j] = ss[d];
+      L.dst[j] = ds[d];
+      continue;
+    }
+    L.shape[L.ndim] = shape[d];
+    L.src[L.ndim] = ss[d];
+    L.dst[L.ndim] = ds[d];
+    ++L.ndim;
+  }
+  return L;
+}
+
+// Largest element offset a view reaches, or -1 if a stride is negative (never made by our views).
+int64_t max_offset(const CopyLayout& L, const int64_t* strides) {
+  int64_t m = 0;
+  for (int d = 0; d < L.ndim; ++d) {
+    if (strides[d] < 0) return -1;
+    m += (L.shape[d] - 1) * strides[d];
+  }
+  return m;
+}
+
+// I: the index type (uint32_t when everything fits, else int64_t). Dims are walked with compile-time
+// indices (unrolled, guarded by ndim) so the layout arrays stay in registers/parameter space.
+template <class T, class I>
+__global__ void strided_copy_kernel(const T* __restrict__ src, T* __restrict__ dst, CopyLayout L, int64_t n) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    I rem = I(i), so = 0, dof = 0;
+#pragma unroll
+    for (int d = kMaxDims - 1; d >= 0; --d) {
+      if (d < L.ndim) {
+        const I size = I(L.shape[d]);
+        const I c = rem % size;
+        rem /= size;
+        so += c * I(L.src[d]);
+        dof += c * I(L.dst[d]);
+      }
+    }
+    dst[dof] = src[so];
+  }
+}
+
+template <class T>
+void launch_strided_copy(const void* src, void* dst, const CopyLayout& L, int64_t n, cudaStream_t s) {
+  const int64_t lim = int64_t(1) << 31;
+  const int64_t ms = max_offset(L, L.src), md = max_offset(L, L.dst);
+  const bool small = n < lim && ms >= 0 && md >= 0 && ms < lim && md < lim;
+  if (small)
+    strided_copy_kernel<T, uint32_t><<<blocks_for(n), kThreads, 0, s>>>((const T*)src, (T*)dst, L, n);
+  else
+    strided_copy_kernel<T, int64_t><<<blocks_for(n), kThreads, 0, s>>>((const T*)src, (T*)dst, L, n);
+  SPK_KERNEL_LAUNCH_CHECK();
+}
+
+// ---- casts: the CPU's rules (kernels/copy/copy_cpu.cpp), element by element ----
+
+__device__ double load_as_double(const void* p, DType t, int64_t i) {
+  switch (t) {
+    case DType::f32: return ((const float*)p)[i];
+    case DType::f64: return ((const double*)p)[i];
+    case DType::f16: return f16_to_f32(((const uint16_t*)p)[i]);
+    case DType::bf16: return bf16_to_f32(((const uint16_t*)p)[i]);
+    case DType::i32: return ((const int32_t*)p)[i];
+    case DType::i64: return double(((const int64_t*)p)[i]);
+  }
+  return 0;
+}
+
+__device__ void store_from_double(void* p, DType t, int64_t i, double v) {
+  switch (t) {
+    case DType::f32: ((float*)p)[i] = float(v); break;
+    case DType::f64: ((double*)p)[i] = v; break;
+    case DType::f16: ((uint16_t*)p)[i] = f32_to_f16(float(v)); break;
+    case DType::bf16: ((uint16_t*)p)[i] = f32_to_bf16(float(v)); break;
+    case DType::i32: ((int32_t*)p)[i] = int32_t(v); break;
+    case DType::i64: ((int64_t*)p)[i] = int64_t(v); break;
+  }
+}
+
+// The dtype switches are uniform across the grid, so they cost a few instructions, not divergence.
+__global__ void cast_kernel(const void* __restrict__ src, DType st, void* __restrict__ dst, DType dt, int64_t n) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    store_from_double(dst, dt, i, load_as_double(src, st, i));
+}
+
+template <class W>
+__global__ void fill_kernel(W* __restrict__ dst, W pattern, int64_t n) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) dst[i] = pattern;
+}
+
+template <class W>
+void launch_fill(void* dst, uint64_t pattern, int64_t n, cudaStream_t s) {
+  fill_kernel<W><<<blocks_for(n), kThreads, 0, s>>>((W*)dst, W(pattern), n);
+  SPK_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+void strided_copy_cuda(const void* src, const int64_t* src_strides, void* dst, const int64_t* dst_strides,
+                       const int64_t* shape, int ndim, size_t elem_size, void* stream) {
+  SPK_CHECK(ndim >= 0 && ndim <= kMaxDims, "strided_copy_cuda: ", ndim, " dims (at most ", kMaxDims, ")");
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) n *= shape[d];
+  if (n == 0) return;
+  auto s = cudaStream_t(stream);
+  const CopyLayout L = collapse(shape, src_strides, dst_strides, ndim);
+  // Dense on both sides (or a single element): one DMA copy.
+  if (L.ndim == 0 || (L.ndim == 1 && L.src[0] == 1 && L.dst[0] == 1)) {
+    SPK_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(n) * elem_size, cudaMemcpyDeviceToDevice, s));
+    return;
+  }
+  switch (elem_size) {
+    case 1: launch_strided_copy<uint8_t>(src, dst, L, n, s); break;
+    case 2: launch_strided_copy<uint16_t>(src, dst, L, n, s); break;
+    case 4: launch_strided_copy<uint32_t>(src, dst, L, n, s); break;
+    case 8: launch_strided_copy<uint64_t>(src, dst, L, n, s); break;
+    default: SPK_FAIL("strided_copy_cuda: unsupported element size ", elem_size, " bytes");
+  }
+}
+
+void cast_cuda(const void* src, DType src_type, void* dst, DType dst_type, int64_t n, void* stream) {
+  if (n <= 0) return;
+  auto s = cudaStream_t(stream);
+  if (src_type == dst_type) {
+    SPK_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(n) * dtype_size(src_type), cudaMemcpyDeviceToDevice, s));
+    return;
+  }
+  cast_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, src_type, dst, dst_type, n);
+  SPK_KERNEL_LAUNCH_CHECK();
+}
+
+void fill_cuda(void* dst, DType type, int64_t n, double value, void* stream) {
+  if (n <= 0) return;
+  auto s = cudaStream_t(stream);
+  // The bit pattern of `value` in `type`, by the CPU's store rules (kernels/copy/copy_cpu.cpp).
+  uint64_t pattern = 0;
+  switch (type) {
+    case DType::f32: { float v = float(value); std::memcpy(&pattern, &v, 4); break; }
+    case DType::f64: { std::memcpy(&pattern, &value, 8); break; }
+    case DType::f16: pattern = f32_to_f16(float(value)); break;
+    case DType::bf16: pattern = f32_to_bf16(float(value)); break;
+    case DType::i32: { int32_t v = int32_t(value); std::memcpy(&pattern, &v, 4); break; }
+    case DType::i64: { int64_t v = int64_t(value); std::memcpy(&pattern, &v, 8); break; }
+  }
+  const size_t es = dtype_size(type);
+  if (pattern == 0) {
+    SPK_CUDA_CHECK(cudaMemsetAsync(dst, 0, size_t(n) * es, s));
+    return;
+  }
+  switch (es) {
+    case 2: launch_fill<uint16_t>(dst, pattern, n, s); break;
+    case 4: launch_fill<uint32_t>(dst, pattern, n, s); break;
+    case 8: launch_fill<uint64_t>(dst, pattern, n, s); break;
+    default: SPK_FAIL("fill_cuda: unsupported dtype ", dtype_name(type));
+  }
+}
+
+}  // namespace spk
