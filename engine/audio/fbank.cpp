@@ -50,21 +50,22 @@ struct DeviceTables {
 // Keyed by every field (hex-exact doubles) and the device index.
 const DeviceTables& device_tables(const FbankConfig& cfg, Device device) {
   static std::mutex mu;
-  static std::map<std::string, DeviceTables> cache;
+  // Never destroyed: device memory must not be freed by static destructors after the CUDA runtime has shut down.
+  static auto* cache = new std::map<std::string, DeviceTables>();
   std::ostringstream key;
   key << std::hexfloat << device.index << '|' << fbank_config_str(cfg) << '|' << cfg.sample_rate << '|' << cfg.f_min
       << '|' << cfg.f_max << '|' << cfg.preemph << '|' << cfg.input_scale << '|' << cfg.energy_offset << '|'
       << cfg.energy_floor << '|' << cfg.norm_eps;
   std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(key.str());
-  if (it != cache.end()) return it->second;
+  auto it = cache->find(key.str());
+  if (it != cache->end()) return it->second;
   const FbankCudaPack pack = fbank_cuda_pack(fbank_tables(cfg));
   DeviceTables t;
   t.f = Tensor::from_vector(pack.f, {int64_t(pack.f.size())}, device);
   t.i = Tensor::from_vector(std::vector<double>(pack.i.begin(), pack.i.end()), {int64_t(pack.i.size())}, DType::i32,
                             device);
   t.n_weights = pack.n_weights;
-  return cache.emplace(key.str(), std::move(t)).first->second;
+  return cache->emplace(key.str(), std::move(t)).first->second;
 }
 #endif
 

@@ -223,7 +223,9 @@ TEST_CASE("fbank CUDA kernel, emulated on the CPU, matches the CPU reference") {
         const auto wav = test_waves(B, L, uint64_t(L));
         std::vector<float> ref(size_t(B * cfg.n_mels * fbank_frames(cfg, L)));
         fbank_forward_cpu<float>(cfg, wav.data(), B, L, ref.data());
-        for (int F : {8, 3}) {   // the kernel's tile size, and one that leaves a partial last tile
+        // The kernel's tile size (8 frames; fewer for n_fft >= 2048), and 3, which leaves a partial last tile.
+        for (int F : {8, 3}) {
+          if (F == 3 && L > 10000) continue;   // tiling is exercised by the short input; keep the test fast
           expect_fbank_close(emulate_cuda(cfg, wav, B, L, F), ref, cfg,
                              name + " L=" + std::to_string(L) + " F=" + std::to_string(F));
         }
