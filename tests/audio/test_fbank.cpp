@@ -84,14 +84,13 @@ double check_close(const std::vector<double>& got, const std::vector<float>& ref
 }  // namespace
 
 // Tolerances. The golden values are torch's float64 results rounded to float32, so our float64 reference can only
-// differ by that rounding (relative 6e-8, i.e. 2^-24) plus float64 noise: rtol 1e-7. Our float path computes in
-// double inside and rounds once at the very end (after normalisation), so it differs from the golden by at most two
-// float32 roundings: rtol 2.5e-7. These are 400x tighter than the 1e-4 the brief allows: the reference is bit-level
-// torchaudio up to rounding, and a looser bound would hide a small systematic slip (a window off by one sample
-// changes outputs by ~1e-3). Log-domain and normalised outputs are compared with an absolute tolerance: an output near 0 (log of an
-// energy near 1, or a value near its mean after normalisation) has no meaningful relative error, while an absolute
-// error δ in log energy is a relative error δ in energy, which is what the front end actually promises. Linear
-// (no-log) energies are compared relatively.
+// differ by that rounding (relative 2^-24 = 6e-8) plus float64 noise: rtol 1e-7. Our float path computes in double
+// and rounds once at the very end (after normalisation), so it is at most two float32 roundings from the golden:
+// rtol 2.5e-7. That is 400x tighter than the 1e-4 allowed, on purpose: the reference is torchaudio up to rounding,
+// and a looser bound could hide a small systematic slip. Log-domain and normalised outputs also get an absolute
+// 1e-7: an output near 0 (log of an energy near 1, or a value near its mean after normalisation) has no meaningful
+// relative error, and an absolute error δ in a log energy is a relative error δ in the energy, which is what the
+// front end promises. Linear (no-log) energies are compared relatively only.
 TEST_CASE("fbank CPU reference matches torchaudio (golden files)") {
   const json m = manifest();
   for (const json& cs : m.at("cases")) {
