@@ -1,0 +1,117 @@
+// fbank throughput in hours of audio per second, beside a memory-bandwidth floor measured in the same run: a copy
+// of the same bytes the op must move at least once (the f32 waveforms in + the f32 features out), so
+// "floor h/s" is what a perfectly memory-bound front end would reach on this machine. performance.md §3.4 puts the
+// fused GPU floor for 2-s crops at ~11,600 h/s on an H100 (bf16 out; we write f32).
+//
+// Entry point: bench_fbank_run(budget_s, csv). Until the bench registry lands, this file also provides a weak
+// main() so spk_bench builds and runs on its own; a strong main() elsewhere (the registry's) replaces it at link.
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/audio/fbank.h"
+#include "engine/cuda.h"
+#include "engine/rng.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Repeats fn (after one warm-up call) until budget_s has passed and at least 3 runs were timed; seconds per run.
+template <class Fn>
+double time_runs(Fn&& fn, double budget_s, bool cuda) {
+  fn();
+  if (cuda) spk::cuda::synchronize();
+  int runs = 0;
+  const auto t0 = Clock::now();
+  double elapsed = 0;
+  while (runs < 3 || elapsed < budget_s) {
+    fn();
+    ++runs;
+    if (cuda) spk::cuda::synchronize();
+    elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  return elapsed / runs;
+}
+
+struct Case {
+  const char* preset;
+  int64_t B, L;
+};
+
+}  // namespace
+
+void bench_fbank_run(double budget_s, std::FILE* csv) {
+  const std::vector<Case> cases = {
+      {"resnetse34l", 0, 32240},   // voxceleb_trainer 200-frame training crops (202 frames)
+      {"ecapa", 0, 32240},         // 80 mels, pre-emphasis, mean subtraction
+      {"wespeaker", 0, 32240},     // Kaldi mode, 200 frames
+      {"resnetse34l", 0, 64240},   // 400-frame evaluation crops
+  };
+  const std::string sha = SPK_GIT_SHA;
+  for (int dev = 0; dev < 2; ++dev) {
+    const bool cuda = dev == 1;
+    if (cuda && !spk::cuda::available()) {
+      std::printf("fbank: no CUDA device, GPU rows skipped\n");
+      break;
+    }
+    const spk::Device device = cuda ? spk::Device::cuda() : spk::Device::cpu();
+    const std::string dname = cuda ? std::string(spk::cuda::device_name(spk::cuda::current_device()))
+                                   : "cpu x" + std::to_string(omp_get_max_threads());
+    for (Case c : cases) {
+      c.B = cuda ? 1024 : 16;   // the CPU reference is a spec, not a production path: keep its runs short
+      const spk::FbankConfig cfg = spk::fbank_preset(c.preset);
+      spk::Rng rng(1);
+      const spk::Tensor wav = spk::Tensor::uniform({c.B, c.L}, rng, -0.5, 0.5, spk::DType::f32, device);
+      const int64_t T = spk::fbank_frames(cfg, c.L);
+      const double s_op = time_runs([&] { (void)spk::fbank(wav, cfg); }, budget_s, cuda);
+
+      // Floor: move the same bytes once (in + out), on the same device.
+      const size_t in_bytes = size_t(c.B * c.L) * 4, out_bytes = size_t(c.B * cfg.n_mels * T) * 4;
+      const spk::Tensor src = spk::Tensor::empty({int64_t((in_bytes + out_bytes) / 4)}, spk::DType::f32, device);
+      spk::Tensor dst = spk::Tensor::empty(src.shape(), spk::DType::f32, device);
+      const double s_copy = time_runs(
+          [&] {
+            if (cuda)
+              spk::cuda::copy_d2d(dst.data_ptr(), src.data_ptr(), in_bytes + out_bytes);
+            else
+              std::memcpy(dst.data_ptr(), src.data_ptr(), in_bytes + out_bytes);
+          },
+          budget_s / 4, cuda);
+
+      const double audio_h = double(c.B * c.L) / cfg.sample_rate / 3600.0;
+      // A copy reads and writes each byte: the op must at least read `in` and write `out`, i.e. move half the
+      // bytes a copy of (in + out) moves, so the floor time is half the copy time.
+      const double s_floor = s_copy / 2;
+      const double gbs = 2.0 * double(in_bytes + out_bytes) / s_copy / 1e9;
+      std::printf("fbank(%s,B=%lld,L=%lld,T=%lld,mels=%d) %s | %.1f us/run | %.4g h/s | floor %.4g h/s (copy %.1f GB/s) "
+                  "| %.3g%% of floor | %s\n",
+                  c.preset, (long long)c.B, (long long)c.L, (long long)T, cfg.n_mels, cuda ? "cuda" : "cpu",
+                  s_op * 1e6, audio_h / s_op, audio_h / s_floor, gbs, 100.0 * s_floor / s_op, dname.c_str());
+      if (csv)
+        std::fprintf(csv, "fbank,%s,%lld,%lld,%s,%.3f,%.3f,%.3f,%.3f,%s,%s\n", c.preset, (long long)c.B,
+                     (long long)c.L, cuda ? "cuda" : "cpu", s_op * 1e6, audio_h / s_op, audio_h / s_floor, gbs,
+                     dname.c_str(), sha.c_str());
+    }
+  }
+}
+
+// Stand-alone driver (weak: the bench registry's main, when linked, wins). Usage: spk_bench [budget_s] [csv_path]
+__attribute__((weak)) int main(int argc, char** argv) {
+  const double budget = argc > 1 ? std::atof(argv[1]) : 1.0;
+  std::FILE* csv = argc > 2 ? std::fopen(argv[2], "w") : nullptr;
+  if (csv) std::fprintf(csv, "op,preset,B,L,device,us_per_run,hours_per_s,floor_hours_per_s,copy_GBs,device_name,sha\n");
+  try {
+    bench_fbank_run(budget, csv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spk_bench: %s\n", e.what());
+    return 1;
+  }
+  if (csv) std::fclose(csv);
+  return 0;
+}
