@@ -11,7 +11,7 @@
 //                 16/32/64-bit words (all-zero patterns use cudaMemsetAsync).
 #include <cstring>
 
-#include "engine/cuda_check.h"
+#include "kernels/common/cuda_check.h"
 #include "kernels/common/half.h"
 #include "kernels/common/strided.h"
 #include "kernels/copy/copy.h"

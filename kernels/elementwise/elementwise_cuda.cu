@@ -15,7 +15,7 @@
 //           all offsets fit. The layout travels by value as a kernel parameter.
 #include <cstdint>
 
-#include "engine/cuda_check.h"
+#include "kernels/common/cuda_check.h"
 #include "kernels/common/strided.h"
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/elementwise/elementwise_math.h"

@@ -33,22 +33,7 @@
 #include "kernels/fbank/fbank.h"
 #include "kernels/fbank/fbank_device.h"
 
-#if __has_include("engine/cuda_check.h")
-#include "engine/cuda_check.h"
-#else
-// Until engine/cuda_check.h lands: the same contract (throw spk::Error with file:line and the CUDA error name).
-#include "engine/check.h"
-#define SPK_CUDA_CHECK(expr)                                                                              \
-  do {                                                                                                    \
-    const cudaError_t spk_cuda_err_ = (expr);                                                             \
-    if (spk_cuda_err_ != cudaSuccess) {                                                                   \
-      (void)cudaGetLastError();                                                                           \
-      SPK_FAIL("CUDA error: ", #expr, ": ", cudaGetErrorName(spk_cuda_err_), " (",                       \
-               cudaGetErrorString(spk_cuda_err_), ")");                                                   \
-    }                                                                                                     \
-  } while (0)
-#define SPK_KERNEL_LAUNCH_CHECK() SPK_CUDA_CHECK(cudaGetLastError())
-#endif
+#include "kernels/common/cuda_check.h"
 
 namespace spk {
 

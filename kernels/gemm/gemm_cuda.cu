@@ -13,7 +13,7 @@
 // (pure fp32, no TF32), so results match OpenBLAS up to summation order. A batch stride of 0 broadcasts.
 #include <climits>
 
-#include "engine/cuda_check.h"
+#include "kernels/common/cuda_check.h"
 #include "kernels/gemm/gemm.h"
 
 namespace spk {

@@ -17,7 +17,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "engine/cuda_check.h"
+#include "kernels/common/cuda_check.h"
 #include "kernels/reduce/reduce.h"
 
 namespace spk {

@@ -16,7 +16,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "engine/cuda_check.h"
+#include "kernels/common/cuda_check.h"
 #include "kernels/softmax/softmax.h"
 
 namespace spk {

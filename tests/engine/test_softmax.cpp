@@ -1,5 +1,6 @@
 // Softmax family: forwards against plain loops and hand-worked numbers, stability on huge logits, label
-// validation, finite-difference gradient checks, and CUDA-vs-CPU parity (skipped without a GPU).
+// validation, finite-difference gradient checks.
+// CUDA-vs-CPU parity: tests/kernels/test_cuda_parity_softmax.cpp.
 #include <cmath>
 
 #include "support/check.h"
@@ -121,49 +122,4 @@ SPK_GRADCHECK_CASE(cross_entropy, "(5,7) logits, repeated labels") {
   auto x = rand_input({5, 7}, rng, -3, 3);
   Tensor labels = Tensor::from_vector(std::vector<int64_t>{6, 0, 3, 3, 1}, {5});
   gradcheck([labels](const std::vector<Tensor>& in) { return cross_entropy(in[0], labels); }, {x});
-}
-
-// ---- CUDA vs CPU (f32): forward and the gradient of a fixed random weighting ----
-static void parity(const std::function<Tensor(const Tensor&)>& f, const Tensor& x_cpu, double atol, double rtol,
-                   const std::string& what) {
-  Rng wr(99);
-  Tensor xc = x_cpu.detach().set_requires_grad(true);
-  Tensor xg = x_cpu.to(Device::cuda()).set_requires_grad(true);
-  Tensor yc = f(xc), yg = f(xg);
-  test::expect_close(yg.to(Device::cpu()), yc, atol, rtol, what + " forward");
-  Tensor w = Tensor::normal(yc.shape(), wr);
-  sum(mul(yc, w)).backward();
-  sum(mul(yg, w.to(Device::cuda()))).backward();
-  test::expect_close(xg.grad().to(Device::cpu()), xc.grad(), atol, rtol, what + " backward");
-}
-
-SPK_CUDA_PARITY_CASE(softmax, "(7,33,5) dims 1 and -1") {
-  if (!test::gpu_or_skip()) return;
-  Rng rng(21);
-  Tensor x = Tensor::uniform({7, 33, 5}, rng, -8, 8);
-  parity([](const Tensor& t) { return softmax(t, 1); }, x, 1e-6, 1e-4, "softmax dim 1");
-  parity([](const Tensor& t) { return softmax(t, -1); }, x, 1e-6, 1e-4, "softmax dim -1");
-  parity([](const Tensor& t) { return softmax(t, 0); }, Tensor::uniform({3000, 2}, rng, -8, 8), 1e-6, 1e-4,
-         "softmax over 3000");
-}
-SPK_CUDA_PARITY_CASE(log_softmax, "(7,33,5) dims 1 and -1, wide rows") {
-  if (!test::gpu_or_skip()) return;
-  Rng rng(22);
-  Tensor x = Tensor::uniform({7, 33, 5}, rng, -8, 8);
-  parity([](const Tensor& t) { return log_softmax(t, 1); }, x, 1e-5, 1e-5, "log_softmax dim 1");
-  parity([](const Tensor& t) { return log_softmax(t, -1); }, x, 1e-5, 1e-5, "log_softmax dim -1");
-  parity([](const Tensor& t) { return log_softmax(t, -1); }, Tensor::uniform({3, 5000}, rng, -8, 8), 1e-5, 1e-5,
-         "log_softmax over 5000");
-}
-SPK_CUDA_PARITY_CASE(cross_entropy, "(37,1211) and (3,5)") {
-  if (!test::gpu_or_skip()) return;
-  Rng rng(23);
-  for (auto [N, C] : {std::pair<int64_t, int64_t>{37, 1211}, {3, 5}}) {
-    std::vector<int64_t> lab;
-    for (int64_t n = 0; n < N; ++n) lab.push_back(rng.randint(0, C));
-    Tensor labels = Tensor::from_vector(lab, {N});
-    Tensor x = Tensor::uniform({N, C}, rng, -10, 10);
-    parity([labels](const Tensor& t) { return cross_entropy(t, labels.to(t.device())); }, x, 1e-5, 1e-5,
-           "cross_entropy (" + std::to_string(N) + ", " + std::to_string(C) + ")");
-  }
 }

@@ -1,10 +1,5 @@
 // CUDA-vs-CPU parity for softmax, log_softmax and cross_entropy (kernels/softmax/softmax_cuda.cu).
 //
-// The engine ops (engine/ops/softmax.cpp) and the CPU kernels are written on another branch; until they
-// are merged into this tree the cases below cannot link, so they compile only when engine/ops/softmax.cpp
-// is present (and a placeholder case says so). After the merge the guard is simply true; it can then be
-// deleted. (A build directory configured before the merge must rebuild this file: touch it.)
-//
 // Tolerances, per tensor, |gpu − cpu| <= atol + rtol·|cpu|:
 //   softmax      outputs in (0, 1]; exp is libdevice vs glibc (a few ulp), the normaliser is a sum in a
 //                different order (double on the GPU): 1e-5 relative, 1e-6 absolute for tiny outputs.
@@ -17,8 +12,6 @@ using namespace spk;
 using test::cuda_parity;
 using test::rand_f32;
 using test::Tol;
-
-#if __has_include("engine/ops/softmax.cpp")
 
 namespace {
 
@@ -96,11 +89,3 @@ SPK_CUDA_PARITY_CASE(cross_entropy, "(8,10), (300,37), (5,1500) block rows, wide
   Tensor bad = Tensor::from_vector(std::vector<int64_t>{0, 5, 6, 1}, {4}).to(Device::cuda());
   CHECK_THROWS_WITH_AS(cross_entropy(logits, bad), doctest::Contains("cross_entropy"), Error);
 }
-
-#else
-
-TEST_CASE("cuda parity softmax/log_softmax/cross_entropy: not compiled in this tree") {
-  MESSAGE("engine/ops/softmax.cpp is not in this tree yet: the softmax parity cases are compiled out");
-}
-
-#endif

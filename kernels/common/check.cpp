@@ -1,4 +1,4 @@
-#include "engine/check.h"
+#include "kernels/common/check.h"
 
 #include <cstring>
 
