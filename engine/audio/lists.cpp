@@ -66,9 +66,9 @@ bool looks_like_audio_path(const std::string& s) {
 
 const char* format_name(TrainListFormat f) {
   switch (f) {
-    case TrainListFormat::voxceleb: return "voxceleb (speaker_id path)";
-    case TrainListFormat::cel: return "cel (path label)";
-    default: return "auto";
+    case TrainListFormat::voxceleb: return "`speaker_id path`";
+    case TrainListFormat::cel: return "`path label`";
+    default: return "`speaker_id path` or `path label`";
   }
 }
 
