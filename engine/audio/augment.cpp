@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <complex>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,7 +11,6 @@
 #include "engine/audio/audio_file.h"
 #include "engine/audio/crop.h"
 #include "engine/check.h"
-#include "kernels/fft/fft.h"
 
 namespace spk::audio {
 namespace fs = std::filesystem;
@@ -95,28 +93,6 @@ void mix_noises(float* x, int64_t n, const std::vector<std::vector<float>>& nois
     for (int64_t i = 0; i < n; ++i) acc[size_t(i)] += gain * double(noises[k][size_t(i)]);
   }
   for (int64_t i = 0; i < n; ++i) x[i] = float(double(x[i]) + acc[size_t(i)]);
-}
-
-void fft_convolve_head(const float* x, int64_t n, const float* h, int64_t h_len, float* out) {
-  if (n <= 0) return;
-  // Taps beyond n cannot reach the first n outputs.
-  const int64_t m = std::min(h_len, n);
-  const int64_t N = next_pow2(n + m - 1);
-  // Two real FFTs for the price of one: z = x + i h, then X·H = (Z[k]² - conj(Z[N-k])²) / 4i.
-  std::vector<std::complex<float>> z(size_t(N), {0.f, 0.f}), y(static_cast<size_t>(N));
-  for (int64_t i = 0; i < n; ++i) z[size_t(i)].real(x[i]);
-  for (int64_t i = 0; i < m; ++i) z[size_t(i)].imag(h[i]);
-  fft_inplace_cpu(z.data(), N, false);
-  for (int64_t k = 0; k < N; ++k) {
-    const std::complex<float> a = z[size_t(k)], b = std::conj(z[size_t((N - k) & (N - 1))]);
-    // (a² - b²) / 4i = -i (a² - b²) / 4
-    const float re = a.real() * a.real() - a.imag() * a.imag() - (b.real() * b.real() - b.imag() * b.imag());
-    const float im = 2.f * (a.real() * a.imag() - b.real() * b.imag());
-    y[size_t(k)] = {0.25f * im, -0.25f * re};
-  }
-  fft_inplace_cpu(y.data(), N, true);
-  const float inv = 1.0f / float(N);
-  for (int64_t i = 0; i < n; ++i) out[i] = y[size_t(i)].real() * inv;
 }
 
 void reverberate(float* x, int64_t n, const float* h, int64_t h_len) {

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/audio/fft_conv.h"   // fft_convolve_head
 #include "engine/rng.h"
 
 namespace spk::audio {
@@ -51,8 +52,6 @@ double power_db(const float* x, int64_t n);
 void mix_noises(float* x, int64_t n, const std::vector<std::vector<float>>& noises, const std::vector<double>& snr_db);
 // x = (x * (h / ||h||))[0 : n] by FFT convolution. Throws for an all-zero h.
 void reverberate(float* x, int64_t n, const float* h, int64_t h_len);
-// out[0:n] = (x * h)[0:n], the first n samples of the full linear convolution, via one complex FFT pair.
-void fft_convolve_head(const float* x, int64_t n, const float* h, int64_t h_len, float* out);
 
 class Augmenter {
  public:
