@@ -64,27 +64,45 @@ Plan& plan_for(int64_t n) {
   return *slot;
 }
 
+// One block of radix-2 butterflies: (u, v) <- (u + w·v, u - w·v), w = (wr, sgn·wi), over h contiguous points.
+// Separate restrict-qualified arrays let the compiler vectorise it.
+void butterflies(float* __restrict ur, float* __restrict ui, float* __restrict vr, float* __restrict vi,
+                 const float* __restrict wr, const float* __restrict wi, int64_t h, float sgn) {
+  for (int64_t k = 0; k < h; ++k) {
+    const float w_i = sgn * wi[k];
+    const float tr = vr[k] * wr[k] - vi[k] * w_i, ti = vr[k] * w_i + vi[k] * wr[k];
+    const float a = ur[k], b = ui[k];
+    ur[k] = a + tr;
+    ui[k] = b + ti;
+    vr[k] = a - tr;
+    vi[k] = b - ti;
+  }
+}
+
 // Butterfly stages of an in-place complex FFT of p.m points in split form, input already in bit-reversed
-// order. inverse: conjugate twiddles, unnormalised. The inner loop runs over contiguous twiddles so the
-// compiler vectorises it.
+// order. inverse: conjugate twiddles, unnormalised.
 void cfft_stages(float* re, float* im, const Plan& p, bool inverse) {
   const int64_t m = p.m;
   const float sgn = inverse ? -1.f : 1.f;
-  for (int64_t h = 1; h < m; h <<= 1) {
+  // The first two stages have trivial twiddles (1; 1 and ∓i): no multiplies, no per-block call.
+  if (m >= 2)
+    for (int64_t i = 0; i < m; i += 2) {
+      const float ar = re[i], ai = im[i], br = re[i + 1], bi = im[i + 1];
+      re[i] = ar + br, im[i] = ai + bi, re[i + 1] = ar - br, im[i + 1] = ai - bi;
+    }
+  if (m >= 4)
+    for (int64_t i = 0; i < m; i += 4) {
+      float ar = re[i], ai = im[i], br = re[i + 2], bi = im[i + 2];
+      re[i] = ar + br, im[i] = ai + bi, re[i + 2] = ar - br, im[i + 2] = ai - bi;
+      // w = -i (forward) or +i (inverse): w·v = (sgn·vi, -sgn·vr)
+      ar = re[i + 1], ai = im[i + 1];
+      const float tr = sgn * im[i + 3], ti = -sgn * re[i + 3];
+      re[i + 1] = ar + tr, im[i + 1] = ai + ti, re[i + 3] = ar - tr, im[i + 3] = ai - ti;
+    }
+  for (int64_t h = 4; h < m; h <<= 1) {
     const float* wr = p.twr.data() + (h - 1);
     const float* wi = p.twi.data() + (h - 1);
-    for (int64_t i = 0; i < m; i += 2 * h) {
-      float *ur = re + i, *ui = im + i, *vr = re + i + h, *vi = im + i + h;
-      for (int64_t k = 0; k < h; ++k) {
-        const float w_i = sgn * wi[k];
-        const float tr = vr[k] * wr[k] - vi[k] * w_i, ti = vr[k] * w_i + vi[k] * wr[k];
-        const float a = ur[k], b = ui[k];
-        ur[k] = a + tr;
-        ui[k] = b + ti;
-        vr[k] = a - tr;
-        vi[k] = b - ti;
-      }
-    }
+    for (int64_t i = 0; i < m; i += 2 * h) butterflies(re + i, im + i, re + i + h, im + i + h, wr, wi, h, sgn);
   }
 }
 

@@ -70,10 +70,11 @@ TEST_CASE("augment: mixed noise sits at the drawn SNR") {
 }
 
 TEST_CASE("augment: FFT convolution equals direct convolution; unit impulse is the identity") {
-  const int64_t n = 1000;
-  auto x = white(n, 5, 0.5);
-  for (int64_t m : {int64_t(1), int64_t(37), int64_t(300), int64_t(2500)}) {
+  for (auto [n, m] : {std::pair<int64_t, int64_t>{1000, 1}, {1000, 37}, {1000, 300}, {1000, 2500}, {1, 1}, {2, 1}, {3, 2},
+                      {5, 4}, {16, 17}, {513, 512}}) {
+    CAPTURE(n);
     CAPTURE(m);
+    auto x = white(n, 5, 0.5);
     auto h = white(m, 6, 0.5);
     std::vector<float> y(static_cast<size_t>(n));
     fft_convolve_head(x.data(), n, h.data(), m, y.data());
