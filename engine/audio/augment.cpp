@@ -77,22 +77,37 @@ const char* aug_type_name(AugType t) {
 }
 
 double power_db(const float* x, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
+  // Eight interleaved partial sums in a fixed order: deterministic, and not one long dependency chain.
+  double part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) part[j] += double(x[i + j]) * double(x[i + j]);
+  for (; i < n; ++i) part[0] += double(x[i]) * double(x[i]);
+  const double s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
   return 10.0 * std::log10(s / double(std::max<int64_t>(n, 1)) + 1e-4);
 }
 
 void mix_noises(float* x, int64_t n, const std::vector<std::vector<float>>& noises, const std::vector<double>& snr_db) {
   SPK_CHECK(noises.size() == snr_db.size(), "mix_noises: ", noises.size(), " noises but ", snr_db.size(), " SNRs");
   const double clean_db = power_db(x, n);
-  std::vector<double> acc(size_t(n), 0.0);
+  std::vector<double> gain;
+  std::vector<const float*> src;
   for (size_t k = 0; k < noises.size(); ++k) {
     SPK_CHECK(int64_t(noises[k].size()) == n, "mix_noises: noise ", k, " has ", noises[k].size(), " samples, crop has ", n);
     const double noise_db = power_db(noises[k].data(), n);
-    const double gain = std::sqrt(std::pow(10.0, (clean_db - noise_db - snr_db[k]) / 10.0));
-    for (int64_t i = 0; i < n; ++i) acc[size_t(i)] += gain * double(noises[k][size_t(i)]);
+    gain.push_back(std::sqrt(std::pow(10.0, (clean_db - noise_db - snr_db[k]) / 10.0)));
+    src.push_back(noises[k].data());
   }
-  for (int64_t i = 0; i < n; ++i) x[i] = float(double(x[i]) + acc[size_t(i)]);
+  // As numpy: the scaled noises are summed in double (in file order), then added to the crop.
+  thread_local std::vector<double> acc;
+  acc.assign(size_t(n), 0.0);
+  double* a = acc.data();
+  for (size_t k = 0; k < src.size(); ++k) {
+    const float* nk = src[k];
+    const double g = gain[k];
+    for (int64_t i = 0; i < n; ++i) a[i] += g * double(nk[i]);
+  }
+  for (int64_t i = 0; i < n; ++i) x[i] = float(double(x[i]) + a[i]);
 }
 
 void reverberate(float* x, int64_t n, const float* h, int64_t h_len) {

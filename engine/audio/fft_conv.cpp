@@ -23,7 +23,7 @@ namespace {
 struct Plan {
   int64_t n = 0;                 // real length N (power of two >= 2)
   int64_t m = 0;                 // complex length N / 2
-  std::vector<int64_t> rev;      // bit reversal over m
+  std::vector<int32_t> rev;      // bit reversal over m (int32: half the cache footprint of the scatter)
   std::vector<float> twr, twi;   // per stage of half-size h, at offset h - 1: exp(-2πi k / 2h), k < h
   std::vector<float> sr, si;     // exp(-2πi k / N), k = 0..m
   std::vector<float> zr, zi;     // (m) scratch, split complex
@@ -40,7 +40,7 @@ Plan& plan_for(int64_t n) {
   const int64_t m = p->m;
   p->rev.resize(size_t(m));
   for (int64_t i = 0, j = 0; i < m; ++i) {
-    p->rev[size_t(i)] = j;
+    p->rev[size_t(i)] = int32_t(j);
     int64_t bit = m >> 1;
     for (; bit && (j & bit); bit >>= 1) j ^= bit;
     j |= bit;

@@ -51,6 +51,20 @@ std::vector<std::string> TrainLoader::bad_file_errors() const {
   return {bad_errors_.begin(), bad_errors_.end()};
 }
 
+Tensor TrainLoader::acquire_buffer(const Shape& shape) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  for (const Tensor& t : pool_) {
+    // Storage owned by the pool's handle alone: no batch, view or copy outside can still reach it, and nobody
+    // can make a new one. Hand out a fresh handle (own autograd fields) on the same storage.
+    if (t.impl().storage.use_count() == 1 && t.shape() == shape) return make_view(t, t.shape(), t.strides(), 0);
+  }
+  Tensor t = Tensor::empty(shape, DType::f32);
+  const size_t cap = size_t(2 * std::max<int64_t>(cfg_.prefetch_batches, 2 * std::max(cfg_.num_workers, 1)) + 4);
+  if (pool_.size() >= cap) return t;
+  pool_.push_back(t);
+  return make_view(t, t.shape(), t.strides(), 0);
+}
+
 Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
   const int64_t N = cfg_.sampler.batch_size, M = cfg_.sampler.n_per_speaker;
   const int64_t L = max_audio_samples(cfg_.max_frames);
@@ -59,7 +73,7 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
   batch.index = b;
   batch.m = M;
   batch.samples = L;
-  batch.wav = Tensor::empty({M * N, L}, DType::f32);
+  batch.wav = acquire_buffer({M * N, L});
   float* wav = batch.wav.data<float>();
   const Rng epoch_rng = Rng(cfg_.sampler.seed).fork(uint64_t(epoch));
   std::vector<char> ok(size_t(N), 1);

@@ -11,6 +11,8 @@
 // Errors: a failing file aborts the epoch; next() re-throws the error (it names the file) in batch order.
 // With skip_bad_files, a group with a bad file is dropped from its batch (the batch has N - 1 groups),
 // and bad_files() counts it; a batch left with no group is skipped.
+// Memory: batch buffers are pooled; a buffer is reused once every Tensor handle to it (the Batch, views,
+// copies of the handle) is gone, so keep the Batch (or a clone) as long as its data is needed.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -73,6 +75,7 @@ class TrainLoader {
  private:
   Batch make_batch(int64_t epoch, int64_t b);
   void note_bad(const std::string& what);
+  Tensor acquire_buffer(const Shape& shape);
 
   TrainList list_;
   LoaderConfig cfg_;
@@ -81,6 +84,10 @@ class TrainLoader {
   std::atomic<int64_t> bad_count_{0};
   mutable std::mutex bad_mutex_;
   std::set<std::string> bad_errors_;
+  // Batch buffers handed out earlier; one whose only owner is the pool again is reused, so steady-state
+  // batches cost no fresh pages (first-touch page faults were ~10 % of a crop).
+  std::mutex pool_mutex_;
+  std::vector<Tensor> pool_;
 };
 
 // Evaluation: each file's crops, in list order. wav is (num_eval, max_audio) with max_audio =
