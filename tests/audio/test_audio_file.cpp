@@ -180,6 +180,17 @@ TEST_CASE("audio: errors name the file and say what is wrong") {
     spk::test::write_text(cut, bytes.substr(0, 20));
     CHECK_THROWS_WITH_AS(read_audio(cut), doctest::Contains(("'" + cut + "'").c_str()), spk::Error);
   }
+  SUBCASE("FLAC cut in the middle of its frames: a short read") {
+    const std::string good = dir.file("good.flac"), cut = dir.file("cut.flac");
+    std::vector<short> v(20000);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = short((i * 7919) % 20000 - 10000);
+    spk::test::sf_write(good, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, v);
+    std::ifstream in(good, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    spk::test::write_text(cut, bytes.substr(0, bytes.size() / 3));
+    CHECK(audio_info(cut).frames == 20000);   // the header still promises every frame
+    CHECK_THROWS_WITH_AS(read_audio(cut), doctest::Contains(("'" + cut + "': corrupt: read ").c_str()), spk::Error);
+  }
   SUBCASE("directory") {
     CHECK_THROWS_WITH_AS(read_audio(dir.path.string()), doctest::Contains(("'" + dir.path.string() + "': is a directory").c_str()), spk::Error);
   }

@@ -65,8 +65,6 @@ TEST_CASE("sampler: distinct speakers per batch, each utterance at most once, ac
       CHECK(p.truncated_groups < cfg.batch_size);
       // Re-queueing leaves only what cannot form a batch of 8 distinct speakers (VT would drop far more).
       CHECK(p.unplaceable_groups < 8 * 20);
-      MESSAGE("M=", m, ": eligible ", p.eligible_groups, ", placed ", p.placed_groups, ", unplaceable ",
-              p.unplaceable_groups, ", truncated ", p.truncated_groups);
       // max_seg_per_spk caps each speaker.
       std::map<int64_t, int64_t> per_spk;
       for (const auto& it : p.items) per_spk[it.label] += m;
