@@ -10,7 +10,8 @@
 // Rng(seed).fork(e).fork(g).fork(m) — content depends on (seed, epoch, list), never on the worker count.
 // Errors: a failing file aborts the epoch; next() re-throws the error (it names the file) in batch order.
 // With skip_bad_files, a group with a bad file is dropped from its batch (the batch has N - 1 groups),
-// and bad_files() counts it; a batch left with no group is skipped.
+// and bad_files() counts it; a batch left with no group is skipped. (A bad augmentation file counts against
+// the utterance being augmented; the recorded error names the noise/RIR file.)
 // Memory: batch buffers are pooled; a buffer is reused once every Tensor handle to it (the Batch, views,
 // copies of the handle) is gone, so keep the Batch (or a clone) as long as its data is needed.
 #pragma once
