@@ -1,0 +1,96 @@
+// List files of the data pipeline: what to train on and what to score.
+//
+// Training lists (one utterance per line, whitespace-separated, blank lines skipped):
+//   voxceleb   `speaker_id relative/path.wav`      voxceleb_trainer --train_list (path joined to --train_path)
+//   cel        `relative/path.wav label`           CEL fine-tuning lists (makelist_post.py)
+//   kaldi      wav.scp `utt path` + utt2spk `utt speaker`
+// Speaker labels are the index of the speaker id in the sorted set of ids (voxceleb_trainer's dictkeys). For
+// cel lists whose labels are all integers the sort is numeric, so labels 0..K-1 keep their values (CEL's own
+// loader sorts them as strings, which only permutes class indices).
+//
+// Trial lists:
+//   voxceleb   `label path1 path2`, label 1 target / 0 non-target; a 2-column `path1 path2` line is an error
+//              unless allow_unlabelled (label -1; voxceleb_trainer would draw a random label)
+//   kaldi      `utt1 utt2 target|nontarget`
+// The files to embed are the sorted set of the two key columns, as voxceleb_trainer's evaluateFromList.
+//
+// Every malformed line is an error naming file:line and quoting the line. Paths are joined to a root with
+// os.path.join semantics (an absolute path ignores the root).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace spk::audio {
+
+// Speaker id <-> class index. Saved as JSON {"format": "spk-labels-1", "speakers": [...]} (index = position),
+// or as a safetensors metadata entry ("spk.speakers" -> the JSON array as a string).
+class LabelMap {
+ public:
+  LabelMap() = default;
+  // Sorted unique ids (numeric order when numeric_sort and every id is an integer).
+  static LabelMap from_ids(std::vector<std::string> ids, bool numeric_sort = false);
+
+  int64_t size() const { return int64_t(names_.size()); }
+  const std::string& name(int64_t index) const;
+  int64_t index(const std::string& name) const;     // throws naming the id when unknown
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  const std::vector<std::string>& names() const { return names_; }
+
+  std::string to_json() const;
+  static LabelMap from_json(const std::string& text, const std::string& what = "label map");
+  void save(const std::string& path) const;
+  static LabelMap load(const std::string& path);
+  static constexpr const char* kMetadataKey = "spk.speakers";
+  std::map<std::string, std::string> to_metadata() const;
+  static LabelMap from_metadata(const std::map<std::string, std::string>& meta);
+
+  bool operator==(const LabelMap& o) const { return names_ == o.names_; }
+
+ private:
+  std::vector<std::string> names_;
+  std::map<std::string, int64_t> index_;
+};
+
+enum class TrainListFormat { auto_detect, voxceleb, cel };
+
+struct TrainList {
+  std::vector<std::string> paths;   // per utterance, joined to the root
+  std::vector<int64_t> labels;      // per utterance, index into speakers
+  LabelMap speakers;
+  std::string source;               // the list file(s), for messages
+  int64_t size() const { return int64_t(paths.size()); }
+};
+
+TrainList read_train_list(const std::string& list_path, const std::string& root = "",
+                          TrainListFormat format = TrainListFormat::auto_detect);
+// Kaldi data directory files. Piped wav.scp entries (`cmd |`) are rejected with a clear error.
+TrainList read_kaldi_train(const std::string& wav_scp, const std::string& utt2spk, const std::string& root = "");
+// wav.scp alone: utterance id -> path joined to root (Kaldi trials are keyed by utterance id).
+std::map<std::string, std::string> read_wav_scp(const std::string& wav_scp, const std::string& root = "");
+
+enum class TrialFormat { auto_detect, voxceleb, kaldi };
+
+struct Trial {
+  int label = -1;         // 1 target, 0 non-target, -1 unlabelled
+  std::string enroll, test;   // keys as written (relative paths or utterance ids)
+};
+
+struct TrialList {
+  std::vector<Trial> trials;
+  std::vector<std::string> files;   // sorted unique keys of both columns
+  std::string source;
+  bool labelled() const;            // every trial has a label
+};
+
+struct TrialOptions {
+  TrialFormat format = TrialFormat::auto_detect;
+  bool allow_unlabelled = false;
+};
+TrialList read_trials(const std::string& path, const TrialOptions& opts = {});
+
+// os.path.join(root, rel): rel when root is empty or rel is absolute; otherwise root/rel.
+std::string join_path(const std::string& root, const std::string& rel);
+
+}  // namespace spk::audio

@@ -1,0 +1,144 @@
+// Training batches and evaluation crops on worker threads; layout, determinism and error policy in loader.h.
+#include "engine/audio/loader.h"
+
+#include <cstring>
+
+#include "engine/audio/crop.h"
+#include "engine/check.h"
+#include "engine/rng.h"
+
+namespace spk::audio {
+
+TrainLoader::TrainLoader(TrainList list, LoaderConfig cfg) : list_(std::move(list)), cfg_(std::move(cfg)) {
+  SPK_CHECK(cfg_.max_frames >= 1, "loader: --max_frames must be >= 1, got ", cfg_.max_frames);
+  SPK_CHECK(cfg_.num_workers >= 0, "loader: --nDataLoaderThread must be >= 0, got ", cfg_.num_workers);
+  SPK_CHECK(cfg_.sample_rate > 0, "loader: sample rate must be positive, got ", cfg_.sample_rate);
+  SPK_CHECK(list_.paths.size() == list_.labels.size(), "loader: list has ", list_.paths.size(), " paths but ",
+            list_.labels.size(), " labels");
+}
+
+TrainLoader::~TrainLoader() { stop(); }
+
+void TrainLoader::stop() {
+  if (pipe_) pipe_->stop();
+  pipe_.reset();
+}
+
+void TrainLoader::start_epoch(int64_t epoch) {
+  stop();
+  plan_ = plan_epoch(list_.labels, cfg_.sampler, epoch);
+  const int64_t depth = cfg_.prefetch_batches > 0 ? cfg_.prefetch_batches : 2 * std::max(cfg_.num_workers, 1);
+  pipe_ = std::make_unique<OrderedPipeline<Batch>>(plan_.num_batches, cfg_.num_workers, depth,
+                                                   [this, epoch](int64_t b) { return make_batch(epoch, b); });
+}
+
+bool TrainLoader::next(Batch& out) {
+  if (!pipe_) return false;
+  while (pipe_->next(out)) {
+    if (out.n > 0) return true;   // a batch whose every group was bad is skipped
+  }
+  return false;
+}
+
+void TrainLoader::note_bad(const std::string& what) {
+  bad_count_.fetch_add(1);
+  std::lock_guard<std::mutex> lock(bad_mutex_);
+  if (bad_errors_.size() < 1000) bad_errors_.insert(what);
+}
+
+std::vector<std::string> TrainLoader::bad_file_errors() const {
+  std::lock_guard<std::mutex> lock(bad_mutex_);
+  return {bad_errors_.begin(), bad_errors_.end()};
+}
+
+Tensor TrainLoader::acquire_buffer(const Shape& shape) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  for (const Tensor& t : pool_) {
+    // Storage owned by the pool's handle alone: no batch, view or copy outside can still reach it, and nobody
+    // can make a new one. Hand out a fresh handle (own autograd fields) on the same storage.
+    if (t.impl().storage.use_count() == 1 && t.shape() == shape) return make_view(t, t.shape(), t.strides(), 0);
+  }
+  Tensor t = Tensor::empty(shape, DType::f32);
+  const size_t cap = size_t(2 * std::max<int64_t>(cfg_.prefetch_batches, 2 * std::max(cfg_.num_workers, 1)) + 4);
+  if (pool_.size() >= cap) return t;
+  pool_.push_back(t);
+  return make_view(t, t.shape(), t.strides(), 0);
+}
+
+Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
+  const int64_t N = cfg_.sampler.batch_size, M = cfg_.sampler.n_per_speaker;
+  const int64_t L = max_audio_samples(cfg_.max_frames);
+  Batch batch;
+  batch.epoch = epoch;
+  batch.index = b;
+  batch.m = M;
+  batch.samples = L;
+  batch.wav = acquire_buffer({M * N, L});
+  float* wav = batch.wav.data<float>();
+  const Rng epoch_rng = Rng(cfg_.sampler.seed).fork(uint64_t(epoch));
+  std::vector<char> ok(size_t(N), 1);
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t item = b * N + n;
+    const SamplerItem& it = plan_.items[size_t(item)];
+    const Rng item_rng = epoch_rng.fork(uint64_t(plan_.first_item + item));
+    for (int64_t m = 0; m < M; ++m) {
+      const int64_t u = it.utterances[size_t(m)];
+      const std::string& path = list_.paths[size_t(u)];
+      float* row = wav + (m * N + n) * L;
+      Rng rng = item_rng.fork(uint64_t(m));
+      try {
+        train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
+        if (cfg_.augment) cfg_.augment->augment(row, L, rng);
+      } catch (const Error& e) {
+        if (!cfg_.skip_bad_files)
+          SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", u, " '", path, "': ", e.what());
+        note_bad(e.what());
+        ok[size_t(n)] = 0;
+        break;
+      }
+    }
+  }
+  // Labels and row order; compact away groups with bad files.
+  std::vector<int64_t> keep;
+  for (int64_t n = 0; n < N; ++n)
+    if (ok[size_t(n)]) keep.push_back(n);
+  const int64_t K = int64_t(keep.size());
+  batch.n = K;
+  batch.skipped_groups = N - K;
+  if (K < N) {
+    Tensor packed = Tensor::empty({M * K, L}, DType::f32);
+    float* dst = packed.data<float>();
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < K; ++k)
+        std::memcpy(dst + (m * K + k) * L, wav + (m * N + keep[size_t(k)]) * L, size_t(L) * sizeof(float));
+    batch.wav = packed;
+  }
+  std::vector<int64_t> labels(static_cast<size_t>(K));
+  batch.utterances.resize(size_t(M * K));
+  for (int64_t k = 0; k < K; ++k) {
+    const SamplerItem& it = plan_.items[size_t(b * N + keep[size_t(k)])];
+    labels[size_t(k)] = it.label;
+    for (int64_t m = 0; m < M; ++m) batch.utterances[size_t(m * K + k)] = it.utterances[size_t(m)];
+  }
+  batch.labels = Tensor::from_vector(labels, {K});
+  return batch;
+}
+
+EvalReader::EvalReader(std::vector<std::string> paths, EvalConfig cfg) : paths_(std::move(paths)), cfg_(cfg) {
+  SPK_CHECK(cfg_.eval_frames >= 0, "eval reader: --eval_frames must be >= 0, got ", cfg_.eval_frames);
+  SPK_CHECK(cfg_.num_eval >= 1, "eval reader: num_eval must be >= 1, got ", cfg_.num_eval);
+  SPK_CHECK(cfg_.num_workers >= 0, "eval reader: workers must be >= 0, got ", cfg_.num_workers);
+  const int64_t depth = cfg_.prefetch > 0 ? cfg_.prefetch : 4 * std::max(cfg_.num_workers, 1);
+  pipe_ = std::make_unique<OrderedPipeline<EvalItem>>(int64_t(paths_.size()), cfg_.num_workers, depth, [this](int64_t i) {
+    EvalItem item;
+    item.index = i;
+    item.path = paths_[size_t(i)];
+    const EvalCrops c = eval_crops(read_audio(item.path, cfg_.sample_rate), cfg_.eval_frames, cfg_.num_eval);
+    item.wav = Tensor::from_vector(c.data, {c.rows, c.cols});
+    return item;
+  });
+}
+
+bool EvalReader::next(EvalItem& out) { return pipe_->next(out); }
+
+}  // namespace spk::audio

@@ -1,0 +1,124 @@
+// Training and evaluation readers: worker threads decode, crop (and augment) ahead of the trainer through
+// a bounded, ordered queue (ordered_pipeline.h).
+//
+// Training batches use voxceleb_trainer's model-input layout: the DataLoader yields (N, M, L) — N groups
+// (speakers) of M = nPerSpeaker crops of L samples — and the trainer feeds data.transpose(1, 0) flattened,
+// i.e. (M·N, L) with row m·N + n = crop m of group n. Batch::wav is that (M·N, L) buffer, contiguous; the
+// embeddings (M·N, D) reshape to (M, N, D) and transpose back to (N, M, D) for the loss.
+//
+// Determinism: crop m of the item at global position g of epoch e draws from
+// Rng(seed).fork(e).fork(g).fork(m) — content depends on (seed, epoch, list), never on the worker count.
+// Errors: a failing file aborts the epoch; next() re-throws the error (it names the file) in batch order.
+// With skip_bad_files, a group with a bad file is dropped from its batch (the batch has N - 1 groups),
+// and bad_files() counts it; a batch left with no group is skipped. (A bad augmentation file counts against
+// the utterance being augmented; the recorded error names the noise/RIR file.)
+// Memory: batch buffers are pooled; a buffer is reused once every Tensor handle to it (the Batch, views,
+// copies of the handle) is gone, so keep the Batch (or a clone) as long as its data is needed.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/audio/audio_file.h"
+#include "engine/audio/augment.h"
+#include "engine/audio/lists.h"
+#include "engine/audio/ordered_pipeline.h"
+#include "engine/audio/sampler.h"
+#include "engine/tensor.h"
+
+namespace spk::audio {
+
+struct LoaderConfig {
+  SamplerConfig sampler;
+  int64_t max_frames = 200;          // --max_frames: crops of max_frames·160 + 240 samples
+  int sample_rate = kDefaultSampleRate;
+  int num_workers = 5;               // --nDataLoaderThread (0: decode on the consumer's thread)
+  int64_t prefetch_batches = 0;      // bounded queue depth; 0 -> 2 · max(num_workers, 1)
+  bool skip_bad_files = false;
+  std::shared_ptr<const Augmenter> augment;   // null: --augment off
+};
+
+struct Batch {
+  int64_t epoch = 0, index = 0;        // index: batch number within this rank's epoch
+  int64_t n = 0, m = 0, samples = 0;   // groups, crops per group, samples per crop
+  Tensor wav;                          // (M·N, samples) f32 cpu; row m·N + n = crop m of group n
+  Tensor labels;                       // (N) i64, the speaker of each group
+  std::vector<int64_t> utterances;     // (M·N) training-list indices, in row order
+  int64_t skipped_groups = 0;          // groups dropped from this batch (skip_bad_files)
+};
+
+class TrainLoader {
+ public:
+  TrainLoader(TrainList list, LoaderConfig cfg);
+  ~TrainLoader();
+  TrainLoader(const TrainLoader&) = delete;
+  TrainLoader& operator=(const TrainLoader&) = delete;
+
+  // Plans the epoch (sampler) and starts the workers; a running epoch is stopped first.
+  void start_epoch(int64_t epoch);
+  // The next batch of the epoch; false at its end. Re-throws a worker's error (naming the file).
+  bool next(Batch& out);
+  void stop();   // ends the epoch early; joins the workers
+
+  const EpochPlan& plan() const { return plan_; }
+  int64_t num_batches() const { return plan_.num_batches; }
+  const TrainList& list() const { return list_; }
+  const LoaderConfig& config() const { return cfg_; }
+
+  // skip_bad_files accounting (thread-safe): groups dropped so far, and the distinct errors seen.
+  int64_t bad_files() const { return bad_count_.load(); }
+  std::vector<std::string> bad_file_errors() const;
+
+ private:
+  Batch make_batch(int64_t epoch, int64_t b);
+  void note_bad(const std::string& what);
+  Tensor acquire_buffer(const Shape& shape);
+
+  TrainList list_;
+  LoaderConfig cfg_;
+  EpochPlan plan_;
+  std::unique_ptr<OrderedPipeline<Batch>> pipe_;
+  std::atomic<int64_t> bad_count_{0};
+  mutable std::mutex bad_mutex_;
+  std::set<std::string> bad_errors_;
+  // Batch buffers handed out earlier; one whose only owner is the pool again is reused, so steady-state
+  // batches cost no fresh pages (first-touch page faults were ~10 % of a crop).
+  std::mutex pool_mutex_;
+  std::vector<Tensor> pool_;
+};
+
+// Evaluation: each file's crops, in list order. wav is (num_eval, max_audio) with max_audio =
+// eval_frames·160 + 240, or (1, len) for eval_frames == 0 (crop.h has the exact semantics).
+struct EvalItem {
+  int64_t index = 0;
+  std::string path;
+  Tensor wav;
+};
+
+struct EvalConfig {
+  int64_t eval_frames = 300;   // --eval_frames
+  int64_t num_eval = 10;
+  int sample_rate = kDefaultSampleRate;
+  int num_workers = 5;
+  int64_t prefetch = 0;        // 0 -> 4 · max(num_workers, 1)
+};
+
+class EvalReader {
+ public:
+  EvalReader(std::vector<std::string> paths, EvalConfig cfg);
+  EvalReader(const EvalReader&) = delete;
+  EvalReader& operator=(const EvalReader&) = delete;
+  bool next(EvalItem& out);    // false at the end; re-throws a decoding error naming the file
+  int64_t size() const { return int64_t(paths_.size()); }
+
+ private:
+  std::vector<std::string> paths_;
+  EvalConfig cfg_;
+  std::unique_ptr<OrderedPipeline<EvalItem>> pipe_;
+};
+
+}  // namespace spk::audio
