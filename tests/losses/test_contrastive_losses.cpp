@@ -198,17 +198,20 @@ TEST_CASE("infonce: symmetric CLIP loss with a linear (not exp) learnable logit 
   CHECK(loss.forward(separable_pairs(3, 3, rng), Tensor()).metric == 100.0);
 
   // HardNeg's --loss infonce total: 0.2·clip + 0.8·AAMsoftmax(view 1), metric from the classifier.
-  auto cfg = ref::f64_config(3, 4, 2);
+  auto cfg = ref::f64_config(3, 6, 2);
   cfg.infonce_aam_mix = true;
   InfoNCELoss mixed(cfg, rng, false);
   CHECK(ref::param_names(mixed) == std::vector<std::string>{"logit_scale", "aam.weight"});
-  ref::Labels y{3, 1, 0, 2, 1};
+  ref::Labels y{3, 1, 0, 2, 5};
   double cls_acc = 0;
   const double cls = hardneg_aam_ref(ref::groups(x), ref::rows(mixed.aam->weight), y, &cls_acc);
   LossOutput mo = mixed.forward(x, ref::labels(y));
   test::expect_close(mo.loss, {0.2 * clip_ref(ref::groups(x), std::log(1 / 0.07), false) + 0.8 * cls}, 1e-12, 1e-11,
                      "infonce + aam");
   CHECK(mo.metric == doctest::Approx(cls_acc));
+  // The diagonal targets assume one pair per speaker (HardNeg drops batches with a repeated speaker).
+  CHECK_THROWS_WITH_AS(mixed.forward(x, ref::labels({3, 1, 0, 2, 1})),
+                       doctest::Contains("infonce: speaker label 1 appears at rows 1 and 4"), Error);
 }
 
 TEST_CASE("aam_infonce: AAM (m 0.2, s 10) on row-normalised logits, mixed 0.2/0.8 with AAM-softmax") {
