@@ -12,6 +12,10 @@
 
 namespace spk {
 
+namespace {
+constexpr double kQuarterPi = 0.78539816339744830962;
+}  // namespace
+
 AdaCosLoss::AdaCosLoss(const LossConfig& c, Rng& rng) : Loss("adasoftmax", PerSpeaker::one, true, MetricKind::accuracy) {
   loss_util::check_classifier(name(), c);
   s_ = std::sqrt(2.0) * std::log(double(c.nClasses - 1));
@@ -31,7 +35,7 @@ LossOutput AdaCosLoss::forward(const Tensor& x, const Tensor& labels) {
     for (double& t : theta) t = std::acos(std::clamp(t, -1.0 + 1e-7, 1.0 - 1e-7));
     std::sort(theta.begin(), theta.end());
     const double theta_med = theta[(theta.size() - 1) / 2];   // torch.median: the lower of the two middles
-    s_ = std::log(b_avg) / std::cos(std::min(M_PI / 4, theta_med));
+    s_ = std::log(b_avg) / std::cos(std::min(kQuarterPi, theta_med));
     if (c.dtype() == DType::f32) s_ = double(float(s_));      // PyTorch keeps s as an f32 tensor
   }
   Tensor z = mul_scalar(cos, s_);

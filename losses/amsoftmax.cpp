@@ -1,6 +1,8 @@
 // amsoftmax (CosFace); see amsoftmax.h.
 #include "losses/amsoftmax.h"
 
+#include <cmath>
+
 #include "engine/init.h"
 #include "engine/ops.h"
 #include "losses/common.h"

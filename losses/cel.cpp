@@ -1,6 +1,8 @@
 // CEL objective; see cel.h.
 #include "losses/cel.h"
 
+#include <cmath>
+
 #include "engine/ops.h"
 #include "losses/anglecontrast.h"
 #include "losses/angleproto.h"

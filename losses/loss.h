@@ -11,7 +11,6 @@
 // prototype-style losses use positional targets (row i is speaker i) and accept undefined labels, but when
 // labels are given they must be distinct (the sampler's one-group-per-speaker invariant, anchors.md P8).
 #pragma once
-#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>

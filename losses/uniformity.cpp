@@ -1,6 +1,8 @@
 // CEL uniformity loss; see uniformity.h.
 #include "losses/uniformity.h"
 
+#include <cmath>
+
 #include "engine/ops.h"
 #include "losses/common.h"
 

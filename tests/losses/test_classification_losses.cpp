@@ -181,6 +181,12 @@ TEST_CASE("arc_margin: wespeaker's mmm fallback, unclamped sine, set_margin from
   CHECK(loss.margin() == doctest::Approx(0.2));
   test::expect_close(loss.forward(x, ref::labels(y)).loss, {ref::ce(ref::arc_logits(cos, y, 0.2, 32, false, true), y)},
                      1e-13, 1e-12, "margin 0.2");
+
+  // Separable: 100 %.
+  auto cfg3 = ref::f64_config(3, 3, 1);
+  ArcMarginLoss sep(cfg3, rng);
+  sep.weight.copy_(ref::tensor({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}));
+  CHECK(sep.forward(one_hot_rows({1, 0, 2}, 3), ref::labels({1, 0, 2})).metric == 100.0);
 }
 
 TEST_CASE("adasoftmax: AdaCos scale update (lower median, no gradient), frozen in eval") {

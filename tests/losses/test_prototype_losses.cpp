@@ -148,6 +148,15 @@ TEST_CASE("softmaxproto: CE over 2N rows with repeated labels + angleproto; the 
   CHECK(out.metric == doctest::Approx(ref::top1(zs, ys)));
   ref::gradcheck_loss(loss, x, ref::labels(y));
   CHECK_THROWS_WITH_AS(loss.forward(x, Tensor()), doctest::Contains("softmaxproto: labels must be i64 (3)"), Error);
+  // Metric: a classifier reading the axis of each group is right on every utterance, and on none when the
+  // labels are rotated.
+  auto c4 = ref::f64_config(4, 4, 2);
+  SoftmaxProtoLoss sep(c4, rng);
+  sep.softmax->fc->weight.copy_(ref::tensor({{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}));
+  sep.softmax->fc->bias.zero_();
+  Tensor s = separable(4, 2, 4, rng);
+  CHECK(sep.forward(s, ref::labels({0, 1, 2, 3})).metric == 100.0);
+  CHECK(sep.forward(s, ref::labels({1, 2, 3, 0})).metric == 0.0);
 }
 
 TEST_CASE("prototype losses: group size and positional-label errors") {
