@@ -1,0 +1,28 @@
+// Angular prototypical loss; see angleproto.h.
+#include "losses/angleproto.h"
+
+#include "engine/ops.h"
+#include "losses/common.h"
+#include "losses/metrics.h"
+
+namespace spk {
+
+AngleProtoLoss::AngleProtoLoss(const LossConfig& c, Rng&)
+    : Loss("angleproto", PerSpeaker::at_least_two, true, MetricKind::accuracy) {
+  loss_util::check_dtype(name(), c);
+  w = register_parameter("w", Tensor::scalar(c.init_w, c.dtype));
+  b = register_parameter("b", Tensor::scalar(c.init_b, c.dtype));
+}
+
+LossOutput AngleProtoLoss::forward(const Tensor& x, const Tensor& labels) {
+  Tensor g = as_groups(x);
+  const int64_t n = g.size(0), m = g.size(1);
+  check_positional(labels, n);
+  Tensor query = loss_util::group_member(g, 0);
+  Tensor proto = mean(slice(g, 1, 1, m), {1});
+  Tensor z = add(mul(cosine_matrix(query, proto, 1e-8), w), b);
+  Tensor target = loss_util::positional_labels(n, 1, x.device());
+  return {cross_entropy(z, target), top1_accuracy(z, target), metric_kind()};
+}
+
+}  // namespace spk

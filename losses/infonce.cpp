@@ -1,0 +1,45 @@
+// HardNeg infonce / aam_infonce; see infonce.h.
+#include "losses/infonce.h"
+
+#include "engine/ops.h"
+#include "losses/common.h"
+#include "losses/metrics.h"
+
+namespace spk {
+
+InfoNCELoss::InfoNCELoss(const LossConfig& c, Rng& rng, bool row_margin)
+    : Loss(row_margin ? "aam_infonce" : "infonce", PerSpeaker::exactly_two, true, MetricKind::accuracy),
+      row_margin_(row_margin), mix_weight_(c.infonce_mix_weight), row_m_(c.infonce_row_margin),
+      row_s_(c.infonce_row_scale) {
+  loss_util::check_dtype(name(), c);
+  logit_scale = register_parameter("logit_scale", Tensor::scalar(c.logit_scale_init, c.dtype));
+  if (row_margin) loss_util::check_angular(name(), row_m_, row_s_, "infonce_row_margin", "infonce_row_scale");
+  if (c.infonce_aam_mix.value_or(row_margin)) {
+    SPK_CHECK(mix_weight_ >= 0 && mix_weight_ <= 1, name(), ": infonce_mix_weight ", mix_weight_, " must be in [0, 1]");
+    aam = register_module("aam", std::make_shared<AAMSoftmaxLoss>(c, rng, c.infonce_cls_margin, c.infonce_cls_scale));
+  }
+}
+
+LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
+  Tensor g = as_groups(x);
+  const int64_t n = g.size(0);
+  check_positional(labels, n);   // the diagonal targets need distinct speakers (HardNeg drops such batches)
+  Tensor xh = l2_normalize(loss_util::group_member(g, 0), 1, 1e-12);
+  Tensor yh = l2_normalize(loss_util::group_member(g, 1), 1, 1e-12);
+  Tensor p = mul(matmul(xh, transpose(yh, 0, 1)), logit_scale);
+  Tensor q = transpose(p, 0, 1);
+  Tensor target = loss_util::positional_labels(n, 1, x.device());
+  auto term = [&](const Tensor& z) {
+    if (!row_margin_) return cross_entropy(z, target);
+    Tensor rows = l2_normalize(z, 1, 1e-12);
+    Tensor diag = loss_util::one_hot(target, n, rows.dtype());
+    return cross_entropy(loss_util::additive_angular_margin(rows, diag, row_m_, row_s_, false,
+                                                            loss_util::ArcFallback::voxceleb_trainer), target);
+  };
+  Tensor contrast = mul_scalar(add(term(p), term(q)), 0.5);
+  if (!aam) return {contrast, top1_accuracy(p, target), metric_kind()};
+  LossOutput cls = aam->forward(loss_util::group_member(g, 0), labels);
+  return {add(mul_scalar(contrast, mix_weight_), mul_scalar(cls.loss, 1 - mix_weight_)), cls.metric, metric_kind()};
+}
+
+}  // namespace spk

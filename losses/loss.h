@@ -1,0 +1,125 @@
+// The common interface of every training loss, its configuration and the factory keyed by
+// voxceleb_trainer's --trainfunc names (docs/losses.md has the table of formulas, defaults and anchors).
+//
+// A loss is a Module: learnable parameters (W of the margin softmaxes, the w, b scalars of the angular
+// prototypical losses, ...) are registered under the names the PyTorch loss classes use, so a checkpoint's
+// "__L__.*" entries map onto state() one to one. Everything is composed from engine ops, so gradients come
+// from autograd and a loss runs on whatever device its parameters and inputs are on.
+//
+// Batch layout (voxceleb_trainer's): x (N, M, D) with N speakers, M = nPerSpeaker utterances of each, D = nOut;
+// classification losses also take x (N, D). labels (N) i64 are class indices in [0, nClasses); the
+// prototype-style losses use positional targets (row i is speaker i) and accept undefined labels, but when
+// labels are given they must be distinct (the sampler's one-group-per-speaker invariant, anchors.md P8).
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/module.h"
+
+namespace spk {
+
+class Rng;
+
+// The utterances per speaker a loss needs (voxceleb_trainer's asserts on x.size(1)).
+enum class PerSpeaker { one, at_least_two, exactly_two };
+std::string per_speaker_str(PerSpeaker p);            // "1", ">= 2", "exactly 2"
+bool per_speaker_accepts(PerSpeaker p, int64_t m);
+
+// The training metric voxceleb_trainer prints as "TEER/TAcc": top-1 accuracy in % for classification and
+// prototype losses, an EER in % for triplet; none for losses that report nothing (CEL's uniformity).
+enum class MetricKind { accuracy, eer, none };
+
+struct LossOutput {
+  Tensor loss;                 // () on the input's device, differentiable
+  double metric = 0;           // % (0 when metric_kind is none)
+  MetricKind metric_kind = MetricKind::accuracy;
+};
+
+// Every loss's settings in one struct. The defaults are voxceleb_trainer's command-line defaults
+// (trainSpeakerNet.py), which reach every loss class through **kwargs and so override the classes' own
+// defaults: AM/AAM-softmax are written with margin 0.3, scale 15 and triplet with hard_rank 0,
+// hard_prob 0, margin 0, but a VT run without flags trains with the values below (anchors.md §4, P5).
+struct LossConfig {
+  // ---- voxceleb_trainer flags ----
+  int64_t nOut = 512;          // embedding size D
+  int64_t nClasses = 5994;     // VoxCeleb2-dev speakers
+  int64_t nPerSpeaker = 1;     // M; checked against the loss's requirement
+  double margin = 0.1;         // amsoftmax, aamsoftmax, arc_margin (initial), triplet
+  double scale = 30;           // amsoftmax, aamsoftmax, arc_margin
+  int64_t hard_rank = 10;      // triplet: pick among the hard_rank + 1 closest negatives; < 0 semi-hard mining
+  double hard_prob = 0.5;      // triplet: probability of a hard (rather than uniform) negative
+
+  // ---- class options without a VT flag ----
+  bool easy_margin = false;    // aamsoftmax, arc_margin: φ only where cos > 0
+  double init_w = 10, init_b = -5;   // angleproto, ge2e, anglecontrast (and inside softmaxproto, cel)
+
+  // ---- CEL (contrastive equilibrium learning) ----
+  double uniform_t = 2;                     // uniformity temperature t
+  std::string uniform_sample = "PoN";       // PoN | APN | AN
+  std::string sim_loss = "anglecontrast";   // cel: anglecontrast | angleproto | proto
+  double lambda_s = 1, lambda_u = 1;        // cel: λ_s·L_sim + λ_u·L_unif
+
+  // ---- HardNeg (CJchanghwan) infonce / aam_infonce ----
+  // The learnable logit scale starts at ln(1/0.07) and multiplies the cosines directly (no exp).
+  double logit_scale_init = 2.659260036932778;   // ln(1/0.07)
+  // Mix with an AAM-softmax classifier on view 1: 0.2·L_contrast + 0.8·L_AAM as HardNeg's LossFunction does
+  // for both of its --loss choices. Unset: off for infonce (the plain CLIP loss), on for aam_infonce.
+  std::optional<bool> infonce_aam_mix;
+  double infonce_mix_weight = 0.2;                 // weight of the contrastive part; the AAM part gets 1 - it
+  double infonce_cls_margin = 0.2, infonce_cls_scale = 30;   // HardNeg's AAMsoftmax (fixed in its code)
+  double infonce_row_margin = 0.2, infonce_row_scale = 10;   // aam_infonce's AAM on the logit rows
+
+  // ---- ssl-for-slr SimCLR InfoNCE ----
+  double temperature = 0.07;
+
+  // ---- randomness and precision ----
+  // Parameter initialisation and triplet's negative sampling draw from rng when set (shared with the caller,
+  // whose checkpoint can then hold its state), otherwise from a private Rng(seed).
+  uint64_t seed = 10;
+  std::shared_ptr<Rng> rng;
+  DType dtype = DType::f32;    // of the parameters (f64 for gradient checks)
+};
+
+class Loss : public Module {
+ public:
+  Loss(std::string name, PerSpeaker per_speaker, bool test_normalize, MetricKind metric)
+      : name_(std::move(name)), per_speaker_(per_speaker), test_normalize_(test_normalize), metric_(metric) {}
+
+  // x (N, M, D) or, where M = 1 is accepted, (N, D); labels (N) i64 (see the file comment).
+  virtual LossOutput forward(const Tensor& x, const Tensor& labels) = 0;
+
+  const std::string& name() const { return name_; }
+  PerSpeaker per_speaker() const { return per_speaker_; }
+  // Whether evaluation L2-normalises the crop embeddings before scoring (the loss class's test_normalize).
+  bool test_normalize() const { return test_normalize_; }
+  MetricKind metric_kind() const { return metric_; }
+
+  // The margin schedule hook (wespeaker's projection.update(margin)); losses without a margin throw.
+  virtual bool has_margin() const { return false; }
+  virtual double margin() const;
+  virtual void set_margin(double m);
+
+ protected:
+  // x as (N, M, D) after checking M against per_speaker(); an (N, D) input is (N, 1, D).
+  Tensor as_groups(const Tensor& x) const;
+  // Classification input as (N, D): x (N, D) or (N, 1, D), with D == d and labels (N) i64 on x's device.
+  Tensor as_rows(const Tensor& x, const Tensor& labels, int64_t d) const;
+  // Prototype-style losses: labels may be undefined; if defined they must be (N) and all distinct.
+  void check_positional(const Tensor& labels, int64_t n) const;
+
+ private:
+  std::string name_;
+  PerSpeaker per_speaker_;
+  bool test_normalize_;
+  MetricKind metric_;
+};
+
+// The loss called `name` (voxceleb_trainer --trainfunc spelling; docs/losses.md lists them), after checking
+// the configuration: unknown names, an nPerSpeaker the loss cannot use, and out-of-range settings throw an
+// spk::Error naming the loss and the setting.
+std::shared_ptr<Loss> make_loss(const std::string& name, const LossConfig& config = {});
+std::vector<std::string> loss_names();
+
+}  // namespace spk
