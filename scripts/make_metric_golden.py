@@ -143,6 +143,16 @@ def main():
     p = rng.permutation(n_t + n_n)
     write_set("vt_imbalanced_3000", s[p], l[p], "3000 negative VT-like scores rounded to 1e-3, 1 % targets")
 
+    # .npy files written by numpy itself, for tests/recipe/test_embeddings_io.cpp: our writer must produce the
+    # same bytes as np.save; the reader must take numpy's other versions and dtypes.
+    a = (np.arange(6, dtype="<f4").reshape(2, 3) / 8 - 0.25).astype("<f4")
+    np.save(os.path.join(OUT, "npy_2x3_f4.npy"), a)
+    np.save(os.path.join(OUT, "npy_2x3_f8.npy"), a.astype("<f8"))
+    np.save(os.path.join(OUT, "npy_2x3_fortran.npy"), np.asfortranarray(a.T.copy().T))
+    np.save(os.path.join(OUT, "npy_3_f4.npy"), a[0])
+    with open(os.path.join(OUT, "npy_2x3_v2.npy"), "wb") as f:
+        np.lib.format.write_array(f, a, version=(2, 0))
+
 
 if __name__ == "__main__":
     sys.exit(main())
