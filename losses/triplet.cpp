@@ -73,7 +73,7 @@ LossOutput TripletLoss::forward(const Tensor& x, const Tensor& labels) {
   std::vector<int> truth;
   for (double v : p) { scores.push_back(-std::sqrt(v)); truth.push_back(1); }
   for (double v : q) { scores.push_back(-std::sqrt(v)); truth.push_back(0); }
-  return {loss, vt_eer(scores, truth), metric_kind()};
+  return {loss, vt_eer(scores, truth).eer, metric_kind()};
 }
 
 }  // namespace spk

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/recipe/metrics.h"
+#include "losses/verification.h"
 
 namespace spk::recipe {
 

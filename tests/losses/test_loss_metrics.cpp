@@ -11,16 +11,16 @@ using namespace spk;
 
 TEST_CASE("vt_eer: sklearn roc_curve with drop_intermediate, nearest point, no interpolation") {
   // Separable: 0 %.
-  CHECK(vt_eer({0.9, 0.8, 0.7, 0.1, 0.2, 0.3}, {1, 1, 1, 0, 0, 0}) == 0.0);
+  CHECK(vt_eer({0.9, 0.8, 0.7, 0.1, 0.2, 0.3}, {1, 1, 1, 0, 0, 0}).eer == 0.0);
   // The full ROC passes through (fpr 0.5, fnr 0.5), but that point lies inside a vertical segment and
   // drop_intermediate removes it; the nearest remaining point is (0.5, 1.0): EER 100, not 50 (worked by hand,
   // and what sklearn 1.9 + tuneThresholdfromScore print).
-  CHECK(vt_eer({8, 7, 6, 5, 4, 3, 2, 1}, {0, 0, 1, 1, 1, 1, 0, 0}) == doctest::Approx(100.0));
+  CHECK(vt_eer({8, 7, 6, 5, 4, 3, 2, 1}, {0, 0, 1, 1, 1, 1, 0, 0}).eer == doctest::Approx(100.0));
   // A crossing at a kept corner: (fpr 0.75, fnr 0.75).
-  CHECK(vt_eer({8, 7, 6, 5, 4, 3, 2, 1}, {1, 0, 0, 0, 1, 1, 1, 0}) == doctest::Approx(75.0));
+  CHECK(vt_eer({8, 7, 6, 5, 4, 3, 2, 1}, {1, 0, 0, 0, 1, 1, 1, 0}).eer == doctest::Approx(75.0));
   // Tied scores form one ROC point; the floating-point tie |2/3 − 1/3| vs |0 − 1/3| goes to the second (sklearn: 33.3).
-  CHECK(vt_eer({3, 3, 2, 2, 1, 1}, {1, 0, 1, 1, 0, 0}) == doctest::Approx(100.0 / 3));
-  CHECK_THROWS_WITH_AS(vt_eer({1, 2}, {1, 1}), doctest::Contains("needs both target and non-target"), Error);
+  CHECK(vt_eer({3, 3, 2, 2, 1, 1}, {1, 0, 1, 1, 0, 0}).eer == doctest::Approx(100.0 / 3));
+  CHECK_THROWS_WITH_AS(vt_eer({1, 2}, {1, 1}), doctest::Contains("no non-target trials"), Error);
 }
 
 TEST_CASE("top1_accuracy: argmax vs labels in percent, first maximum on ties") {

@@ -53,7 +53,7 @@ TEST_CASE("triplet: hardest negative (hard_rank 0, hard_prob 1) against loops; E
   for (double v : negd) { scores.push_back(v); truth.push_back(0); }
   LossOutput out = loss.forward(x, Tensor());
   test::expect_close(out.loss, {total / double(n)}, 1e-13, 1e-12, "triplet loss");
-  CHECK(out.metric == doctest::Approx(vt_eer(scores, truth)));
+  CHECK(out.metric == doctest::Approx(vt_eer(scores, truth).eer));
 
   // Separable: each positive next to its anchor, the speakers on distinct axes -> EER 0.
   std::vector<double> v;

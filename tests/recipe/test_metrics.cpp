@@ -8,10 +8,10 @@
 #include <map>
 #include <sstream>
 
-#include "apps/recipe/metrics.h"
+#include "losses/verification.h"
 #include "support/check.h"
 
-using namespace spk::recipe;
+using namespace spk;
 
 namespace {
 

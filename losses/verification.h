@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace spk::recipe {
+namespace spk {
 
 // sklearn.metrics.roc_curve(labels, scores, pos_label=1, drop_intermediate): thresholds descend and start at
 // +inf (sklearn >= 1.3; older versions used max score + 1); fpr/tpr are the rates of "accept if score >= thr".
@@ -99,4 +99,4 @@ struct TrialCounts {
 };
 TrialCounts check_trials(const std::vector<double>& scores, const std::vector<int>& labels, const char* what);
 
-}  // namespace spk::recipe
+}  // namespace spk

@@ -1,7 +1,7 @@
 // EER (voxceleb_trainer's and the interpolated NIST one), minDCF and the DET curve; see metrics.h for the
 // definitions. The loops mirror the reference Python step by step (same sort stability, same order of the
 // double operations), because the EER index is an argmin over values that tie often on small trial lists.
-#include "apps/recipe/metrics.h"
+#include "losses/verification.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 
 #include "engine/check.h"
 
-namespace spk::recipe {
+namespace spk {
 
 namespace {
 
@@ -249,4 +249,4 @@ double probit(double p) {
   return x - u / (1 + x * u / 2);
 }
 
-}  // namespace spk::recipe
+}  // namespace spk
