@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/common/cuda_check.h"
+#include "kernels/common/cuda_launch.cuh"
 #include "kernels/common/half.h"
 #include "kernels/common/strided.h"
 #include "kernels/copy/copy.h"
@@ -20,52 +21,8 @@ namespace spk {
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;   // grid-stride loops beyond this: ~8 waves of a 132-SM H100
-
-unsigned blocks_for(int64_t work) {
-  int64_t b = (work + kThreads - 1) / kThreads;
-  return unsigned(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
-}
-
-// Two strided views of one shape, passed to the kernel by value (~200 bytes of parameter space).
-struct CopyLayout {
-  int ndim = 0;
-  int64_t shape[kMaxDims] = {};
-  int64_t src[kMaxDims] = {};
-  int64_t dst[kMaxDims] = {};
-};
-
-// Drop size-1 dims and merge an outer dim into the next inner one wherever both views nest there
-// (outer stride == inner stride · inner size): offset a·s_o + b·s_i becomes (a·n_i + b)·s_i.
-CopyLayout collapse(const int64_t* shape, const int64_t* ss, const int64_t* ds, int ndim) {
-  CopyLayout L;
-  for (int d = 0; d < ndim; ++d) {
-    if (shape[d] == 1) continue;
-    const int j = L.ndim - 1;
-    if (j >= 0 && L.src[j] == ss[d] * shape[d] && L.dst[j] == ds[d] * shape[d]) {
-      L.shape[j] *= shape[d];
-      L.src[j] = ss[d];
-      L.dst[j] = ds[d];
-      continue;
-    }
-    L.shape[L.ndim] = shape[d];
-    L.src[L.ndim] = ss[d];
-    L.dst[L.ndim] = ds[d];
-    ++L.ndim;
-  }
-  return L;
-}
-
-// Largest element offset a view reaches, or -1 if a stride is negative (never made by our views).
-int64_t max_offset(const CopyLayout& L, const int64_t* strides) {
-  int64_t m = 0;
-  for (int d = 0; d < L.ndim; ++d) {
-    if (strides[d] < 0) return -1;
-    m += (L.shape[d] - 1) * strides[d];
-  }
-  return m;
-}
+using namespace cuda_launch;
+using CopyLayout = TwoViews;   // s0: source strides, s1: destination strides
 
 // I: the index type (uint32_t when everything fits, else int64_t). Dims are walked with compile-time
 // indices (unrolled, guarded by ndim) so the layout arrays stay in registers/parameter space.
@@ -80,8 +37,8 @@ __global__ void strided_copy_kernel(const T* __restrict__ src, T* __restrict__ d
         const I size = I(L.shape[d]);
         const I c = rem % size;
         rem /= size;
-        so += c * I(L.src[d]);
-        dof += c * I(L.dst[d]);
+        so += c * I(L.s0[d]);
+        dof += c * I(L.s1[d]);
       }
     }
     dst[dof] = src[so];
@@ -91,7 +48,7 @@ __global__ void strided_copy_kernel(const T* __restrict__ src, T* __restrict__ d
 template <class T>
 void launch_strided_copy(const void* src, void* dst, const CopyLayout& L, int64_t n, cudaStream_t s) {
   const int64_t lim = int64_t(1) << 31;
-  const int64_t ms = max_offset(L, L.src), md = max_offset(L, L.dst);
+  const int64_t ms = max_offset(L, L.s0), md = max_offset(L, L.s1);
   const bool small = n < lim && ms >= 0 && md >= 0 && ms < lim && md < lim;
   if (small)
     strided_copy_kernel<T, uint32_t><<<blocks_for(n), kThreads, 0, s>>>((const T*)src, (T*)dst, L, n);
@@ -155,7 +112,7 @@ void strided_copy_cuda(const void* src, const int64_t* src_strides, void* dst, c
   auto s = cudaStream_t(stream);
   const CopyLayout L = collapse(shape, src_strides, dst_strides, ndim);
   // Dense on both sides (or a single element): one DMA copy.
-  if (L.ndim == 0 || (L.ndim == 1 && L.src[0] == 1 && L.dst[0] == 1)) {
+  if (L.ndim == 0 || (L.ndim == 1 && L.s0[0] == 1 && L.s1[0] == 1)) {
     SPK_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(n) * elem_size, cudaMemcpyDeviceToDevice, s));
     return;
   }

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "kernels/common/cuda_check.h"
+#include "kernels/common/cuda_launch.cuh"
 #include "kernels/common/strided.h"
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/elementwise/elementwise_math.h"
@@ -24,13 +25,7 @@ namespace spk {
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;   // grid-stride loops beyond this: ~8 waves of a 132-SM H100
-
-unsigned blocks_for(int64_t work) {
-  int64_t b = (work + kThreads - 1) / kThreads;
-  return unsigned(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
-}
+using namespace cuda_launch;
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
@@ -132,43 +127,8 @@ void with_unary_op(UnaryOp op, const F& f) {
 
 // ---------------------------------------------------------------------------------------------- binary
 
-// Operands a and b as strides over the output shape (output dense, row-major).
-struct BinaryLayout {
-  int ndim = 0;
-  int64_t shape[kMaxDims] = {};
-  int64_t a[kMaxDims] = {};
-  int64_t b[kMaxDims] = {};
-};
-
-// Drop size-1 dims and merge an outer dim into the next inner one where both operands nest there (the
-// dense output always does). Broadcast runs (stride 0 in a run of dims) merge too: 0 == 0·n.
-BinaryLayout collapse(const int64_t* shape, const int64_t* as, const int64_t* bs, int ndim) {
-  BinaryLayout L;
-  for (int d = 0; d < ndim; ++d) {
-    if (shape[d] == 1) continue;
-    const int j = L.ndim - 1;
-    if (j >= 0 && L.a[j] == as[d] * shape[d] && L.b[j] == bs[d] * shape[d]) {
-      L.shape[j] *= shape[d];
-      L.a[j] = as[d];
-      L.b[j] = bs[d];
-      continue;
-    }
-    L.shape[L.ndim] = shape[d];
-    L.a[L.ndim] = as[d];
-    L.b[L.ndim] = bs[d];
-    ++L.ndim;
-  }
-  return L;
-}
-
-int64_t max_offset(const BinaryLayout& L, const int64_t* strides) {
-  int64_t m = 0;
-  for (int d = 0; d < L.ndim; ++d) {
-    if (strides[d] < 0) return -1;
-    m += (L.shape[d] - 1) * strides[d];
-  }
-  return m;
-}
+// Operands a (s0) and b (s1) as strides over the output shape (output dense, row-major).
+using BinaryLayout = TwoViews;
 
 // One dim (or none) left: out[i] = a[i·sa] op b[i·sb] with sa, sb in {0, 1}. vec: both dense and every
 // pointer 16-byte aligned (checked by the launcher).
@@ -208,8 +168,8 @@ __global__ void binary_strided_kernel(const float* __restrict__ a, const float* 
         const I size = I(L.shape[d]);
         const I c = rem % size;
         rem /= size;
-        oa += c * I(L.a[d]);
-        ob += c * I(L.b[d]);
+        oa += c * I(L.s0[d]);
+        ob += c * I(L.s1[d]);
       }
     }
     out[i] = binary_f<float>(OP, a[oa], b[ob]);
@@ -218,14 +178,14 @@ __global__ void binary_strided_kernel(const float* __restrict__ a, const float* 
 
 template <BinaryOp OP>
 void launch_binary(const float* a, const float* b, float* out, const BinaryLayout& L, int64_t n, cudaStream_t s) {
-  const bool unit_a = L.ndim == 0 || L.a[0] == 0 || L.a[0] == 1, unit_b = L.ndim == 0 || L.b[0] == 0 || L.b[0] == 1;
+  const bool unit_a = L.ndim == 0 || L.s0[0] == 0 || L.s0[0] == 1, unit_b = L.ndim == 0 || L.s1[0] == 0 || L.s1[0] == 1;
   if (L.ndim <= 1 && unit_a && unit_b) {
-    const int64_t sa = L.ndim == 0 ? 0 : L.a[0], sb = L.ndim == 0 ? 0 : L.b[0];
+    const int64_t sa = L.ndim == 0 ? 0 : L.s0[0], sb = L.ndim == 0 ? 0 : L.s1[0];
     const bool vec = sa == 1 && sb == 1 && aligned16(a) && aligned16(b) && aligned16(out);
     binary_flat_kernel<OP><<<blocks_for_elems(n, vec), kThreads, 0, s>>>(a, sa, b, sb, out, n, vec);
   } else {
     const int64_t lim = int64_t(1) << 31;
-    const int64_t ma = max_offset(L, L.a), mb = max_offset(L, L.b);
+    const int64_t ma = max_offset(L, L.s0), mb = max_offset(L, L.s1);
     if (n < lim && ma >= 0 && mb >= 0 && ma < lim && mb < lim)
       binary_strided_kernel<OP, uint32_t><<<blocks_for(n), kThreads, 0, s>>>(a, b, out, L, n);
     else

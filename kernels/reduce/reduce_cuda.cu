@@ -18,19 +18,15 @@
 #include <cstdint>
 
 #include "kernels/common/cuda_check.h"
+#include "kernels/common/cuda_launch.cuh"
 #include "kernels/reduce/reduce.h"
 
 namespace spk {
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;   // grid-stride loops beyond this: ~8 waves of a 132-SM H100
+using namespace cuda_launch;
 
-unsigned blocks_for(int64_t work, int threads = kThreads) {
-  int64_t b = (work + threads - 1) / threads;
-  return unsigned(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
-}
 
 // ---------------------------------------------------------------------------------------------- policies
 

@@ -17,20 +17,16 @@
 #include <cstdint>
 
 #include "kernels/common/cuda_check.h"
+#include "kernels/common/cuda_launch.cuh"
 #include "kernels/softmax/softmax.h"
 
 namespace spk {
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 8192;   // grid-stride loops beyond this: ~8 waves of a 132-SM H100
+using namespace cuda_launch;
 constexpr int64_t kWarpRowMaxC = 1024; // above this a whole block takes a row
 
-unsigned blocks_for(int64_t work) {
-  int64_t b = (work + kThreads - 1) / kThreads;
-  return unsigned(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
-}
 
 struct MaxOp {
   __device__ float operator()(float a, float b) const { return fmaxf(a, b); }

@@ -1,0 +1,59 @@
+// Launch helpers shared by the CUDA kernels of kernels/*/: block counts for grid-stride loops, and the
+// "two strided views of one shape" layout that copies and binary ops pass to their kernels by value.
+#pragma once
+#include <cstdint>
+
+#include "kernels/common/strided.h"   // kMaxDims
+
+namespace spk::cuda_launch {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = 8192;   // grid-stride loops beyond this: ~8 waves of a 132-SM H100
+
+inline unsigned blocks_for(int64_t work, int threads = kThreads) {
+  int64_t b = (work + threads - 1) / threads;
+  return unsigned(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
+}
+
+// Two strided views (s0, s1) over one shape; ~200 bytes, passed to kernels by value.
+struct TwoViews {
+  int ndim = 0;
+  int64_t shape[kMaxDims] = {};
+  int64_t s0[kMaxDims] = {};
+  int64_t s1[kMaxDims] = {};
+};
+
+// Drop size-1 dims and merge an outer dim into the next inner one wherever both views nest there
+// (outer stride == inner stride · inner size): offset a·s_o + b·s_i becomes (a·n_i + b)·s_i. Broadcast runs
+// (stride 0 in consecutive dims) merge too: 0 == 0·n.
+inline TwoViews collapse(const int64_t* shape, const int64_t* s0, const int64_t* s1, int ndim) {
+  TwoViews L;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] == 1) continue;
+    const int j = L.ndim - 1;
+    if (j >= 0 && L.s0[j] == s0[d] * shape[d] && L.s1[j] == s1[d] * shape[d]) {
+      L.shape[j] *= shape[d];
+      L.s0[j] = s0[d];
+      L.s1[j] = s1[d];
+      continue;
+    }
+    L.shape[L.ndim] = shape[d];
+    L.s0[L.ndim] = s0[d];
+    L.s1[L.ndim] = s1[d];
+    ++L.ndim;
+  }
+  return L;
+}
+
+// Largest element offset a view reaches, or -1 if a stride is negative (never made by our views); decides
+// whether 32-bit indexing is safe.
+inline int64_t max_offset(const TwoViews& L, const int64_t* strides) {
+  int64_t m = 0;
+  for (int d = 0; d < L.ndim; ++d) {
+    if (strides[d] < 0) return -1;
+    m += (L.shape[d] - 1) * strides[d];
+  }
+  return m;
+}
+
+}  // namespace spk::cuda_launch
