@@ -1,0 +1,278 @@
+// CPU convolution: im2col + OpenBLAS GEMM, chunked over output positions, threaded with OpenMP.
+//
+// Per image n and group g the forward is one GEMM
+//   y_ng (C_out_g, P) = w_g (C_out_g, K_g) · col (K_g, P),      P = H_out·W_out, K_g = C_in_g·KH·KW,
+// where row (c, kh, kw) of col holds, for every output position, the input pixel that tap sees (0 in the
+// padding); the row order matches the weight layout, so w_g is used in place. The backward is two GEMMs
+// over the same columns:
+//   dw_g (C_out_g, K_g) += dy_ng · colᵀ          dcol (K_g, P) = w_gᵀ · dy_ng, then col2im adds it into dx.
+// col is rebuilt in the backward rather than kept from the forward (it is KH·KW times the input).
+// A 1×1, stride-1, unpadded conv needs no col: the input (C_in_g, P) already is one.
+//
+// Chunks: the P columns of an image are cut into runs of about kColBytes of col, so im2col writes a chunk
+// and the GEMM's packing reads it back while it is still in this core's L2, and the buffer stays bounded
+// for long utterances (N = 1, W in the thousands).
+//
+// Threads: one OpenMP region over (image, chunk) units, each thread with its own col buffer, while
+// OpenBLAS is held to one thread. Measured on the 2-core dev box (bench/README.md): splitting images
+// between cores beats letting OpenBLAS split each small GEMM, whose sync cost and serial im2col dominate
+// for C_out = 16..64. The backward splits images, not chunks (chunks of one image overlap in dx) and keeps
+// one dw partial per thread; with fewer images than threads it runs serially and lets OpenBLAS thread.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "kernels/conv/conv.h"
+#include "kernels/gemm/gemm.h"
+
+namespace spk {
+
+namespace {
+
+constexpr int64_t kColBytes = int64_t(1) << 20;
+constexpr double kParallelFlops = 4e6;   // below this a conv runs on one thread (region overhead ~ 10 us)
+
+// OpenBLAS's pthread build knows nothing of OpenMP: called from two OpenMP threads it would start its own
+// workers for each call and oversubscribe the cores. Its thread count is process-global, so nested or
+// concurrent holders share one saved value.
+class BlasSingleThread {
+ public:
+  BlasSingleThread() {
+    std::lock_guard<std::mutex> lock(mu());
+    if (depth()++ == 0) {
+      saved() = openblas_get_num_threads();
+      if (saved() != 1) openblas_set_num_threads(1);
+    }
+  }
+  ~BlasSingleThread() {
+    std::lock_guard<std::mutex> lock(mu());
+    if (--depth() == 0 && saved() != 1) openblas_set_num_threads(saved());
+  }
+  BlasSingleThread(const BlasSingleThread&) = delete;
+  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
+
+ private:
+  static std::mutex& mu() { static std::mutex m; return m; }
+  static int& depth() { static int d = 0; return d; }
+  static int& saved() { static int s = 1; return s; }
+};
+
+// Per-thread scratch that only grows: a fresh multi-MB allocation per call would page-fault every time.
+template <class T> T* scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+int64_t chunk_cols(const ConvGeom& g, size_t elem) {
+  const int64_t P = g.H_out() * g.W_out();
+  return std::min(std::max<int64_t>(kColBytes / (g.K_g() * int64_t(elem)), 64), std::max<int64_t>(P, 1));
+}
+
+bool is_pointwise(const ConvGeom& g) {
+  return g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
+}
+
+// Output columns [ow_lo, ow_hi) of one kernel tap whose input column ow·stride + off lies inside [0, W).
+struct TapRange { int64_t lo, hi; };
+TapRange tap_range(int64_t W, int64_t W_out, int64_t stride, int64_t off) {
+  int64_t lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int64_t hi = W - off <= 0 ? 0 : std::min(W_out, (W - off - 1) / stride + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+// col (K_g, p1 − p0) ← the taps of channels [0, C_in_g) of xg (C_in_g, H, W) for output positions [p0, p1).
+template <class T>
+void im2col(const ConvGeom& g, const T* xg, int64_t p0, int64_t p1, T* col) {
+  const int64_t W_out = g.W_out(), cp = p1 - p0;
+  const int64_t oh_first = p0 / W_out, oh_last = (p1 - 1) / W_out;
+  T* row = col;
+  for (int64_t c = 0; c < g.C_in_g(); ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw, row += cp) {
+        const int64_t off_w = kw * g.dil_w - g.pad_w;
+        const TapRange r = tap_range(g.W, W_out, g.stride_w, off_w);
+        T* out = row - p0;   // out[oh·W_out + ow] is this row's entry for output (oh, ow)
+        for (int64_t oh = oh_first; oh <= oh_last; ++oh) {
+          const int64_t lo = oh == oh_first ? p0 - oh * W_out : 0;
+          const int64_t hi = oh == oh_last ? p1 - oh * W_out : W_out;
+          T* o = out + oh * W_out;
+          const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dil_h;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(o + lo, o + hi, T(0));
+            continue;
+          }
+          const T* xr = xg + (c * g.H + ih) * g.W + off_w;   // xr[ow·stride] is the input for output ow
+          const int64_t a = std::max(lo, r.lo), b = std::max(a, std::min(hi, r.hi));
+          std::fill(o + lo, o + a, T(0));
+          if (g.stride_w == 1) std::memcpy(o + a, xr + a, size_t(b - a) * sizeof(T));
+          else for (int64_t ow = a; ow < b; ++ow) o[ow] = xr[ow * g.stride_w];
+          std::fill(o + b, o + hi, T(0));
+        }
+      }
+}
+
+// dxg (C_in_g, H, W) += the column gradients dcol (K_g, p1 − p0) scattered back onto the pixels they read.
+template <class T>
+void col2im_add(const ConvGeom& g, const T* dcol, int64_t p0, int64_t p1, T* dxg) {
+  const int64_t W_out = g.W_out(), cp = p1 - p0;
+  const int64_t oh_first = p0 / W_out, oh_last = (p1 - 1) / W_out;
+  const T* row = dcol;
+  for (int64_t c = 0; c < g.C_in_g(); ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw, row += cp) {
+        const int64_t off_w = kw * g.dil_w - g.pad_w;
+        const TapRange r = tap_range(g.W, W_out, g.stride_w, off_w);
+        const T* in = row - p0;
+        for (int64_t oh = oh_first; oh <= oh_last; ++oh) {
+          const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dil_h;
+          if (ih < 0 || ih >= g.H) continue;
+          const int64_t lo = oh == oh_first ? p0 - oh * W_out : 0;
+          const int64_t hi = oh == oh_last ? p1 - oh * W_out : W_out;
+          const int64_t a = std::max(lo, r.lo), b = std::max(a, std::min(hi, r.hi));
+          const T* i = in + oh * W_out;
+          T* xr = dxg + (c * g.H + ih) * g.W + off_w;
+          if (g.stride_w == 1) for (int64_t ow = a; ow < b; ++ow) xr[ow] += i[ow];
+          else for (int64_t ow = a; ow < b; ++ow) xr[ow * g.stride_w] += i[ow];
+        }
+      }
+}
+
+GemmArgs gemm_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc,
+                   double beta) {
+  GemmArgs a;
+  a.trans_a = ta; a.trans_b = tb; a.M = M; a.N = N; a.K = K; a.lda = lda; a.ldb = ldb; a.ldc = ldc; a.beta = beta;
+  return a;
+}
+
+// Forward of output positions [p0, p1) of image n, all groups.
+template <class T>
+void forward_unit(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t p0, int64_t p1,
+                  T* col) {
+  const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W, cp = p1 - p0;
+  const int64_t Cig = g.C_in_g(), Cog = g.C_out_g(), Kg = g.K_g();
+  const bool direct = is_pointwise(g);
+  for (int64_t gr = 0; gr < g.groups; ++gr) {
+    const T* xg = x + (n * g.C_in + gr * Cig) * HW;
+    T* yg = y + (n * g.C_out + gr * Cog) * P + p0;
+    const T* B = direct ? xg + p0 : col;
+    if (!direct) im2col(g, xg, p0, p1, col);
+    gemm_cpu<T>(gemm_args(false, false, Cog, cp, Kg, Kg, direct ? P : cp, P, 0), w + gr * Cog * Kg, B, yg);
+    if (bias)
+      for (int64_t co = 0; co < Cog; ++co) {
+        const T b = bias[gr * Cog + co];
+        for (int64_t p = 0; p < cp; ++p) yg[co * P + p] += b;
+      }
+  }
+}
+
+// Backward of image n into dx_n (written) and dw_acc (accumulated, +=); either may be null.
+template <class T>
+void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw_acc, int64_t n, T* col) {
+  const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W;
+  const int64_t Cig = g.C_in_g(), Cog = g.C_out_g(), Kg = g.K_g();
+  const int64_t step = chunk_cols(g, sizeof(T));
+  const bool direct = is_pointwise(g);
+  if (dx && !direct) std::fill(dx + n * g.C_in * HW, dx + (n + 1) * g.C_in * HW, T(0));
+  for (int64_t p0 = 0; p0 < P; p0 += step) {
+    const int64_t p1 = std::min(P, p0 + step), cp = p1 - p0;
+    for (int64_t gr = 0; gr < g.groups; ++gr) {
+      const T* xg = x + (n * g.C_in + gr * Cig) * HW;
+      const T* dyg = dy + (n * g.C_out + gr * Cog) * P + p0;
+      const T* wg = w + gr * Cog * Kg;
+      T* dxg = dx ? dx + (n * g.C_in + gr * Cig) * HW : nullptr;
+      if (dw_acc) {
+        const T* B = direct ? xg + p0 : col;
+        if (!direct) im2col(g, xg, p0, p1, col);
+        gemm_cpu<T>(gemm_args(false, true, Cog, Kg, cp, P, direct ? P : cp, Kg, 1), dyg, B, dw_acc + gr * Cog * Kg);
+      }
+      if (dxg && direct) {
+        gemm_cpu<T>(gemm_args(true, false, Kg, cp, Cog, Kg, P, P, 0), wg, dyg, dxg + p0);
+      } else if (dxg) {
+        gemm_cpu<T>(gemm_args(true, false, Kg, cp, Cog, Kg, P, cp, 0), wg, dyg, col);
+        col2im_add(g, col, p0, p1, dxg);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t P = g.H_out() * g.W_out();
+  if (g.N == 0 || P == 0 || g.C_out == 0) return;
+  const int64_t step = chunk_cols(g, sizeof(T)), chunks = (P + step - 1) / step, units = g.N * chunks;
+  const size_t col_elems = is_pointwise(g) ? 0 : size_t(g.K_g() * step);
+  auto unit = [&](int64_t u, T* col) {
+    const int64_t n = u / chunks, p0 = (u % chunks) * step;
+    forward_unit(g, x, w, bias, y, n, p0, std::min(P, p0 + step), col);
+  };
+  const int threads = omp_get_max_threads();
+  if (threads > 1 && units > 1 && g.flops() >= kParallelFlops) {
+    BlasSingleThread hold;
+#pragma omp parallel
+    {
+      T* col = scratch<T>(col_elems);
+#pragma omp for schedule(static)
+      for (int64_t u = 0; u < units; ++u) unit(u, col);
+    }
+  } else {
+    T* col = scratch<T>(col_elems);
+    for (int64_t u = 0; u < units; ++u) unit(u, col);
+  }
+}
+
+template <class T>
+void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  const int64_t P = g.H_out() * g.W_out(), wn = g.C_out * g.K_g();
+  if (db) {
+    for (int64_t co = 0; co < g.C_out; ++co) {
+      double s = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
+        const T* d = dy + (n * g.C_out + co) * P;
+        for (int64_t p = 0; p < P; ++p) s += double(d[p]);
+      }
+      db[co] = T(s);
+    }
+  }
+  if (!dx && !dw) return;
+  if (dw) std::fill(dw, dw + wn, T(0));
+  if (dx && (g.N == 0 || P == 0)) std::fill(dx, dx + g.N * g.C_in * g.H * g.W, T(0));
+  if (g.N == 0 || P == 0) return;
+  const size_t col_elems = size_t(g.K_g() * chunk_cols(g, sizeof(T)));
+  const int threads = std::min<int64_t>(omp_get_max_threads(), g.N);
+  if (threads > 1 && g.flops() >= kParallelFlops) {
+    // One dw partial per thread beyond the first, summed at the end in a fixed order (deterministic).
+    std::vector<T> partial(dw ? size_t(wn) * size_t(threads - 1) : 0, T(0));
+    BlasSingleThread hold;
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      T* col = scratch<T>(col_elems);
+      T* acc = !dw ? nullptr : t == 0 ? dw : partial.data() + size_t(t - 1) * size_t(wn);
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, acc, n, col);
+    }
+    for (int t = 1; t < threads && dw; ++t) {
+      const T* p = partial.data() + size_t(t - 1) * size_t(wn);
+      for (int64_t i = 0; i < wn; ++i) dw[i] += p[i];
+    }
+  } else {
+    T* col = scratch<T>(col_elems);
+    for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, dw, n, col);
+  }
+}
+
+#define SPK_INSTANTIATE(T)                                                                                  \
+  template void conv2d_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*);                  \
+  template void conv2d_backward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*);
+SPK_INSTANTIATE(float)
+SPK_INSTANTIATE(double)
+#undef SPK_INSTANTIATE
+
+}  // namespace spk

@@ -1,0 +1,143 @@
+// CPU pooling: plain loops over each (H, W) plane, the planes split across OpenMP threads. Pools are
+// memory-bound and small next to the convs around them, so the loops stay the readable spec.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/pool/pool.h"
+
+namespace spk {
+
+namespace {
+
+constexpr int64_t kParallelElems = 1 << 15;   // below this a pool runs on one thread
+
+// Bin [start, end) of output i when n inputs are pooled adaptively into `out` bins (PyTorch's rule).
+inline int64_t bin_start(int64_t i, int64_t n, int64_t out) { return (i * n) / out; }
+inline int64_t bin_end(int64_t i, int64_t n, int64_t out) { return ((i + 1) * n + out - 1) / out; }
+
+}  // namespace
+
+template <class T>
+void max_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
+  const int64_t Ho = g.H_out(), Wo = g.W_out(), planes = g.N * g.C;
+#pragma omp parallel for schedule(static) if (planes * Ho * Wo * g.KH * g.KW >= kParallelElems)
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const T* xp = x + pl * g.H * g.W;
+    for (int64_t oh = 0; oh < Ho; ++oh)
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t bi = std::max<int64_t>(h0, 0) * g.W + std::max<int64_t>(w0, 0);   // first in-bounds pixel
+        for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + g.KH, g.H); ++h)
+          for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + g.KW, g.W); ++w) {
+            const T v = xp[h * g.W + w];
+            if (v > best || std::isnan(v)) { best = v; bi = h * g.W + w; }   // as PyTorch: NaN propagates
+          }
+        y[(pl * Ho + oh) * Wo + ow] = best;
+        idx[(pl * Ho + oh) * Wo + ow] = bi;
+      }
+  }
+}
+
+template <class T>
+void max_pool2d_backward_cpu(const PoolGeom& g, const T* dy, const int64_t* idx, T* dx) {
+  const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W, planes = g.N * g.C;
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelElems)
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    T* d = dx + pl * HW;
+    std::fill(d, d + HW, T(0));
+    for (int64_t p = 0; p < P; ++p) d[idx[pl * P + p]] += dy[pl * P + p];
+  }
+}
+
+template <class T>
+void avg_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y) {
+  const int64_t Ho = g.H_out(), Wo = g.W_out(), planes = g.N * g.C;
+  const double inv = 1.0 / double(g.KH * g.KW);
+#pragma omp parallel for schedule(static) if (planes * Ho * Wo * g.KH * g.KW >= kParallelElems)
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const T* xp = x + pl * g.H * g.W;
+    for (int64_t oh = 0; oh < Ho; ++oh)
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+        double s = 0;
+        for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + g.KH, g.H); ++h)
+          for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + g.KW, g.W); ++w) s += double(xp[h * g.W + w]);
+        y[(pl * Ho + oh) * Wo + ow] = T(s * inv);
+      }
+  }
+}
+
+template <class T>
+void avg_pool2d_backward_cpu(const PoolGeom& g, const T* dy, T* dx) {
+  const int64_t Ho = g.H_out(), Wo = g.W_out(), HW = g.H * g.W, planes = g.N * g.C;
+  const T inv = T(1.0 / double(g.KH * g.KW));
+#pragma omp parallel for schedule(static) if (planes * HW >= kParallelElems)
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    T* d = dx + pl * HW;
+    std::fill(d, d + HW, T(0));
+    for (int64_t oh = 0; oh < Ho; ++oh)
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
+        const T v = dy[(pl * Ho + oh) * Wo + ow] * inv;
+        for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + g.KH, g.H); ++h)
+          for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + g.KW, g.W); ++w) d[h * g.W + w] += v;
+      }
+  }
+}
+
+template <class T>
+void adaptive_avg_pool2d_forward_cpu(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x,
+                                     T* y) {
+  const int64_t planes = N * C;
+#pragma omp parallel for schedule(static) if (planes * H * W >= kParallelElems)
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const T* xp = x + pl * H * W;
+    for (int64_t i = 0; i < OH; ++i) {
+      const int64_t h0 = bin_start(i, H, OH), h1 = bin_end(i, H, OH);
+      for (int64_t j = 0; j < OW; ++j) {
+        const int64_t w0 = bin_start(j, W, OW), w1 = bin_end(j, W, OW);
+        double s = 0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) s += double(xp[h * W + w]);
+        y[(pl * OH + i) * OW + j] = T(s / double((h1 - h0) * (w1 - w0)));
+      }
+    }
+  }
+}
+
+template <class T>
+void adaptive_avg_pool2d_backward_cpu(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                      const T* dy, T* dx) {
+  const int64_t planes = N * C;
+#pragma omp parallel for schedule(static) if (planes * H * W >= kParallelElems)
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    T* d = dx + pl * H * W;
+    std::fill(d, d + H * W, T(0));
+    for (int64_t i = 0; i < OH; ++i) {
+      const int64_t h0 = bin_start(i, H, OH), h1 = bin_end(i, H, OH);
+      for (int64_t j = 0; j < OW; ++j) {
+        const int64_t w0 = bin_start(j, W, OW), w1 = bin_end(j, W, OW);
+        const T v = T(double(dy[(pl * OH + i) * OW + j]) / double((h1 - h0) * (w1 - w0)));
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) d[h * W + w] += v;
+      }
+    }
+  }
+}
+
+#define SPK_INSTANTIATE(T)                                                                                     \
+  template void max_pool2d_forward_cpu<T>(const PoolGeom&, const T*, T*, int64_t*);                           \
+  template void max_pool2d_backward_cpu<T>(const PoolGeom&, const T*, const int64_t*, T*);                    \
+  template void avg_pool2d_forward_cpu<T>(const PoolGeom&, const T*, T*);                                     \
+  template void avg_pool2d_backward_cpu<T>(const PoolGeom&, const T*, T*);                                    \
+  template void adaptive_avg_pool2d_forward_cpu<T>(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,      \
+                                                   const T*, T*);                                             \
+  template void adaptive_avg_pool2d_backward_cpu<T>(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,     \
+                                                    const T*, T*);
+SPK_INSTANTIATE(float)
+SPK_INSTANTIATE(double)
+#undef SPK_INSTANTIATE
+
+}  // namespace spk
