@@ -40,6 +40,18 @@ inline ConvGeom conv1d_geom(int64_t N, int64_t C_in, int64_t L, int64_t C_out, i
   return g;
 }
 
+// Process-wide knobs of the CPU kernels. The defaults are the measured best on the 2-core dev box
+// (bench/README.md); bench/ flips them to time the alternatives. Set them before any conv runs.
+enum class ConvThreading : uint8_t {
+  units,   // OpenMP over (image, chunk) units with OpenBLAS held to one thread (default)
+  blas,    // units one after another; OpenBLAS threads each GEMM, im2col/col2im run on one thread
+};
+struct ConvCpuOptions {
+  ConvThreading threading = ConvThreading::units;
+  int64_t col_chunk_bytes = int64_t(1) << 20;   // target size of one im2col chunk
+};
+ConvCpuOptions& conv_cpu_options();
+
 template <class T> void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
 template <class T> void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
                                             T* db);

@@ -9,15 +9,16 @@
 // col is rebuilt in the backward rather than kept from the forward (it is KH·KW times the input).
 // A 1×1, stride-1, unpadded conv needs no col: the input (C_in_g, P) already is one.
 //
-// Chunks: the P columns of an image are cut into runs of about kColBytes of col, so im2col writes a chunk
+// Chunks: the P columns of an image are cut into runs of about col_chunk_bytes of col, so im2col writes a chunk
 // and the GEMM's packing reads it back while it is still in this core's L2, and the buffer stays bounded
 // for long utterances (N = 1, W in the thousands).
 //
 // Threads: one OpenMP region over (image, chunk) units, each thread with its own col buffer, while
 // OpenBLAS is held to one thread. Measured on the 2-core dev box (bench/README.md): splitting images
 // between cores beats letting OpenBLAS split each small GEMM, whose sync cost and serial im2col dominate
-// for C_out = 16..64. The backward splits images, not chunks (chunks of one image overlap in dx) and keeps
-// one dw partial per thread; with fewer images than threads it runs serially and lets OpenBLAS thread.
+// for C_out = 16..64. The backward splits blocks of images, not chunks (chunks of one image overlap in
+// dx), each block with its own dw partial; with fewer images than threads it runs serially and lets
+// OpenBLAS thread.
 #include <cblas.h>
 #include <omp.h>
 
@@ -33,8 +34,8 @@ namespace spk {
 
 namespace {
 
-constexpr int64_t kColBytes = int64_t(1) << 20;
 constexpr double kParallelFlops = 4e6;   // below this a conv runs on one thread (region overhead ~ 10 us)
+constexpr int64_t kPartialBytes = int64_t(16) << 20;   // cap on the backward's per-block dw partials
 
 // OpenBLAS's pthread build knows nothing of OpenMP: called from two OpenMP threads it would start its own
 // workers for each call and oversubscribe the cores. Its thread count is process-global, so nested or
@@ -62,7 +63,8 @@ class BlasSingleThread {
 };
 
 // Per-thread scratch that only grows: a fresh multi-MB allocation per call would page-fault every time.
-template <class T> T* scratch(size_t n) {
+// Tag 0 holds im2col columns, tag 1 the dw partials of the calling thread.
+template <class T, int Tag = 0> T* scratch(size_t n) {
   thread_local std::vector<T> buf;
   if (buf.size() < n) buf.resize(n);
   return buf.data();
@@ -70,7 +72,8 @@ template <class T> T* scratch(size_t n) {
 
 int64_t chunk_cols(const ConvGeom& g, size_t elem) {
   const int64_t P = g.H_out() * g.W_out();
-  return std::min(std::max<int64_t>(kColBytes / (g.K_g() * int64_t(elem)), 64), std::max<int64_t>(P, 1));
+  const int64_t target = conv_cpu_options().col_chunk_bytes / (g.K_g() * int64_t(elem));
+  return std::min(std::max<int64_t>(target, 64), std::max<int64_t>(P, 1));
 }
 
 bool is_pointwise(const ConvGeom& g) {
@@ -170,9 +173,11 @@ void forward_unit(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   }
 }
 
-// Backward of image n into dx_n (written) and dw_acc (accumulated, +=); either may be null.
+// Backward of image n into dx_n (written) and dw_acc (accumulated, +=, or written when `first`); either
+// may be null.
 template <class T>
-void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw_acc, int64_t n, T* col) {
+void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw_acc, bool first, int64_t n,
+                    T* col) {
   const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W;
   const int64_t Cig = g.C_in_g(), Cog = g.C_out_g(), Kg = g.K_g();
   const int64_t step = chunk_cols(g, sizeof(T));
@@ -188,7 +193,8 @@ void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* d
       if (dw_acc) {
         const T* B = direct ? xg + p0 : col;
         if (!direct) im2col(g, xg, p0, p1, col);
-        gemm_cpu<T>(gemm_args(false, true, Cog, Kg, cp, P, direct ? P : cp, Kg, 1), dyg, B, dw_acc + gr * Cog * Kg);
+        gemm_cpu<T>(gemm_args(false, true, Cog, Kg, cp, P, direct ? P : cp, Kg, first && p0 == 0 ? 0 : 1), dyg, B,
+                    dw_acc + gr * Cog * Kg);
       }
       if (dxg && direct) {
         gemm_cpu<T>(gemm_args(true, false, Kg, cp, Cog, Kg, P, P, 0), wg, dyg, dxg + p0);
@@ -200,7 +206,17 @@ void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* d
   }
 }
 
+bool threaded(const ConvGeom& g, int64_t units) {
+  return conv_cpu_options().threading == ConvThreading::units && omp_get_max_threads() > 1 && units > 1 &&
+         g.flops() >= kParallelFlops;
+}
+
 }  // namespace
+
+ConvCpuOptions& conv_cpu_options() {
+  static ConvCpuOptions options;
+  return options;
+}
 
 template <class T>
 void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
@@ -212,13 +228,12 @@ void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias
     const int64_t n = u / chunks, p0 = (u % chunks) * step;
     forward_unit(g, x, w, bias, y, n, p0, std::min(P, p0 + step), col);
   };
-  const int threads = omp_get_max_threads();
-  if (threads > 1 && units > 1 && g.flops() >= kParallelFlops) {
+  if (threaded(g, units)) {
     BlasSingleThread hold;
 #pragma omp parallel
     {
       T* col = scratch<T>(col_elems);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int64_t u = 0; u < units; ++u) unit(u, col);
     }
   } else {
@@ -241,30 +256,39 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
     }
   }
   if (!dx && !dw) return;
-  if (dw) std::fill(dw, dw + wn, T(0));
-  if (dx && (g.N == 0 || P == 0)) std::fill(dx, dx + g.N * g.C_in * g.H * g.W, T(0));
-  if (g.N == 0 || P == 0) return;
+  if (g.N == 0 || P == 0) {
+    if (dw) std::fill(dw, dw + wn, T(0));
+    if (dx) std::fill(dx, dx + g.N * g.C_in * g.H * g.W, T(0));
+    return;
+  }
   const size_t col_elems = size_t(g.K_g() * chunk_cols(g, sizeof(T)));
-  const int threads = std::min<int64_t>(omp_get_max_threads(), g.N);
-  if (threads > 1 && g.flops() >= kParallelFlops) {
-    // One dw partial per thread beyond the first, summed at the end in a fixed order (deterministic).
-    std::vector<T> partial(dw ? size_t(wn) * size_t(threads - 1) : 0, T(0));
+  if (threaded(g, g.N)) {
+    // Images go out in fixed blocks, a few per thread, handed out dynamically so that a thread whose core
+    // is busy with another process does not hold the others back. Each block sums its own dw partial
+    // (block 0 straight into dw) and the partials are added in block order: dw does not depend on which
+    // thread ran which block. Partials are capped at kPartialBytes.
+    const int threads = omp_get_max_threads();
+    const int64_t by_memory = kPartialBytes / std::max<int64_t>(1, wn * int64_t(sizeof(T)));
+    const int64_t blocks = std::min<int64_t>(g.N, std::max<int64_t>(threads, std::min<int64_t>(4 * threads, by_memory)));
+    T* partial = dw ? scratch<T, 1>(size_t(wn) * size_t(blocks - 1)) : nullptr;
     BlasSingleThread hold;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel
     {
-      const int t = omp_get_thread_num();
       T* col = scratch<T>(col_elems);
-      T* acc = !dw ? nullptr : t == 0 ? dw : partial.data() + size_t(t - 1) * size_t(wn);
-#pragma omp for schedule(static)
-      for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, acc, n, col);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t b = 0; b < blocks; ++b) {
+        T* acc = !dw ? nullptr : b == 0 ? dw : partial + size_t(b - 1) * size_t(wn);
+        const int64_t n0 = b * g.N / blocks, n1 = (b + 1) * g.N / blocks;
+        for (int64_t n = n0; n < n1; ++n) backward_image(g, x, w, dy, dx, acc, n == n0, n, col);
+      }
     }
-    for (int t = 1; t < threads && dw; ++t) {
-      const T* p = partial.data() + size_t(t - 1) * size_t(wn);
+    for (int64_t b = 1; b < blocks && dw; ++b) {
+      const T* p = partial + size_t(b - 1) * size_t(wn);
       for (int64_t i = 0; i < wn; ++i) dw[i] += p[i];
     }
   } else {
     T* col = scratch<T>(col_elems);
-    for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, dw, n, col);
+    for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, dw, n == 0, n, col);
   }
 }
 

@@ -135,6 +135,17 @@ TEST_CASE("max pool gradient goes to the first maximum, and piles up where windo
   test::expect_close(z.grad(), {0, 1, 3, 1, 0}, 0, 0, "overlapping windows");
 }
 
+TEST_CASE("max pool propagates NaN like PyTorch") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor x = Tensor::from_vector(std::vector<double>{1, nan, 3, 4, 2, 0}, {1, 1, 6}, DType::f64).set_requires_grad();
+  Tensor y = max_pool1d(x, 3);
+  auto v = y.to_double();
+  CHECK(std::isnan(v[0]));
+  CHECK(v[1] == 4);
+  sum(y).backward();   // the NaN window's gradient goes to the NaN
+  test::expect_close(x.grad(), {0, 1, 0, 1, 0, 0}, 0, 0, "grad");
+}
+
 // ---- finite-difference gradient checks (double, small odd shapes; max pool inputs have no ties) ----
 
 SPK_GRADCHECK_CASE(max_pool2d, "3x3 s2 p1 and (1,3) s(1,2) on odd shapes") {
