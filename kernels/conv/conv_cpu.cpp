@@ -13,12 +13,13 @@
 // and the GEMM's packing reads it back while it is still in this core's L2, and the buffer stays bounded
 // for long utterances (N = 1, W in the thousands).
 //
-// Threads: one OpenMP region over (image, chunk) units, each thread with its own col buffer, while
-// OpenBLAS is held to one thread. Measured on the 2-core dev box (bench/README.md): splitting images
-// between cores beats letting OpenBLAS split each small GEMM, whose sync cost and serial im2col dominate
-// for C_out = 16..64. The backward splits blocks of images, not chunks (chunks of one image overlap in
-// dx), each block with its own dw partial; with fewer images than threads it runs serially and lets
-// OpenBLAS thread.
+// Threads: (image, chunk) units are handed out dynamically to the threads of work_pool.h (as many as
+// omp_get_max_threads()), each with its own col buffer, while OpenBLAS is held to one thread. Measured
+// on the 2-core dev box (bench/README.md): splitting images between cores beats letting OpenBLAS split
+// each small GEMM (its per-call sync and the then serial im2col/col2im cost more), and sleeping workers
+// beat OpenMP's spinning ones on a shared machine. The backward splits blocks of images, not chunks
+// (chunks of one image overlap in dx), each block with its own dw partial; with fewer images than
+// threads it runs serially and lets OpenBLAS thread.
 #include <cblas.h>
 #include <omp.h>
 
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "kernels/conv/conv.h"
+#include "kernels/conv/work_pool.h"
 #include "kernels/gemm/gemm.h"
 
 namespace spk {
@@ -230,12 +232,7 @@ void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias
   };
   if (threaded(g, units)) {
     BlasSingleThread hold;
-#pragma omp parallel
-    {
-      T* col = scratch<T>(col_elems);
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t u = 0; u < units; ++u) unit(u, col);
-    }
+    parallel_units(units, omp_get_max_threads(), [&](int64_t u) { unit(u, scratch<T>(col_elems)); });
   } else {
     T* col = scratch<T>(col_elems);
     for (int64_t u = 0; u < units; ++u) unit(u, col);
@@ -272,16 +269,12 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
     const int64_t blocks = std::min<int64_t>(g.N, std::max<int64_t>(threads, std::min<int64_t>(4 * threads, by_memory)));
     T* partial = dw ? scratch<T, 1>(size_t(wn) * size_t(blocks - 1)) : nullptr;
     BlasSingleThread hold;
-#pragma omp parallel
-    {
+    parallel_units(blocks, threads, [&](int64_t b) {
       T* col = scratch<T>(col_elems);
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t b = 0; b < blocks; ++b) {
-        T* acc = !dw ? nullptr : b == 0 ? dw : partial + size_t(b - 1) * size_t(wn);
-        const int64_t n0 = b * g.N / blocks, n1 = (b + 1) * g.N / blocks;
-        for (int64_t n = n0; n < n1; ++n) backward_image(g, x, w, dy, dx, acc, n == n0, n, col);
-      }
-    }
+      T* acc = !dw ? nullptr : b == 0 ? dw : partial + size_t(b - 1) * size_t(wn);
+      const int64_t n0 = b * g.N / blocks, n1 = (b + 1) * g.N / blocks;
+      for (int64_t n = n0; n < n1; ++n) backward_image(g, x, w, dy, dx, acc, n == n0, n, col);
+    });
     for (int64_t b = 1; b < blocks && dw; ++b) {
       const T* p = partial + size_t(b - 1) * size_t(wn);
       for (int64_t i = 0; i < wn; ++i) dw[i] += p[i];
