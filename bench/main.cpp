@@ -21,9 +21,7 @@
 
 #include "bench.h"
 
-#ifndef SPK_GIT_SHA
-#define SPK_GIT_SHA "unknown"
-#endif
+#include "bench_git_sha.h"   // SPK_BENCH_GIT_SHA, written at build time by bench/git_sha.cmake
 
 namespace spk::bench {
 
@@ -190,7 +188,7 @@ int main(int argc, char** argv) {
     const int threads = omp_get_max_threads();
     const std::string cpu = cpu_name();
     const std::string device = "cpu " + cpu + " x" + std::to_string(threads);
-    const std::string commit = SPK_GIT_SHA;
+    const std::string commit = SPK_BENCH_GIT_SHA;
     size_t width = 0;
     for (const Entry* e : run) width = std::max(width, e->name().size());
     std::printf("# spk_bench  %s  commit %s  %s  OpenBLAS %s  budget %.2f s/entry  %s clock\n", utc_now().c_str(),
