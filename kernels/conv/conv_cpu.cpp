@@ -1,4 +1,4 @@
-// CPU convolution: im2col + OpenBLAS GEMM, chunked over output positions, threaded with OpenMP.
+// CPU convolution: im2col + OpenBLAS GEMM, chunked over output positions, threaded on a small work pool.
 //
 // Per image n and group g the forward is one GEMM
 //   y_ng (C_out_g, P) = w_g (C_out_g, K_g) · col (K_g, P),      P = H_out·W_out, K_g = C_in_g·KH·KW,
@@ -36,11 +36,11 @@ namespace spk {
 
 namespace {
 
-constexpr double kParallelFlops = 4e6;   // below this a conv runs on one thread (region overhead ~ 10 us)
+constexpr double kParallelFlops = 4e6;   // below this a conv runs on one thread (waking the pool ~ 10 us)
 constexpr int64_t kPartialBytes = int64_t(16) << 20;   // cap on the backward's per-block dw partials
 
-// OpenBLAS's pthread build knows nothing of OpenMP: called from two OpenMP threads it would start its own
-// workers for each call and oversubscribe the cores. Its thread count is process-global, so nested or
+// OpenBLAS's pthread build knows nothing of our threads: called from two pool workers it would start its
+// own workers for each call and oversubscribe the cores. Its thread count is process-global, so nested or
 // concurrent holders share one saved value.
 class BlasSingleThread {
  public:
@@ -188,11 +188,12 @@ void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* d
   for (int64_t p0 = 0; p0 < P; p0 += step) {
     const int64_t p1 = std::min(P, p0 + step), cp = p1 - p0;
     for (int64_t gr = 0; gr < g.groups; ++gr) {
-      const T* xg = x + (n * g.C_in + gr * Cig) * HW;
       const T* dyg = dy + (n * g.C_out + gr * Cog) * P + p0;
-      const T* wg = w + gr * Cog * Kg;
+      // x is null when dw is not wanted, w when dx is not: offset them only when used.
+      const T* wg = dx ? w + gr * Cog * Kg : nullptr;
       T* dxg = dx ? dx + (n * g.C_in + gr * Cig) * HW : nullptr;
       if (dw_acc) {
+        const T* xg = x + (n * g.C_in + gr * Cig) * HW;
         const T* B = direct ? xg + p0 : col;
         if (!direct) im2col(g, xg, p0, p1, col);
         gemm_cpu<T>(gemm_args(false, true, Cog, Kg, cp, P, direct ? P : cp, Kg, first && p0 == 0 ? 0 : 1), dyg, B,

@@ -203,11 +203,21 @@ SPK_GRADCHECK_CASE(conv1d, "stride 2 padding 1 bias; dilation 2 groups 2; 1x1") 
 
 TEST_CASE("conv gradients flow only to inputs that want them") {
   Rng rng(7);
-  Tensor x = Tensor::uniform({2, 3, 6, 6}, rng, -1, 1, DType::f64);   // data: no grad
-  Tensor w = rand_input({4, 3, 3, 3}, rng);
-  sum(conv2d(x, w, {}, {1, 1}, {1, 1})).backward();
+  // Data without grad (the stem's input): only dw is computed.
+  Tensor x = Tensor::uniform({2, 4, 6, 6}, rng, -1, 1, DType::f64);
+  Tensor w = rand_input({4, 2, 3, 3}, rng);
+  sum(conv2d(x, w, {}, {1, 1}, {1, 1}, {1, 1}, 2)).backward();
   CHECK(w.grad().defined());
   CHECK_FALSE(x.grad().defined());
+  // Frozen weights: only dx; compare with the run where both are wanted.
+  Tensor x2 = rand_input({2, 4, 6, 6}, rng), w2 = Tensor::uniform({4, 2, 3, 3}, rng, -1, 1, DType::f64);
+  sum(conv2d(x2, w2, {}, {1, 1}, {1, 1}, {1, 1}, 2)).backward();
+  REQUIRE(x2.grad().defined());
+  Tensor dx_only = x2.grad();
+  x2.zero_grad();
+  w2.set_requires_grad();
+  sum(conv2d(x2, w2, {}, {1, 1}, {1, 1}, {1, 1}, 2)).backward();
+  test::expect_close(dx_only, x2.grad(), 0, 0, "dx without dw");
 }
 
 TEST_CASE("conv errors name the op and the shapes") {
