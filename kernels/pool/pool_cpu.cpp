@@ -41,47 +41,54 @@ inline int64_t bin_end(int64_t i, int64_t n, int64_t out) { return ((i + 1) * n 
 
 }  // namespace
 
+// One (H, W) plane of max_pool2d_forward_cpu. Taps outer, output columns inner: each output row is a
+// running max over the window's taps, taken in row-major window order so ties keep the first. The inner
+// loop selects instead of branching: on real data the comparison is a coin flip that the branch
+// predictor keeps losing (3x slower with branches). Geometry comes by value, so the compiler may keep it
+// in registers across the int64 index stores (through a reference it must reload it after each one).
+template <class T>
+void max_pool_plane(const PoolGeom g, const int64_t* lo, const int64_t* hi, const T* xp, T* yp, int64_t* ip) {
+  using Bits = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  const int64_t H = g.H, W = g.W, Ho = g.H_out(), Wo = g.W_out(), sh = g.stride_h, sw = g.stride_w;
+  const int64_t KH = g.KH, KW = g.KW, ph = g.pad_h, pw = g.pad_w;
+  for (int64_t oh = 0; oh < Ho; ++oh) {
+    T* yr = yp + oh * Wo;
+    int64_t* ir = ip + oh * Wo;
+    const int64_t h0 = oh * sh - ph;
+    for (int64_t ow = 0; ow < Wo; ++ow) {   // PyTorch's index when every tap is -inf: the window's first pixel
+      yr[ow] = -std::numeric_limits<T>::infinity();
+      ir[ow] = std::max<int64_t>(h0, 0) * W + std::max<int64_t>(ow * sw - pw, 0);
+    }
+    for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + KH, H); ++h)
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t base = h * W + kw - pw;   // input column of output ow is base + ow·sw
+        const T* xr = xp + base;
+        const int64_t a = lo[kw], b = hi[kw];
+        for (int64_t ow = a; ow < b; ++ow) {
+          const T v = xr[ow * sw], cur = yr[ow];
+          const bool take = (v > cur) | (v != v);   // as PyTorch: a NaN wins and propagates
+          // Bit masks, because GCC turns a ternary here back into a branch.
+          const Bits m = Bits(0) - Bits(take);
+          yr[ow] = std::bit_cast<T>(Bits((std::bit_cast<Bits>(v) & m) | (std::bit_cast<Bits>(cur) & ~m)));
+          ir[ow] = ((base + ow * sw) & int64_t(m)) | (ir[ow] & ~int64_t(m));
+        }
+      }
+  }
+}
+
 template <class T>
 void max_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
-  const int64_t H = g.H, W = g.W, Ho = g.H_out(), Wo = g.W_out(), sh = g.stride_h, sw = g.stride_w;
-  const int64_t planes = g.N * g.C;
-  using Bits = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
-  // Taps outer, output columns inner: each output row is a running max over the window's taps, taken in
-  // row-major window order so ties keep the first. The inner loop selects instead of branching: on real
-  // data the comparison is a coin flip that the branch predictor keeps losing (3x slower with branches).
+  const int64_t W = g.W, Wo = g.W_out(), sw = g.stride_w, planes = g.N * g.C;
+  const int64_t in_plane = g.H * g.W, out_plane = g.H_out() * Wo;
   // Output columns [lo, hi) whose tap kw lands inside [0, W): the same for every row and plane.
   std::vector<int64_t> lo(size_t(g.KW)), hi(size_t(g.KW));
   for (int64_t kw = 0; kw < g.KW; ++kw) {
-    const int64_t off = kw - g.pad_w;   // input column of output ow is ow·sw + off
+    const int64_t off = kw - g.pad_w;
     lo[size_t(kw)] = off >= 0 ? 0 : (-off + sw - 1) / sw;
-    hi[size_t(kw)] = std::min(Wo, W - off <= 0 ? 0 : (W - off - 1) / sw + 1);
+    hi[size_t(kw)] = std::max(lo[size_t(kw)], std::min(Wo, W - off <= 0 ? 0 : (W - off - 1) / sw + 1));
   }
-  for_planes(planes, planes * Ho * Wo * g.KH * g.KW, [&](int64_t pl) {
-    const T* xp = x + pl * H * W;
-    for (int64_t oh = 0; oh < Ho; ++oh) {
-      T* yr = y + (pl * Ho + oh) * Wo;
-      int64_t* ir = idx + (pl * Ho + oh) * Wo;
-      const int64_t h0 = oh * sh - g.pad_h;
-      for (int64_t ow = 0; ow < Wo; ++ow) {   // PyTorch's index when every tap is -inf: the window's first pixel
-        yr[ow] = -std::numeric_limits<T>::infinity();
-        ir[ow] = std::max<int64_t>(h0, 0) * W + std::max<int64_t>(ow * sw - g.pad_w, 0);
-      }
-      for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + g.KH, H); ++h)
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const int64_t off = kw - g.pad_w;
-          const T* xr = xp + h * W + off;
-          const int64_t base = h * W + off;
-          const int64_t a = lo[size_t(kw)], b = hi[size_t(kw)];   // locals: the int64 idx stores may alias
-          for (int64_t ow = a; ow < b; ++ow) {
-            const T v = xr[ow * sw], cur = yr[ow];
-            const bool take = (v > cur) | (v != v);   // as PyTorch: a NaN wins and propagates
-            // Bit masks, because GCC turns a ternary here back into a branch.
-            const Bits m = Bits(0) - Bits(take);
-            yr[ow] = std::bit_cast<T>(Bits((std::bit_cast<Bits>(v) & m) | (std::bit_cast<Bits>(cur) & ~m)));
-            ir[ow] = ((base + ow * sw) & int64_t(m)) | (ir[ow] & ~int64_t(m));
-          }
-        }
-    }
+  for_planes(planes, planes * out_plane * g.KH * g.KW, [&](int64_t pl) {
+    max_pool_plane<T>(g, lo.data(), hi.data(), x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
   });
 }
 
