@@ -2,9 +2,9 @@
 // 200-frame crops, input (16, 1, 40, 202), plus the whole conv stack of the network (each shape as many
 // times as it occurs). Passes: "fwd", and "fwd+bwd" = forward then d_input and d_weight (no bias: the
 // net's convs have none). FLOPs: 2·N·C_out·H_out·W_out·(C_in/g)·KH·KW forward, twice that for the two
-// backward GEMMs. Variants: "cpu" is the kernel's default threading (images x chunks on its work pool, OpenBLAS on one
-// thread); "cpu blas-threads" lets OpenBLAS thread each GEMM instead. Every line prints its rate as a
-// fraction of the best CPU sgemm rate measured in the same run.
+// backward GEMMs. Variants: "cpu" is the kernel's default threading (images x chunks on its work pool,
+// OpenBLAS on one thread); "cpu blas-threads" lets OpenBLAS thread each GEMM instead. Every line prints
+// its rate as a fraction of the best CPU sgemm rate measured in the same run.
 #include <memory>
 #include <string>
 
