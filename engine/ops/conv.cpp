@@ -1,0 +1,110 @@
+// Convolution ops (conv1d, conv2d): argument checks that name the op and the shapes, the CPU kernel call
+// (kernels/conv), and a backward closure that calls the fused backward kernel for exactly the gradients
+// the inputs need. conv1d is conv2d over (N, C_in, 1, L) with a (1, K) kernel.
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/op_table.h"
+#include "engine/ops.h"
+#include "kernels/conv/conv.h"
+
+namespace spk {
+
+namespace {
+
+// Tensor checks shared by conv1d and conv2d (spatial = 1 or 2).
+void check_conv_tensors(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, int spatial, int64_t groups) {
+  const char* op = op_info(id).name;
+  const char* dims = spatial == 2 ? "(N, C_in, H, W)" : "(N, C_in, L)";
+  const char* wdims = spatial == 2 ? "(C_out, C_in/groups, KH, KW)" : "(C_out, C_in/groups, K)";
+  SPK_CHECK(x.defined() && w.defined(), op, ": undefined input or weight");
+  SPK_CHECK(x.dim() == spatial + 2, op, ": input ", x.str(), " must be ", dims);
+  SPK_CHECK(w.dim() == spatial + 2, op, ": weight ", w.str(), " must be ", wdims);
+  SPK_CHECK(x.device() == w.device() && x.dtype() == w.dtype(), op, ": input ", x.str(), " and weight ", w.str(),
+            " differ in device or dtype");
+  check_op_device(id, x.device());
+  SPK_CHECK(groups >= 1, op, ": groups must be >= 1, got ", groups);
+  const int64_t C_in = x.size(1), C_out = w.size(0);
+  SPK_CHECK(C_out > 0 && w.size(1) > 0, op, ": weight ", w.str(), " has no channels");
+  SPK_CHECK(C_out % groups == 0, op, ": weight ", w.str(), " has ", C_out, " output channels, not divisible by groups ",
+            groups);
+  SPK_CHECK(w.size(1) * groups == C_in, op, ": input ", x.str(), " has ", C_in, " channels but weight ", w.str(),
+            " expects ", w.size(1) * groups, " (", w.size(1), " per group x ", groups, " groups)");
+  if (b.defined()) {
+    SPK_CHECK(b.dim() == 1 && b.size(0) == C_out, op, ": bias ", b.str(), " must be (", C_out, ") for weight ",
+              w.str());
+    SPK_CHECK(b.device() == x.device() && b.dtype() == x.dtype(), op, ": bias ", b.str(), " differs from input ",
+              x.str(), " in device or dtype");
+  }
+}
+
+// Geometry checks along one spatial axis; `axis` is "" for conv1d, " along H"/" along W" for conv2d.
+void check_conv_axis(const char* op, const Tensor& x, const Tensor& w, int64_t in, int64_t k, int64_t stride,
+                     int64_t pad, int64_t dil, const char* axis) {
+  SPK_CHECK(stride >= 1, op, ": stride", axis, " must be >= 1, got ", stride);
+  SPK_CHECK(pad >= 0, op, ": padding", axis, " must be >= 0, got ", pad);
+  SPK_CHECK(dil >= 1, op, ": dilation", axis, " must be >= 1, got ", dil);
+  SPK_CHECK(k >= 1, op, ": weight ", w.str(), " has an empty kernel", axis);
+  SPK_CHECK(in + 2 * pad >= dil * (k - 1) + 1, op, ": kernel size ", k, axis, " (dilation ", dil,
+            ") is larger than the padded input: ", x.str(), " has ", in, " + 2*", pad, " = ", in + 2 * pad);
+}
+
+// The conv of a checked (x, w, b) with geometry g; out_shape is y's shape as the caller's op sees it.
+Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeom& g, const Shape& out_shape) {
+  const char* op = op_info(id).name;
+  Tensor xc = x.contiguous(), wc = w.contiguous(), bc = b.defined() ? b.contiguous() : Tensor();
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  SPK_DISPATCH_FLOAT(x.dtype(), op,
+      conv2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (const scalar_t*)wc.data_ptr(),
+                                   bc.defined() ? (const scalar_t*)bc.data_ptr() : nullptr, (scalar_t*)y.data_ptr()));
+
+  const bool gx = needs_grad({x}), gw = needs_grad({w}), gb = b.defined() && needs_grad({b});
+  std::vector<Tensor> inputs{x, w};
+  if (b.defined()) inputs.push_back(b);
+  // Save only what the wanted gradients read: dx needs w, dw needs x.
+  Tensor xs = gw ? xc.detach() : Tensor(), ws = gx ? wc.detach() : Tensor();
+  const Shape xshape = x.shape(), wshape = w.shape();
+  const bool has_bias = b.defined();
+  const DType dt = x.dtype();
+  return record(op, y, std::move(inputs), [=](const Tensor& gout) -> std::vector<Tensor> {
+    Tensor dy = gout.contiguous();
+    Tensor dx = gx ? Tensor::empty(xshape, dt) : Tensor();
+    Tensor dw = gw ? Tensor::empty(wshape, dt) : Tensor();
+    Tensor db = gb ? Tensor::empty({g.C_out}, dt) : Tensor();
+    auto ptr = [](const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; };
+    SPK_DISPATCH_FLOAT(dt, op,
+        conv2d_backward_cpu<scalar_t>(g, (const scalar_t*)ptr(xs), (const scalar_t*)ptr(ws),
+                                      (const scalar_t*)dy.data_ptr(), (scalar_t*)ptr(dx), (scalar_t*)ptr(dw),
+                                      (scalar_t*)ptr(db)));
+    std::vector<Tensor> grads{dx, dw};
+    if (has_bias) grads.push_back(db);
+    return grads;
+  });
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::pair<int64_t, int64_t> stride,
+              std::pair<int64_t, int64_t> padding, std::pair<int64_t, int64_t> dilation, int64_t groups) {
+  check_conv_tensors(OpId::conv2d, x, weight, bias, 2, groups);
+  ConvGeom g;
+  g.N = x.size(0); g.C_in = x.size(1); g.H = x.size(2); g.W = x.size(3);
+  g.C_out = weight.size(0); g.KH = weight.size(2); g.KW = weight.size(3);
+  g.stride_h = stride.first; g.stride_w = stride.second;
+  g.pad_h = padding.first; g.pad_w = padding.second;
+  g.dil_h = dilation.first; g.dil_w = dilation.second;
+  g.groups = groups;
+  check_conv_axis("conv2d", x, weight, g.H, g.KH, g.stride_h, g.pad_h, g.dil_h, " along H");
+  check_conv_axis("conv2d", x, weight, g.W, g.KW, g.stride_w, g.pad_w, g.dil_w, " along W");
+  return conv_run(OpId::conv2d, x, weight, bias, g, {g.N, g.C_out, g.H_out(), g.W_out()});
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups) {
+  check_conv_tensors(OpId::conv1d, x, weight, bias, 1, groups);
+  ConvGeom g = conv1d_geom(x.size(0), x.size(1), x.size(2), weight.size(0), weight.size(2), stride, padding, dilation,
+                           groups);
+  check_conv_axis("conv1d", x, weight, g.W, g.KW, stride, padding, dilation, "");
+  return conv_run(OpId::conv1d, x, weight, bias, g, {g.N, g.C_out, g.W_out()});
+}
+
+}  // namespace spk

@@ -1,0 +1,77 @@
+// Convolution kernels, PyTorch semantics (cross-correlation, zero padding, dilation, groups).
+//
+//   x (N, C_in, H, W), w (C_out, C_in/groups, KH, KW), bias (C_out) or null -> y (N, C_out, H_out, W_out)
+//   H_out = floor((H + 2·pad_h − dil_h·(KH − 1) − 1) / stride_h) + 1, likewise W_out.
+//   conv1d is the same kernel with H = KH = 1 (conv1d_geom): x (N, C_in, L), w (C_out, C_in/groups, K).
+//
+// CPU: im2col (or the input itself for 1×1 stride-1 unpadded convs) + GEMM (OpenBLAS), chunked over
+// output rows so the column buffer stays cache-sized, threaded with OpenMP over (image, chunk) while
+// OpenBLAS runs single-threaded inside the region (see conv_cpu.cpp for why and when it falls back to
+// OpenBLAS's own threads). All buffers dense, row-major.
+//
+// Backward writes (=) every gradient it is given a pointer for and skips the null ones:
+//   dx (N, C_in, H, W), dw (C_out, C_in/groups, KH, KW), db (C_out).
+// Parameter gradients accumulate across steps only through autograd, never here.
+#pragma once
+#include <cstdint>
+
+namespace spk {
+
+struct ConvGeom {
+  int64_t N = 1, C_in = 1, H = 1, W = 1;   // input (N, C_in, H, W)
+  int64_t C_out = 1, KH = 1, KW = 1;       // weight (C_out, C_in/groups, KH, KW)
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
+
+  int64_t H_out() const { return (H + 2 * pad_h - dil_h * (KH - 1) - 1) / stride_h + 1; }
+  int64_t W_out() const { return (W + 2 * pad_w - dil_w * (KW - 1) - 1) / stride_w + 1; }
+  int64_t C_in_g() const { return C_in / groups; }
+  int64_t C_out_g() const { return C_out / groups; }
+  int64_t K_g() const { return C_in_g() * KH * KW; }   // GEMM inner dim per group
+  // Multiply-adds ×2 of the forward pass; each of the two backward GEMMs (dx, dw) costs the same.
+  double flops() const { return 2.0 * double(N) * double(C_out) * double(H_out()) * double(W_out()) * double(K_g()); }
+};
+
+// A 1-D convolution as a 2-D one over (N, C_in, 1, L) with a (1, K) kernel.
+inline ConvGeom conv1d_geom(int64_t N, int64_t C_in, int64_t L, int64_t C_out, int64_t K, int64_t stride,
+                            int64_t padding, int64_t dilation, int64_t groups) {
+  ConvGeom g;
+  g.N = N; g.C_in = C_in; g.H = 1; g.W = L; g.C_out = C_out; g.KH = 1; g.KW = K;
+  g.stride_w = stride; g.pad_w = padding; g.dil_w = dilation; g.groups = groups;
+  return g;
+}
+
+// Process-wide knobs of the CPU kernels. The defaults are the measured best on the 2-core dev box
+// (bench/README.md); bench/ flips them to time the alternatives. Set them before any conv runs.
+enum class ConvThreading : uint8_t {
+  units,   // OpenMP over (image, chunk) units with OpenBLAS held to one thread (default)
+  blas,    // units one after another; OpenBLAS threads each GEMM, im2col/col2im run on one thread
+};
+struct ConvCpuOptions {
+  ConvThreading threading = ConvThreading::units;
+  int64_t col_chunk_bytes = int64_t(1) << 20;   // target size of one im2col chunk
+};
+ConvCpuOptions& conv_cpu_options();
+
+template <class T> void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
+template <class T> void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                                            T* db);
+template <class T> void conv1d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  conv2d_forward_cpu<T>(g, x, w, bias, y);
+}
+template <class T> void conv1d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                                            T* db) {
+  conv2d_backward_cpu<T>(g, x, w, dy, dx, dw, db);
+}
+
+// CUDA (f32, on the given stream). Declared for the op table's naming; not implemented yet (conv is
+// CPU_ONLY in engine/ops.def), so nothing may call these until a conv_cuda.cu defines them.
+void conv2d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                         void* stream);
+void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                          float* db, void* stream);
+void conv1d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                         void* stream);
+void conv1d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                          float* db, void* stream);
+
+}  // namespace spk

@@ -1,0 +1,296 @@
+// CPU convolution: im2col + OpenBLAS GEMM, chunked over output positions, threaded on a small work pool.
+//
+// Per image n and group g the forward is one GEMM
+//   y_ng (C_out_g, P) = w_g (C_out_g, K_g) · col (K_g, P),      P = H_out·W_out, K_g = C_in_g·KH·KW,
+// where row (c, kh, kw) of col holds, for every output position, the input pixel that tap sees (0 in the
+// padding); the row order matches the weight layout, so w_g is used in place. The backward is two GEMMs
+// over the same columns:
+//   dw_g (C_out_g, K_g) += dy_ng · colᵀ          dcol (K_g, P) = w_gᵀ · dy_ng, then col2im adds it into dx.
+// col is rebuilt in the backward rather than kept from the forward (it is KH·KW times the input).
+// A 1×1, stride-1, unpadded conv needs no col: the input (C_in_g, P) already is one.
+//
+// Chunks: the P columns of an image are cut into runs of about col_chunk_bytes of col, so im2col writes a chunk
+// and the GEMM's packing reads it back while it is still in this core's L2, and the buffer stays bounded
+// for long utterances (N = 1, W in the thousands).
+//
+// Threads: (image, chunk) units are handed out dynamically to the threads of work_pool.h (as many as
+// omp_get_max_threads()), each with its own col buffer, while OpenBLAS is held to one thread. Measured
+// on the 2-core dev box (bench/README.md): splitting images between cores beats letting OpenBLAS split
+// each small GEMM (its per-call sync and the then serial im2col/col2im cost more), and sleeping workers
+// beat OpenMP's spinning ones on a shared machine. The backward splits blocks of images, not chunks
+// (chunks of one image overlap in dx), each block with its own dw partial; with fewer images than
+// threads it runs serially and lets OpenBLAS thread.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "kernels/conv/conv.h"
+#include "kernels/conv/work_pool.h"
+#include "kernels/gemm/gemm.h"
+
+namespace spk {
+
+namespace {
+
+constexpr double kParallelFlops = 4e6;   // below this a conv runs on one thread (waking the pool ~ 10 us)
+constexpr int64_t kPartialBytes = int64_t(16) << 20;   // cap on the backward's per-block dw partials
+
+// OpenBLAS's pthread build knows nothing of our threads: called from two pool workers it would start its
+// own workers for each call and oversubscribe the cores. Its thread count is process-global, so nested or
+// concurrent holders share one saved value.
+class BlasSingleThread {
+ public:
+  BlasSingleThread() {
+    std::lock_guard<std::mutex> lock(mu());
+    if (depth()++ == 0) {
+      saved() = openblas_get_num_threads();
+      if (saved() != 1) openblas_set_num_threads(1);
+    }
+  }
+  ~BlasSingleThread() {
+    std::lock_guard<std::mutex> lock(mu());
+    if (--depth() == 0 && saved() != 1) openblas_set_num_threads(saved());
+  }
+  BlasSingleThread(const BlasSingleThread&) = delete;
+  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
+
+ private:
+  static std::mutex& mu() { static std::mutex m; return m; }
+  static int& depth() { static int d = 0; return d; }
+  static int& saved() { static int s = 1; return s; }
+};
+
+// Per-thread scratch that only grows: a fresh multi-MB allocation per call would page-fault every time.
+// Tag 0 holds im2col columns, tag 1 the dw partials of the calling thread.
+template <class T, int Tag = 0> T* scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+int64_t chunk_cols(const ConvGeom& g, size_t elem) {
+  const int64_t P = g.H_out() * g.W_out();
+  const int64_t target = conv_cpu_options().col_chunk_bytes / (g.K_g() * int64_t(elem));
+  return std::min(std::max<int64_t>(target, 64), std::max<int64_t>(P, 1));
+}
+
+bool is_pointwise(const ConvGeom& g) {
+  return g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
+}
+
+// Output columns [ow_lo, ow_hi) of one kernel tap whose input column ow·stride + off lies inside [0, W).
+struct TapRange { int64_t lo, hi; };
+TapRange tap_range(int64_t W, int64_t W_out, int64_t stride, int64_t off) {
+  int64_t lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int64_t hi = W - off <= 0 ? 0 : std::min(W_out, (W - off - 1) / stride + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+// col (K_g, p1 − p0) ← the taps of channels [0, C_in_g) of xg (C_in_g, H, W) for output positions [p0, p1).
+template <class T>
+void im2col(const ConvGeom& g, const T* xg, int64_t p0, int64_t p1, T* col) {
+  const int64_t W_out = g.W_out(), cp = p1 - p0;
+  const int64_t oh_first = p0 / W_out, oh_last = (p1 - 1) / W_out;
+  T* row = col;
+  for (int64_t c = 0; c < g.C_in_g(); ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw, row += cp) {
+        const int64_t off_w = kw * g.dil_w - g.pad_w;
+        const TapRange r = tap_range(g.W, W_out, g.stride_w, off_w);
+        T* out = row - p0;   // out[oh·W_out + ow] is this row's entry for output (oh, ow)
+        for (int64_t oh = oh_first; oh <= oh_last; ++oh) {
+          const int64_t lo = oh == oh_first ? p0 - oh * W_out : 0;
+          const int64_t hi = oh == oh_last ? p1 - oh * W_out : W_out;
+          T* o = out + oh * W_out;
+          const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dil_h;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(o + lo, o + hi, T(0));
+            continue;
+          }
+          const T* xr = xg + (c * g.H + ih) * g.W + off_w;   // xr[ow·stride] is the input for output ow
+          const int64_t a = std::max(lo, r.lo), b = std::max(a, std::min(hi, r.hi));
+          std::fill(o + lo, o + a, T(0));
+          if (g.stride_w == 1) std::memcpy(o + a, xr + a, size_t(b - a) * sizeof(T));
+          else for (int64_t ow = a; ow < b; ++ow) o[ow] = xr[ow * g.stride_w];
+          std::fill(o + b, o + hi, T(0));
+        }
+      }
+}
+
+// dxg (C_in_g, H, W) += the column gradients dcol (K_g, p1 − p0) scattered back onto the pixels they read.
+template <class T>
+void col2im_add(const ConvGeom& g, const T* dcol, int64_t p0, int64_t p1, T* dxg) {
+  const int64_t W_out = g.W_out(), cp = p1 - p0;
+  const int64_t oh_first = p0 / W_out, oh_last = (p1 - 1) / W_out;
+  const T* row = dcol;
+  for (int64_t c = 0; c < g.C_in_g(); ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw, row += cp) {
+        const int64_t off_w = kw * g.dil_w - g.pad_w;
+        const TapRange r = tap_range(g.W, W_out, g.stride_w, off_w);
+        const T* in = row - p0;
+        for (int64_t oh = oh_first; oh <= oh_last; ++oh) {
+          const int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dil_h;
+          if (ih < 0 || ih >= g.H) continue;
+          const int64_t lo = oh == oh_first ? p0 - oh * W_out : 0;
+          const int64_t hi = oh == oh_last ? p1 - oh * W_out : W_out;
+          const int64_t a = std::max(lo, r.lo), b = std::max(a, std::min(hi, r.hi));
+          const T* i = in + oh * W_out;
+          T* xr = dxg + (c * g.H + ih) * g.W + off_w;
+          if (g.stride_w == 1) for (int64_t ow = a; ow < b; ++ow) xr[ow] += i[ow];
+          else for (int64_t ow = a; ow < b; ++ow) xr[ow * g.stride_w] += i[ow];
+        }
+      }
+}
+
+GemmArgs gemm_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc,
+                   double beta) {
+  GemmArgs a;
+  a.trans_a = ta; a.trans_b = tb; a.M = M; a.N = N; a.K = K; a.lda = lda; a.ldb = ldb; a.ldc = ldc; a.beta = beta;
+  return a;
+}
+
+// Forward of output positions [p0, p1) of image n, all groups.
+template <class T>
+void forward_unit(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, int64_t n, int64_t p0, int64_t p1,
+                  T* col) {
+  const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W, cp = p1 - p0;
+  const int64_t Cig = g.C_in_g(), Cog = g.C_out_g(), Kg = g.K_g();
+  const bool direct = is_pointwise(g);
+  for (int64_t gr = 0; gr < g.groups; ++gr) {
+    const T* xg = x + (n * g.C_in + gr * Cig) * HW;
+    T* yg = y + (n * g.C_out + gr * Cog) * P + p0;
+    const T* B = direct ? xg + p0 : col;
+    if (!direct) im2col(g, xg, p0, p1, col);
+    gemm_cpu<T>(gemm_args(false, false, Cog, cp, Kg, Kg, direct ? P : cp, P, 0), w + gr * Cog * Kg, B, yg);
+    if (bias)
+      for (int64_t co = 0; co < Cog; ++co) {
+        const T b = bias[gr * Cog + co];
+        for (int64_t p = 0; p < cp; ++p) yg[co * P + p] += b;
+      }
+  }
+}
+
+// Backward of image n into dx_n (written) and dw_acc (accumulated, +=, or written when `first`); either
+// may be null.
+template <class T>
+void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw_acc, bool first, int64_t n,
+                    T* col) {
+  const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W;
+  const int64_t Cig = g.C_in_g(), Cog = g.C_out_g(), Kg = g.K_g();
+  const int64_t step = chunk_cols(g, sizeof(T));
+  const bool direct = is_pointwise(g);
+  if (dx && !direct) std::fill(dx + n * g.C_in * HW, dx + (n + 1) * g.C_in * HW, T(0));
+  for (int64_t p0 = 0; p0 < P; p0 += step) {
+    const int64_t p1 = std::min(P, p0 + step), cp = p1 - p0;
+    for (int64_t gr = 0; gr < g.groups; ++gr) {
+      const T* dyg = dy + (n * g.C_out + gr * Cog) * P + p0;
+      // x is null when dw is not wanted, w when dx is not: offset them only when used.
+      const T* wg = dx ? w + gr * Cog * Kg : nullptr;
+      T* dxg = dx ? dx + (n * g.C_in + gr * Cig) * HW : nullptr;
+      if (dw_acc) {
+        const T* xg = x + (n * g.C_in + gr * Cig) * HW;
+        const T* B = direct ? xg + p0 : col;
+        if (!direct) im2col(g, xg, p0, p1, col);
+        gemm_cpu<T>(gemm_args(false, true, Cog, Kg, cp, P, direct ? P : cp, Kg, first && p0 == 0 ? 0 : 1), dyg, B,
+                    dw_acc + gr * Cog * Kg);
+      }
+      if (dxg && direct) {
+        gemm_cpu<T>(gemm_args(true, false, Kg, cp, Cog, Kg, P, P, 0), wg, dyg, dxg + p0);
+      } else if (dxg) {
+        gemm_cpu<T>(gemm_args(true, false, Kg, cp, Cog, Kg, P, cp, 0), wg, dyg, col);
+        col2im_add(g, col, p0, p1, dxg);
+      }
+    }
+  }
+}
+
+bool threaded(const ConvGeom& g, int64_t units) {
+  return conv_cpu_options().threading == ConvThreading::units && omp_get_max_threads() > 1 && units > 1 &&
+         g.flops() >= kParallelFlops;
+}
+
+}  // namespace
+
+ConvCpuOptions& conv_cpu_options() {
+  static ConvCpuOptions options;
+  return options;
+}
+
+template <class T>
+void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t P = g.H_out() * g.W_out();
+  if (g.N == 0 || P == 0 || g.C_out == 0) return;
+  const int64_t step = chunk_cols(g, sizeof(T)), chunks = (P + step - 1) / step, units = g.N * chunks;
+  const size_t col_elems = is_pointwise(g) ? 0 : size_t(g.K_g() * step);
+  auto unit = [&](int64_t u, T* col) {
+    const int64_t n = u / chunks, p0 = (u % chunks) * step;
+    forward_unit(g, x, w, bias, y, n, p0, std::min(P, p0 + step), col);
+  };
+  if (threaded(g, units)) {
+    BlasSingleThread hold;
+    parallel_units(units, omp_get_max_threads(), [&](int64_t u) { unit(u, scratch<T>(col_elems)); });
+  } else {
+    T* col = scratch<T>(col_elems);
+    for (int64_t u = 0; u < units; ++u) unit(u, col);
+  }
+}
+
+template <class T>
+void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  const int64_t P = g.H_out() * g.W_out(), wn = g.C_out * g.K_g();
+  if (db) {
+    for (int64_t co = 0; co < g.C_out; ++co) {
+      double s = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
+        const T* d = dy + (n * g.C_out + co) * P;
+        for (int64_t p = 0; p < P; ++p) s += double(d[p]);
+      }
+      db[co] = T(s);
+    }
+  }
+  if (!dx && !dw) return;
+  if (g.N == 0 || P == 0) {
+    if (dw) std::fill(dw, dw + wn, T(0));
+    if (dx) std::fill(dx, dx + g.N * g.C_in * g.H * g.W, T(0));
+    return;
+  }
+  const size_t col_elems = size_t(g.K_g() * chunk_cols(g, sizeof(T)));
+  if (threaded(g, g.N)) {
+    // Images go out in fixed blocks, a few per thread, handed out dynamically so that a thread whose core
+    // is busy with another process does not hold the others back. Each block sums its own dw partial
+    // (block 0 straight into dw) and the partials are added in block order: dw does not depend on which
+    // thread ran which block. Partials are capped at kPartialBytes.
+    const int threads = omp_get_max_threads();
+    const int64_t by_memory = kPartialBytes / std::max<int64_t>(1, wn * int64_t(sizeof(T)));
+    const int64_t blocks = std::min<int64_t>(g.N, std::max<int64_t>(threads, std::min<int64_t>(4 * threads, by_memory)));
+    T* partial = dw ? scratch<T, 1>(size_t(wn) * size_t(blocks - 1)) : nullptr;
+    BlasSingleThread hold;
+    parallel_units(blocks, threads, [&](int64_t b) {
+      T* col = scratch<T>(col_elems);
+      T* acc = !dw ? nullptr : b == 0 ? dw : partial + size_t(b - 1) * size_t(wn);
+      const int64_t n0 = b * g.N / blocks, n1 = (b + 1) * g.N / blocks;
+      for (int64_t n = n0; n < n1; ++n) backward_image(g, x, w, dy, dx, acc, n == n0, n, col);
+    });
+    for (int64_t b = 1; b < blocks && dw; ++b) {
+      const T* p = partial + size_t(b - 1) * size_t(wn);
+      for (int64_t i = 0; i < wn; ++i) dw[i] += p[i];
+    }
+  } else {
+    T* col = scratch<T>(col_elems);
+    for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, dw, n == 0, n, col);
+  }
+}
+
+#define SPK_INSTANTIATE(T)                                                                                  \
+  template void conv2d_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*);                  \
+  template void conv2d_backward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*);
+SPK_INSTANTIATE(float)
+SPK_INSTANTIATE(double)
+#undef SPK_INSTANTIATE
+
+}  // namespace spk
