@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace spk::bench {
 
 struct Entry {
@@ -42,6 +44,16 @@ struct Entry {
 
 void add(Entry e);
 const std::vector<Entry>& entries();
+
+// A suite measures with its own loop and prints its own lines, in units an Entry cannot express (hours of
+// audio per second beside a bandwidth floor it measures in the same run, crops per second per core). It runs
+// after the entries when --filter matches its name (or no filter is given) and appends its rows to --json.
+struct Suite {
+  std::string name;
+  std::function<void(double budget_s, nlohmann::json& rows)> run;
+};
+void add_suite(Suite s);
+const std::vector<Suite>& suites();
 
 // n uniform floats in [-1, 1) from a fixed seed: timing inputs that are finite and not all equal.
 std::vector<float> random_floats(size_t n, uint32_t seed = 1337);

@@ -2,9 +2,7 @@
 // of the same bytes the op must move at least once (the f32 waveforms in + the f32 features out), so
 // "floor h/s" is what a perfectly memory-bound front end would reach on this machine. performance.md §3.4 puts the
 // fused GPU floor for 2-s crops at ~11,600 h/s on an H100 (bf16 out; we write f32).
-//
-// Entry point: bench_fbank_run(budget_s, csv). Until the bench registry lands, this file also provides a weak
-// main() so spk_bench builds and runs on its own; a strong main() elsewhere (the registry's) replaces it at link.
+// Runs as the "fbank" suite of spk_bench (bench.h).
 #include <omp.h>
 
 #include <chrono>
@@ -14,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench.h"
 #include "engine/audio/fbank.h"
 #include "engine/cuda.h"
 #include "engine/rng.h"
@@ -46,7 +45,7 @@ struct Case {
 
 }  // namespace
 
-void bench_fbank_run(double budget_s, std::FILE* csv) {
+static void bench_fbank_run(double budget_s, nlohmann::json& rows) {
   const std::vector<Case> cases = {
       {"resnetse34l", 0, 32240},   // voxceleb_trainer 200-frame training crops (202 frames)
       {"ecapa", 0, 32240},         // 80 mels, pre-emphasis, mean subtraction
@@ -93,25 +92,13 @@ void bench_fbank_run(double budget_s, std::FILE* csv) {
                   "| %.3g%% of floor | %s\n",
                   c.preset, (long long)c.B, (long long)c.L, (long long)T, cfg.n_mels, cuda ? "cuda" : "cpu",
                   s_op * 1e6, audio_h / s_op, audio_h / s_floor, gbs, 100.0 * s_floor / s_op, dname.c_str());
-      if (csv)
-        std::fprintf(csv, "fbank,%s,%lld,%lld,%s,%.3f,%.3f,%.3f,%.3f,%s,%s\n", c.preset, (long long)c.B,
-                     (long long)c.L, cuda ? "cuda" : "cpu", s_op * 1e6, audio_h / s_op, audio_h / s_floor, gbs,
-                     dname.c_str(), sha.c_str());
+      rows.push_back({{"op", "fbank"}, {"preset", c.preset}, {"B", c.B}, {"L", c.L}, {"device", dname},
+                      {"time_us", s_op * 1e6}, {"hours_per_s", audio_h / s_op}, {"floor_hours_per_s", audio_h / s_floor},
+                      {"copy_gbs", gbs}, {"commit", sha}});
     }
   }
 }
 
-// Stand-alone driver (weak: the bench registry's main, when linked, wins). Usage: spk_bench [budget_s] [csv_path]
-__attribute__((weak)) int main(int argc, char** argv) {
-  const double budget = argc > 1 ? std::atof(argv[1]) : 1.0;
-  std::FILE* csv = argc > 2 ? std::fopen(argv[2], "w") : nullptr;
-  if (csv) std::fprintf(csv, "op,preset,B,L,device,us_per_run,hours_per_s,floor_hours_per_s,copy_GBs,device_name,sha\n");
-  try {
-    bench_fbank_run(budget, csv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "spk_bench: %s\n", e.what());
-    return 1;
-  }
-  if (csv) std::fclose(csv);
-  return 0;
+SPK_BENCH_ENTRIES(fbank_suite) {
+  spk::bench::add_suite({"fbank", [](double budget_s, nlohmann::json& rows) { bench_fbank_run(3 * budget_s, rows); }});
 }

@@ -4,11 +4,8 @@
 // wespeaker (GPU starved by data loading, anchors §9).
 //
 // "Per core" is crops / CPU-seconds of the process (getrusage), so the figure does not depend on how busy a
-// shared machine is; wall-clock rates are printed next to it. Output: one human line per config, then a CSV
-// line (prefix "csv,") with the same fields, the git SHA and the CPU model.
-//
-// Entry point: bench_loader_run(work_dir, seconds). The weak main() below runs it standalone until the bench
-// registry (bench/README.md) owns main(); a strong main elsewhere in spk_bench replaces it at link time.
+// shared machine is; wall-clock rates are printed next to it. Runs as the "loader" suite of spk_bench (bench.h):
+// one line per configuration, and the same fields as JSON rows under --json.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -20,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench.h"
 #include "engine/audio/audio_file.h"
 #include "engine/audio/augment.h"
 #include "engine/audio/crop.h"
@@ -84,17 +82,20 @@ TrainList make_corpus(const fs::path& dir, int64_t speakers, int64_t per_spk) {
   return read_train_list((dir / "train_list.txt").string(), (dir / "wav").string());
 }
 
-void report(const std::string& name, const std::string& variant, int64_t crops, double wall, double cpu) {
+void report(const std::string& name, const std::string& variant, int64_t crops, double wall, double cpu,
+            nlohmann::json& rows) {
   const std::string device = cpu_model();
   std::printf("%s %s | %.1f us/crop (cpu) | %.0f crops/s/core | %.0f crops/s wall | %s\n", name.c_str(), variant.c_str(),
               1e6 * cpu / double(crops), double(crops) / cpu, double(crops) / wall, device.c_str());
-  std::printf("csv,%s,%s,%lld,%.4f,%.4f,%.1f,%.1f,%s,%s\n", name.c_str(), variant.c_str(), (long long)crops, wall, cpu,
-              double(crops) / cpu, double(crops) / wall, SPK_GIT_SHA, device.c_str());
+  rows.push_back({{"op", name}, {"variant", variant}, {"crops", crops}, {"wall_s", wall}, {"cpu_s", cpu},
+                  {"crops_per_s_per_core", double(crops) / cpu}, {"crops_per_s_wall", double(crops) / wall},
+                  {"device", device}, {"commit", SPK_GIT_SHA}});
   std::fflush(stdout);
 }
 
 // Runs loader epochs until `seconds` of wall time have passed; returns crops produced.
-void bench_loader(const TrainList& list, std::shared_ptr<const Augmenter> aug, int workers, double seconds) {
+void bench_loader(const TrainList& list, std::shared_ptr<const Augmenter> aug, int workers, double seconds,
+                  nlohmann::json& rows) {
   LoaderConfig cfg;
   cfg.sampler.batch_size = 50;
   cfg.max_frames = 200;
@@ -119,11 +120,11 @@ void bench_loader(const TrainList& list, std::shared_ptr<const Augmenter> aug, i
   loader.stop();
   const double wall = wall_seconds() - w0, cpu = cpu_seconds() - c0;
   report("loader(2.015s crops, wav16)", std::string(cfg.augment ? "aug=vt" : "aug=off") + " workers=" + std::to_string(workers),
-         crops, wall, cpu);
+         crops, wall, cpu, rows);
 }
 
 // The bare decode + crop path on the calling thread (no loader machinery).
-void bench_crop_only(const TrainList& list, double seconds) {
+void bench_crop_only(const TrainList& list, double seconds, nlohmann::json& rows) {
   std::vector<float> out(static_cast<size_t>(max_audio_samples(200)));
   int64_t crops = 0;
   const double w0 = wall_seconds(), c0 = cpu_seconds();
@@ -133,10 +134,10 @@ void bench_crop_only(const TrainList& list, double seconds) {
       train_crop_from_file(list.paths[size_t(crops % list.size())], 200, 16000, rng, out.data());
     }
   }
-  report("train_crop_from_file(2.015s, wav16)", "1 thread", crops, wall_seconds() - w0, cpu_seconds() - c0);
+  report("train_crop_from_file(2.015s, wav16)", "1 thread", crops, wall_seconds() - w0, cpu_seconds() - c0, rows);
 }
 
-void bench_sampler() {
+void bench_sampler(nlohmann::json& rows) {
   // VoxCeleb2-dev scale: 1 092 009 utterances over 5 994 speakers.
   std::vector<int64_t> labels;
   spk::Rng r(9);
@@ -152,30 +153,30 @@ void bench_sampler() {
   std::printf("sampler(utts=%zu, spk=5994, bs=200, M=1) | %.1f ms/epoch plan | eligible %lld placed %lld unplaceable %lld\n",
               labels.size(), 1e3 * wall, (long long)p.eligible_groups, (long long)p.placed_groups,
               (long long)p.unplaceable_groups);
-  std::printf("csv,sampler_plan,vox2-scale,%zu,%.4f,,,,%s,%s\n", labels.size(), wall, SPK_GIT_SHA, cpu_model().c_str());
+  rows.push_back({{"op", "sampler_plan"}, {"utterances", labels.size()}, {"wall_s", wall},
+                  {"placed_groups", p.placed_groups}, {"device", cpu_model()}, {"commit", SPK_GIT_SHA}});
 }
 
 }  // namespace
 
 // work_dir: where the synthetic corpus goes (created, then removed); seconds: wall time per configuration.
-void bench_loader_run(const std::string& work_dir, double seconds) {
+static void bench_loader_run(const std::string& work_dir, double seconds, nlohmann::json& rows) {
   const fs::path dir = fs::path(work_dir) / "spk_bench_loader";
   fs::remove_all(dir);
   fs::create_directories(dir);
   const TrainList list = make_corpus(dir, 100, 4);   // 400 files, ~8 s each on average (~100 MB)
   auto aug = std::make_shared<const Augmenter>((dir / "musan").string(), (dir / "rirs").string());
-  bench_crop_only(list, seconds);
-  bench_loader(list, nullptr, 1, seconds);
-  bench_loader(list, nullptr, 2, seconds);
-  bench_loader(list, aug, 1, seconds);
-  bench_loader(list, aug, 2, seconds);
-  bench_sampler();
+  bench_crop_only(list, seconds, rows);
+  bench_loader(list, nullptr, 1, seconds, rows);
+  bench_loader(list, nullptr, 2, seconds, rows);
+  bench_loader(list, aug, 1, seconds, rows);
+  bench_loader(list, aug, 2, seconds, rows);
+  bench_sampler(rows);
   fs::remove_all(dir);
 }
 
-__attribute__((weak)) int main(int argc, char** argv) {
-  const std::string dir = argc > 1 ? argv[1] : fs::temp_directory_path().string();
-  const double seconds = argc > 2 ? std::atof(argv[2]) : 3.0;
-  bench_loader_run(dir, seconds);
-  return 0;
+SPK_BENCH_ENTRIES(loader_suite) {
+  spk::bench::add_suite({"loader", [](double budget_s, nlohmann::json& rows) {
+    bench_loader_run(fs::temp_directory_path().string(), std::max(1.0, 10 * budget_s), rows);
+  }});
 }

@@ -32,6 +32,13 @@ static std::vector<Entry>& registry() {
 void add(Entry e) { registry().push_back(std::move(e)); }
 const std::vector<Entry>& entries() { return registry(); }
 
+static std::vector<Suite>& suite_registry() {
+  static std::vector<Suite> r;
+  return r;
+}
+void add_suite(Suite s) { suite_registry().push_back(std::move(s)); }
+const std::vector<Suite>& suites() { return suite_registry(); }
+
 std::vector<float> random_floats(size_t n, uint32_t seed) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
@@ -142,12 +149,13 @@ std::string utc_now() {
   return buf;
 }
 
-bool selected(const Entry& e, const Options& o) {
+bool selected(const std::string& name, const Options& o) {
   if (o.filters.empty()) return true;
   for (const auto& f : o.filters)
-    if (e.name().find(f) != std::string::npos) return true;
+    if (name.find(f) != std::string::npos) return true;
   return false;
 }
+bool selected(const Entry& e, const Options& o) { return selected(e.name(), o); }
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -168,6 +176,7 @@ int main(int argc, char** argv) {
     const auto& all = spk::bench::entries();
     if (opt.list) {
       for (const auto& e : all) std::printf("%s\n", e.name().c_str());
+      for (const auto& su : spk::bench::suites()) std::printf("%s (suite)\n", su.name.c_str());
       return 0;
     }
     // Selected entries, with the providers of any reference they compare to run first.
@@ -180,7 +189,10 @@ int main(int argc, char** argv) {
       }
     for (const auto& e : all)
       if (e.provides.empty() && selected(e, opt)) run.push_back(&e);
-    if (run.empty()) {
+    std::vector<const spk::bench::Suite*> run_suites;
+    for (const auto& su : spk::bench::suites())
+      if (selected(su.name, opt)) run_suites.push_back(&su);
+    if (run.empty() && run_suites.empty()) {
       std::fprintf(stderr, "spk_bench: no entry matches the filter (try --list)\n");
       return 1;
     }
@@ -221,6 +233,11 @@ int main(int argc, char** argv) {
       if (!e->provides.empty()) r["provides"] = e->provides;
       if (ratio > 0) { r["compare_to"] = e->compare_to; r["ratio"] = ratio; }
       results.push_back(r);
+    }
+    for (const auto* su : run_suites) {
+      nlohmann::json rows = nlohmann::json::array();
+      su->run(opt.budget_s, rows);
+      for (auto& r : rows) { r["suite"] = su->name; results.push_back(r); }
     }
 
     if (!opt.json_path.empty()) {
