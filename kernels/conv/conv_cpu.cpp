@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "kernels/conv/conv.h"
-#include "kernels/conv/work_pool.h"
+#include "kernels/common/work_pool.h"
 #include "kernels/gemm/gemm.h"
 
 namespace spk {

@@ -10,7 +10,7 @@
 //   adaptive_avg_pool2d: output (OH, OW); bin i covers rows [floor(i·H/OH), ceil((i+1)·H/OH)), likewise
 //                columns; y = mean over the bin. backward spreads dy / bin size.
 // H_out = floor((H + 2·pad_h − KH) / stride_h) + 1, likewise W_out.
-// Backward kernels write (=) dx. CPU kernels thread over the N·C planes (kernels/conv/work_pool.h).
+// Backward kernels write (=) dx. CPU kernels thread over the N·C planes (kernels/common/work_pool.h).
 #pragma once
 #include <cstdint>
 

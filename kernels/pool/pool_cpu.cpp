@@ -11,7 +11,7 @@
 
 #include <omp.h>
 
-#include "kernels/conv/work_pool.h"
+#include "kernels/common/work_pool.h"
 #include "kernels/pool/pool.h"
 
 namespace spk {
@@ -21,7 +21,7 @@ namespace {
 constexpr int64_t kParallelElems = 1 << 15;   // below this a pool runs on one thread
 
 // fn(plane) for every (n, c) plane; split into a few blocks per thread on the conv kernels' sleeping pool
-// (kernels/conv/work_pool.h) when `work` (elements touched) is worth it.
+// (kernels/common/work_pool.h) when `work` (elements touched) is worth it.
 template <class F>
 void for_planes(int64_t planes, int64_t work, F&& fn) {
   const int threads = omp_get_max_threads();

@@ -2,7 +2,7 @@
 // lock and bumps a generation counter, workers that wake take units from an atomic counter, and the caller
 // returns once every unit has finished and no worker is still inside the job. A worker that wakes after
 // the job is gone finds no job and goes back to sleep, so a descheduled worker never holds the caller up.
-#include "kernels/conv/work_pool.h"
+#include "kernels/common/work_pool.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-// A small work-sharing thread pool for the CPU conv kernels: parallel_units(n, threads, fn) calls fn(u) for
+// A small work-sharing thread pool for the CPU kernels (conv, pooling): parallel_units(n, threads, fn) calls fn(u) for
 // every u in [0, n) on up to `threads` threads (the caller among them), handing units out one at a time,
 // and returns when all are done.
 //
