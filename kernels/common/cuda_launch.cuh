@@ -56,4 +56,26 @@ inline int64_t max_offset(const TwoViews& L, const int64_t* strides) {
   return m;
 }
 
+#if defined(__CUDACC__)
+// Offsets (o0, o1) in the two views of the row-major linear index i. I is the index type: uint32_t when every
+// offset fits (see max_offset), else int64_t. Dims are walked with compile-time indices (unrolled, guarded by
+// ndim) so the layout stays in parameter space instead of spilling to local memory.
+template <class I>
+__device__ __forceinline__ void two_view_offsets(const TwoViews& L, int64_t i, I& o0, I& o1) {
+  I rem = I(i);
+  o0 = 0;
+  o1 = 0;
+#pragma unroll
+  for (int d = kMaxDims - 1; d >= 0; --d) {
+    if (d < L.ndim) {
+      const I size = I(L.shape[d]);
+      const I c = rem % size;
+      rem /= size;
+      o0 += c * I(L.s0[d]);
+      o1 += c * I(L.s1[d]);
+    }
+  }
+}
+#endif
+
 }  // namespace spk::cuda_launch

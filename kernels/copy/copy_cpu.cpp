@@ -1,6 +1,6 @@
 #include <cstring>
 
-#include "kernels/common/half.h"
+#include "kernels/copy/cast_math.h"
 #include "kernels/common/strided.h"
 #include "kernels/copy/copy.h"
 
@@ -22,29 +22,6 @@ void strided_copy_cpu(const void* src, const int64_t* src_strides, void* dst, co
     case 4: copy_typed((const uint32_t*)src, src_strides, (uint32_t*)dst, dst_strides, shape, ndim); break;
     case 8: copy_typed((const uint64_t*)src, src_strides, (uint64_t*)dst, dst_strides, shape, ndim); break;
     default: break;
-  }
-}
-
-static double load_as_double(const void* p, DType t, int64_t i) {
-  switch (t) {
-    case DType::f32: return ((const float*)p)[i];
-    case DType::f64: return ((const double*)p)[i];
-    case DType::f16: return f16_to_f32(((const uint16_t*)p)[i]);
-    case DType::bf16: return bf16_to_f32(((const uint16_t*)p)[i]);
-    case DType::i32: return ((const int32_t*)p)[i];
-    case DType::i64: return double(((const int64_t*)p)[i]);
-  }
-  return 0;
-}
-
-static void store_from_double(void* p, DType t, int64_t i, double v) {
-  switch (t) {
-    case DType::f32: ((float*)p)[i] = float(v); break;
-    case DType::f64: ((double*)p)[i] = v; break;
-    case DType::f16: ((uint16_t*)p)[i] = f32_to_f16(float(v)); break;
-    case DType::bf16: ((uint16_t*)p)[i] = f32_to_bf16(float(v)); break;
-    case DType::i32: ((int32_t*)p)[i] = int32_t(v); break;
-    case DType::i64: ((int64_t*)p)[i] = int64_t(v); break;
   }
 }
 

@@ -15,6 +15,7 @@
 #include "kernels/common/cuda_launch.cuh"
 #include "kernels/common/half.h"
 #include "kernels/common/strided.h"
+#include "kernels/copy/cast_math.h"
 #include "kernels/copy/copy.h"
 
 namespace spk {
@@ -24,23 +25,13 @@ namespace {
 using namespace cuda_launch;
 using CopyLayout = TwoViews;   // s0: source strides, s1: destination strides
 
-// I: the index type (uint32_t when everything fits, else int64_t). Dims are walked with compile-time
-// indices (unrolled, guarded by ndim) so the layout arrays stay in registers/parameter space.
+// I: the index type (uint32_t when everything fits, else int64_t).
 template <class T, class I>
 __global__ void strided_copy_kernel(const T* __restrict__ src, T* __restrict__ dst, CopyLayout L, int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    I rem = I(i), so = 0, dof = 0;
-#pragma unroll
-    for (int d = kMaxDims - 1; d >= 0; --d) {
-      if (d < L.ndim) {
-        const I size = I(L.shape[d]);
-        const I c = rem % size;
-        rem /= size;
-        so += c * I(L.s0[d]);
-        dof += c * I(L.s1[d]);
-      }
-    }
+    I so, dof;
+    two_view_offsets(L, i, so, dof);
     dst[dof] = src[so];
   }
 }
@@ -57,30 +48,7 @@ void launch_strided_copy(const void* src, void* dst, const CopyLayout& L, int64_
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
-// ---- casts: the CPU's rules (kernels/copy/copy_cpu.cpp), element by element ----
-
-__device__ double load_as_double(const void* p, DType t, int64_t i) {
-  switch (t) {
-    case DType::f32: return ((const float*)p)[i];
-    case DType::f64: return ((const double*)p)[i];
-    case DType::f16: return f16_to_f32(((const uint16_t*)p)[i]);
-    case DType::bf16: return bf16_to_f32(((const uint16_t*)p)[i]);
-    case DType::i32: return ((const int32_t*)p)[i];
-    case DType::i64: return double(((const int64_t*)p)[i]);
-  }
-  return 0;
-}
-
-__device__ void store_from_double(void* p, DType t, int64_t i, double v) {
-  switch (t) {
-    case DType::f32: ((float*)p)[i] = float(v); break;
-    case DType::f64: ((double*)p)[i] = v; break;
-    case DType::f16: ((uint16_t*)p)[i] = f32_to_f16(float(v)); break;
-    case DType::bf16: ((uint16_t*)p)[i] = f32_to_bf16(float(v)); break;
-    case DType::i32: ((int32_t*)p)[i] = int32_t(v); break;
-    case DType::i64: ((int64_t*)p)[i] = int64_t(v); break;
-  }
-}
+// ---- casts: the CPU's rules (kernels/copy/cast_math.h), element by element ----
 
 // The dtype switches are uniform across the grid, so they cost a few instructions, not divergence.
 __global__ void cast_kernel(const void* __restrict__ src, DType st, void* __restrict__ dst, DType dt, int64_t n) {

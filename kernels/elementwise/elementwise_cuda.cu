@@ -154,24 +154,14 @@ __global__ void binary_flat_kernel(const float* __restrict__ a, int64_t sa, cons
   for (int64_t i = done + tid; i < n; i += step) out[i] = binary_f<float>(OP, a[i * sa], b[i * sb]);
 }
 
-// General broadcast/strided case. Dims are walked with compile-time indices (unrolled, guarded by ndim)
-// so the layout stays in parameter space instead of spilling to local memory.
+// General broadcast/strided case.
 template <BinaryOp OP, class I>
 __global__ void binary_strided_kernel(const float* __restrict__ a, const float* __restrict__ b,
                                       float* __restrict__ out, BinaryLayout L, int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    I rem = I(i), oa = 0, ob = 0;
-#pragma unroll
-    for (int d = kMaxDims - 1; d >= 0; --d) {
-      if (d < L.ndim) {
-        const I size = I(L.shape[d]);
-        const I c = rem % size;
-        rem /= size;
-        oa += c * I(L.s0[d]);
-        ob += c * I(L.s1[d]);
-      }
-    }
+    I oa, ob;
+    two_view_offsets(L, i, oa, ob);
     out[i] = binary_f<float>(OP, a[oa], b[ob]);
   }
 }
