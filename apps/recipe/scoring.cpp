@@ -8,6 +8,8 @@
 // for 10 crops of 512 dims.
 #include "apps/recipe/scoring.h"
 
+#include <functional>
+
 #include "engine/autograd.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -61,14 +63,10 @@ double vt_score(const Tensor& e_a, const Tensor& e_b, bool test_normalize) {
   return neg_mean_crop_distance(a, b).item();
 }
 
-std::vector<double> vt_scores(const Tensor& crops, const std::vector<TrialPair>& trials, bool test_normalize,
-                              int64_t batch) {
-  SPK_CHECK(crops.defined() && crops.dim() == 3 && crops.size(1) > 0 && crops.size(2) > 0,
-            "vt_scores: expected crop embeddings (F, n, D), got ", crops.defined() ? crops.str() : "undefined");
-  SPK_CHECK(batch > 0, "vt_scores: batch must be positive, got ", batch);
-  check_trial_indices("vt_scores", trials, crops.size(0));
-  NoGradGuard ng;
-  RowGather gather(test_normalize ? l2_normalize(crops, 2) : crops);
+// Scores trials `batch` at a time: score(enrol rows, test rows) -> (T) scores, so memory stays bounded.
+static std::vector<double> score_in_batches(
+    const std::vector<TrialPair>& trials, int64_t batch,
+    const std::function<Tensor(const std::vector<int64_t>&, const std::vector<int64_t>&)>& score) {
   std::vector<double> out;
   out.reserve(trials.size());
   for (size_t start = 0; start < trials.size(); start += size_t(batch)) {
@@ -78,9 +76,22 @@ std::vector<double> vt_scores(const Tensor& crops, const std::vector<TrialPair>&
       ia.push_back(trials[t].enrol);
       ib.push_back(trials[t].test);
     }
-    for (double s : neg_mean_crop_distance(gather.rows(ia), gather.rows(ib)).to_double()) out.push_back(s);   // (T)
+    for (double v : score(ia, ib).to_double()) out.push_back(v);
   }
   return out;
+}
+
+std::vector<double> vt_scores(const Tensor& crops, const std::vector<TrialPair>& trials, bool test_normalize,
+                              int64_t batch) {
+  SPK_CHECK(crops.defined() && crops.dim() == 3 && crops.size(1) > 0 && crops.size(2) > 0,
+            "vt_scores: expected crop embeddings (F, n, D), got ", crops.defined() ? crops.str() : "undefined");
+  SPK_CHECK(batch > 0, "vt_scores: batch must be positive, got ", batch);
+  check_trial_indices("vt_scores", trials, crops.size(0));
+  NoGradGuard ng;
+  RowGather gather(test_normalize ? l2_normalize(crops, 2) : crops);
+  return score_in_batches(trials, batch, [&](const std::vector<int64_t>& ia, const std::vector<int64_t>& ib) {
+    return neg_mean_crop_distance(gather.rows(ia), gather.rows(ib));   // (T)
+  });
 }
 
 Tensor utterance_embedding(const Tensor& e) {
@@ -117,18 +128,9 @@ std::vector<double> cosine_scores(const Tensor& utts, const std::vector<TrialPai
     u = sub(u, mean_vec);
   }
   RowGather gather(l2_normalize(u, 1));
-  std::vector<double> out;
-  out.reserve(trials.size());
-  for (size_t start = 0; start < trials.size(); start += size_t(batch)) {
-    const size_t end = std::min(trials.size(), start + size_t(batch));
-    std::vector<int64_t> ia, ib;
-    for (size_t t = start; t < end; ++t) {
-      ia.push_back(trials[t].enrol);
-      ib.push_back(trials[t].test);
-    }
-    for (double s : sum(mul(gather.rows(ia), gather.rows(ib)), {1}).to_double()) out.push_back(s);
-  }
-  return out;
+  return score_in_batches(trials, batch, [&](const std::vector<int64_t>& ia, const std::vector<int64_t>& ib) {
+    return sum(mul(gather.rows(ia), gather.rows(ib)), {1});   // (T)
+  });
 }
 
 }  // namespace spk::recipe
