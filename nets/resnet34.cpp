@@ -29,11 +29,12 @@ ResNet34::ResNet34(const ModelConfig& config, Rng& rng) : SpeakerNet(config.n_me
   layer2 = register_module("layer2", make_stage(in, 64, 4, 2, rng));
   layer3 = register_module("layer3", make_stage(in, 128, 6, 2, rng));
   layer4 = register_module("layer4", make_stage(in, 256, 3, 2, rng));
-  // Frequency after three stride-2 3x3 convs with padding 1: n -> ceil(n/2), three times.
+  // Frequency after three stride-2 3x3 convs with padding 1: n -> ceil(n/2), three times. (wespeaker
+  // sizes seg_1 with int(n_mels/8), which agrees for n_mels divisible by 8 and crashes otherwise.)
   int64_t f = config.n_mels;
   for (int i = 0; i < 3; ++i) f = (f + 1) / 2;
   seg_1 = register_module("seg_1", std::make_shared<Linear>(2 * 256 * f, config.nOut, rng));
-  init_conv2d_kaiming(*this, rng);   // as wespeaker's torchvision-style ResNet: default init is also used there
+  // No re-initialisation: wespeaker's ResNet keeps PyTorch's default Conv/Linear init.
 }
 
 Tensor ResNet34::forward(const Tensor& feats) {
