@@ -37,4 +37,6 @@ TEST_CASE("ResNet34: output shape and train/eval") {
   auto m = make_model("ResNet34", r34(32));
   CHECK(m->forward(feats).shape() == Shape{2, 32});
   test::check_train_eval(*m, feats);
+  CHECK(m->forward(test::random_feats(2, 80, 9)).shape() == Shape{2, 32});   // 9 -> 5 -> 3 -> 2 frames
+  CHECK_THROWS_WITH_AS(m->forward(test::random_feats(2, 80, 8)), doctest::Contains("T >= 9"), Error);
 }
