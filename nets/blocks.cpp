@@ -1,0 +1,114 @@
+// Shared blocks and pooling of the nets (see blocks.h).
+#include "nets/blocks.h"
+
+#include <limits>
+
+#include "engine/init.h"
+#include "engine/rng.h"
+
+namespace spk {
+
+SELayer::SELayer(int64_t channels, int64_t reduction, Rng& rng) {
+  auto fc = register_module("fc", std::make_shared<Slots>());
+  fc0 = fc->add("0", std::make_shared<Linear>(channels, channels / reduction, rng));
+  fc2 = fc->add("2", std::make_shared<Linear>(channels / reduction, channels, rng));
+}
+
+Tensor SELayer::forward(const Tensor& x) const {
+  Tensor y = mean(x, {2, 3});                               // (N, C)
+  y = sigmoid(fc2->forward(relu(fc0->forward(y))));
+  return x * reshape(y, {x.size(0), x.size(1), 1, 1});
+}
+
+namespace {
+std::shared_ptr<Slots> conv_bn_1x1(int64_t in, int64_t out, std::pair<int64_t, int64_t> stride, Rng& rng) {
+  auto s = std::make_shared<Slots>();
+  Conv2dOptions o;
+  o.stride = stride;
+  o.bias = false;
+  s->add("0", std::make_shared<Conv2d>(in, out, std::pair<int64_t, int64_t>{1, 1}, rng, o));
+  s->add("1", std::make_shared<BatchNorm2d>(out));
+  return s;
+}
+
+Tensor run_conv_bn(Slots& s, const Tensor& x) {
+  auto* conv = dynamic_cast<Conv2d*>(s.children()[0].second.get());
+  auto* bn = dynamic_cast<BatchNorm2d*>(s.children()[1].second.get());
+  return bn->forward(conv->forward(x));
+}
+
+Conv2dOptions conv3x3(std::pair<int64_t, int64_t> stride) {
+  Conv2dOptions o;
+  o.stride = stride;
+  o.padding = {1, 1};
+  o.bias = false;
+  return o;
+}
+}  // namespace
+
+SEBasicBlock::SEBasicBlock(int64_t in, int64_t out, std::pair<int64_t, int64_t> stride, Rng& rng,
+                           int64_t reduction) {
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(in, out, std::pair<int64_t, int64_t>{3, 3}, rng,
+                                                            conv3x3(stride)));
+  bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(out));
+  conv2 = register_module("conv2", std::make_shared<Conv2d>(out, out, std::pair<int64_t, int64_t>{3, 3}, rng,
+                                                            conv3x3({1, 1})));
+  bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(out));
+  se = register_module("se", std::make_shared<SELayer>(out, reduction, rng));
+  if (stride != std::pair<int64_t, int64_t>{1, 1} || in != out)
+    downsample = register_module("downsample", conv_bn_1x1(in, out, stride, rng));
+}
+
+Tensor SEBasicBlock::forward(const Tensor& x) {
+  Tensor out = bn1->forward(relu(conv1->forward(x)));
+  out = se->forward(bn2->forward(conv2->forward(out)));
+  Tensor residual = downsample ? run_conv_bn(*downsample, x) : x;
+  return relu(out + residual);
+}
+
+BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, Rng& rng) {
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(in, out, std::pair<int64_t, int64_t>{3, 3}, rng,
+                                                            conv3x3({stride, stride})));
+  bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(out));
+  conv2 = register_module("conv2", std::make_shared<Conv2d>(out, out, std::pair<int64_t, int64_t>{3, 3}, rng,
+                                                            conv3x3({1, 1})));
+  bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(out));
+  if (stride != 1 || in != out) shortcut = register_module("shortcut", conv_bn_1x1(in, out, {stride, stride}, rng));
+}
+
+Tensor BasicBlock::forward(const Tensor& x) {
+  Tensor out = relu(bn1->forward(conv1->forward(x)));
+  out = bn2->forward(conv2->forward(out));
+  Tensor residual = shortcut ? run_conv_bn(*shortcut, x) : x;
+  return relu(out + residual);
+}
+
+void init_conv2d_kaiming(Module& m, Rng& rng) {
+  for (auto& [name, mod] : m.named_modules())
+    if (auto* conv = dynamic_cast<Conv2d*>(mod)) kaiming_normal_(conv->weight, rng, FanMode::fan_out);
+}
+
+Tensor self_attentive_pool(const Tensor& x, const Linear& sap_linear, const Tensor& attention, bool with_std) {
+  Tensor h = tanh(sap_linear.forward(x));                  // (B, T, D)
+  Tensor w = softmax(matmul(h, attention), 1);             // (B, T, 1), softmax over T
+  Tensor mu = sum(x * w, {1});                             // (B, D)
+  if (!with_std) return mu;
+  Tensor var = sum(x * x * w, {1}) - mu * mu;
+  Tensor sg = sqrt(clamp(var, 1e-5, std::numeric_limits<double>::infinity()));
+  return concat({mu, sg}, 1);
+}
+
+Tensor attentive_stats(const Tensor& x, const Tensor& w, bool with_std, double clamp_min) {
+  Tensor mu = sum(x * w, {2});
+  if (!with_std) return mu;
+  Tensor sg = sqrt(clamp(sum(x * x * w, {2}) - mu * mu, clamp_min, std::numeric_limits<double>::infinity()));
+  return concat({mu, sg}, 1);
+}
+
+Tensor temporal_stats(const Tensor& x) {
+  SPK_CHECK(x.dim() == 3 && x.size(2) >= 2, "temporal_stats: input ", x.str(),
+            " must be (B, C, T) with T >= 2 frames");
+  return concat({mean(x, {2}), sqrt(var(x, {2}, /*unbiased=*/true) + 1e-7)}, 1);
+}
+
+}  // namespace spk

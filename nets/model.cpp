@@ -1,0 +1,46 @@
+// SpeakerNet input checks and the model factory (see model.h).
+#include "nets/model.h"
+
+#include "engine/rng.h"
+#include "nets/ecapa_tdnn.h"
+#include "nets/resnet34.h"
+#include "nets/resnet_se34l.h"
+#include "nets/resnet_se34v2.h"
+#include "nets/tdnn.h"
+#include "nets/vggvox.h"
+
+namespace spk {
+
+void SpeakerNet::check_input(const Tensor& feats, int64_t min_frames) const {
+  SPK_CHECK(feats.defined() && feats.dim() == 3 && feats.size(1) == n_mels_ && feats.size(0) >= 1 &&
+                feats.size(2) >= min_frames,
+            name(), ": input ", feats.defined() ? feats.str() : std::string("undefined"),
+            " must be features (B, n_mels = ", n_mels_, ", T >= ", min_frames, ")");
+}
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = {"ResNetSE34L", "ResNetSE34V2", "VGGVox",
+                                                 "ECAPA_TDNN",  "ResNet34",     "TDNN"};
+  return names;
+}
+
+std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfig& config, Rng& rng) {
+  SPK_CHECK(config.n_mels >= 1 && config.nOut >= 1, "make_model: --n_mels ", config.n_mels, " and --nOut ",
+            config.nOut, " must be positive");
+  if (name == "ResNetSE34L") return std::make_shared<ResNetSE34L>(config, rng);
+  if (name == "ResNetSE34V2") return std::make_shared<ResNetSE34V2>(config, rng);
+  if (name == "VGGVox") return std::make_shared<VGGVox>(config, rng);
+  if (name == "ECAPA_TDNN") return std::make_shared<EcapaTdnn>(config, rng);
+  if (name == "ResNet34") return std::make_shared<ResNet34>(config, rng);
+  if (name == "TDNN") return std::make_shared<XVectorTdnn>(config, rng);
+  std::string known;
+  for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+  SPK_FAIL("make_model: unknown --model '", name, "' (known: ", known, ")");
+}
+
+std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfig& config) {
+  Rng rng(config.seed);
+  return make_model(name, config, rng);
+}
+
+}  // namespace spk
