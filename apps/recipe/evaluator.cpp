@@ -1,0 +1,210 @@
+// The evaluator (see evaluator.h).
+//
+// Files arrive in list order from the EvalReader's worker threads. Consecutive files whose crops have the same
+// length are collected until the next one would take the group past max_batch_rows rows; the group's crops are
+// then one (R, L) waveform batch. A single file with more crops than max_batch_rows is split into passes of
+// max_batch_rows rows. Because the reader keeps list order, a group's rows are contiguous in the flattened
+// (F·n, D) output, so each pass copies its embeddings straight into place.
+#include "apps/recipe/evaluator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "engine/audio/crop.h"
+#include "engine/audio/fbank.h"
+#include "engine/audio/loader.h"
+#include "engine/autograd.h"
+#include "engine/check.h"
+#include "engine/ops.h"
+
+namespace spk::recipe {
+
+namespace {
+
+// Puts a module in eval mode and restores its previous mode on scope exit (also on error).
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
+  ~EvalModeGuard() { m_.train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  Module& m_;
+  bool was_training_;
+};
+
+// Files in [first, last) of paths, for messages: one name, or the first and a count.
+std::string name_files(const std::vector<std::string>& paths, int64_t first, int64_t last) {
+  if (last - first == 1) return "file '" + paths[size_t(first)] + "'";
+  return detail::cat("files '", paths[size_t(first)], "' ... '", paths[size_t(last - 1)], "' (", last - first,
+                     " files)");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+Device model_device(const SpeakerNet& model) {
+  for (const auto& [name, t] : model.state()) return t.device();
+  return Device::cpu();
+}
+
+void check_embed_settings(const EmbedSettings& s, const FbankConfig& fbank, const SpeakerNet& model) {
+  SPK_CHECK(s.eval_frames >= 0, "--eval_frames must be >= 0 (0 = the whole file), got ", s.eval_frames);
+  SPK_CHECK(s.num_eval >= 1, "--num_eval must be >= 1, got ", s.num_eval);
+  SPK_CHECK(s.num_workers >= 0, "--nDataLoaderThread must be >= 0, got ", s.num_workers);
+  SPK_CHECK(s.max_batch_rows >= 1, "evaluation batch (max_batch_rows) must be >= 1, got ", s.max_batch_rows);
+  SPK_CHECK(s.sample_rate > 0, "sample rate must be positive, got ", s.sample_rate);
+  const std::string err = fbank_config_error(fbank);
+  SPK_CHECK(err.empty(), "front end: ", err);
+  SPK_CHECK(int64_t(fbank.n_mels) == model.n_mels(), "front end gives ", fbank.n_mels, " mel bands but model ",
+            model.name(), " expects --n_mels ", model.n_mels());
+  SPK_CHECK(double(s.sample_rate) == fbank.sample_rate, "front end is configured for ", fbank.sample_rate,
+            " Hz but files are read at ", s.sample_rate, " Hz");
+  if (s.eval_frames > 0) {
+    const std::string len_err = fbank_length_error(fbank, audio::max_audio_samples(s.eval_frames));
+    SPK_CHECK(len_err.empty(), "--eval_frames ", s.eval_frames, ": ", len_err);
+  }
+}
+
+Tensor embed_files(SpeakerNet& model, const FbankConfig& fbank, const std::vector<std::string>& paths,
+                   const EmbedSettings& s, const EvalProgress& progress) {
+  check_embed_settings(s, fbank, model);
+  const int64_t F = int64_t(paths.size());
+  const int64_t n = (s.eval_frames == 0 || s.mean_over_crops) ? 1 : s.num_eval;
+  const int64_t D = model.embedding_dim();
+  const Device device = model_device(model);
+  Tensor out = Tensor::empty({F, n, D}, DType::f32, device);
+  if (F == 0) return out;
+
+  EvalModeGuard mode(model);
+  NoGradGuard no_grad;
+  audio::EvalConfig rc;
+  rc.eval_frames = s.eval_frames;
+  rc.num_eval = s.num_eval;
+  rc.sample_rate = s.sample_rate;
+  rc.num_workers = s.num_workers;
+  audio::EvalReader reader(paths, rc);
+
+  std::vector<Tensor> group;   // consecutive files' (rows, L) crops, all of the same L
+  int64_t group_first = 0, group_rows = 0, done = 0;
+
+  auto flush = [&]() {
+    if (group.empty()) return;
+    const int64_t k = int64_t(group.size());
+    try {
+      Tensor wav = k == 1 ? group[0] : concat(group, 0);   // (R, L) cpu
+      wav = wav.to(device);
+      std::vector<Tensor> parts;
+      for (int64_t r0 = 0; r0 < group_rows; r0 += s.max_batch_rows) {
+        const int64_t r1 = std::min(group_rows, r0 + s.max_batch_rows);
+        Tensor rows = (r0 == 0 && r1 == group_rows) ? wav : slice(wav, 0, r0, r1);
+        parts.push_back(model.forward(spk::fbank(rows.contiguous(), fbank)));   // (r, D)
+      }
+      Tensor emb = parts.size() == 1 ? parts[0] : concat(parts, 0);   // (R, D)
+      SPK_CHECK(emb.dim() == 2 && emb.size(0) == group_rows && emb.size(1) == D, "model ", model.name(),
+                " returned ", emb.str(), " for ", group_rows, " crops; expected (", group_rows, ", ", D, ")");
+      if (s.mean_over_crops && s.eval_frames > 0) emb = mean(reshape(emb, {k, s.num_eval, D}), {1});   // (k, D)
+      Tensor dst = slice(out, 0, group_first, group_first + k);   // (k, n, D), contiguous
+      dst.copy_(reshape(emb, {k, n, D}));
+    } catch (const Error& e) {
+      throw Error(detail::cat("embedding ", name_files(paths, group_first, group_first + k), ": ", e.what()));
+    }
+    done = group_first + k;
+    group.clear();
+    group_rows = 0;
+    if (progress) progress(done, F);
+  };
+
+  audio::EvalItem item;
+  while (true) {
+    bool more;
+    try {
+      more = reader.next(item);
+    } catch (const Error& e) {
+      throw Error(detail::cat("embed_files: ", e.what()));   // the reader's message names the file
+    }
+    if (!more) break;
+    const int64_t rows = item.wav.size(0);
+    const bool fits = group.empty() || (item.wav.size(1) == group[0].size(1) && group_rows + rows <= s.max_batch_rows);
+    if (!fits) flush();
+    if (group.empty()) group_first = item.index;
+    group.push_back(item.wav);
+    group_rows += rows;
+  }
+  flush();
+  SPK_CHECK(done == F, "embed_files: the reader gave ", done, " of ", F, " files");
+  return out;
+}
+
+std::vector<TrialPair> trial_pairs(const audio::TrialList& trials) {
+  std::map<std::string, int64_t> index;
+  for (size_t i = 0; i < trials.files.size(); ++i) index.emplace(trials.files[i], int64_t(i));
+  std::vector<TrialPair> pairs;
+  pairs.reserve(trials.trials.size());
+  for (const audio::Trial& t : trials.trials) {
+    auto a = index.find(t.enroll), b = index.find(t.test);
+    SPK_CHECK(a != index.end() && b != index.end(), "trial list ", trials.source, ": '", t.enroll, "' or '", t.test,
+              "' is missing from its file list");
+    pairs.push_back({a->second, b->second});
+  }
+  return pairs;
+}
+
+std::vector<int> trial_labels(const audio::TrialList& trials) {
+  std::vector<int> labels;
+  labels.reserve(trials.trials.size());
+  for (const audio::Trial& t : trials.trials) labels.push_back(t.label);
+  return labels;
+}
+
+std::vector<double> score_trials(const Tensor& crops, const std::vector<TrialPair>& pairs, const std::string& scoring,
+                                 bool test_normalize) {
+  SPK_CHECK(crops.defined() && crops.dim() == 3, "score_trials: expected crop embeddings (F, n, D), got ",
+            crops.defined() ? crops.str() : "undefined");
+  if (scoring == "vt") return vt_scores(crops, pairs, test_normalize);
+  if (scoring == "cosine") {
+    NoGradGuard ng;
+    return cosine_scores(mean(crops, {1}), pairs);   // the mean over crops: utterance_embedding per file
+  }
+  SPK_FAIL("scoring must be vt or cosine, got '", scoring, "'");
+}
+
+TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+                                   const std::vector<std::string>& paths, const TrialEvalSettings& s,
+                                   const EvalProgress& progress) {
+  SPK_CHECK(s.scoring == "vt" || s.scoring == "cosine", "scoring must be vt or cosine, got '", s.scoring, "'");
+  SPK_CHECK(paths.size() == trials.files.size(), "evaluate_trials: ", paths.size(), " paths for ",
+            trials.files.size(), " files of trial list ", trials.source);
+  SPK_CHECK(!trials.trials.empty(), "trial list ", trials.source, " has no trials");
+  check_embed_settings(s.embed, fbank, model);
+  TrialEvalResult r;
+  const std::vector<TrialPair> pairs = trial_pairs(trials);
+  r.labels = trial_labels(trials);
+
+  auto t0 = std::chrono::steady_clock::now();
+  r.crops = embed_files(model, fbank, paths, s.embed, progress);
+  r.embed_seconds = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  r.scores = score_trials(r.crops, pairs, s.scoring, s.test_normalize);
+  r.has_metrics = trials.labelled();
+  if (r.has_metrics) r.metrics = compute_metrics(r.scores, r.labels);
+  r.score_seconds = seconds_since(t0);
+  return r;
+}
+
+TrialEvalResult evaluate_trials(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+                                const std::string& test_path, const TrialEvalSettings& s,
+                                const EvalProgress& progress) {
+  std::vector<std::string> paths;
+  paths.reserve(trials.files.size());
+  for (const std::string& key : trials.files) paths.push_back(audio::join_path(test_path, key));
+  return evaluate_trials_at(model, fbank, trials, paths, s, progress);
+}
+
+}  // namespace spk::recipe

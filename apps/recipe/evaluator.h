@@ -1,0 +1,87 @@
+// The evaluator: files -> crop embeddings -> trial scores -> EER/minDCF. Shared by the trainer (its every
+// test_interval evaluation) and spk_eval.
+//
+// Embedding (voxceleb_trainer's evaluateFromList, anchors §7.1): each file gives num_eval evenly spaced crops of
+// eval_frames·160 + 240 samples (engine/audio/crop.h), or the whole file as one crop with eval_frames 0; the
+// front end (fbank) and the model run on the model's device, in eval mode, without autograd. VT feeds one file
+// per forward pass; we batch the crops of consecutive files of equal crop length up to max_batch_rows rows per
+// pass. In eval mode every row is computed independently (BatchNorm uses running statistics, the front end's
+// normalisation is per row), so batching changes only the speed (and the last bits, where a kernel's summation
+// order depends on the batch size); the tests compare 1 vs up to 64 rows per pass.
+//
+// Scoring: "vt" is VT's −mean Euclidean distance over all crop pairs (L2-normalised crops unless the loss's
+// test_normalize is false); "cosine" is the cosine of the mean-over-crops utterance embeddings (scoring.h).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "apps/recipe/scoring.h"
+#include "engine/audio/lists.h"
+#include "engine/tensor.h"
+#include "kernels/fbank/fbank.h"
+#include "losses/verification.h"
+#include "nets/model.h"
+
+namespace spk::recipe {
+
+// progress(done_files, total_files); called after each forward pass and once at the end. May be empty.
+using EvalProgress = std::function<void(int64_t, int64_t)>;
+
+struct EmbedSettings {
+  int64_t eval_frames = 300, num_eval = 10;   // VT: 10 evenly spaced crops; eval_frames 0 = whole file, 1 crop
+  int num_workers = 2;                         // EvalReader threads (0: decode on the calling thread)
+  int64_t max_batch_rows = 64;                 // crops per forward pass (files of equal crop length batched)
+  int sample_rate = 16000;                     // files at other rates are resampled on reading
+  // Keep only each file's mean crop embedding (the utterance embedding cosine scoring uses): (F, 1, D). Saves
+  // memory when embedding a large list (a score-normalisation cohort).
+  bool mean_over_crops = false;
+};
+
+// Checks the settings (and that the front end gives the model's n_mels); an spk::Error names the setting.
+void check_embed_settings(const EmbedSettings& s, const FbankConfig& fbank, const SpeakerNet& model);
+
+// Crop embeddings of every file, in order: (F, n, D) f32 on the model's device (n = num_eval, or 1 with
+// eval_frames 0 or mean_over_crops). Puts the model in eval mode under NoGradGuard for the duration and
+// restores its previous training mode, also on error. Errors name the file (decoding, or a forward pass that
+// fails, e.g. a file too short for the model with eval_frames 0).
+Tensor embed_files(SpeakerNet& model, const FbankConfig& fbank, const std::vector<std::string>& paths,
+                   const EmbedSettings& s, const EvalProgress& progress = {});
+
+// The model's device (that of its first parameter or buffer; the CPU for a model without tensors).
+Device model_device(const SpeakerNet& model);
+
+// A trial list as row indices into its sorted file list (trials.files) and its labels (-1 where unlabelled).
+std::vector<TrialPair> trial_pairs(const audio::TrialList& trials);
+std::vector<int> trial_labels(const audio::TrialList& trials);
+
+// "vt" | "cosine" (anything else is an error naming the value). crops (F, n, D) as embed_files gives them.
+std::vector<double> score_trials(const Tensor& crops, const std::vector<TrialPair>& pairs, const std::string& scoring,
+                                 bool test_normalize);
+
+struct TrialEvalSettings {
+  EmbedSettings embed;
+  bool test_normalize = true;   // the loss's test_normalize (false for proto); VT scoring only
+  std::string scoring = "vt";   // vt | cosine
+};
+
+struct TrialEvalResult {
+  std::vector<double> scores;   // one per trial, in list order
+  std::vector<int> labels;      // one per trial (-1 unlabelled)
+  bool has_metrics = false;     // metrics are computed when every trial is labelled
+  MetricsReport metrics;
+  Tensor crops;                 // (F, n, D) on the model's device; row f is trials.files[f]
+  double embed_seconds = 0, score_seconds = 0;
+};
+
+// The files of `trials` (keys joined to test_path), embedded and scored; metrics when the list is labelled.
+TrialEvalResult evaluate_trials(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+                                const std::string& test_path, const TrialEvalSettings& s,
+                                const EvalProgress& progress = {});
+// The same with an explicit path for each of trials.files (e.g. Kaldi utterance ids resolved through wav.scp).
+TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+                                   const std::vector<std::string>& paths, const TrialEvalSettings& s,
+                                   const EvalProgress& progress = {});
+
+}  // namespace spk::recipe
