@@ -140,16 +140,18 @@ void OptionParser::set_text(Option& o, const std::string& text, OptionSource sou
 bool OptionParser::parse(int argc, const char* const* argv) {
   CLI::App cli{description_, app_};
   cli.set_help_flag("-h,--help", "print this help and exit");
-  cli.option_defaults()->always_capture_default();
   std::string config;
   cli.add_option("--config", config, "YAML file of option: value lines; flags given here win over it")
       ->group("Config");
   for (auto& o : options_) {
     if (!o->accepted) continue;
-    CLI::Option* opt = cli.add_option("--" + o->name, o->cli_text, o->help);
+    // Booleans take an optional value (--augment alone means true). CLI11 would substitute a default_str for
+    // the missing value, so their default goes into the help text instead.
+    const bool flag = o->kind == OptionKind::boolean;
+    CLI::Option* opt = cli.add_option("--" + o->name, o->cli_text, flag ? o->help + " [" + o->default_text + "]" : o->help);
     opt->group(o->group)->type_name(kind_str(o->kind));
-    if (!o->default_text.empty()) opt->default_str(o->default_text);
-    if (o->kind == OptionKind::boolean) opt->expected(0, 1);   // --augment alone means true
+    if (flag) opt->expected(0, 1);
+    else if (!o->default_text.empty()) opt->default_str(o->default_text);
     o->cli = opt;
   }
   try {

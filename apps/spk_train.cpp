@@ -1,0 +1,146 @@
+// spk_train: train (or fine-tune) a speaker-embedding model with voxceleb_trainer's flags.
+//
+//   spk_train --config configs/ResNetSE34L_AP.yaml --save_path exps/ap [--flag value ...]
+//
+// Flags, the YAML file and what lands in --save_path: docs/recipes.md. The app parses, shows progress and
+// writes files; the loop lives in apps/recipe/trainer.cpp. Exit status: 0 done, 2 bad flags or settings
+// (before any work), 1 any other error (a file that cannot be read, a diverged loss, ...).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "apps/recipe/config.h"
+#include "apps/recipe/evaluator.h"
+#include "apps/recipe/progress.h"
+#include "apps/recipe/trainer.h"
+#include "engine/audio/lists.h"
+#include "nets/model.h"
+
+using namespace spk;
+using namespace spk::recipe;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+const char* metric_name(MetricKind k) { return k == MetricKind::eer ? "TEER" : "TAcc"; }
+
+int run(int argc, char** argv) {
+  OptionParser options("spk_train", "Train a speaker-embedding model (voxceleb_trainer's flags; docs/recipes.md)",
+                       TRAIN);
+  if (!options.parse(argc, argv)) return 0;
+  const RecipeConfig cfg = recipe_config(options);
+  validate_train_config(cfg);
+
+  // The trial list is read and its files checked now, so a bad list fails before hours of training.
+  audio::TrialList trials;
+  const bool evaluate = !cfg.test_list.empty();
+  if (evaluate) {
+    if (!fs::exists(cfg.test_list)) throw UsageError("--test_list: no such file '" + cfg.test_list + "'");
+    trials = audio::read_trials(cfg.test_list);
+    if (!trials.labelled()) throw UsageError("--test_list " + cfg.test_list + ": every trial needs a label");
+    for (const auto& f : trials.files) {
+      const std::string p = audio::join_path(cfg.test_path, f);
+      if (!fs::is_regular_file(p))
+        throw UsageError("--test_list " + cfg.test_list + ": file '" + p + "' does not exist (check --test_path)");
+    }
+  }
+
+  ProgressLine bar(stderr);
+  TrainerHooks hooks;
+  hooks.log = [&](const std::string& s) {
+    bar.finish();
+    std::fprintf(stderr, "%s\n", s.c_str());
+  };
+  hooks.on_step = [&](const StepProgress& p) {
+    bar.update("epoch " + std::to_string(p.epoch) + " " + std::to_string(p.batch) + "/" +
+                   std::to_string(p.num_batches) + "  loss " + fmt("%.4f", p.loss) + "  " +
+                   metric_name(p.metric_kind) + " " + fmt("%.2f", p.metric) + "%  lr " + fmt("%.3g", p.lr) + "  " +
+                   fmt("%.1f", p.samples_per_s) + " samples/s  ETA " + format_duration(p.eta_s),
+               p.batch == p.num_batches);
+  };
+  EvalProgress eval_progress = [&](int64_t done, int64_t total) {
+    bar.update("  evaluating: " + std::to_string(done) + "/" + std::to_string(total) + " files", done == total);
+  };
+  std::unique_ptr<Trainer> trainer;
+  auto eval_once = [&](SpeakerNet& model, const Loss& loss) {
+    TrialEvalSettings s;
+    s.embed.eval_frames = cfg.eval_frames;
+    s.embed.num_eval = cfg.num_eval;
+    s.embed.num_workers = int(std::max<int64_t>(1, cfg.nDataLoaderThread));
+    s.test_normalize = loss.test_normalize();
+    s.scoring = "vt";
+    const TrialEvalResult r = evaluate_trials(model, trainer->fbank(), trials, cfg.test_path, s, eval_progress);
+    nlohmann::json j;
+    j["n_target"] = r.metrics.n_target;
+    j["n_nontarget"] = r.metrics.n_nontarget;
+    j["vt_eer_threshold"] = r.metrics.vt.at_eer.threshold;
+    j["vt_eer"] = r.metrics.vt.eer;
+    j["interp_eer"] = r.metrics.interpolated.eer;
+    j["min_dcf"] = spk::min_dcf(r.scores, r.labels, cfg.dcf_p_target, cfg.dcf_c_miss, cfg.dcf_c_fa).min_dcf;
+    j["min_dcf_p01"] = r.metrics.dcf_p01.min_dcf;
+    j["seconds"] = r.embed_seconds + r.score_seconds;
+    return j;
+  };
+  nlohmann::json last_eval;
+  int64_t last_eval_epoch = -1;
+  if (evaluate) {
+    hooks.evaluate = [&](SpeakerNet& model, const Loss& loss, int64_t epoch) {
+      last_eval = eval_once(model, loss);
+      last_eval_epoch = epoch;
+      return last_eval;
+    };
+  }
+  hooks.on_epoch = [&](const EpochSummary& e) {
+    bar.finish();
+    std::string line = "epoch " + std::to_string(e.epoch) + ": loss " + fmt("%.4f", e.loss) + "  " +
+                       metric_name(e.metric_kind) + " " + fmt("%.2f", e.metric) + "%  lr " + fmt("%.3g", e.lr) +
+                       "  " + fmt("%.1f", e.samples_per_s) + " samples/s  " + format_duration(e.seconds);
+    if (e.bad_files) line += "  skipped " + std::to_string(e.bad_files) + " bad files";
+    if (e.eval.is_object() && e.eval.contains("vt_eer"))
+      line += "  VEER " + fmt("%.4f", e.eval["vt_eer"].get<double>()) + "%  MinDCF " +
+              fmt("%.5f", e.eval["min_dcf"].get<double>());
+    std::fprintf(stderr, "%s\n", line.c_str());
+  };
+
+  trainer = std::make_unique<Trainer>(cfg, options.values(), hooks);
+  trainer->setup();
+  {
+    // The effective settings, loadable with --config (the run's own record, as wespeaker's config.yaml).
+    std::ofstream out(fs::path(cfg.save_path) / "config.yaml");
+    out << "# spk_train effective options" << (options.config_path().empty() ? "" : " (from --config " +
+                                                                                        options.config_path() + ")")
+        << "\n" << options.to_yaml();
+  }
+  trainer->run();
+
+  // The final figures: the last epoch's evaluation, or one now if the last epoch was not an evaluation epoch.
+  if (!evaluate) return 0;
+  if (last_eval_epoch != trainer->epoch()) {
+    std::fprintf(stderr, "final evaluation of epoch %lld\n", static_cast<long long>(trainer->epoch()));
+    last_eval = eval_once(trainer->model(), trainer->loss());
+  }
+  std::printf("EER %.4f MinDCF %.5f\n", last_eval["vt_eer"].get<double>(), last_eval["min_dcf"].get<double>());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "spk_train: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spk_train: error: %s\n", e.what());
+    return 1;
+  }
+}
