@@ -1,0 +1,87 @@
+// Training checkpoints, and importing weights trained elsewhere (--initial_model).
+//
+// A checkpoint is one safetensors file, written atomically (engine/safetensors.h: temp file, fsync, rename),
+// so a kill at any moment leaves either the previous file or the new one:
+//   __S__.<name>      the model's state_dict (parameters and buffers), voxceleb_trainer's names
+//   __L__.<name>      the loss's parameters (classifier weights, angleproto's w and b, ...)
+//   optim.*           the optimiser state (engine/optim.h), keyed by the same prefixed names
+//   metadata          spk.format = spk-checkpoint-1, spk.epoch (completed epochs), spk.step (optimiser steps),
+//                     spk.rng (the trainer's Rng seed and offset, JSON), spk.config (every recipe option, JSON),
+//                     spk.speakers (the label map), spk.lr, spk.margin (margin losses), spk.adacos_scale, spk.eval
+//                     (the last evaluation, JSON), spk.commit
+// Files: <save_path>/model/model<epoch:09d>.safetensors every test_interval epochs (kept, as voxceleb_trainer's
+// model<epoch>.model) and <save_path>/model/last.safetensors after every epoch (replaced). Resuming takes the
+// file with the highest epoch.
+//
+// Importing (--initial_model) reads an spk checkpoint or any safetensors state_dict whose names are the
+// reference implementation's: voxceleb_trainer (__S__. model, __L__. loss), TaoRuijie's ECAPA-TDNN
+// (speaker_encoder., speaker_loss.), wespeaker (bare model names, projection. for the margin head), or bare
+// model names. Front-end buffers (torchfb., torchfbank.) are skipped; every other model entry must match by
+// name, shape and dtype (all problems in one error naming the file).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/audio/lists.h"
+#include "engine/safetensors.h"
+
+namespace spk {
+class SpeakerNet;
+class Loss;
+class Optimizer;
+}  // namespace spk
+
+namespace spk::recipe {
+
+inline constexpr const char* kCheckpointFormat = "spk-checkpoint-1";
+
+struct TrainingState {
+  int64_t epoch = 0;               // epochs completed
+  int64_t step = 0;                // optimiser steps taken
+  uint64_t rng_seed = 0, rng_offset = 0;
+  double lr = 0;
+  nlohmann::json config = nlohmann::json::object();   // recipe options
+  audio::LabelMap speakers;
+  nlohmann::json eval = nlohmann::json::object();     // last evaluation (empty if none yet)
+};
+
+// Prefixed names for the optimiser: model parameters as "__S__.<name>", loss parameters as "__L__.<name>".
+NamedTensors training_parameters(const SpeakerNet& model, const Loss& loss);
+
+void save_checkpoint(const std::string& path, const SpeakerNet& model, const Loss& loss, const Optimizer& optim,
+                     const TrainingState& state);
+
+struct Checkpoint {
+  std::string path;
+  SafetensorsFile file;
+  bool is_spk = false;        // written by save_checkpoint (has spk.format)
+  TrainingState state;        // valid when is_spk
+};
+// Reads and validates the file (errors name it). A file with spk.format of another version is an error.
+Checkpoint read_checkpoint(const std::string& path);
+
+std::string numbered_checkpoint_path(const std::string& save_path, int64_t epoch);
+std::string last_checkpoint_path(const std::string& save_path);
+// The spk checkpoint in <save_path>/model with the highest epoch ("" if none). Leftover temporary files of an
+// interrupted write are ignored; unreadable checkpoints are an error naming them (never silently skipped).
+std::string find_resume_checkpoint(const std::string& save_path);
+
+// Restores model, loss and optimiser exactly from an spk checkpoint (strict: every entry must match).
+void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim);
+
+struct ImportResult {
+  std::string source_format;            // "spk", "voxceleb_trainer", "ECAPA-TDNN (TaoRuijie)", "wespeaker", "bare"
+  int64_t model_entries = 0;            // tensors loaded into the model
+  bool loss_loaded = false;
+  std::string loss_note;                // why the loss was not loaded (class count differs, ...), if it was not
+  std::vector<std::string> skipped;     // front-end entries skipped
+};
+// Loads the model weights (strict) and, when `loss` is given and the checkpoint has matching loss entries,
+// the loss weights; a loss whose entries differ in shape (another class count: fine-tuning on new speakers)
+// or names (another loss) keeps its fresh initialisation and the reason goes to loss_note.
+ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss);
+
+}  // namespace spk::recipe
