@@ -389,6 +389,8 @@ int run(int argc, char** argv) {
       usage(std::string("--test_list: ") + e.what());
     }
     if (trials.trials.empty()) usage("--test_list: '" + rc.test_list + "' has no trials");
+    if (!trials.labelled() && !p.str("det_plot").empty())
+      usage("--det_plot: the trial list '" + rc.test_list + "' has no labels, so there is no DET curve");
     const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc.test_path;
     for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
     keys = trials.files;
@@ -543,13 +545,18 @@ int run(int argc, char** argv) {
   std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
               paths.size(), pairs.size(), (long long)crops.size(1), test_normalize ? "true" : "false", tn_why.c_str());
   if (!labelled) {
-    std::printf("unlabelled trial list: scores written, no EER\n");
+    std::printf("unlabelled trial list: scores only, no metrics\n");
     return 0;
   }
-  for (const auto& s : sets)
-    std::printf("%-18s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f  minDCF(%g) %.5f\n",
-                s.name.c_str(), s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf,
-                s.metrics.dcf_p01.min_dcf, rc.dcf_p_target, s.dcf.min_dcf);
+  // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
+  const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
+  for (const auto& s : sets) {
+    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
+                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
+    if (custom_dcf)
+      std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
+    std::printf("\n");
+  }
   // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
   std::printf("EER %.4f MinDCF %.5f\n", primary.metrics.vt.eer, primary.dcf.min_dcf);
   return 0;

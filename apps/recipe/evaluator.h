@@ -92,7 +92,8 @@ TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FbankConfig& fbank, 
 //   vt_threshold_at_far {"0.01": {threshold, fpr, fnr}, "0.001": {...}},
 //   interpolated_eer (percent), interpolated_eer_threshold,
 //   min_dcf_p0.05 / min_dcf_p0.01 {min_dcf, threshold, p_target, c_miss, c_fa}.
-// Extra operating points (another --dcf_p_target) can be added with min_dcf_json.
+// A threshold that is infinite (sklearn's first ROC threshold, picked when no finite one is nearer a target FAR)
+// is written as null: JSON has no infinities. Extra operating points (another --dcf_p_target): min_dcf_json.
 nlohmann::json metrics_json(const MetricsReport& m);
 nlohmann::json min_dcf_json(const MinDcf& d);
 

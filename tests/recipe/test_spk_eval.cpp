@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -132,6 +133,7 @@ struct Fixture {
     common = "--test_path " + (dir / "wav").string() + " --eval_frames 20 --num_eval 3 --nDataLoaderThread 1";
   }
   ~Fixture() {
+    if (std::getenv("SPK_TEST_KEEP")) return;   // keep the files to look at (the path is in every message)
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
@@ -255,6 +257,23 @@ TEST_CASE("spk_eval: cosine scoring, Kaldi score file, minDCF at another prior, 
   CHECK(lines[1].label == 0);
   for (const auto& l : lines) CHECK(std::abs(l.score) <= 1.0 + 1e-6);
   CHECK(r.last_line().rfind("EER ", 0) == 0);
+}
+
+TEST_CASE("spk_eval: an unlabelled trial list gives scores only, and only when allowed") {
+  Fixture& f = fx();
+  const std::string list = f.file("unlabelled.txt");
+  { std::ofstream(list) << "test/s0_0.wav test/s0_1.wav\ntest/s1_0.wav test/s2_1.wav\n"; }
+  const std::string base = "--initial_model " + f.ckpt + " --test_list " + list + " " + f.common;
+  check_failure(base, "unlabelled.txt:1");
+  const Run r = run_eval(base + " --allow_unlabelled true --score_file " + f.file("u.txt") + " --json " + f.file("u.json"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("EER") == std::string::npos);
+  CHECK(read_scores_vt(f.file("u.txt")).size() == 2);
+  const json j = json::parse(slurp(f.file("u.json")));
+  CHECK(j["labelled"] == false);
+  CHECK_FALSE(j["scores"]["vt"].contains("vt_eer"));
+  check_failure(base + " --allow_unlabelled true --det_plot " + f.file("u.svg"), "--det_plot");
 }
 
 TEST_CASE("spk_eval: AS-norm and S-norm with a cohort from a train list") {
