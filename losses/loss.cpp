@@ -135,6 +135,13 @@ std::vector<std::string> loss_names() {
   return out;
 }
 
+bool loss_per_speaker(const std::string& name, PerSpeaker& out) {
+  auto it = registry().find(name);
+  if (it == registry().end()) return false;
+  out = it->second.per_speaker;
+  return true;
+}
+
 std::shared_ptr<Loss> make_loss(const std::string& name, const LossConfig& config) {
   auto it = registry().find(name);
   if (it == registry().end()) {

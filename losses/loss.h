@@ -121,5 +121,7 @@ class Loss : public Module {
 // spk::Error naming the loss and the setting.
 std::shared_ptr<Loss> make_loss(const std::string& name, const LossConfig& config = {});
 std::vector<std::string> loss_names();
+// What make_loss(name) will require of nPerSpeaker; false for an unknown name (for checks before any work).
+bool loss_per_speaker(const std::string& name, PerSpeaker& out);
 
 }  // namespace spk

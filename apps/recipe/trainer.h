@@ -1,0 +1,117 @@
+// The training loop of spk_train: voxceleb_trainer's recipe (trainSpeakerNet.py + SpeakerNet.train_network)
+// on our engine, with resumable checkpoints.
+//
+// One step: a batch of N speakers × M = nPerSpeaker crops arrives as (M·N, samples) (engine/audio/loader.h);
+// fbank on the batch's device; the model gives (M·N, D); reshaped to (M, N, D) and transposed to (N, M, D)
+// for the loss, as voxceleb_trainer does; backward; optimiser step. The learning rate follows --scheduler:
+// steplr is set once per epoch (lr·lr_decay^floor(epoch/test_interval)), exponential and cosine per step.
+//
+// Epochs are counted from 1 as voxceleb_trainer's `it`; the sampler and crops of epoch e draw from seed and e.
+// After every epoch: <save_path>/model/last.safetensors; every test_interval epochs: evaluation (when a hook
+// is given) and model<e:09d>.safetensors; a row of <save_path>/train_log.csv (epoch_log.h).
+//
+// Start-up, before any work: every setting is checked (validate_train_config), the lists are read and every
+// listed file is checked to exist, then the run either resumes from the newest checkpoint in
+// <save_path>/model (which must have been made with the same model, loss and training list) or starts fresh,
+// optionally from --initial_model weights (fine-tuning; a head of another class count is re-initialised).
+// A resumed run continues exactly as the uninterrupted one would have: the checkpoint holds model, loss,
+// optimiser, learning rate, step count and RNG state, and the data order depends only on (seed, epoch).
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/recipe/config.h"
+#include "engine/audio/lists.h"
+#include "engine/device.h"
+#include "kernels/fbank/fbank.h"
+#include "losses/loss.h"
+
+namespace spk {
+class SpeakerNet;
+class Optimizer;
+class Rng;
+}  // namespace spk
+
+namespace spk::audio {
+class TrainLoader;
+}
+
+namespace spk::recipe {
+
+class EpochLog;
+
+// Range and consistency checks of the recipe options a training run uses; UsageError naming the flag.
+void validate_train_config(const RecipeConfig& c);
+
+struct StepProgress {
+  int64_t epoch = 0, batch = 0, num_batches = 0;   // batch: 1-based, within the epoch
+  double loss = 0, metric = 0;                     // running means over the epoch so far
+  MetricKind metric_kind = MetricKind::accuracy;
+  double lr = 0;
+  double samples_per_s = 0;                        // crops per second over the epoch so far
+  double eta_s = 0;                                // rest of the epoch
+};
+
+struct EpochSummary {
+  int64_t epoch = 0, steps = 0;                    // steps: optimiser steps so far (all epochs)
+  double loss = 0, metric = 0, lr = 0, samples_per_s = 0, seconds = 0;
+  MetricKind metric_kind = MetricKind::accuracy;
+  int64_t bad_files = 0;
+  nlohmann::json eval;                             // the evaluation of this epoch, or null
+};
+
+struct TrainerHooks {
+  std::function<void(const std::string&)> log;               // a line of text for the user
+  std::function<void(const StepProgress&)> on_step;          // after every optimiser step
+  std::function<void(const EpochSummary&)> on_epoch;         // after every epoch (after its checkpoint)
+  // Evaluates the model (in eval mode on return it must be restored by the hook) and returns figures to log:
+  // {"vt_eer": %, "eer": %, "mindcf": value, ...}; empty hook: no evaluation.
+  std::function<nlohmann::json(SpeakerNet& model, const Loss& loss, int64_t epoch)> evaluate;
+};
+
+class Trainer {
+ public:
+  // options: every option's effective value (OptionParser::values()), saved in checkpoints.
+  Trainer(const RecipeConfig& config, nlohmann::json options, TrainerHooks hooks);
+  ~Trainer();
+
+  // Checks, lists, model, loss, optimiser, resume or --initial_model. Throws UsageError / spk::Error.
+  void setup();
+  // Trains epochs epoch()+1 .. max_epoch. Call setup() first.
+  void run();
+
+  int64_t epoch() const { return epoch_; }          // epochs completed
+  int64_t step() const { return step_; }
+  SpeakerNet& model() { return *model_; }
+  Loss& loss() { return *loss_; }
+  const audio::TrainList& train_list() const { return train_; }
+  const FbankConfig& fbank() const { return fbank_; }
+  bool resumed() const { return resumed_; }
+
+ private:
+  void log(const std::string& line) const;
+  double lr_at(int64_t epoch0, int64_t batch) const;   // epoch0: epochs completed before this step
+  EpochSummary train_epoch(int64_t epoch);
+  void save(const std::string& path, const nlohmann::json& eval) const;
+
+  RecipeConfig cfg_;
+  nlohmann::json options_;
+  TrainerHooks hooks_;
+  Device device_;
+  audio::TrainList train_;
+  FbankConfig fbank_;
+  std::shared_ptr<Rng> rng_;
+  std::shared_ptr<SpeakerNet> model_;
+  std::shared_ptr<Loss> loss_;
+  std::unique_ptr<Optimizer> optim_;
+  std::unique_ptr<audio::TrainLoader> loader_;
+  std::unique_ptr<EpochLog> epoch_log_;
+  int64_t epoch_ = 0, step_ = 0;
+  int64_t batches_per_epoch_ = 0;
+  bool resumed_ = false;
+};
+
+}  // namespace spk::recipe
