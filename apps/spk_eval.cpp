@@ -301,28 +301,89 @@ int run(int argc, char** argv) {
   if (score_norm != "none" && p.str("cohort_list").empty()) usage("--score_norm " + score_norm + ": needs --cohort_list");
   if (score_norm == "none" && !p.str("cohort_list").empty()) usage("--cohort_list is only used with --score_norm");
 
+  const RecipeConfig rc0 = recipe_config(p);   // all but the model keys, which a checkpoint may still supply
+  if (rc0.dcf_p_target <= 0 || rc0.dcf_p_target >= 1)
+    usage("--dcf_p_target: must be in (0, 1), got " + fmt("%g", rc0.dcf_p_target));
+  if (rc0.dcf_c_miss <= 0) usage("--dcf_c_miss: must be positive, got " + fmt("%g", rc0.dcf_c_miss));
+  if (rc0.dcf_c_fa <= 0) usage("--dcf_c_fa: must be positive, got " + fmt("%g", rc0.dcf_c_fa));
+  if (rc0.eval_frames < 0) usage("--eval_frames: must be >= 0 (0 = the whole file), got " + std::to_string(rc0.eval_frames));
+  if (rc0.num_eval < 1) usage("--num_eval: must be >= 1, got " + std::to_string(rc0.num_eval));
+  if (rc0.nDataLoaderThread < 0) usage("--nDataLoaderThread: must be >= 0, got " + std::to_string(rc0.nDataLoaderThread));
+  Device device;
+  try {
+    device = Device::parse(rc0.device);
+  } catch (const Error&) {
+    usage("--device: '" + rc0.device + "' is not cpu, cuda or cuda:N");
+  }
+  if (device.is_cuda() && (!cuda::available() || device.index >= cuda::device_count()))
+    usage("--device " + rc0.device + ": no such CUDA device (" +
+          (cuda::built_with_cuda() ? "none usable" : "this build has no CUDA") + ")");
   const std::string model_path = p.str("initial_model");
   require_file(model_path, "--initial_model");
+  for (const char* f : {"json", "score_file", "det_plot"}) prepare_output(p.str(f), std::string("--") + f);
+
+  // ---- the files, read and checked before the model is loaded ----
+  if (mode == "pair") {
+    require_file(p.str("enrol_file"), "--enrol_file");
+    require_file(p.str("test_file"), "--test_file");
+  }
+  audio::TrialList trials;
+  std::vector<std::string> paths, keys;
+  if (mode != "pair") {
+    const bool from_trials = mode == "eval" || p.str("embed_list").empty();
+    if (from_trials) {
+      require_file(rc0.test_list, "--test_list");
+      audio::TrialOptions to;
+      to.allow_unlabelled = p.boolean("allow_unlabelled");
+      try {
+        trials = audio::read_trials(rc0.test_list, to);
+      } catch (const Error& e) {
+        usage(std::string("--test_list: ") + e.what());
+      }
+      if (trials.trials.empty()) usage("--test_list: '" + rc0.test_list + "' has no trials");
+      if (!trials.labelled() && !p.str("det_plot").empty())
+        usage("--det_plot: the trial list '" + rc0.test_list + "' has no labels, so there is no DET curve");
+      const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc0.test_path;
+      for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
+      keys = trials.files;
+    } else {
+      require_file(p.str("embed_list"), "--embed_list");
+      paths = read_path_list(p.str("embed_list"), p.str("embed_path"));
+      keys = paths;
+    }
+    check_files_exist(paths, from_trials ? "--test_list " + rc0.test_list : "--embed_list " + p.str("embed_list"));
+  }
+  std::string npy, index, ark;
+  if (mode == "embed") {
+    const std::string stem = p.str("embed_out");
+    if (stem.empty()) usage("--embed_out: required with --mode embed");
+    npy = stem + ".npy", index = stem + ".index.txt", ark = stem + ".ark";
+    for (const auto& f : embed_format == "npy" ? std::vector<std::string>{npy, index} : std::vector<std::string>{ark})
+      prepare_output(f, "--embed_out");
+    for (const auto& k : keys)
+      if (k.empty() || k.find_first_of(" \t\r\n") != std::string::npos)
+        usage("--embed_out: key '" + k + "' contains whitespace; npy index and Kaldi ark keys cannot");
+  }
+  // ---- eval mode: the cohort (read and checked before any embedding) ----
+  audio::TrainList cohort_list;
+  if (score_norm != "none") {
+    require_file(p.str("cohort_list"), "--cohort_list");
+    try {
+      cohort_list = audio::read_train_list(p.str("cohort_list"), p.str("cohort_path"));
+    } catch (const Error& e) {
+      usage(std::string("--cohort_list: ") + e.what());
+    }
+    if (cohort_list.speakers.size() < 2)
+      usage("--cohort_list: '" + p.str("cohort_list") + "' has " + std::to_string(cohort_list.speakers.size()) +
+            " speaker(s); a cohort needs at least 2");
+    check_files_exist(cohort_list.paths, "--cohort_list " + p.str("cohort_list"));
+  }
+
+  // ---- the model (its weights must fit) and the settings that depend on it ----
   Loaded loaded = load_model(p, model_path);
   SpeakerNet& model = *loaded.model;
   const RecipeConfig rc = recipe_config(p);   // after the checkpoint's model keys
   const FbankConfig fb = frontend_config(rc);
-  if (rc.dcf_p_target <= 0 || rc.dcf_p_target >= 1)
-    usage("--dcf_p_target: must be in (0, 1), got " + fmt("%g", rc.dcf_p_target));
-  if (rc.dcf_c_miss <= 0) usage("--dcf_c_miss: must be positive, got " + fmt("%g", rc.dcf_c_miss));
-  if (rc.dcf_c_fa <= 0) usage("--dcf_c_fa: must be positive, got " + fmt("%g", rc.dcf_c_fa));
-  if (rc.eval_frames < 0) usage("--eval_frames: must be >= 0 (0 = the whole file), got " + std::to_string(rc.eval_frames));
-  if (rc.num_eval < 1) usage("--num_eval: must be >= 1, got " + std::to_string(rc.num_eval));
-  if (rc.nDataLoaderThread < 0) usage("--nDataLoaderThread: must be >= 0, got " + std::to_string(rc.nDataLoaderThread));
-  Device device;
-  try {
-    device = Device::parse(rc.device);
-  } catch (const Error&) {
-    usage("--device: '" + rc.device + "' is not cpu, cuda or cuda:N");
-  }
-  if (device.is_cuda() && (!cuda::available() || device.index >= cuda::device_count()))
-    usage("--device " + rc.device + ": no such CUDA device (" +
-          (cuda::built_with_cuda() ? "none usable" : "this build has no CUDA") + ")");
   std::string tn_why;
   const bool test_normalize = resolve_test_normalize(tn_flag, rc, tn_why);
 
@@ -336,8 +397,6 @@ int run(int argc, char** argv) {
   } catch (const Error& e) {
     usage(e.what());
   }
-
-  for (const char* f : {"json", "score_file", "det_plot"}) prepare_output(p.str(f), std::string("--") + f);
 
   json out;
   out["tool"] = kApp;
@@ -356,8 +415,6 @@ int run(int argc, char** argv) {
 
   // ---- pair mode ----
   if (mode == "pair") {
-    require_file(p.str("enrol_file"), "--enrol_file");
-    require_file(p.str("test_file"), "--test_file");
     model.to(device);
     const Tensor crops = embed_files(model, fb, {p.str("enrol_file"), p.str("test_file")}, es);   // (2, n, D)
     const std::vector<TrialPair> pair{{0, 1}};
@@ -375,43 +432,8 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  // ---- the files: a trial list (eval; embed without --embed_list) or a path list (embed) ----
-  audio::TrialList trials;
-  std::vector<std::string> paths, keys;
-  const bool from_trials = mode == "eval" || p.str("embed_list").empty();
-  if (from_trials) {
-    require_file(rc.test_list, "--test_list");
-    audio::TrialOptions to;
-    to.allow_unlabelled = p.boolean("allow_unlabelled");
-    try {
-      trials = audio::read_trials(rc.test_list, to);
-    } catch (const Error& e) {
-      usage(std::string("--test_list: ") + e.what());
-    }
-    if (trials.trials.empty()) usage("--test_list: '" + rc.test_list + "' has no trials");
-    if (!trials.labelled() && !p.str("det_plot").empty())
-      usage("--det_plot: the trial list '" + rc.test_list + "' has no labels, so there is no DET curve");
-    const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc.test_path;
-    for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
-    keys = trials.files;
-  } else {
-    require_file(p.str("embed_list"), "--embed_list");
-    paths = read_path_list(p.str("embed_list"), p.str("embed_path"));
-    keys = paths;
-  }
-  check_files_exist(paths, from_trials ? "--test_list " + rc.test_list : "--embed_list " + p.str("embed_list"));
-
   // ---- embed mode ----
   if (mode == "embed") {
-    const std::string stem = p.str("embed_out");
-    if (stem.empty()) usage("--embed_out: required with --mode embed");
-    const std::string npy = stem + ".npy", index = stem + ".index.txt", ark = stem + ".ark";
-    for (const auto& f : embed_format == "npy" ? std::vector<std::string>{npy, index} : std::vector<std::string>{ark})
-      prepare_output(f, "--embed_out");
-    for (const auto& k : keys)
-      if (k.empty() || k.find_first_of(" \t\r\n") != std::string::npos)
-        usage("--embed_out: key '" + k + "' contains whitespace; npy index and Kaldi ark keys cannot");
-    prepare_output(p.str("json"), "--json");
     model.to(device);
     const auto t0 = std::chrono::steady_clock::now();
     const bool crops_out = p.boolean("embed_crops");
@@ -435,21 +457,6 @@ int run(int argc, char** argv) {
     std::printf("wrote %lld embeddings of dimension %lld to %s\n", (long long)emb.matrix.size(0),
                 (long long)emb.matrix.size(1), embed_format == "npy" ? npy.c_str() : ark.c_str());
     return 0;
-  }
-
-  // ---- eval mode: the cohort (read and checked before any embedding) ----
-  audio::TrainList cohort_list;
-  if (score_norm != "none") {
-    require_file(p.str("cohort_list"), "--cohort_list");
-    try {
-      cohort_list = audio::read_train_list(p.str("cohort_list"), p.str("cohort_path"));
-    } catch (const Error& e) {
-      usage(std::string("--cohort_list: ") + e.what());
-    }
-    if (cohort_list.speakers.size() < 2)
-      usage("--cohort_list: '" + p.str("cohort_list") + "' has " + std::to_string(cohort_list.speakers.size()) +
-            " speaker(s); a cohort needs at least 2");
-    check_files_exist(cohort_list.paths, "--cohort_list " + p.str("cohort_list"));
   }
 
   model.to(device);

@@ -362,12 +362,13 @@ TEST_CASE("spk_eval: a weights-only state_dict needs --model and the flags that 
   REQUIRE(lines.size() == 6);
   for (size_t i = 0; i < 6; ++i) CHECK(lines[i].score == doctest::Approx(ref.scores[i]).epsilon(1e-6));
 
-  check_failure("--initial_model " + f.weights + " --test_list " + f.trials, "--model: required");
+  const std::string lists = " --test_list " + f.trials + " " + f.common;
+  check_failure("--initial_model " + f.weights + lists, "--model: required");
   // Mismatched weights: another embedding size, another model.
-  check_failure("--initial_model " + f.weights + " --model ResNetSE34L --nOut 32 --test_list " + f.trials,
+  check_failure("--initial_model " + f.weights + " --model ResNetSE34L --nOut 32" + lists,
                 "weights.safetensors");
-  check_failure("--initial_model " + f.weights + " --model VGGVox --test_list " + f.trials, "does not fit --model VGGVox");
-  check_failure("--initial_model " + f.ckpt + " --nOut 32 --test_list " + f.trials, "model.safetensors");
+  check_failure("--initial_model " + f.weights + " --model VGGVox" + lists, "does not fit --model VGGVox");
+  check_failure("--initial_model " + f.ckpt + " --nOut 32" + lists, "model.safetensors");
 }
 
 TEST_CASE("spk_eval: bad input fails before any work, naming the flag, file or line") {
@@ -394,7 +395,8 @@ TEST_CASE("spk_eval: bad input fails before any work, naming the flag, file or l
   check_failure("--initial_model " + f.file("nope.safetensors") + " --test_list " + f.trials, "nope.safetensors");
   check_failure("--test_list " + f.trials, "--initial_model: required");
   { std::ofstream(f.file("junk.safetensors")) << "not a safetensors file"; }
-  check_failure("--initial_model " + f.file("junk.safetensors") + " --test_list " + f.trials, "junk.safetensors");
+  check_failure("--initial_model " + f.file("junk.safetensors") + " --test_list " + f.trials + " " + f.common,
+                "junk.safetensors");
   check_failure("--initial_model " + f.ckpt + " --test_list " + f.file("none.txt") + " " + f.common, "none.txt");
   { std::ofstream(f.file("bad_trials.txt")) << "1 test/s0_0.wav test/s0_1.wav\n1 test/s0_0.wav\n"; }
   check_failure("--initial_model " + f.ckpt + " --test_list " + f.file("bad_trials.txt") + " " + f.common,
