@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 
 #include "engine/audio/crop.h"
@@ -196,6 +197,38 @@ TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FbankConfig& fbank, 
   if (r.has_metrics) r.metrics = compute_metrics(r.scores, r.labels);
   r.score_seconds = seconds_since(t0);
   return r;
+}
+
+namespace {
+// JSON has no infinities: sklearn's first ROC threshold (+inf) is written as null.
+nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+}  // namespace
+
+nlohmann::json min_dcf_json(const MinDcf& d) {
+  return {{"min_dcf", d.min_dcf}, {"threshold", num(d.threshold)}, {"p_target", d.p_target}, {"c_miss", d.c_miss},
+          {"c_fa", d.c_fa}};
+}
+
+nlohmann::json metrics_json(const MetricsReport& m) {
+  nlohmann::json j;
+  j["n_target"] = m.n_target;
+  j["n_nontarget"] = m.n_nontarget;
+  j["vt_eer"] = m.vt.eer;
+  j["vt_eer_threshold"] = num(m.vt.at_eer.threshold);
+  j["vt_eer_fpr"] = m.vt.at_eer.fpr;
+  j["vt_eer_fnr"] = m.vt.at_eer.fnr;
+  // The thresholds at FAR 1 % and 0.1 % (vt_eer's default targets), keyed by the target rate.
+  const char* far_keys[] = {"0.01", "0.001"};
+  nlohmann::json far = nlohmann::json::object();
+  for (size_t i = 0; i < m.vt.at_far.size() && i < 2; ++i)
+    far[far_keys[i]] = {{"threshold", num(m.vt.at_far[i].threshold)}, {"fpr", m.vt.at_far[i].fpr},
+                        {"fnr", m.vt.at_far[i].fnr}};
+  j["vt_threshold_at_far"] = far;
+  j["interpolated_eer"] = m.interpolated.eer;
+  j["interpolated_eer_threshold"] = num(m.interpolated.threshold);
+  j["min_dcf_p0.05"] = min_dcf_json(m.dcf_p05);
+  j["min_dcf_p0.01"] = min_dcf_json(m.dcf_p01);
+  return j;
 }
 
 TrialEvalResult evaluate_trials(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "apps/recipe/scoring.h"
+#include <nlohmann/json.hpp>
+
 #include "engine/audio/lists.h"
 #include "engine/tensor.h"
 #include "kernels/fbank/fbank.h"
@@ -83,5 +85,16 @@ TrialEvalResult evaluate_trials(SpeakerNet& model, const FbankConfig& fbank, con
 TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
                                    const std::vector<std::string>& paths, const TrialEvalSettings& s,
                                    const EvalProgress& progress = {});
+
+// Every figure of a MetricsReport as JSON (for spk_eval --json and the trainer's checkpoint metadata):
+//   n_target, n_nontarget,
+//   vt_eer (percent), vt_eer_threshold, vt_eer_fpr, vt_eer_fnr (fractions),
+//   vt_threshold_at_far {"0.01": {threshold, fpr, fnr}, "0.001": {...}},
+//   interpolated_eer (percent), interpolated_eer_threshold,
+//   min_dcf_p0.05 / min_dcf_p0.01 {min_dcf, threshold, p_target, c_miss, c_fa}.
+// A threshold that is infinite (sklearn's first ROC threshold, picked when no finite one is nearer a target FAR)
+// is written as null: JSON has no infinities. Extra operating points (another --dcf_p_target): min_dcf_json.
+nlohmann::json metrics_json(const MetricsReport& m);
+nlohmann::json min_dcf_json(const MinDcf& d);
 
 }  // namespace spk::recipe

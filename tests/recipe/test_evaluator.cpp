@@ -299,3 +299,28 @@ TEST_CASE("evaluate_trials: unlabelled lists give scores only; a missing file is
   CHECK_THROWS_WITH_AS(evaluate_trials(net, tiny_fbank(), audio::read_trials(bad), corpus.dir.path.string(), s),
                        doctest::Contains("gone.wav"), Error);
 }
+
+TEST_CASE("metrics_json: every figure of the report under its documented key") {
+  const std::vector<double> scores{0.9, 0.8, 0.3, 0.7, 0.2, 0.1, 0.75, 0.4};
+  const std::vector<int> labels{1, 1, 1, 0, 0, 0, 0, 1};
+  const MetricsReport m = compute_metrics(scores, labels);
+  const nlohmann::json j = metrics_json(m);
+  CHECK(j["n_target"] == 4);
+  CHECK(j["n_nontarget"] == 4);
+  CHECK(j["vt_eer"].get<double>() == m.vt.eer);
+  CHECK(j["vt_eer_threshold"].get<double>() == m.vt.at_eer.threshold);
+  CHECK(j["vt_eer_fpr"].get<double>() == m.vt.at_eer.fpr);
+  CHECK(j["vt_eer_fnr"].get<double>() == m.vt.at_eer.fnr);
+  CHECK(j["vt_threshold_at_far"]["0.01"]["fpr"].get<double>() == m.vt.at_far[0].fpr);
+  CHECK(j["vt_threshold_at_far"]["0.001"]["fnr"].get<double>() == m.vt.at_far[1].fnr);
+  CHECK(std::isinf(m.vt.at_far[0].threshold));   // no finite threshold has FAR nearer 1 % here
+  CHECK(j["vt_threshold_at_far"]["0.01"]["threshold"].is_null());
+  CHECK(j["interpolated_eer"].get<double>() == m.interpolated.eer);
+  CHECK(j["interpolated_eer_threshold"].get<double>() == m.interpolated.threshold);
+  CHECK(j["min_dcf_p0.05"]["min_dcf"].get<double>() == m.dcf_p05.min_dcf);
+  CHECK(j["min_dcf_p0.05"]["p_target"].get<double>() == 0.05);
+  CHECK(j["min_dcf_p0.01"]["min_dcf"].get<double>() == m.dcf_p01.min_dcf);
+  CHECK(j["min_dcf_p0.01"]["threshold"].get<double>() == m.dcf_p01.threshold);
+  // Round trip through text: the dump is valid JSON (an infinite threshold becomes null, not "inf").
+  CHECK(nlohmann::json::parse(j.dump()) == j);
+}
