@@ -1,6 +1,7 @@
 // Indexing ops: index_select (1-D i64 index along one dim) and gather (torch.gather), kernels in
-// kernels/index (CPU, or CUDA for f32 tensors on a GPU) with scatter-add backward. Index values are checked on the host before any kernel runs,
-// and a bad one is reported with the op, its position and the size it had to fit.
+// kernels/index (CPU, or CUDA for f32 tensors on a GPU) with scatter-add backward. Index values are checked
+// on the host before any kernel runs, and a bad one is reported with the op, its position and the size it
+// had to fit.
 #include <utility>
 #include <vector>
 

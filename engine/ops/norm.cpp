@@ -50,7 +50,10 @@ struct BnState {
   int64_t N = 0, C = 0, S = 0;
 };
 
-[[maybe_unused]] Tensor workspace(int64_t doubles, const Tensor& like) { return Tensor::empty({doubles}, DType::f64, like.device()); }
+// A device workspace of doubles for the CUDA reductions (unused in CPU-only builds).
+[[maybe_unused]] Tensor workspace(int64_t doubles, const Tensor& like) {
+  return Tensor::empty({doubles}, DType::f64, like.device());
+}
 
 // Checks, statistics (batch or running) and the running-statistics update shared by the two ops.
 BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -140,9 +143,10 @@ Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const T
         const scalar_t *xp = (const scalar_t*)st.xc.data_ptr(), *mp = (const scalar_t*)st.mean.data_ptr(),
                        *ip = (const scalar_t*)st.invstd.data_ptr(), *gp = (const scalar_t*)gc.data_ptr();
         if (yd.defined())
-          batch_norm_relu_backward_cpu<scalar_t>(xp, (const scalar_t*)yd.data_ptr(), mp, ip, ptr_or_null<scalar_t>(st.wd),
-                                                 gp, mut_or_null<scalar_t>(dx), mut_or_null<scalar_t>(dw),
-                                                 mut_or_null<scalar_t>(db), N, C, S, training);
+          batch_norm_relu_backward_cpu<scalar_t>(xp, (const scalar_t*)yd.data_ptr(), mp, ip,
+                                                 ptr_or_null<scalar_t>(st.wd), gp, mut_or_null<scalar_t>(dx),
+                                                 mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S,
+                                                 training);
         else
           batch_norm_backward_cpu<scalar_t>(xp, mp, ip, ptr_or_null<scalar_t>(st.wd), gp, mut_or_null<scalar_t>(dx),
                                             mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S, training);

@@ -1,4 +1,5 @@
-// CPU reference of batch norm, fused batch norm + ReLU, and instance norm (formulas in kernels/norm/norm.h). Plain loops; every
+// CPU reference of batch norm, fused batch norm + ReLU, and instance norm (formulas in
+// kernels/norm/norm.h). Plain loops; every
 // sum runs in double. Variances are two-pass (mean first), which stays accurate when |mean| >> std.
 #include <cmath>
 #include <vector>

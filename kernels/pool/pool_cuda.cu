@@ -39,8 +39,8 @@ __device__ __forceinline__ int64_t bin_end(int64_t i, int64_t n, int64_t out) { 
 
 // ---------------------------------------------------------------------------------------------- max
 
-__global__ void max_pool2d_forward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ x, float* __restrict__ y,
-                                          int64_t* __restrict__ idx, int64_t n) {
+__global__ void max_pool2d_forward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ x,
+                                          float* __restrict__ y, int64_t* __restrict__ idx, int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
     const int64_t ow = j % Wo, t = j / Wo, oh = t % Ho, pl = t / Ho;
@@ -62,8 +62,8 @@ __global__ void max_pool2d_forward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, co
   }
 }
 
-__global__ void max_pool2d_backward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ dy, const int64_t* __restrict__ idx,
-                                           float* __restrict__ dx, int64_t n) {
+__global__ void max_pool2d_backward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ dy,
+                                           const int64_t* __restrict__ idx, float* __restrict__ dx, int64_t n) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
     const int64_t w = j % g.W, t = j / g.W, h = t % g.H, pl = t / g.H;
@@ -85,7 +85,8 @@ __global__ void max_pool2d_backward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, c
 
 // ---------------------------------------------------------------------------------------------- avg
 
-__global__ void avg_pool2d_forward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+__global__ void avg_pool2d_forward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ x,
+                                          float* __restrict__ y, int64_t n) {
   const double inv = 1.0 / double(g.KH * g.KW);
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
@@ -100,8 +101,8 @@ __global__ void avg_pool2d_forward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, co
   }
 }
 
-__global__ void avg_pool2d_backward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ dy, float* __restrict__ dx,
-                                           int64_t n) {
+__global__ void avg_pool2d_backward_kernel(PoolGeom g, int64_t Ho, int64_t Wo, const float* __restrict__ dy,
+                                           float* __restrict__ dx, int64_t n) {
   const float inv = float(1.0 / double(g.KH * g.KW));
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
@@ -163,14 +164,16 @@ __global__ void adaptive_avg_pool2d_backward_kernel(int64_t H, int64_t W, int64_
 void max_pool2d_forward_cuda(const PoolGeom& g, const float* x, float* y, int64_t* idx, void* stream) {
   const int64_t n = g.N * g.C * g.H_out() * g.W_out();
   if (n == 0) return;
-  max_pool2d_forward_kernel<<<blocks_for(n), kThreads, 0, cudaStream_t(stream)>>>(g, g.H_out(), g.W_out(), x, y, idx, n);
+  max_pool2d_forward_kernel<<<blocks_for(n), kThreads, 0, cudaStream_t(stream)>>>(g, g.H_out(), g.W_out(), x, y, idx,
+                                                                                  n);
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
 void max_pool2d_backward_cuda(const PoolGeom& g, const float* dy, const int64_t* idx, float* dx, void* stream) {
   const int64_t n = g.N * g.C * g.H * g.W;
   if (n == 0) return;
-  max_pool2d_backward_kernel<<<blocks_for(n), kThreads, 0, cudaStream_t(stream)>>>(g, g.H_out(), g.W_out(), dy, idx, dx, n);
+  max_pool2d_backward_kernel<<<blocks_for(n), kThreads, 0, cudaStream_t(stream)>>>(g, g.H_out(), g.W_out(), dy, idx,
+                                                                                   dx, n);
   SPK_KERNEL_LAUNCH_CHECK();
 }
 

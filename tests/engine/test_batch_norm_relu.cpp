@@ -94,7 +94,8 @@ TEST_CASE("batch_norm_relu equals relu(batch_norm) bit for bit: values, running 
 SPK_GRADCHECK_CASE(batch_norm_relu, "training (3,2,5) affine; (4,3) no affine; eval (2,3,2,3)") {
   Rng rng(1337);
   {
-    Tensor x = rand_input({3, 2, 5}, rng, -2, 2), w = rand_input({2}, rng, 0.5, 1.5), b = rand_input({2}, rng, -0.3, 0.3);
+    Tensor x = rand_input({3, 2, 5}, rng, -2, 2), w = rand_input({2}, rng, 0.5, 1.5),
+           b = rand_input({2}, rng, -0.3, 0.3);
     gradcheck([](const std::vector<Tensor>& in) {
       return batch_norm_relu(in[0], in[1], in[2], Tensor(), Tensor(), true, 0.1, 1e-5);
     }, {x, w, b});

@@ -128,7 +128,8 @@ const std::vector<NormCase> kBnCases{
 
 Tensor bn_call(bool relu, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm, const Tensor& rv,
                bool training) {
-  return relu ? batch_norm_relu(x, w, b, rm, rv, training, 0.1, 1e-5) : batch_norm(x, w, b, rm, rv, training, 0.1, 1e-5);
+  return relu ? batch_norm_relu(x, w, b, rm, rv, training, 0.1, 1e-5)
+              : batch_norm(x, w, b, rm, rv, training, 0.1, 1e-5);
 }
 
 // Forward/backward parity (training and eval), then the running-stat update compared directly.
