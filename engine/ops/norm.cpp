@@ -103,7 +103,10 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
     NoGradGuard ng;
     // A copy: the backward must not see later in-place updates of the running statistics.
     st.mean = running_mean.detach().to(x.dtype()).clone();
-    st.invstd = pow_scalar(add_scalar(running_var.detach().to(x.dtype()), eps), -0.5).contiguous();
+    // 1/sqrt(var + eps) from correctly rounded IEEE operations (add, sqrt, divide), not pow(·, -0.5): the
+    // result is then the same bits on the CPU and the GPU, as the batch statistics are.
+    Tensor sd = sqrt(add_scalar(running_var.detach().to(x.dtype()), eps));
+    st.invstd = div(Tensor::scalar(1.0, x.dtype(), x.device()), sd).contiguous();
   }
   st.wd = weight.defined() ? weight.contiguous().detach() : Tensor();
   st.bd = bias.defined() ? bias.contiguous().detach() : Tensor();

@@ -15,8 +15,8 @@
 //            round differently when a double lands next to an f32 rounding boundary: one f32 ulp (6e-8
 //            relative). Where the backward's M·g − Σg − x̂·Σgx̂ cancels, an ulp of the inputs' f32 rounding
 //            becomes an absolute error of ~1e-7 of the terms (|terms| ~ a few): 1e-6 absolute, 1e-5
-//            relative. Eval-mode invstd comes from pow_scalar (CUDA libdevice vs glibc, a few ulp), inside
-//            the same tolerance.
+//            relative. Eval-mode invstd is 1/sqrt(var + eps) from IEEE add/sqrt/div, identical on both
+//            devices, so batch_norm_relu's ReLU mask cannot flip between devices at outputs near 0.
 #include <cmath>
 
 #include "cuda_parity.h"
