@@ -89,6 +89,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 // As torch.nn.InstanceNorm1d (affine=False, track_running_stats=False by default).
 Tensor instance_norm1d(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
                        double eps = 1e-5);
+// relu(batch_norm(x, ...)) in one kernel each way (the same arguments and running-stat update as batch_norm;
+// the output equals the composition bit for bit).
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // x / max(||x||_2 along dim, eps), as torch.nn.functional.normalize.
 Tensor l2_normalize(const Tensor& x, int64_t dim = -1, double eps = 1e-12);
 

@@ -26,15 +26,27 @@ Tensor dropout(const Tensor& x, double p, Rng& rng, bool training) {
       return {Tensor::zeros(xs, g.dtype(), g.device())};
     });
   }
+  const bool cpu = x.device().is_cpu();
+  SPK_CHECK(cpu || x.dtype() == DType::f32, "dropout: CUDA kernels take f32, got ", x.str());
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  SPK_DISPATCH_FLOAT(x.dtype(), "dropout",
-      dropout_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(), n, p, seed, offset));
+  if (cpu) {
+    SPK_DISPATCH_FLOAT(x.dtype(), "dropout",
+        dropout_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(), n, p, seed, offset));
+  } else {
+    SPK_CUDA_ONLY(dropout_forward_cuda(xc.data<float>(), y.data<float>(), n, p, seed, offset, cuda::current_stream()));
+  }
   return record("dropout", y, {x}, [n, p, seed, offset](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
-    SPK_DISPATCH_FLOAT(g.dtype(), "dropout backward",
-        dropout_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), (scalar_t*)dx.data_ptr(), n, p, seed, offset));
+    if (g.device().is_cpu()) {
+      SPK_DISPATCH_FLOAT(g.dtype(), "dropout backward",
+          dropout_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), (scalar_t*)dx.data_ptr(), n, p, seed,
+                                         offset));
+    } else {
+      SPK_CUDA_ONLY(dropout_backward_cuda(gc.data<float>(), dx.data<float>(), n, p, seed, offset,
+                                          cuda::current_stream()));
+    }
     return {dx};
   });
 }

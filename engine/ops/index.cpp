@@ -1,6 +1,10 @@
 // Indexing ops: index_select (1-D i64 index along one dim) and gather (torch.gather), kernels in
-// kernels/index with scatter-add backward. Index values are checked on the host before any kernel runs,
-// and a bad one is reported with the op, its position and the size it had to fit.
+// kernels/index (CPU, or CUDA for f32 tensors on a GPU) with scatter-add backward. Index values are checked
+// on the host before any kernel runs, and a bad one is reported with the op, its position and the size it
+// had to fit.
+#include <utility>
+#include <vector>
+
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
@@ -28,31 +32,62 @@ Tensor checked_index(const char* op, const Tensor& index, int64_t size, int64_t 
   return h;
 }
 
+// The inverse of a checked index as CSR (kernels/index/index.h): row_start (K + 1), rows (L), l ascending
+// within each k (a stable counting sort), on `device`.
+std::pair<Tensor, Tensor> inverse_index(const Tensor& host_idx, int64_t K, Device device) {
+  const int64_t L = host_idx.numel();
+  const int64_t* p = host_idx.data<int64_t>();
+  std::vector<int64_t> start(static_cast<size_t>(K + 1), 0), rows(static_cast<size_t>(L));
+  for (int64_t l = 0; l < L; ++l) ++start[size_t(p[l] + 1)];
+  for (int64_t k = 0; k < K; ++k) start[size_t(k + 1)] += start[size_t(k)];
+  std::vector<int64_t> fill(start.begin(), start.end() - 1);
+  for (int64_t l = 0; l < L; ++l) rows[size_t(fill[size_t(p[l])]++)] = l;
+  return {Tensor::from_vector(start, {K + 1}, device), Tensor::from_vector(rows, {L}, device)};
+}
+
+void check_cuda_f32(const char* op, const Tensor& x) {
+  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+}
+
 }  // namespace
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index_tensor("index_select", x, index);
   check_op_device(OpId::index_select, x.device());
+  check_cuda_f32("index_select", x);
   SPK_CHECK(index.dim() == 1, "index_select: index must be 1-d, got ", index.str());
   const int64_t d = wrap_dim(dim, x.dim(), "index_select");
   const int64_t K = x.size(d), L = index.size(0);
-  Tensor idx = checked_index("index_select", index, K, d, x);
+  Tensor idx = checked_index("index_select", index, K, d, x);   // host copy
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < x.dim(); ++i) if (i != d) (i < d ? outer : inner) *= x.shape()[size_t(i)];
   Shape out_shape = x.shape();
   out_shape[size_t(d)] = L;
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
-  SPK_DISPATCH_FLOAT(x.dtype(), "index_select",
-      index_select_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), idx.data<int64_t>(),
-                                         (scalar_t*)out.data_ptr(), outer, K, inner, L));
   Shape xs = x.shape();
+  if (x.device().is_cpu()) {
+    SPK_DISPATCH_FLOAT(x.dtype(), "index_select",
+        index_select_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), idx.data<int64_t>(),
+                                           (scalar_t*)out.data_ptr(), outer, K, inner, L));
+    return record("index_select", out, {x}, [xs, idx, outer, K, inner, L](const Tensor& g) -> std::vector<Tensor> {
+      Tensor gc = g.contiguous();
+      Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
+      SPK_DISPATCH_FLOAT(g.dtype(), "index_select backward",
+          index_select_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(),
+                                              (scalar_t*)dx.data_ptr(), outer, K, inner, L));
+      return {dx};
+    });
+  }
+  Tensor didx = index.contiguous();   // the same values, on the device
+  SPK_CUDA_ONLY(index_select_forward_cuda(xc.data<float>(), didx.data<int64_t>(), out.data<float>(), outer, K, inner,
+                                          L, cuda::current_stream()));
   return record("index_select", out, {x}, [xs, idx, outer, K, inner, L](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
-    SPK_DISPATCH_FLOAT(g.dtype(), "index_select backward",
-        index_select_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(),
-                                            (scalar_t*)dx.data_ptr(), outer, K, inner, L));
+    auto [row_start, rows] = inverse_index(idx, K, g.device());
+    SPK_CUDA_ONLY(index_select_backward_cuda(gc.data<float>(), row_start.data<int64_t>(), rows.data<int64_t>(),
+                                             dx.data<float>(), outer, K, inner, L, cuda::current_stream()));
     return {dx};
   });
 }
@@ -60,25 +95,37 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index_tensor("gather", x, index);
   check_op_device(OpId::gather, x.device());
+  check_cuda_f32("gather", x);
   const int64_t d = wrap_dim(dim, x.dim(), "gather");
   SPK_CHECK(x.dim() <= kMaxDims, "gather: at most ", kMaxDims, " dims, got ", x.str());
   SPK_CHECK(index.dim() == x.dim(), "gather: index ", index.str(), " must have the rank of x ", x.str());
   for (int64_t i = 0; i < x.dim(); ++i)
     SPK_CHECK(i == d || index.size(i) <= x.size(i), "gather: index ", index.str(), " is larger than x ", x.str(),
               " in dim ", i, " (only dim ", d, " may differ freely)");
-  Tensor idx = checked_index("gather", index, x.size(d), d, x);
+  Tensor idx = checked_index("gather", index, x.size(d), d, x);   // host copy
+  if (!x.device().is_cpu()) idx = index.contiguous();             // checked; the kernels read it on the device
   Tensor xd = x.detach();
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   const Shape is = index.shape(), xs = x.shape();
-  SPK_DISPATCH_FLOAT(x.dtype(), "gather",
-      gather_forward_cpu<scalar_t>((const scalar_t*)xd.data_ptr(), xd.strides().data(), idx.data<int64_t>(),
-                                   (scalar_t*)out.data_ptr(), is.data(), int(is.size()), int(d)));
+  if (x.device().is_cpu()) {
+    SPK_DISPATCH_FLOAT(x.dtype(), "gather",
+        gather_forward_cpu<scalar_t>((const scalar_t*)xd.data_ptr(), xd.strides().data(), idx.data<int64_t>(),
+                                     (scalar_t*)out.data_ptr(), is.data(), int(is.size()), int(d)));
+  } else {
+    SPK_CUDA_ONLY(gather_forward_cuda(xd.data<float>(), xd.strides().data(), idx.data<int64_t>(), out.data<float>(),
+                                      is.data(), int(is.size()), int(d), cuda::current_stream()));
+  }
   return record("gather", out, {x}, [xs, is, idx, d](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
-    SPK_DISPATCH_FLOAT(g.dtype(), "gather backward",
-        gather_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(), (scalar_t*)dx.data_ptr(),
-                                      xs.data(), is.data(), int(is.size()), int(d)));
+    if (g.device().is_cpu()) {
+      SPK_DISPATCH_FLOAT(g.dtype(), "gather backward",
+          gather_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(), (scalar_t*)dx.data_ptr(),
+                                        xs.data(), is.data(), int(is.size()), int(d)));
+    } else {
+      SPK_CUDA_ONLY(gather_backward_cuda(gc.data<float>(), idx.data<int64_t>(), dx.data<float>(), xs.data(),
+                                         is.data(), int(is.size()), int(d), cuda::current_stream()));
+    }
     return {dx};
   });
 }

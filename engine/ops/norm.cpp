@@ -1,5 +1,7 @@
-// Normalisation ops: batch_norm and instance_norm1d (kernels/norm, explicit closed-form backward) and
-// l2_normalize (composed from table ops, so it runs on any device).
+// Normalisation ops: batch_norm, batch_norm_relu (batch norm followed by ReLU in one kernel each way) and
+// instance_norm1d (kernels/norm, explicit closed-form backward, CPU or CUDA by the input's device; CUDA takes
+// f32 and a device workspace for its deterministic reductions), and l2_normalize (composed from table ops,
+// so it runs on any device).
 //
 // batch_norm follows torch.nn.functional.batch_norm: training normalises with the batch statistics (biased
 // variance) and, when running stats are given, updates them in place outside autograd:
@@ -40,72 +42,154 @@ Tensor grad_buffer(bool wanted, const Tensor& like) {
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean, Tensor running_var,
-                  bool training, double momentum, double eps) {
-  SPK_CHECK(x.defined(), "batch_norm: undefined input");
-  check_op_device(OpId::batch_norm, x.device());
-  SPK_CHECK(x.dim() >= 2, "batch_norm: input must be (N, C) or (N, C, *), got ", x.str());
-  const int64_t N = x.size(0), C = x.size(1), S = C > 0 && N > 0 ? x.numel() / (N * C) : 0;
-  check_channel_param("batch_norm", "weight", weight, x, C, true);
-  check_channel_param("batch_norm", "bias", bias, x, C, true);
-  check_channel_param("batch_norm", "running_mean", running_mean, x, C, false);
-  check_channel_param("batch_norm", "running_var", running_var, x, C, false);
-  SPK_CHECK(running_mean.defined() == running_var.defined(),
-            "batch_norm: give both running_mean and running_var or neither");
-  SPK_CHECK(training || running_mean.defined(), "batch_norm: eval mode needs running_mean and running_var");
-  const int64_t M = N * S;
-  SPK_CHECK(!training || M > 1, "batch_norm: expected more than 1 value per channel when training, got input ",
-            x.str());
+namespace {
 
-  Tensor xc = x.contiguous().detach();
-  Tensor mean, invstd;
+// What the forward of batch_norm / batch_norm_relu computed and the backward needs (all detached, dense).
+struct BnState {
+  Tensor xc, mean, invstd, wd, bd;
+  int64_t N = 0, C = 0, S = 0;
+};
+
+// A device workspace of doubles for the CUDA reductions (unused in CPU-only builds).
+[[maybe_unused]] Tensor workspace(int64_t doubles, const Tensor& like) {
+  return Tensor::empty({doubles}, DType::f64, like.device());
+}
+
+// Checks, statistics (batch or running) and the running-statistics update shared by the two ops.
+BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                   const Tensor& running_var, bool training, double momentum, double eps) {
+  const char* op = op_info(id).name;
+  SPK_CHECK(x.defined(), op, ": undefined input");
+  check_op_device(id, x.device());
+  SPK_CHECK(x.dim() >= 2, op, ": input must be (N, C) or (N, C, *), got ", x.str());
+  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+  BnState st;
+  const int64_t N = x.size(0), C = x.size(1), S = C > 0 && N > 0 ? x.numel() / (N * C) : 0;
+  st.N = N; st.C = C; st.S = S;
+  check_channel_param(op, "weight", weight, x, C, true);
+  check_channel_param(op, "bias", bias, x, C, true);
+  check_channel_param(op, "running_mean", running_mean, x, C, false);
+  check_channel_param(op, "running_var", running_var, x, C, false);
+  SPK_CHECK(running_mean.defined() == running_var.defined(), op, ": give both running_mean and running_var or neither");
+  SPK_CHECK(training || running_mean.defined(), op, ": eval mode needs running_mean and running_var");
+  const int64_t M = N * S;
+  SPK_CHECK(!training || M > 1, op, ": expected more than 1 value per channel when training, got input ", x.str());
+
+  st.xc = x.contiguous().detach();
+  const Tensor& xc = st.xc;
   if (training) {
-    mean = Tensor::empty({C}, x.dtype(), x.device());
+    st.mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor var = Tensor::empty({C}, x.dtype(), x.device());
-    invstd = Tensor::empty({C}, x.dtype(), x.device());
-    SPK_DISPATCH_FLOAT(x.dtype(), "batch_norm",
-        batch_norm_stats_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)mean.data_ptr(),
-                                       (scalar_t*)var.data_ptr(), (scalar_t*)invstd.data_ptr(), N, C, S, eps));
+    st.invstd = Tensor::empty({C}, x.dtype(), x.device());
+    if (x.device().is_cpu()) {
+      SPK_DISPATCH_FLOAT(x.dtype(), op,
+          batch_norm_stats_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)st.mean.data_ptr(),
+                                         (scalar_t*)var.data_ptr(), (scalar_t*)st.invstd.data_ptr(), N, C, S, eps));
+    } else {
+      SPK_CUDA_ONLY({
+        Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), x);
+        batch_norm_stats_cuda(xc.data<float>(), st.mean.data<float>(), var.data<float>(), st.invstd.data<float>(), N,
+                              C, S, eps, ws.data<double>(), cuda::current_stream());
+      });
+    }
     if (running_mean.defined()) {
       NoGradGuard ng;
       Tensor rm = running_mean.detach(), rv = running_var.detach();
-      rm.copy_(add(mul_scalar(rm, 1 - momentum), mul_scalar(mean.to(rm.dtype()), momentum)));
+      rm.copy_(add(mul_scalar(rm, 1 - momentum), mul_scalar(st.mean.to(rm.dtype()), momentum)));
       Tensor unbiased = mul_scalar(var.to(rv.dtype()), double(M) / double(M - 1));
       rv.copy_(add(mul_scalar(rv, 1 - momentum), mul_scalar(unbiased, momentum)));
     }
   } else {
     NoGradGuard ng;
     // A copy: the backward must not see later in-place updates of the running statistics.
-    mean = running_mean.detach().to(x.dtype()).clone();
-    invstd = pow_scalar(add_scalar(running_var.detach().to(x.dtype()), eps), -0.5).contiguous();
+    st.mean = running_mean.detach().to(x.dtype()).clone();
+    // 1/sqrt(var + eps) from correctly rounded IEEE operations (add, sqrt, divide), not pow(·, -0.5): the
+    // result is then the same bits on the CPU and the GPU, as the batch statistics are.
+    Tensor sd = sqrt(add_scalar(running_var.detach().to(x.dtype()), eps));
+    st.invstd = div(Tensor::scalar(1.0, x.dtype(), x.device()), sd).contiguous();
+  }
+  st.wd = weight.defined() ? weight.contiguous().detach() : Tensor();
+  st.bd = bias.defined() ? bias.contiguous().detach() : Tensor();
+  return st;
+}
+
+// batch_norm (relu = false) and batch_norm_relu (relu = true): the same statistics, one fused kernel each way.
+Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Tensor& running_mean, const Tensor& running_var, bool training, double momentum, double eps) {
+  const char* op = op_info(id).name;
+  const BnState st = bn_prepare(id, x, weight, bias, running_mean, running_var, training, momentum, eps);
+  const int64_t N = st.N, C = st.C, S = st.S;
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.device().is_cpu()) {
+    SPK_DISPATCH_FLOAT(x.dtype(), op, {
+      auto f = relu ? batch_norm_relu_forward_cpu<scalar_t> : batch_norm_forward_cpu<scalar_t>;
+      f((const scalar_t*)st.xc.data_ptr(), (const scalar_t*)st.mean.data_ptr(), (const scalar_t*)st.invstd.data_ptr(),
+        ptr_or_null<scalar_t>(st.wd), ptr_or_null<scalar_t>(st.bd), (scalar_t*)y.data_ptr(), N, C, S);
+    });
+  } else {
+    SPK_CUDA_ONLY({
+      auto f = relu ? batch_norm_relu_forward_cuda : batch_norm_forward_cuda;
+      f(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(), ptr_or_null<float>(st.wd),
+        ptr_or_null<float>(st.bd), y.data<float>(), N, C, S, cuda::current_stream());
+    });
   }
 
-  Tensor wd = weight.defined() ? weight.contiguous().detach() : Tensor();
-  Tensor bd = bias.defined() ? bias.contiguous().detach() : Tensor();
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  SPK_DISPATCH_FLOAT(x.dtype(), "batch_norm",
-      batch_norm_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
-                                       (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
-                                       ptr_or_null<scalar_t>(bd), (scalar_t*)y.data_ptr(), N, C, S));
-
   const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
-  return record("batch_norm", y, {x, weight, bias},
-                [xc, mean, invstd, wd, gx, gw, gb, N, C, S, training](const Tensor& g) -> std::vector<Tensor> {
+  // The ReLU's backward needs its output: keep a detached handle (not the graph node, which would own itself).
+  const Tensor yd = relu ? y.detach() : Tensor();
+  return record(op, y, {x, weight, bias}, [st, yd, gx, gw, gb, training, op](const Tensor& g) -> std::vector<Tensor> {
+    const int64_t N = st.N, C = st.C, S = st.S;
     Tensor gc = g.contiguous();
-    Tensor dx = grad_buffer(gx, xc), dw = grad_buffer(gw, mean), db = grad_buffer(gb, mean);
-    SPK_DISPATCH_FLOAT(xc.dtype(), "batch_norm backward",
-        batch_norm_backward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
-                                          (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
-                                          (const scalar_t*)gc.data_ptr(), mut_or_null<scalar_t>(dx),
-                                          mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S, training));
+    Tensor dx = grad_buffer(gx, st.xc), dw = grad_buffer(gw, st.mean), db = grad_buffer(gb, st.mean);
+    if (gc.device().is_cpu()) {
+      SPK_DISPATCH_FLOAT(st.xc.dtype(), op, {
+        const scalar_t *xp = (const scalar_t*)st.xc.data_ptr(), *mp = (const scalar_t*)st.mean.data_ptr(),
+                       *ip = (const scalar_t*)st.invstd.data_ptr(), *gp = (const scalar_t*)gc.data_ptr();
+        if (yd.defined())
+          batch_norm_relu_backward_cpu<scalar_t>(xp, (const scalar_t*)yd.data_ptr(), mp, ip,
+                                                 ptr_or_null<scalar_t>(st.wd), gp, mut_or_null<scalar_t>(dx),
+                                                 mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S,
+                                                 training);
+        else
+          batch_norm_backward_cpu<scalar_t>(xp, mp, ip, ptr_or_null<scalar_t>(st.wd), gp, mut_or_null<scalar_t>(dx),
+                                            mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S, training);
+      });
+    } else {
+      SPK_CUDA_ONLY({
+        Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), gc);
+        if (yd.defined())
+          batch_norm_relu_backward_cuda(st.xc.data<float>(), yd.data<float>(), st.mean.data<float>(),
+                                        st.invstd.data<float>(), ptr_or_null<float>(st.wd), gc.data<float>(),
+                                        mut_or_null<float>(dx), mut_or_null<float>(dw), mut_or_null<float>(db), N, C,
+                                        S, training, ws.data<double>(), cuda::current_stream());
+        else
+          batch_norm_backward_cuda(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(),
+                                   ptr_or_null<float>(st.wd), gc.data<float>(), mut_or_null<float>(dx),
+                                   mut_or_null<float>(dw), mut_or_null<float>(db), N, C, S, training,
+                                   ws.data<double>(), cuda::current_stream());
+      });
+    }
     return {dx, dw, db};
   });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean, Tensor running_var,
+                  bool training, double momentum, double eps) {
+  return bn_run(OpId::batch_norm, false, x, weight, bias, running_mean, running_var, training, momentum, eps);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum, double eps) {
+  return bn_run(OpId::batch_norm_relu, true, x, weight, bias, running_mean, running_var, training, momentum, eps);
 }
 
 Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   SPK_CHECK(x.defined(), "instance_norm1d: undefined input");
   check_op_device(OpId::instance_norm1d, x.device());
   SPK_CHECK(x.dim() == 3, "instance_norm1d: input must be (N, C, T), got ", x.str());
+  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, "instance_norm1d: CUDA kernels take f32, got ", x.str());
   const int64_t N = x.size(0), C = x.size(1), Tn = x.size(2);
   // As PyTorch: one value per row would normalise to 0 whatever it is.
   SPK_CHECK(Tn > 1, "instance_norm1d: expected more than 1 spatial element, got input ", x.str());
@@ -117,10 +201,16 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
   Tensor bd = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({N * C}, x.dtype(), x.device()), invstd = Tensor::empty({N * C}, x.dtype(), x.device());
-  SPK_DISPATCH_FLOAT(x.dtype(), "instance_norm1d",
-      instance_norm_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), ptr_or_null<scalar_t>(wd),
-                                          ptr_or_null<scalar_t>(bd), (scalar_t*)y.data_ptr(),
-                                          (scalar_t*)mean.data_ptr(), (scalar_t*)invstd.data_ptr(), N, C, Tn, eps));
+  if (x.device().is_cpu()) {
+    SPK_DISPATCH_FLOAT(x.dtype(), "instance_norm1d",
+        instance_norm_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), ptr_or_null<scalar_t>(wd),
+                                            ptr_or_null<scalar_t>(bd), (scalar_t*)y.data_ptr(),
+                                            (scalar_t*)mean.data_ptr(), (scalar_t*)invstd.data_ptr(), N, C, Tn, eps));
+  } else {
+    SPK_CUDA_ONLY(instance_norm_forward_cuda(xc.data<float>(), ptr_or_null<float>(wd), ptr_or_null<float>(bd),
+                                             y.data<float>(), mean.data<float>(), invstd.data<float>(), N, C, Tn, eps,
+                                             cuda::current_stream()));
+  }
 
   const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
   return record("instance_norm1d", y, {x, weight, bias},
@@ -129,11 +219,20 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
     Tensor dx = grad_buffer(gx, xc);
     Tensor dw = gw ? Tensor::empty({C}, xc.dtype(), xc.device()) : Tensor();
     Tensor db = gb ? Tensor::empty({C}, xc.dtype(), xc.device()) : Tensor();
-    SPK_DISPATCH_FLOAT(xc.dtype(), "instance_norm1d backward",
-        instance_norm_backward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
-                                             (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
-                                             (const scalar_t*)gc.data_ptr(), mut_or_null<scalar_t>(dx),
-                                             mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, Tn));
+    if (gc.device().is_cpu()) {
+      SPK_DISPATCH_FLOAT(xc.dtype(), "instance_norm1d backward",
+          instance_norm_backward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
+                                               (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
+                                               (const scalar_t*)gc.data_ptr(), mut_or_null<scalar_t>(dx),
+                                               mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, Tn));
+    } else {
+      SPK_CUDA_ONLY({
+        Tensor ws = workspace(instance_norm_cuda_workspace(N, C), gc);
+        instance_norm_backward_cuda(xc.data<float>(), mean.data<float>(), invstd.data<float>(), ptr_or_null<float>(wd),
+                                    gc.data<float>(), mut_or_null<float>(dx), mut_or_null<float>(dw),
+                                    mut_or_null<float>(db), N, C, Tn, ws.data<double>(), cuda::current_stream());
+      });
+    }
     return {dx, dw, db};
   });
 }

@@ -1,6 +1,6 @@
 // Pooling ops (max/avg 1-d and 2-d, adaptive average 2-d): argument checks naming the op and shapes,
-// the CPU kernels of kernels/pool, and backward closures calling their backward kernels. The 1-d pools
-// run the 2-d kernels over (N, C, 1, L).
+// the CPU or CUDA kernels of kernels/pool (by the input's device; CUDA takes f32), and backward closures
+// calling their backward kernels on the gradient's device. The 1-d pools run the 2-d kernels over (N, C, 1, L).
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
@@ -30,31 +30,56 @@ void check_pool_axis(const char* op, const Tensor& x, int64_t in, int64_t k, int
 
 enum class PoolKind { max, avg };
 
+// The f32 CUDA path: the engine checked the device, the kernels take f32 only.
+void check_cuda_f32(const char* op, const Tensor& x) {
+  SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+}
+
 Tensor pool_run(OpId id, PoolKind kind, const Tensor& x, const PoolGeom& g, const Shape& out_shape) {
   const char* op = op_info(id).name;
+  const bool cpu = x.device().is_cpu();
+  if (!cpu) check_cuda_f32(op, x);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   const DType dt = x.dtype();
   const Shape xshape = x.shape();
   if (kind == PoolKind::max) {
     Tensor idx = Tensor::empty(out_shape, DType::i64, x.device());
-    SPK_DISPATCH_FLOAT(dt, op,
-        max_pool2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(),
-                                         idx.data<int64_t>()));
-    return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
-      Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt);
+    if (cpu) {
       SPK_DISPATCH_FLOAT(dt, op,
-          max_pool2d_backward_cpu<scalar_t>(g, (const scalar_t*)dy.data_ptr(), idx.data<int64_t>(),
-                                            (scalar_t*)dx.data_ptr()));
+          max_pool2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(),
+                                           idx.data<int64_t>()));
+    } else {
+      SPK_CUDA_ONLY(max_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), idx.data<int64_t>(),
+                                            cuda::current_stream()));
+    }
+    return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
+      Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
+      if (gout.device().is_cpu()) {
+        SPK_DISPATCH_FLOAT(dt, op,
+            max_pool2d_backward_cpu<scalar_t>(g, (const scalar_t*)dy.data_ptr(), idx.data<int64_t>(),
+                                              (scalar_t*)dx.data_ptr()));
+      } else {
+        SPK_CUDA_ONLY(max_pool2d_backward_cuda(g, dy.data<float>(), idx.data<int64_t>(), dx.data<float>(),
+                                               cuda::current_stream()));
+      }
       return {dx};
     });
   }
-  SPK_DISPATCH_FLOAT(dt, op,
-      avg_pool2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr()));
-  return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
-    Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt);
+  if (cpu) {
     SPK_DISPATCH_FLOAT(dt, op,
-        avg_pool2d_backward_cpu<scalar_t>(g, (const scalar_t*)dy.data_ptr(), (scalar_t*)dx.data_ptr()));
+        avg_pool2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr()));
+  } else {
+    SPK_CUDA_ONLY(avg_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), cuda::current_stream()));
+  }
+  return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
+    Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
+    if (gout.device().is_cpu()) {
+      SPK_DISPATCH_FLOAT(dt, op,
+          avg_pool2d_backward_cpu<scalar_t>(g, (const scalar_t*)dy.data_ptr(), (scalar_t*)dx.data_ptr()));
+    } else {
+      SPK_CUDA_ONLY(avg_pool2d_backward_cuda(g, dy.data<float>(), dx.data<float>(), cuda::current_stream()));
+    }
     return {dx};
   });
 }
@@ -107,18 +132,30 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::pair<int64_t, int64_t> output_s
   const int64_t OH = output_size.first, OW = output_size.second;
   SPK_CHECK(OH >= 1 && OW >= 1, "adaptive_avg_pool2d: output size (", OH, ", ", OW, ") must be positive");
   SPK_CHECK(H >= 1 && W >= 1, "adaptive_avg_pool2d: input ", x.str(), " has an empty plane");
+  const bool cpu = x.device().is_cpu();
+  if (!cpu) check_cuda_f32("adaptive_avg_pool2d", x);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty({N, C, OH, OW}, x.dtype(), x.device());
   const DType dt = x.dtype();
   const Shape xshape = x.shape();
-  SPK_DISPATCH_FLOAT(dt, "adaptive_avg_pool2d",
-      adaptive_avg_pool2d_forward_cpu<scalar_t>(N, C, H, W, OH, OW, (const scalar_t*)xc.data_ptr(),
-                                                (scalar_t*)y.data_ptr()));
-  return record("adaptive_avg_pool2d", y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
-    Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt);
+  if (cpu) {
     SPK_DISPATCH_FLOAT(dt, "adaptive_avg_pool2d",
-        adaptive_avg_pool2d_backward_cpu<scalar_t>(N, C, H, W, OH, OW, (const scalar_t*)dy.data_ptr(),
-                                                   (scalar_t*)dx.data_ptr()));
+        adaptive_avg_pool2d_forward_cpu<scalar_t>(N, C, H, W, OH, OW, (const scalar_t*)xc.data_ptr(),
+                                                  (scalar_t*)y.data_ptr()));
+  } else {
+    SPK_CUDA_ONLY(adaptive_avg_pool2d_forward_cuda(N, C, H, W, OH, OW, xc.data<float>(), y.data<float>(),
+                                                   cuda::current_stream()));
+  }
+  return record("adaptive_avg_pool2d", y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
+    Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
+    if (gout.device().is_cpu()) {
+      SPK_DISPATCH_FLOAT(dt, "adaptive_avg_pool2d",
+          adaptive_avg_pool2d_backward_cpu<scalar_t>(N, C, H, W, OH, OW, (const scalar_t*)dy.data_ptr(),
+                                                     (scalar_t*)dx.data_ptr()));
+    } else {
+      SPK_CUDA_ONLY(adaptive_avg_pool2d_backward_cuda(N, C, H, W, OH, OW, dy.data<float>(), dx.data<float>(),
+                                                      cuda::current_stream()));
+    }
     return {dx};
   });
 }

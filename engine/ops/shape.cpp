@@ -1,5 +1,8 @@
 // Views and copies that change layout: reshape, permute, transpose, slice, expand, contiguous, concat.
 // Views share storage; their backward maps the gradient back through the inverse layout change.
+// concat writes each input into a slice view of the output with copy_, i.e. the strided copy kernel of
+// kernels/copy (CPU or CUDA: one launch per input), and its backward is split, i.e. views: it runs on
+// whichever device its inputs are on, values moved exactly.
 #include <numeric>
 
 #include "engine/autograd.h"

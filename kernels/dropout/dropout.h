@@ -14,4 +14,9 @@ namespace spk {
 template <class T> void dropout_forward_cpu(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t offset);
 template <class T> void dropout_backward_cpu(const T* dy, T* dx, int64_t n, double p, uint64_t seed, uint64_t offset);
 
+// CUDA (f32, on the given stream; kernels/dropout/dropout_cuda.cu): the same mask and values as the CPU.
+void dropout_forward_cuda(const float* x, float* y, int64_t n, double p, uint64_t seed, uint64_t offset, void* stream);
+void dropout_backward_cuda(const float* dy, float* dx, int64_t n, double p, uint64_t seed, uint64_t offset,
+                           void* stream);
+
 }  // namespace spk

@@ -25,4 +25,18 @@ template <class T> void gather_forward_cpu(const T* x, const int64_t* x_strides,
 template <class T> void gather_backward_cpu(const T* dout, const int64_t* index, T* dx, const int64_t* x_shape,
                                             const int64_t* index_shape, int ndim, int dim);
 
+// CUDA (f32 values, i64 indices on the device, on the given stream; kernels/index/index_cuda.cu). Backwards
+// gather (no atomics), adding in the CPU's order, so both devices give the same bits.
+// index_select_backward_cuda takes the inverse of index as CSR: for k in [0, K), rows[row_start[k] ..
+// row_start[k+1]) are the l with index[l] = k, ascending (row_start has K + 1 entries, rows L).
+// gather on CUDA: rank 1..kMaxDims (8); x_strides, index_shape and x_shape are host arrays.
+void index_select_forward_cuda(const float* x, const int64_t* index, float* out, int64_t outer, int64_t K,
+                               int64_t inner, int64_t L, void* stream);
+void index_select_backward_cuda(const float* dout, const int64_t* row_start, const int64_t* rows, float* dx,
+                                int64_t outer, int64_t K, int64_t inner, int64_t L, void* stream);
+void gather_forward_cuda(const float* x, const int64_t* x_strides, const int64_t* index, float* out,
+                         const int64_t* index_shape, int ndim, int dim, void* stream);
+void gather_backward_cuda(const float* dout, const int64_t* index, float* dx, const int64_t* x_shape,
+                          const int64_t* index_shape, int ndim, int dim, void* stream);
+
 }  // namespace spk

@@ -8,6 +8,10 @@
 //       dbias[c]   = Σ g,  dweight[c] = Σ g·x̂
 //       batch statistics (training):   dx = w·invstd/M · (M·g − Σ g − x̂·Σ g·x̂)
 //       fixed statistics (eval):       dx = w·invstd · g
+// Batch norm + ReLU (fused; the op batch_norm_relu): y = max(batch_norm_forward(x), 0) with the ReLU applied
+// to the f32/f64-rounded normalised value, so y equals relu(batch_norm(x)) bit for bit. The backward is the
+// batch-norm backward with g = dy where y > 0 and 0 elsewhere (y > 0 exactly where the normalised value is),
+// so one pass replaces the ReLU's mask-multiply and the normalisation's two passes.
 // Instance norm (1-d) on x (N, C, T): each of the N·C rows normalised over its T values (biased variance);
 // mean and invstd (N·C) are written by the forward for the backward, which is the batch-norm formula per
 // row with M = T; dweight/dbias sum over n and t.
@@ -25,10 +29,41 @@ template <class T> void batch_norm_backward_cpu(const T* x, const T* mean, const
                                                 const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
                                                 int64_t S, bool batch_stats);
 
+template <class T> void batch_norm_relu_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
+                                                    const T* bias, T* y, int64_t N, int64_t C, int64_t S);
+template <class T> void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T* invstd,
+                                                     const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
+                                                     int64_t N, int64_t C, int64_t S, bool batch_stats);
+
 template <class T> void instance_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean,
                                                   T* invstd, int64_t N, int64_t C, int64_t Tn, double eps);
 template <class T> void instance_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
                                                    const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
                                                    int64_t Tn);
+
+// CUDA (f32, on the given stream; kernels/norm/norm_cuda.cu). Same formulas, sums in double, no atomics
+// (deterministic). The reductions need a device workspace of doubles, allocated by the caller:
+//   batch_norm_stats/backward, batch_norm_relu_backward: batch_norm_cuda_workspace(N, C, S) doubles
+//   instance_norm_backward:                              instance_norm_cuda_workspace(N, C) doubles
+int64_t batch_norm_cuda_workspace(int64_t N, int64_t C, int64_t S);
+int64_t instance_norm_cuda_workspace(int64_t N, int64_t C);
+void batch_norm_stats_cuda(const float* x, float* mean, float* var, float* invstd, int64_t N, int64_t C, int64_t S,
+                           double eps, double* workspace, void* stream);
+void batch_norm_forward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                             const float* bias, float* y, int64_t N, int64_t C, int64_t S, void* stream);
+void batch_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                              const float* dy, float* dx, float* dweight, float* dbias, int64_t N, int64_t C,
+                              int64_t S, bool batch_stats, double* workspace, void* stream);
+void batch_norm_relu_forward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                                  const float* bias, float* y, int64_t N, int64_t C, int64_t S, void* stream);
+void batch_norm_relu_backward_cuda(const float* x, const float* y, const float* mean, const float* invstd,
+                                   const float* weight, const float* dy, float* dx, float* dweight, float* dbias,
+                                   int64_t N, int64_t C, int64_t S, bool batch_stats, double* workspace,
+                                   void* stream);
+void instance_norm_forward_cuda(const float* x, const float* weight, const float* bias, float* y, float* mean,
+                                float* invstd, int64_t N, int64_t C, int64_t Tn, double eps, void* stream);
+void instance_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                                 const float* dy, float* dx, float* dweight, float* dbias, int64_t N, int64_t C,
+                                 int64_t Tn, double* workspace, void* stream);
 
 }  // namespace spk

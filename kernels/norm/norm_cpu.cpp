@@ -1,4 +1,5 @@
-// CPU reference of batch norm and instance norm (formulas in kernels/norm/norm.h). Plain loops; every
+// CPU reference of batch norm, fused batch norm + ReLU, and instance norm (formulas in
+// kernels/norm/norm.h). Plain loops; every
 // sum runs in double. Variances are two-pass (mean first), which stays accurate when |mean| >> std.
 #include <cmath>
 #include <vector>
@@ -24,9 +25,12 @@ void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int
   }
 }
 
+namespace {
+
+// y = x·scale + shift per channel, computed in double and rounded to T, then the ReLU when asked for.
 template <class T>
-void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y,
-                            int64_t N, int64_t C, int64_t S) {
+void bn_forward(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y, int64_t N,
+                int64_t C, int64_t S, bool relu) {
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
       // y = x·scale + shift with the channel's affine folded in.
@@ -34,22 +38,29 @@ void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T*
       const double shift = (bias ? double(bias[c]) : 0.0) - double(mean[c]) * scale;
       const T* xr = x + (n * C + c) * S;
       T* yr = y + (n * C + c) * S;
-      for (int64_t i = 0; i < S; ++i) yr[i] = T(double(xr[i]) * scale + shift);
+      for (int64_t i = 0; i < S; ++i) {
+        const T z = T(double(xr[i]) * scale + shift);
+        yr[i] = relu ? (z > T(0) ? z : T(0)) : z;
+      }
     }
 }
 
+// The batch-norm backward of norm.h with g = dy, or g = dy masked by the ReLU's output (y > 0) when relu_y is
+// given: the gradient relu(batch_norm(x)) would get, since y > 0 exactly where the normalised value is.
 template <class T>
-void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
-                             T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats) {
+void bn_backward(const T* x, const T* relu_y, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
+                 T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats) {
   const double M = double(N * S);
+  auto grad = [&](int64_t k) { return relu_y && !(relu_y[k] > T(0)) ? 0.0 : double(dy[k]); };
   for (int64_t c = 0; c < C; ++c) {
     const double m = double(mean[c]), is = double(invstd[c]), w = weight ? double(weight[c]) : 1.0;
     double sg = 0, sgx = 0;   // Σ g, Σ g·x̂
     for (int64_t n = 0; n < N; ++n)
       for (int64_t i = 0; i < S; ++i) {
         const int64_t k = (n * C + c) * S + i;
-        sg += double(dy[k]);
-        sgx += double(dy[k]) * (double(x[k]) - m) * is;
+        const double g = grad(k);
+        sg += g;
+        sgx += g * (double(x[k]) - m) * is;
       }
     if (dbias) dbias[c] = T(sg);
     if (dweight) dweight[c] = T(sgx);
@@ -59,12 +70,39 @@ void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T
         const int64_t k = (n * C + c) * S + i;
         if (batch_stats) {
           const double xh = (double(x[k]) - m) * is;
-          dx[k] = T(w * is / M * (M * double(dy[k]) - sg - xh * sgx));
+          dx[k] = T(w * is / M * (M * grad(k) - sg - xh * sgx));
         } else {
-          dx[k] = T(w * is * double(dy[k]));
+          dx[k] = T(w * is * grad(k));
         }
       }
   }
+}
+
+}  // namespace
+
+template <class T>
+void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y,
+                            int64_t N, int64_t C, int64_t S) {
+  bn_forward(x, mean, invstd, weight, bias, y, N, C, S, false);
+}
+
+template <class T>
+void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
+                             T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats) {
+  bn_backward<T>(x, nullptr, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats);
+}
+
+template <class T>
+void batch_norm_relu_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y,
+                                 int64_t N, int64_t C, int64_t S) {
+  bn_forward(x, mean, invstd, weight, bias, y, N, C, S, true);
+}
+
+template <class T>
+void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T* invstd, const T* weight,
+                                  const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C, int64_t S,
+                                  bool batch_stats) {
+  bn_backward<T>(x, y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats);
 }
 
 template <class T>
@@ -125,6 +163,10 @@ void instance_norm_backward_cpu(const T* x, const T* mean, const T* invstd, cons
                                           int64_t);                                                              \
   template void batch_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,  \
                                            int64_t, int64_t, bool);                                              \
+  template void batch_norm_relu_forward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, int64_t,       \
+                                               int64_t, int64_t);                                                \
+  template void batch_norm_relu_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, \
+                                                T*, int64_t, int64_t, int64_t, bool);                            \
   template void instance_norm_forward_cpu<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
                                              double);                                                            \
   template void instance_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \

@@ -41,8 +41,9 @@ template <class T> void adaptive_avg_pool2d_forward_cpu(int64_t N, int64_t C, in
 template <class T> void adaptive_avg_pool2d_backward_cpu(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH,
                                                          int64_t OW, const T* dy, T* dx);
 
-// CUDA (f32, on the given stream). Declared for the op table's naming; not implemented yet (pooling is
-// CPU_ONLY in engine/ops.def), so nothing may call these until a pool_cuda.cu defines them.
+// CUDA (f32, on the given stream; kernels/pool/pool_cuda.cu): the same arithmetic in the same order as the
+// CPU kernels, so outputs, argmax indices and gradients equal the CPU's bit for bit. Backward kernels
+// gather per input element (no atomics, deterministic) and write every element of dx.
 void max_pool2d_forward_cuda(const PoolGeom& g, const float* x, float* y, int64_t* idx, void* stream);
 void max_pool2d_backward_cuda(const PoolGeom& g, const float* dy, const int64_t* idx, float* dx, void* stream);
 void avg_pool2d_forward_cuda(const PoolGeom& g, const float* x, float* y, void* stream);
