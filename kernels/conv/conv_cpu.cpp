@@ -112,7 +112,8 @@ void im2col(const ConvGeom& g, const T* xg, int64_t p0, int64_t p1, T* col) {
             continue;
           }
           const T* xr = xg + (c * g.H + ih) * g.W + off_w;   // xr[ow·stride] is the input for output ow
-          const int64_t a = std::max(lo, r.lo), b = std::max(a, std::min(hi, r.hi));
+          // [a, b) is the in-image part of [lo, hi); a chunk may end inside the left padding (hi < r.lo).
+          const int64_t a = std::min(hi, std::max(lo, r.lo)), b = std::max(a, std::min(hi, r.hi));
           std::fill(o + lo, o + a, T(0));
           if (g.stride_w == 1) std::memcpy(o + a, xr + a, size_t(b - a) * sizeof(T));
           else for (int64_t ow = a; ow < b; ++ow) o[ow] = xr[ow * g.stride_w];
@@ -138,7 +139,7 @@ void col2im_add(const ConvGeom& g, const T* dcol, int64_t p0, int64_t p1, T* dxg
           if (ih < 0 || ih >= g.H) continue;
           const int64_t lo = oh == oh_first ? p0 - oh * W_out : 0;
           const int64_t hi = oh == oh_last ? p1 - oh * W_out : W_out;
-          const int64_t a = std::max(lo, r.lo), b = std::max(a, std::min(hi, r.hi));
+          const int64_t a = std::min(hi, std::max(lo, r.lo)), b = std::max(a, std::min(hi, r.hi));
           const T* i = in + oh * W_out;
           T* xr = dxg + (c * g.H + ih) * g.W + off_w;
           if (g.stride_w == 1) for (int64_t ow = a; ow < b; ++ow) xr[ow] += i[ow];

@@ -3,6 +3,7 @@
 // on small odd shapes, and the error messages for bad arguments.
 #include <string>
 
+#include "kernels/conv/conv.h"
 #include "support/check.h"
 
 using namespace spk;
@@ -128,6 +129,16 @@ TEST_CASE("conv2d chunks long images and images of one row") {
   // f64 columns of K_g = 144 rows give ~900-column chunks: these cut output rows in the middle.
   SUBCASE("2-d, chunk boundaries inside output rows") { check_against_loops({2, 16, 20, 61, 8, 3, 3, 1, 1, 1, 1}, DType::f64); }
   SUBCASE("2-d, N = 1 long image (serial backward)") { check_against_loops({1, 16, 9, 300, 8, 3, 3, 1, 1, 1, 1}, DType::f64); }
+  SUBCASE("2-d, a chunk ends inside an output row's left padding") {
+    // K_g = 49 (the ResNetSE34L stem), 1 KiB chunks -> the 64-column minimum; W_out = 63, so the first chunk
+    // ends at column 1 of row 1, left of where the 7-tap kernel's first tap meets the image (column 3).
+    // This once wrote past the end of the column buffer (found by spk_train's whole-utterance evaluation).
+    const int64_t saved = conv_cpu_options().col_chunk_bytes;
+    conv_cpu_options().col_chunk_bytes = 1024;
+    check_against_loops({1, 1, 6, 63, 4, 7, 7, 2, 1, 3, 3}, DType::f32);
+    check_against_loops({1, 1, 6, 63, 4, 7, 7, 2, 1, 3, 3}, DType::f64);
+    conv_cpu_options().col_chunk_bytes = saved;
+  }
   SUBCASE("1-d, L = 2000 cut into chunks") { check_against_loops({2, 64, 1, 2000, 16, 1, 3, 1, 1, 0, 1, 1, 2}, DType::f64, true); }
 }
 
