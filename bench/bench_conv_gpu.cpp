@@ -79,7 +79,9 @@ std::string describe(const Shape& s, const spk::ConvGeom& g) {
 struct DeviceBuf {
   float* p = nullptr;
   explicit DeviceBuf(size_t n) {
-    SPK_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float)));
+    void* v = nullptr;
+    SPK_CUDA_CHECK(cudaMalloc(&v, std::max<size_t>(n, 1) * sizeof(float)));
+    p = static_cast<float*>(v);
     const std::vector<float> h = spk::bench::random_floats(n, uint32_t(n));
     SPK_CUDA_CHECK(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
   }

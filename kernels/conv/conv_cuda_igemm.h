@@ -44,10 +44,38 @@ namespace spk::conv_igemm {
 
 enum class Pass : uint8_t { forward, backward_data, backward_weight };
 
-// ConvGeom as 32-bit ints with the derived sizes the loaders need.
+SPK_HD uint32_t umulhi32(uint32_t a, uint32_t b) {
+#if defined(__CUDA_ARCH__)
+  return __umulhi(a, b);
+#else
+  return uint32_t((uint64_t(a) * b) >> 32);
+#endif
+}
+
+// n / d for 0 <= n < 2^31 and a divisor 1 <= d < 2^31 fixed at launch, as a multiply-high and a shift instead
+// of the ~20-instruction integer division (Granlund & Montgomery; CUTLASS's FastDivmod): with
+// p = 31 + ceil(log2 d), m = ceil(2^p / d), n / d = umulhi(n, m) >> (p − 32). The gathers decode taps and
+// positions with these for every element they load. Checked against `/` in tests/kernels/test_conv_cuda_host.cpp.
+struct FastDiv {
+  int d = 1;
+  uint32_t mul = 0, shr = 0;
+  FastDiv() = default;
+  explicit FastDiv(int divisor) : d(divisor) {
+    if (d == 1) return;
+    int log2_ceil = 0;
+    while ((int64_t(1) << log2_ceil) < d) ++log2_ceil;
+    const uint32_t p = 31u + uint32_t(log2_ceil);
+    mul = uint32_t(((uint64_t(1) << p) + uint64_t(d) - 1) / uint64_t(d));
+    shr = p - 32u;
+  }
+  SPK_HD int div(int n) const { return d == 1 ? n : int(umulhi32(uint32_t(n), mul) >> shr); }
+};
+
+// ConvGeom as 32-bit ints with the derived sizes the loaders need, and fast dividers for the decodes.
 struct Geom {
   int N, C_in, H, W, C_out, KH, KW, sh, sw, ph, pw, dh, dw, groups;
   int H_out, W_out, P, HW, Cig, Cog, KHKW, Kg;
+  FastDiv by_P, by_W_out, by_HW, by_W, by_KHKW, by_KW, by_sh, by_sw;
 };
 
 constexpr int64_t kMaxIndex = int64_t(1) << 30;   // sizes stay below this so tile ends never overflow int
@@ -59,12 +87,16 @@ inline Geom make_geom(const ConvGeom& g) {
     SPK_CHECK(v >= 0 && v < kMaxIndex, "conv CUDA: geometry (N ", g.N, ", C_in ", g.C_in, ", H ", g.H, ", W ", g.W,
               ", C_out ", g.C_out, ", K ", g.KH, "x", g.KW, ") has a size of ", v, " elements, above the 2^30 the "
               "kernels index with 32-bit ints; split the batch");
+  SPK_CHECK(g.H_out() >= 1 && g.W_out() >= 1 && g.H >= 1 && g.W >= 1 && g.KH >= 1 && g.KW >= 1 && g.stride_h >= 1 &&
+            g.stride_w >= 1, "conv CUDA: empty geometry (H ", g.H, ", W ", g.W, ", out ", g.H_out(), "x", g.W_out(), ")");
   Geom r;
   r.N = int(g.N); r.C_in = int(g.C_in); r.H = int(g.H); r.W = int(g.W); r.C_out = int(g.C_out);
   r.KH = int(g.KH); r.KW = int(g.KW); r.sh = int(g.stride_h); r.sw = int(g.stride_w); r.ph = int(g.pad_h);
   r.pw = int(g.pad_w); r.dh = int(g.dil_h); r.dw = int(g.dil_w); r.groups = int(g.groups);
   r.H_out = int(g.H_out()); r.W_out = int(g.W_out()); r.P = int(P); r.HW = int(HW);
   r.Cig = int(g.C_in_g()); r.Cog = int(g.C_out_g()); r.KHKW = int(g.KH * g.KW); r.Kg = int(g.K_g());
+  r.by_P = FastDiv(r.P); r.by_W_out = FastDiv(r.W_out); r.by_HW = FastDiv(r.HW); r.by_W = FastDiv(r.W);
+  r.by_KHKW = FastDiv(r.KHKW); r.by_KW = FastDiv(r.KW); r.by_sh = FastDiv(r.sh); r.by_sw = FastDiv(r.sw);
   return r;
 }
 
@@ -128,7 +160,7 @@ struct Im2col {
   SPK_HD Pos pos(int q) const {
     Pos r{x, 0, 0, q < g.N * g.P};
     if (!r.valid) return r;
-    const int img = q / g.P, p = q - img * g.P, oh = p / g.W_out, ow = p - oh * g.W_out;
+    const int img = g.by_P.div(q), p = q - img * g.P, oh = g.by_W_out.div(p), ow = p - oh * g.W_out;
     r.base = x + int64_t(img) * g.C_in * g.HW;
     r.ih0 = oh * g.sh - g.ph;
     r.iw0 = ow * g.sw - g.pw;
@@ -136,7 +168,7 @@ struct Im2col {
   }
   SPK_HD float at(const Pos& q, int t) const {
     if (!q.valid || t >= g.Kg) return 0.f;
-    const int ci = t / g.KHKW, rs = t - ci * g.KHKW, kh = rs / g.KW, kw = rs - kh * g.KW;
+    const int ci = g.by_KHKW.div(t), rs = t - ci * g.KHKW, kh = g.by_KW.div(rs), kw = rs - kh * g.KW;
     const int ih = q.ih0 + kh * g.dh, iw = q.iw0 + kw * g.dw;
     if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return 0.f;
     return q.base[ci * g.HW + ih * g.W + iw];
@@ -173,7 +205,7 @@ struct Forward : GemmDims {
   SPK_HD float b_get(const BFix& f, int k) const { return im.at(f, k); }
   SPK_HD void store(int m, int n, int /*split*/, float v) const {
     if (m >= M || n >= N) return;
-    const int img = n / g.P, p = n - img * g.P, co = grp * g.Cog + m;
+    const int img = g.by_P.div(n), p = n - img * g.P, co = grp * g.Cog + m;
     y[(int64_t(img) * g.C_out + co) * g.P + p] = bias ? v + bias[co] : v;
   }
 };
@@ -195,7 +227,7 @@ struct BackwardData : GemmDims {
   struct AFix { const float* p; bool valid; };
   SPK_HD AFix a_fix(int k) const {   // k = (co, kh, kw): column m is w[co, m, kh, kw]
     if (k >= K) return {wg, false};
-    const int co = k / g.KHKW, rs = k - co * g.KHKW;
+    const int co = g.by_KHKW.div(k), rs = k - co * g.KHKW;
     return {wg + co * g.Kg + rs, true};
   }
   SPK_HD float a_get(const AFix& f, int m) const { return f.valid && m < M ? f.p[m * g.KHKW] : 0.f; }
@@ -203,7 +235,7 @@ struct BackwardData : GemmDims {
   SPK_HD BFix b_fix(int n) const {   // n = (img, ih, iw); th/tw: the pixel in padded coordinates
     BFix r{dyg, 0, 0, n < N};
     if (!r.valid) return r;
-    const int img = n / g.HW, q = n - img * g.HW, ih = q / g.W, iw = q - ih * g.W;
+    const int img = g.by_HW.div(n), q = n - img * g.HW, ih = g.by_W.div(q), iw = q - ih * g.W;
     r.base = dyg + int64_t(img) * g.C_out * g.P;
     r.th = ih + g.ph;
     r.tw = iw + g.pw;
@@ -212,16 +244,16 @@ struct BackwardData : GemmDims {
   // Output (oh, ow) reads pixel (ih, iw) through tap (kh, kw) iff oh·sh + kh·dh = ih + ph (likewise w).
   SPK_HD float b_get(const BFix& f, int k) const {
     if (!f.valid || k >= K) return 0.f;
-    const int co = k / g.KHKW, rs = k - co * g.KHKW, kh = rs / g.KW, kw = rs - kh * g.KW;
+    const int co = g.by_KHKW.div(k), rs = k - co * g.KHKW, kh = g.by_KW.div(rs), kw = rs - kh * g.KW;
     const int a = f.th - kh * g.dh, b = f.tw - kw * g.dw;
     if (a < 0 || b < 0) return 0.f;
-    const int oh = a / g.sh, ow = b / g.sw;
+    const int oh = g.by_sh.div(a), ow = g.by_sw.div(b);
     if (oh * g.sh != a || ow * g.sw != b || oh >= g.H_out || ow >= g.W_out) return 0.f;
     return f.base[co * g.P + oh * g.W_out + ow];
   }
   SPK_HD void store(int m, int n, int /*split*/, float v) const {
     if (m >= M || n >= N) return;
-    const int img = n / g.HW, q = n - img * g.HW;
+    const int img = g.by_HW.div(n), q = n - img * g.HW;
     dx[(int64_t(img) * g.C_in + grp * g.Cig + m) * g.HW + q] = v;
   }
 };
@@ -245,7 +277,7 @@ struct BackwardWeight : GemmDims {
   struct AFix { const float* p; bool valid; };
   SPK_HD AFix a_fix(int k) const {   // k = (img, p): column m is dy[img, m, p]
     if (k >= K) return {dyg, false};
-    const int img = k / g.P, p = k - img * g.P;
+    const int img = g.by_P.div(k), p = k - img * g.P;
     return {dyg + int64_t(img) * g.C_out * g.P + p, true};
   }
   SPK_HD float a_get(const AFix& f, int m) const { return f.valid && m < M ? f.p[m * g.P] : 0.f; }

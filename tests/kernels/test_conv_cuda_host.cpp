@@ -324,6 +324,32 @@ TEST_CASE("conv CUDA plan: tiles cover the GEMM, K slices are whole BK multiples
   CHECK(ecapa.grid_x * ecapa.grid_y * ecapa.grid_z >= 2 * 132);
 }
 
+TEST_CASE("conv CUDA FastDiv: equals integer division for every divisor and dividend the kernels can meet") {
+  std::vector<int> divisors;
+  for (int d = 1; d <= 4096; ++d) divisors.push_back(d);
+  for (int e = 12; e <= 30; ++e)
+    for (int delta : {-1, 0, 1}) divisors.push_back(int((int64_t(1) << e) + delta));
+  divisors.push_back(2147483647);
+  Rng rng(5);
+  int64_t bad = 0, checked = 0;
+  for (int d : divisors) {
+    const ci::FastDiv f(d);
+    std::vector<int64_t> ns{0, 1, 2, d - 1, d, int64_t(d) + 1, 2147483647, 2147483646, 1 << 30, (1 << 30) - 1};
+    for (int64_t k : {int64_t(2), int64_t(3), int64_t(1000), int64_t(2147483647) / d})
+      for (int64_t delta : {-1, 0, 1}) ns.push_back(k * d + delta);
+    for (int i = 0; i < 64; ++i) ns.push_back(rng.randint(0, 2147483647));
+    for (int64_t n : ns) {
+      if (n < 0 || n > 2147483647) continue;
+      ++checked;
+      if (f.div(int(n)) != int(n / d)) {
+        if (bad++ < 5) MESSAGE("FastDiv(" << d << ").div(" << n << ") = " << f.div(int(n)) << ", want " << n / d);
+      }
+    }
+  }
+  CHECK(bad == 0);
+  CHECK(checked > 100000);
+}
+
 TEST_CASE("conv CUDA plan: sizes beyond 32-bit indexing are refused with the geometry in the message") {
   const ConvGeom huge = geom2d(65536, 1, 128, 128, 1, 1, 1, 1, 1, 0, 0);   // N·H_out·W_out = 2^30
   CHECK_THROWS_WITH_AS(ci::make_geom(huge), doctest::Contains("32-bit"), Error);
