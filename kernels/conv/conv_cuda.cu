@@ -22,6 +22,7 @@
 
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/cuda_launch.cuh"
+#include "kernels/conv/conv_cuda_direct.h"
 #include "kernels/conv/conv_cuda_igemm.h"
 #include "kernels/conv/conv_cuda_internal.h"
 
@@ -165,69 +166,31 @@ __global__ void bias_grad_kernel(const float* __restrict__ dy, float* __restrict
 
 // ---------------------------------------------------------------------------------------------- direct
 
-// y[img, co, oh, ow] = Σ_{ci, kh, kw} x · w (+ bias), one thread per output element.
+// One thread per output element (conv_cuda_direct.h has the per-element bodies).
 __global__ void direct_forward_kernel(Geom g, const float* __restrict__ x, const float* __restrict__ w,
                                       const float* __restrict__ bias, float* __restrict__ y) {
   const int64_t total = int64_t(g.N) * g.C_out * g.P;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t ow = i % g.W_out, oh = (i / g.W_out) % g.H_out, co = (i / g.P) % g.C_out, img = i / (int64_t(g.P) * g.C_out);
-    const int64_t grp = co / g.Cog;
-    float acc = 0.f;
-    for (int64_t ci = 0; ci < g.Cig; ++ci)
-      for (int64_t kh = 0; kh < g.KH; ++kh) {
-        const int64_t ih = oh * g.sh - g.ph + kh * g.dh;
-        if (ih < 0 || ih >= g.H) continue;
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const int64_t iw = ow * g.sw - g.pw + kw * g.dw;
-          if (iw < 0 || iw >= g.W) continue;
-          acc += x[((img * g.C_in + grp * g.Cig + ci) * g.H + ih) * g.W + iw] *
-                 w[((co * g.Cig + ci) * g.KH + kh) * g.KW + kw];
-        }
-      }
-    y[i] = bias ? acc + bias[co] : acc;
-  }
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = conv_direct::forward_at(g, x, w, bias, i);
 }
 
-// dx[img, ci, ih, iw] = Σ over the (co, kh, kw) whose output position reads this pixel of dy · w.
 __global__ void direct_backward_data_kernel(Geom g, const float* __restrict__ w, const float* __restrict__ dy,
                                             float* __restrict__ dx) {
   const int64_t total = int64_t(g.N) * g.C_in * g.HW;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t iw = i % g.W, ih = (i / g.W) % g.H, ci = (i / g.HW) % g.C_in, img = i / (int64_t(g.HW) * g.C_in);
-    const int64_t grp = ci / g.Cig, cg = ci - grp * g.Cig;
-    float acc = 0.f;
-    for (int64_t co = grp * g.Cog; co < (grp + 1) * g.Cog; ++co)
-      for (int64_t kh = 0; kh < g.KH; ++kh) {
-        const int64_t a = ih + g.ph - kh * g.dh;
-        if (a < 0 || a % g.sh != 0 || a / g.sh >= g.H_out) continue;
-        const int64_t oh = a / g.sh;
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const int64_t b = iw + g.pw - kw * g.dw;
-          if (b < 0 || b % g.sw != 0 || b / g.sw >= g.W_out) continue;
-          const int64_t ow = b / g.sw;
-          acc += dy[((img * g.C_out + co) * g.H_out + oh) * g.W_out + ow] * w[((co * g.Cig + cg) * g.KH + kh) * g.KW + kw];
-        }
-      }
-    dx[i] = acc;
-  }
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+    dx[i] = conv_direct::backward_data_at(g, w, dy, i);
 }
 
-// dw[co, cg, kh, kw] = Σ_{img, oh, ow} dy · x: a warp per weight, lanes over positions, fixed-order shuffle sum.
+// A warp per weight, lanes over positions, a fixed-order shuffle-down sum (lane 0 ends with
+// Σ_l share_l in the tree order tests/kernels/test_conv_cuda_host.cpp replays).
 __global__ void direct_backward_weight_kernel(Geom g, const float* __restrict__ x, const float* __restrict__ dy,
                                               float* __restrict__ dw) {
-  const int64_t total = int64_t(g.C_out) * g.Kg, NP = int64_t(g.N) * g.P;
+  const int64_t total = int64_t(g.C_out) * g.Kg;
   const int lane = int(threadIdx.x) % 32;
   const int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
+  // i is the same for the 32 lanes of a warp, so the loop (and the full-mask shuffles) stay warp-uniform.
   for (int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32; i < total; i += warps) {
-    const int64_t co = i / g.Kg, t = i - co * g.Kg, cg = t / g.KHKW, rs = t - cg * g.KHKW, kh = rs / g.KW,
-                  kw = rs - kh * g.KW, ci = (co / g.Cog) * g.Cig + cg;
-    float acc = 0.f;
-    for (int64_t q = lane; q < NP; q += 32) {
-      const int64_t img = q / g.P, p = q - img * g.P, oh = p / g.W_out, ow = p - oh * g.W_out;
-      const int64_t ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
-      if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-      acc += dy[(img * g.C_out + co) * g.P + p] * x[((img * g.C_in + ci) * g.H + ih) * g.W + iw];
-    }
+    float acc = conv_direct::backward_weight_lane(g, x, dy, i, lane);
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) acc += __shfl_down_sync(0xffffffffu, acc, off);
     if (lane == 0) dw[i] = acc;

@@ -7,6 +7,7 @@
 //     fenced with sentinels, shared tiles start as NaN: a missed write, a stray write or a read of an unloaded
 //     tile entry fails. What this cannot check is wmma itself (fragment loads, mma, stores), which follows the
 //     documented usage.
+//   - the direct kernels' per-element bodies (conv_cuda_direct.h) with the weight gradient's shuffle tree.
 //   - the TF32 tolerance the GPU parity tests use, on the emulation with TF32 rounding.
 //   - the launch plan's invariants, the backend selection and its "built without cuDNN" error.
 #include <cmath>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv/conv_cuda_direct.h"
 #include "kernels/conv/conv_cuda_igemm.h"
 #include "support/check.h"
 
@@ -254,6 +256,35 @@ TEST_CASE("conv CUDA igemm, emulated on the CPU in fp32: every pass and tile con
           test::expect_close(Tensor::from_vector(got, {int64_t(got.size())}, DType::f64), want, 1e-5 + 1e-6 * K, 1e-5,
                              what + " (splits " + std::to_string(splits) + ")");
         }
+  }
+}
+
+TEST_CASE("conv CUDA direct kernels, run on the CPU: every pass matches the CPU conv") {
+  for (const Case& c : cases()) {
+    Data d = make_data(c.g, 2024);
+    const Ref ref = reference(c.g, d, c.bias);
+    const ci::Geom g = ci::make_geom(c.g);
+    std::vector<double> y(ref.y.size()), dx(ref.dx.size()), dw(ref.dw.size());
+    for (size_t i = 0; i < y.size(); ++i)
+      y[i] = conv_direct::forward_at(g, d.x.data(), d.w.data(), c.bias ? d.b.data() : nullptr, int64_t(i));
+    for (size_t i = 0; i < dx.size(); ++i) dx[i] = conv_direct::backward_data_at(g, d.w.data(), d.dy.data(), int64_t(i));
+    for (size_t i = 0; i < dw.size(); ++i) {
+      float lanes[32];
+      for (int l = 0; l < 32; ++l) lanes[l] = conv_direct::backward_weight_lane(g, d.x.data(), d.dy.data(), int64_t(i), l);
+      for (int off = 16; off > 0; off /= 2) {   // __shfl_down_sync: a lane past the end keeps its own value
+        float next[32];
+        for (int l = 0; l < 32; ++l) next[l] = lanes[l] + (l + off < 32 ? lanes[l + off] : lanes[l]);
+        std::copy(next, next + 32, lanes);
+      }
+      dw[i] = lanes[0];
+    }
+    const std::string what = std::string(c.name) + " direct";
+    auto t = [](const std::vector<double>& v) { return Tensor::from_vector(v, {int64_t(v.size())}, DType::f64); };
+    test::expect_close(t(y), ref.y, 1e-5 + 1e-6 * double(inner_size(c.g, ci::Pass::forward)), 1e-5, what + " forward");
+    test::expect_close(t(dx), ref.dx, 1e-5 + 1e-6 * double(inner_size(c.g, ci::Pass::backward_data)), 1e-5,
+                       what + " backward_data");
+    test::expect_close(t(dw), ref.dw, 1e-5 + 1e-6 * double(inner_size(c.g, ci::Pass::backward_weight)), 1e-5,
+                       what + " backward_weight");
   }
 }
 
