@@ -1,6 +1,7 @@
-// Convolution ops (conv1d, conv2d): argument checks that name the op and the shapes, the CPU kernel call
-// (kernels/conv), and a backward closure that calls the fused backward kernel for exactly the gradients
-// the inputs need. conv1d is conv2d over (N, C_in, 1, L) with a (1, K) kernel.
+// Convolution ops (conv1d, conv2d): argument checks that name the op and the shapes, the kernel call for the
+// tensors' device (kernels/conv: CPU in f32/f64, CUDA in f32 with the backend conv_cuda_options() picks), and
+// a backward closure that calls the fused backward kernel for exactly the gradients the inputs need. conv1d
+// is conv2d over (N, C_in, 1, L) with a (1, K) kernel.
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
@@ -53,9 +54,19 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
   const char* op = op_info(id).name;
   Tensor xc = x.contiguous(), wc = w.contiguous(), bc = b.defined() ? b.contiguous() : Tensor();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  SPK_DISPATCH_FLOAT(x.dtype(), op,
-      conv2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (const scalar_t*)wc.data_ptr(),
-                                   bc.defined() ? (const scalar_t*)bc.data_ptr() : nullptr, (scalar_t*)y.data_ptr()));
+  [[maybe_unused]] const bool is1d = id == OpId::conv1d;
+  if (x.device().is_cpu()) {
+    SPK_DISPATCH_FLOAT(x.dtype(), op,
+        conv2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (const scalar_t*)wc.data_ptr(),
+                                     bc.defined() ? (const scalar_t*)bc.data_ptr() : nullptr, (scalar_t*)y.data_ptr()));
+  } else {
+    SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+    [[maybe_unused]] const float* bp = bc.defined() ? bc.data<float>() : nullptr;
+    SPK_CUDA_ONLY(is1d ? conv1d_forward_cuda(g, xc.data<float>(), wc.data<float>(), bp, y.data<float>(),
+                                             cuda::current_stream())
+                       : conv2d_forward_cuda(g, xc.data<float>(), wc.data<float>(), bp, y.data<float>(),
+                                             cuda::current_stream()));
+  }
 
   const bool gx = needs_grad({x}), gw = needs_grad({w}), gb = b.defined() && needs_grad({b});
   std::vector<Tensor> inputs{x, w};
@@ -65,16 +76,25 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
   const Shape xshape = x.shape(), wshape = w.shape();
   const bool has_bias = b.defined();
   const DType dt = x.dtype();
+  const Device dev = x.device();
   return record(op, y, std::move(inputs), [=](const Tensor& gout) -> std::vector<Tensor> {
     Tensor dy = gout.contiguous();
-    Tensor dx = gx ? Tensor::empty(xshape, dt) : Tensor();
-    Tensor dw = gw ? Tensor::empty(wshape, dt) : Tensor();
-    Tensor db = gb ? Tensor::empty({g.C_out}, dt) : Tensor();
+    Tensor dx = gx ? Tensor::empty(xshape, dt, dev) : Tensor();
+    Tensor dw = gw ? Tensor::empty(wshape, dt, dev) : Tensor();
+    Tensor db = gb ? Tensor::empty({g.C_out}, dt, dev) : Tensor();
     auto ptr = [](const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; };
-    SPK_DISPATCH_FLOAT(dt, op,
-        conv2d_backward_cpu<scalar_t>(g, (const scalar_t*)ptr(xs), (const scalar_t*)ptr(ws),
-                                      (const scalar_t*)dy.data_ptr(), (scalar_t*)ptr(dx), (scalar_t*)ptr(dw),
-                                      (scalar_t*)ptr(db)));
+    if (dev.is_cpu()) {
+      SPK_DISPATCH_FLOAT(dt, op,
+          conv2d_backward_cpu<scalar_t>(g, (const scalar_t*)ptr(xs), (const scalar_t*)ptr(ws),
+                                        (const scalar_t*)dy.data_ptr(), (scalar_t*)ptr(dx), (scalar_t*)ptr(dw),
+                                        (scalar_t*)ptr(db)));
+    } else {
+      [[maybe_unused]] auto f = [&](const Tensor& t) { return (float*)ptr(t); };
+      SPK_CUDA_ONLY(is1d ? conv1d_backward_cuda(g, f(xs), f(ws), dy.data<float>(), f(dx), f(dw), f(db),
+                                                cuda::current_stream())
+                         : conv2d_backward_cuda(g, f(xs), f(ws), dy.data<float>(), f(dx), f(dw), f(db),
+                                                cuda::current_stream()));
+    }
     std::vector<Tensor> grads{dx, dw};
     if (has_bias) grads.push_back(db);
     return grads;

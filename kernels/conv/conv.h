@@ -63,8 +63,9 @@ template <class T> void conv1d_backward_cpu(const ConvGeom& g, const T* x, const
   conv2d_backward_cpu<T>(g, x, w, dy, dx, dw, db);
 }
 
-// CUDA (f32, on the given stream). Declared for the op table's naming; not implemented yet (conv is
-// CPU_ONLY in engine/ops.def), so nothing may call these until a conv_cuda.cu defines them.
+// CUDA (f32, on the given stream; kernels/conv/conv_cuda.cu, docs/cuda/conv.md). Same semantics and
+// write (=) rule as the CPU kernels. Which implementation runs is a process-wide choice (below): "spk",
+// our TF32 tensor-core implicit GEMM (default), or "cudnn", cuDNN's convolutions as a baseline/fallback.
 void conv2d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                          void* stream);
 void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
@@ -73,5 +74,26 @@ void conv1d_forward_cuda(const ConvGeom& g, const float* x, const float* w, cons
                          void* stream);
 void conv1d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
                           float* db, void* stream);
+
+// Knobs of the CUDA conv (kernels/conv/conv_cuda_backend.cpp). The backend's default comes from the
+// environment variable SPK_CONV_BACKEND=spk|cudnn, read when the options are first used; set_conv_backend()
+// changes it later. Both throw on an unknown name, and on "cudnn" in a build without cuDNN.
+enum class ConvCudaBackend : uint8_t { spk, cudnn };
+enum class ConvCudaAlgo : uint8_t {
+  automatic,   // igemm, except the direct loops for convs too small to fill the GPU
+  igemm,       // TF32 tensor-core implicit GEMM
+  direct,      // one thread (or warp) per output element, plain fp32 FMA: slow, obviously right
+};
+struct ConvCudaOptions {
+  ConvCudaBackend backend = ConvCudaBackend::spk;
+  ConvCudaAlgo algo = ConvCudaAlgo::automatic;   // spk backend only
+  bool cudnn_find = false;   // cudnn backend: time every algorithm once per shape (cudnnFind*Ex) instead of
+                             // taking cuDNN's heuristic first choice
+};
+ConvCudaOptions& conv_cuda_options();
+void set_conv_backend(const char* name);   // "spk" | "cudnn"
+const char* conv_backend_name(ConvCudaBackend b);
+ConvCudaBackend parse_conv_backend(const char* name);   // throws on unknown names and unbuilt backends
+bool conv_cudnn_built();   // this build links cuDNN (CMake found it)
 
 }  // namespace spk

@@ -31,6 +31,25 @@ if ! ls /usr/local/cuda/lib64/libcublas.so* >/dev/null 2>&1; then
   [ -n "$cub" ] && export LD_LIBRARY_PATH=$cub/lib:$LD_LIBRARY_PATH && echo "cuBLAS from $cub"
 fi
 
+# cuDNN (the "cudnn" conv backend; optional): the toolkit's, else PyTorch's pip wheel (nvidia-cudnn-cu12/13),
+# handed to CMake as CUDNN_ROOT (a folder with include/cudnn.h and lib/libcudnn.so*).
+if [ -z "${CUDNN_ROOT:-}" ] && ! ls /usr/local/cuda/include/cudnn.h >/dev/null 2>&1; then
+  CUDNN_ROOT=$(python3 -c 'import nvidia.cudnn, os; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null || true)
+  if [ -z "$CUDNN_ROOT" ] || [ ! -e "$CUDNN_ROOT/include/cudnn.h" ]; then
+    for sp in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+      h=$(find "$sp" -path '*nvidia*' -name cudnn.h 2>/dev/null | head -1)
+      [ -n "$h" ] && CUDNN_ROOT=$(dirname "$(dirname "$h")") && break
+    done
+  fi
+fi
+if [ -n "${CUDNN_ROOT:-}" ] && [ -e "$CUDNN_ROOT/include/cudnn.h" ]; then
+  export CUDNN_ROOT
+  for d in "$CUDNN_ROOT/lib" "$CUDNN_ROOT/lib64"; do [ -d "$d" ] && export LD_LIBRARY_PATH=$d:$LD_LIBRARY_PATH; done
+  echo "cuDNN from $CUDNN_ROOT"
+else
+  unset CUDNN_ROOT; echo "cuDNN: not found outside the toolkit (the cudnn conv backend may be absent)"
+fi
+
 echo "== build"
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DSPK_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG" || exit 1
@@ -43,7 +62,7 @@ ctest --test-dir build-gpu --output-on-failure -j 4 | tee "$OUT/ctest.txt"
 echo "== compute-sanitizer memcheck"
 compute-sanitizer --tool memcheck --error-exitcode 9 ./build-gpu/tests/spk_test_engine -tc='cuda*' > "$OUT/memcheck.txt" 2>&1
 echo "memcheck exit $?"; tail -5 "$OUT/memcheck.txt"
-compute-sanitizer --tool racecheck --error-exitcode 9 ./build-gpu/tests/spk_test_engine -tc='cuda parity softmax*,cuda parity sum*,cuda parity max*' > "$OUT/racecheck.txt" 2>&1
+compute-sanitizer --tool racecheck --error-exitcode 9 ./build-gpu/tests/spk_test_engine -tc='cuda parity softmax*,cuda parity sum*,cuda parity max*,cuda parity conv1d*' > "$OUT/racecheck.txt" 2>&1
 echo "racecheck exit $?"; tail -3 "$OUT/racecheck.txt"
 
 echo "== bench"
