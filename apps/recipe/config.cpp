@@ -150,6 +150,7 @@ bool OptionParser::parse(int argc, const char* const* argv) {
     const bool flag = o->kind == OptionKind::boolean;
     CLI::Option* opt = cli.add_option("--" + o->name, o->cli_text, flag ? o->help + " [" + o->default_text + "]" : o->help);
     opt->group(o->group)->type_name(kind_str(o->kind));
+    opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);   // as argparse: a repeated flag, the last wins
     if (flag) opt->expected(0, 1);
     else if (!o->default_text.empty()) opt->default_str(o->default_text);
     o->cli = opt;

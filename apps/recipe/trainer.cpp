@@ -2,7 +2,9 @@
 #include "apps/recipe/trainer.h"
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -127,6 +129,7 @@ void Trainer::log(const std::string& line) const {
 void Trainer::setup() {
   validate_train_config(cfg_);
   device_ = Device::parse(cfg_.device);
+  if (const char* k = std::getenv("SPK_FAULT_KILL_AT_STEP")) kill_at_step_ = std::atoll(k);
   fbank_ = frontend_config(cfg_);
 
   // ---- data: lists, files, augmentation (all checked before any training) ----
@@ -325,6 +328,8 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
     optim_->step();
     optim_->zero_grad();
     ++step_;
+    // Fault injection for the kill-and-resume test: die like `kill -9` right after the given step.
+    if (kill_at_step_ > 0 && step_ == kill_at_step_) std::raise(SIGKILL);
     ++batches;
     loss_sum += lv;
     metric_sum += out.metric;

@@ -111,6 +111,7 @@ class Trainer {
   std::unique_ptr<EpochLog> epoch_log_;
   int64_t epoch_ = 0, step_ = 0;
   int64_t batches_per_epoch_ = 0;
+  int64_t kill_at_step_ = 0;   // SPK_FAULT_KILL_AT_STEP (tests only): SIGKILL after this optimiser step
   bool resumed_ = false;
 };
 
