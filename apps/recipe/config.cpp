@@ -281,6 +281,11 @@ RecipeConfig recipe_config(const OptionParser& p) {
 #define SPK_OPTION(name, kind, def, apps, group, help) c.name = SPK_OPTION_GET_##kind(name);
 #include "apps/recipe/options.def"
 #undef SPK_OPTION
+  // --encoder_type defaults to voxceleb_trainer's SAP, which only its own models have; the others get their
+  // own pooling unless the flag is set.
+  if (p.source("encoder_type") == OptionSource::default_value &&
+      (c.model == "ECAPA_TDNN" || c.model == "ResNet34" || c.model == "TDNN"))
+    c.encoder_type = "";
   return c;
 }
 
