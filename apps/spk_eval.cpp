@@ -24,6 +24,7 @@
 
 #include "apps/recipe/checkpoint.h"
 #include "apps/recipe/config.h"
+#include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/det_plot.h"
 #include "apps/recipe/embeddings_io.h"
 #include "apps/recipe/evaluator.h"
@@ -234,11 +235,7 @@ Loaded load_model(OptionParser& p, const std::string& path) {
   if (rc.model.empty())
     usage("--model: required (--initial_model '" + path + "' is not an spk checkpoint, so its metadata does not "
           "name the model)");
-  ModelConfig mc;
-  mc.n_mels = rc.n_mels;
-  mc.nOut = rc.nOut;
-  mc.encoder_type = rc.encoder_type;
-  mc.C = rc.C;
+  const ModelConfig mc = model_config(rc);
   Loaded l;
   try {
     l.model = make_model(rc.model, mc);
@@ -572,13 +569,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "%s: error: %s\n", kApp, e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", kApp, e.what());
-    return 1;
-  }
+  return run_app(kApp, [&] { return run(argc, argv); });
 }

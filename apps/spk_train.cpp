@@ -14,6 +14,7 @@
 #include "apps/recipe/config.h"
 #include "apps/recipe/evaluator.h"
 #include "apps/recipe/progress.h"
+#include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/trainer.h"
 #include "engine/audio/lists.h"
 #include "nets/model.h"
@@ -134,13 +135,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "spk_train: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "spk_train: error: %s\n", e.what());
-    return 1;
-  }
+  return run_app("spk_train", [&] { return run(argc, argv); });
 }

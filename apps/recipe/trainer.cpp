@@ -13,6 +13,7 @@
 #include "apps/recipe/checkpoint.h"
 #include "apps/recipe/epoch_log.h"
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/recipe_parts.h"
 #include "engine/audio/audio_file.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
@@ -168,22 +169,8 @@ void Trainer::setup() {
   // ---- model, loss, optimiser ----
   rng_ = std::make_shared<Rng>(uint64_t(cfg_.seed));
   Rng init_rng = rng_->fork(0);   // parameter initialisation; the trainer's own stream stays for the loss
-  ModelConfig mc;
-  mc.n_mels = cfg_.n_mels;
-  mc.nOut = cfg_.nOut;
-  mc.encoder_type = cfg_.encoder_type;
-  mc.C = cfg_.C;
-  mc.seed = uint64_t(cfg_.seed);
-  model_ = make_model(cfg_.model, mc, init_rng);
-  LossConfig lc;
-  lc.nOut = cfg_.nOut;
-  lc.nClasses = cfg_.nClasses;
-  lc.nPerSpeaker = cfg_.nPerSpeaker;
-  lc.margin = cfg_.margin;
-  lc.scale = cfg_.scale;
-  lc.hard_rank = cfg_.hard_rank;
-  lc.hard_prob = cfg_.hard_prob;
-  lc.seed = uint64_t(cfg_.seed);
+  model_ = make_model(cfg_.model, model_config(cfg_), init_rng);
+  LossConfig lc = loss_config(cfg_);
   lc.rng = std::make_shared<Rng>(init_rng.fork(1));
   loss_ = make_loss(cfg_.trainfunc, lc);
   model_->to(device_);

@@ -9,6 +9,7 @@
 
 #include "apps/recipe/config.h"
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/trainer.h"
 #include "losses/loss.h"
 #include "nets/model.h"
@@ -148,19 +149,9 @@ TEST_CASE("configs/: every recipe parses, passes the checks and builds its model
     if (c.nClasses == 0) c.nClasses = 200;   // the demo takes it from its list
     validate_train_config(c);
     frontend_config(c);
-    ModelConfig mc;
-    mc.n_mels = c.n_mels;
-    mc.nOut = c.nOut;
-    mc.encoder_type = c.encoder_type;
-    mc.C = c.C;
-    auto model = make_model(c.model, mc);
+    auto model = make_model(c.model, model_config(c));
     CHECK(model->embedding_dim() == c.nOut);
-    LossConfig lc;
-    lc.nOut = c.nOut;
-    lc.nClasses = c.nClasses;
-    lc.nPerSpeaker = c.nPerSpeaker;
-    lc.margin = c.margin;
-    lc.scale = c.scale;
+    const LossConfig lc = loss_config(c);
     CHECK(make_loss(c.trainfunc, lc) != nullptr);
     // Each anchor recipe notes what its reference published (the demo notes what it reaches here).
     std::ifstream f(path);

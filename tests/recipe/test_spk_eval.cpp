@@ -27,6 +27,7 @@
 #include "losses/loss.h"
 #include "nets/model.h"
 #include "support/check.h"
+#include "recipe/app_run.h"
 
 #ifdef SPK_EVAL_BINARY
 
@@ -37,30 +38,9 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Run {
-  int status = -1;   // exit status; -1 when the process did not exit normally (a crash)
-  std::string output;   // stdout and stderr together
-  std::string last_line() const {
-    std::istringstream s(output);
-    std::string line, last;
-    while (std::getline(s, line))
-      if (!line.empty()) last = line;
-    return last;
-  }
-};
+using Run = spk::test::AppRun;
 
-Run run_eval(const std::string& args) {
-  const std::string cmd = std::string(SPK_EVAL_BINARY) + " " + args + " 2>&1";
-  Run r;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.output.append(buf, n);
-  const int st = ::pclose(f);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+Run run_eval(const std::string& args) { return spk::test::run_binary(SPK_EVAL_BINARY, args); }
 
 std::string slurp(const std::string& path) {
   std::ifstream f(path);

@@ -19,6 +19,7 @@
 #include "engine/audio/audio_file.h"
 #include "engine/safetensors.h"
 #include "support/check.h"
+#include "recipe/app_run.h"
 
 #ifdef SPK_TRAIN_BINARY
 
@@ -28,29 +29,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int status = -1;      // exit status; -1 when the process did not exit normally
-  int signal = 0;       // the signal that ended it, if any
-  std::string output;   // stdout and stderr together
-};
+using Run = spk::test::AppRun;
 
 Run run_train(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + std::string(SPK_TRAIN_BINARY) + " " + args + " 2>&1";
-  Run r;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.output.append(buf, n);
-  const int st = ::pclose(f);
-  if (WIFEXITED(st)) {
-    r.status = WEXITSTATUS(st);
-    // sh reports a child killed by signal s as exit status 128 + s.
-    if (r.status > 128) r.signal = r.status - 128;
-  } else if (WIFSIGNALED(st)) {
-    r.signal = WTERMSIG(st);
-  }
-  return r;
+  return spk::test::run_binary(SPK_TRAIN_BINARY, args, env);
 }
 
 // Speaker k: harmonics of its own fundamental; utterance u shifts the phase, the level and the length.

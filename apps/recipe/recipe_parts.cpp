@@ -1,0 +1,44 @@
+// Recipe options -> model and loss configurations; the apps' main() (see recipe_parts.h).
+#include "apps/recipe/recipe_parts.h"
+
+#include <cstdio>
+#include <exception>
+
+namespace spk::recipe {
+
+ModelConfig model_config(const RecipeConfig& c) {
+  ModelConfig mc;
+  mc.n_mels = c.n_mels;
+  mc.nOut = c.nOut;
+  mc.encoder_type = c.encoder_type;
+  mc.C = c.C;
+  mc.seed = uint64_t(c.seed);
+  return mc;
+}
+
+LossConfig loss_config(const RecipeConfig& c) {
+  LossConfig lc;
+  lc.nOut = c.nOut;
+  lc.nClasses = c.nClasses;
+  lc.nPerSpeaker = c.nPerSpeaker;
+  lc.margin = c.margin;
+  lc.scale = c.scale;
+  lc.hard_rank = c.hard_rank;
+  lc.hard_prob = c.hard_prob;
+  lc.seed = uint64_t(c.seed);
+  return lc;
+}
+
+int run_app(const char* app, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", app, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", app, e.what());
+    return 1;
+  }
+}
+
+}  // namespace spk::recipe
