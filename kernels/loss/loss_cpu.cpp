@@ -1,0 +1,260 @@
+// CPU kernels of the fused cosine-softmax losses (kernels/loss/loss.h): the GEMMs go to OpenBLAS through
+// kernels/gemm, the rest are plain loops with double sums. The same stages as the CUDA kernels, so each
+// one is the readable spec of its GPU counterpart; the formulas live in kernels/loss/loss_math.h.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/gemm/gemm.h"
+#include "kernels/loss/loss.h"
+#include "kernels/loss/loss_math.h"
+
+namespace spk {
+
+namespace {
+
+// Vectors v_0..v_{count−1} of length len, element d of vector c at v[c·vs + d·es].
+template <class T>
+struct Vecs {
+  const T* v;
+  int64_t count, len, vs, es;
+  T at(int64_t c, int64_t d) const { return v[c * vs + d * es]; }
+};
+
+template <class T>
+T sq_norm(const Vecs<T>& s, int64_t c) {
+  double acc = 0;
+  for (int64_t d = 0; d < s.len; ++d) {
+    const double e = double(s.at(c, d));
+    acc += e * e;
+  }
+  return T(acc);
+}
+
+// out (2, count): [1/max(‖v‖, eps) ..., 1/‖v‖² or 0 ...]
+template <class T>
+void inv_norms(const Vecs<T>& s, double eps, T* out) {
+  const T eps2 = T(eps * eps);
+  for (int64_t c = 0; c < s.count; ++c) inv_norm(sq_norm(s, c), eps2, out[c], out[s.count + c]);
+}
+
+// out_c = g·(out_c − coef_c·v_c) with coef_c = pc[c]·(v_c · out_c) (pc given) or coef[c]; out has v's layout.
+template <class T>
+void fixup(const Vecs<T>& s, T* out, const T* pc, const T* coef, T g) {
+  for (int64_t c = 0; c < s.count; ++c) {
+    double k;
+    if (pc) {
+      double dot = 0;
+      for (int64_t d = 0; d < s.len; ++d) dot += double(s.at(c, d)) * double(out[c * s.vs + d * s.es]);
+      k = double(pc[c]) * dot;
+    } else {
+      k = double(coef[c]);
+    }
+    for (int64_t d = 0; d < s.len; ++d) {
+      T& o = out[c * s.vs + d * s.es];
+      o = T(double(g) * (double(o) - k * double(s.at(c, d))));
+    }
+  }
+}
+
+// First index of the largest value, NaN counting as −inf (so a NaN never wins; the CUDA kernels agree).
+struct ArgMax {
+  double best = -std::numeric_limits<double>::infinity();
+  int64_t arg = -1;
+  void see(double z, int64_t c) {
+    const double key = std::isnan(z) ? -std::numeric_limits<double>::infinity() : z;
+    if (arg < 0 || key > best) { best = key; arg = c; }
+  }
+};
+
+// Softmax statistics of one logit sequence z(0..n−1): max/argmax and log Σ exp(z − max).
+template <class Z>
+void seq_stats(int64_t n, const Z& z, double& m, double& log_sum, int64_t& arg) {
+  ArgMax am;
+  for (int64_t j = 0; j < n; ++j) am.see(double(z(j)), j);
+  m = am.best;
+  arg = am.arg;
+  double s = 0;
+  for (int64_t j = 0; j < n; ++j) s += std::exp(double(z(j)) - m);
+  log_sum = std::log(s);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- margin_softmax_ce
+
+template <class T>
+void margin_softmax_ce_forward_cpu(const MarginCeArgs& a, const T* x, const T* w, const int64_t* labels, T* dots,
+                                   T* xnorm, T* wnorm, T* loss, int64_t* pred, bool want_grad) {
+  const int64_t N = a.N, C = a.C, D = a.D;
+  inv_norms(Vecs<T>{x, N, D, D, 1}, a.eps, xnorm);
+  inv_norms(Vecs<T>{w, C, D, a.w_vs, a.w_es}, a.eps, wnorm);
+  // dots (N, C) = x (N, D) · Wᵀ, with W stored (C, D) or (D, C).
+  GemmArgs g;
+  g.M = N; g.N = C; g.K = D; g.lda = D; g.ldc = C;
+  g.trans_b = a.w_es == 1;
+  g.ldb = a.w_es == 1 ? D : C;
+  gemm_cpu<T>(g, x, w, dots);
+
+  const MarginConsts<T> k = margin_consts<T>(a);
+  const T* rw = wnorm;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    T* row = dots + i * C;
+    const int64_t y = labels[i];
+    const T rx = xnorm[i];
+    const T t = (row[y] * rx) * rw[y];
+    T dphi;
+    const T zy = margin_target(k, t, dphi) * k.s;
+    // Logits in place: s·cos, the label column s·φ'(t).
+    for (int64_t c = 0; c < C; ++c) row[c] = c == y ? zy : ((row[c] * rx) * rw[c]) * k.s;
+    double m, ls;
+    int64_t arg;
+    seq_stats(C, [row](int64_t c) { return row[c]; }, m, ls, arg);
+    loss[i] = T((m - double(zy)) + ls);   // lse − z_y without cancelling two large numbers
+    pred[i] = arg;
+    if (!want_grad) continue;
+    // F = ∂loss/∂dot = (p − onehot)·(s/N)·(dφ'/dt on the label column)·(1/‖x_i‖)(1/‖w_c‖)
+    const double f = double(k.s) / double(N), lse = m + ls;
+    for (int64_t c = 0; c < C; ++c) {
+      const double p = std::exp(double(row[c]) - lse);
+      const double d = c == y ? (p - 1.0) * double(dphi) : p;
+      row[c] = T(d * f * double(rx) * double(rw[c]));
+    }
+  }
+}
+
+template <class T>
+void margin_softmax_ce_backward_cpu(const MarginCeArgs& a, const T* x, const T* w, const T* F, const T* xnorm,
+                                    const T* wnorm, const T* g, T* dx, T* dw) {
+  const int64_t N = a.N, C = a.C, D = a.D;
+  const bool rows = a.w_es == 1;   // W stored (C, D)
+  if (dx) {
+    // dx (N, D) = F (N, C) · W (C, D)
+    GemmArgs ga;
+    ga.M = N; ga.N = D; ga.K = C; ga.lda = C; ga.ldc = D;
+    ga.trans_b = !rows;
+    ga.ldb = rows ? D : C;
+    gemm_cpu<T>(ga, F, w, dx);
+    fixup(Vecs<T>{x, N, D, D, 1}, dx, xnorm + N, (const T*)nullptr, g[0]);
+  }
+  if (dw) {
+    GemmArgs gw;
+    gw.trans_a = true;
+    if (rows) {   // dW (C, D) = Fᵀ (C, N) · x (N, D)
+      gw.M = C; gw.N = D; gw.K = N; gw.lda = C; gw.ldb = D; gw.ldc = D;
+      gemm_cpu<T>(gw, F, x, dw);
+    } else {      // dW (D, C) = xᵀ (D, N) · F (N, C)
+      gw.M = D; gw.N = C; gw.K = N; gw.lda = D; gw.ldb = C; gw.ldc = C;
+      gemm_cpu<T>(gw, x, F, dw);
+    }
+    fixup(Vecs<T>{w, C, D, a.w_vs, a.w_es}, dw, wnorm + C, (const T*)nullptr, g[0]);
+  }
+}
+
+// ---------------------------------------------------------------- similarity_ce
+
+template <class T>
+void similarity_ce_forward_cpu(const SimilarityCeArgs& s, const T* a, const T* b, const T* w, const T* bias, T* dots,
+                               T* F, T* sq, T* lse, T* coef, T* part, T* loss, int64_t* pred, bool want_grad) {
+  const int64_t N = s.N, D = s.D;
+  for (int64_t i = 0; i < N; ++i) {
+    sq[i] = sq_norm(Vecs<T>{a, N, D, D, 1}, i);
+    sq[N + i] = sq_norm(Vecs<T>{b, N, D, D, 1}, i);
+  }
+  GemmArgs g;   // dots (N, N) = a · bᵀ
+  g.M = N; g.N = N; g.K = D; g.lda = D; g.ldb = D; g.ldc = N; g.trans_b = true;
+  gemm_cpu<T>(g, a, b, dots);
+
+  const T W = w[0], B = s.has_bias ? bias[0] : T(0), eps2 = T(s.eps * s.eps);
+  auto cos_at = [&](int64_t i, int64_t j, bool& ma, bool& mb, T& den) {
+    den = sim_den(s.eps_product, eps2, sq[i], sq[N + j], ma, mb);
+    return dots[i * N + j] / den;
+  };
+  auto z_at = [&](int64_t i, int64_t j) {
+    bool ma, mb;
+    T den;
+    return cos_at(i, j, ma, mb, den) * W + B;
+  };
+  for (int64_t i = 0; i < N; ++i) {
+    double m, ls;
+    int64_t arg;
+    seq_stats(N, [&](int64_t j) { return z_at(i, j); }, m, ls, arg);
+    lse[i] = T(m + ls);
+    loss[i] = T((m - double(z_at(i, i))) + ls);
+    pred[i] = arg;
+    if (!s.symmetric) continue;
+    seq_stats(N, [&](int64_t r) { return z_at(r, i); }, m, ls, arg);
+    lse[N + i] = T(m + ls);
+    loss[N + i] = T((m - double(z_at(i, i))) + ls);
+    pred[N + i] = arg;
+  }
+  if (!want_grad) return;
+
+  // G = ∂loss/∂z (rows' and, symmetric, columns' softmax minus the diagonal, over the number of CE terms);
+  // ∂loss/∂cos = w·G; F = ∂loss/∂dot = w·G/den; coef_a/b collect the normalisation's projection terms.
+  const double f = 1.0 / double(s.symmetric ? 2 * N : N);
+  std::vector<double> ra(size_t(N), 0.0), rb(size_t(N), 0.0), pw(size_t(N), 0.0), pb(size_t(N), 0.0);
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      bool ma, mb;
+      T den;
+      const T cs = cos_at(i, j, ma, mb, den);
+      const double z = double(cs * W + B), delta = i == j ? 1.0 : 0.0;
+      double G = std::exp(z - double(lse[i])) - delta;
+      if (s.symmetric) G += std::exp(z - double(lse[N + j])) - delta;
+      G *= f;
+      const double dS = double(W) * G;
+      F[i * N + j] = T(dS / double(den));
+      if (ma) ra[size_t(i)] += dS * double(cs);
+      if (mb) rb[size_t(j)] += dS * double(cs);
+      pw[size_t(i)] += G * double(cs);
+      pb[size_t(i)] += G;
+    }
+  for (int64_t i = 0; i < N; ++i) {
+    coef[i] = sq[i] > T(0) ? T(ra[size_t(i)] / double(sq[i])) : T(0);
+    coef[N + i] = sq[N + i] > T(0) ? T(rb[size_t(i)] / double(sq[N + i])) : T(0);
+    part[i] = T(pw[size_t(i)]);
+    part[N + i] = T(pb[size_t(i)]);
+  }
+}
+
+template <class T>
+void similarity_ce_backward_cpu(const SimilarityCeArgs& s, const T* a, const T* b, const T* F, const T* coef,
+                                const T* part, const T* g, T* da, T* db, T* dw, T* dbias) {
+  const int64_t N = s.N, D = s.D;
+  if (da) {   // da (N, D) = F (N, N) · b (N, D)
+    GemmArgs ga;
+    ga.M = N; ga.N = D; ga.K = N; ga.lda = N; ga.ldb = D; ga.ldc = D;
+    gemm_cpu<T>(ga, F, b, da);
+    fixup(Vecs<T>{a, N, D, D, 1}, da, (const T*)nullptr, coef, g[0]);
+  }
+  if (db) {   // db (N, D) = Fᵀ (N, N) · a (N, D)
+    GemmArgs gb;
+    gb.trans_a = true;
+    gb.M = N; gb.N = D; gb.K = N; gb.lda = N; gb.ldb = D; gb.ldc = D;
+    gemm_cpu<T>(gb, F, a, db);
+    fixup(Vecs<T>{b, N, D, D, 1}, db, (const T*)nullptr, coef + N, g[0]);
+  }
+  double sw = 0, sb = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    sw += double(part[i]);
+    sb += double(part[N + i]);
+  }
+  if (dw) dw[0] = T(double(g[0]) * sw);
+  if (dbias) dbias[0] = T(double(g[0]) * sb);
+}
+
+#define SPK_INSTANTIATE(T)                                                                                        \
+  template void margin_softmax_ce_forward_cpu<T>(const MarginCeArgs&, const T*, const T*, const int64_t*, T*, T*, \
+                                                 T*, T*, int64_t*, bool);                                         \
+  template void margin_softmax_ce_backward_cpu<T>(const MarginCeArgs&, const T*, const T*, const T*, const T*,     \
+                                                  const T*, const T*, T*, T*);                                    \
+  template void similarity_ce_forward_cpu<T>(const SimilarityCeArgs&, const T*, const T*, const T*, const T*, T*,  \
+                                             T*, T*, T*, T*, T*, T*, int64_t*, bool);                             \
+  template void similarity_ce_backward_cpu<T>(const SimilarityCeArgs&, const T*, const T*, const T*, const T*,     \
+                                              const T*, const T*, T*, T*, T*, T*);
+SPK_INSTANTIATE(float)
+SPK_INSTANTIATE(double)
+
+}  // namespace spk
