@@ -64,7 +64,8 @@ struct SimilarityCeArgs {
 };
 
 // Workspace and outputs (all dense):
-//   dots  (N, N)  a·bᵀ (scratch, kept separate from F: the column pass of row i reads other rows' dots)
+//   dots  (N, N)  scratch: a·bᵀ (the CPU kernel turns it into cos in place); separate from F, because the
+//                 column pass of row i reads other rows' dots
 //   F     (N, N)  logit-gradient factor (when want_grad)
 //   sq    (2, N)  ‖a_i‖², ‖b_j‖²
 //   lse   (2, N)  logsumexp of each row, then of each column (symmetric)

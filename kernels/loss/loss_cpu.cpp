@@ -3,7 +3,6 @@
 // one is the readable spec of its GPU counterpart; the formulas live in kernels/loss/loss_math.h.
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/loss/loss.h"
@@ -98,7 +97,6 @@ void margin_softmax_ce_forward_cpu(const MarginCeArgs& a, const T* x, const T* w
 
   const MarginConsts<T> k = margin_consts<T>(a);
   const T* rw = wnorm;
-#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     T* row = dots + i * C;
     const int64_t y = labels[i];
@@ -167,15 +165,14 @@ void similarity_ce_forward_cpu(const SimilarityCeArgs& s, const T* a, const T* b
   gemm_cpu<T>(g, a, b, dots);
 
   const T W = w[0], B = s.has_bias ? bias[0] : T(0), eps2 = T(s.eps * s.eps);
-  auto cos_at = [&](int64_t i, int64_t j, bool& ma, bool& mb, T& den) {
-    den = sim_den(s.eps_product, eps2, sq[i], sq[N + j], ma, mb);
-    return dots[i * N + j] / den;
-  };
-  auto z_at = [&](int64_t i, int64_t j) {
-    bool ma, mb;
-    T den;
-    return cos_at(i, j, ma, mb, den) * W + B;
-  };
+  // dots -> cos in place; the gradient pass recomputes den and the masks (one sqrt) instead of storing them.
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      bool ma, mb;
+      dots[i * N + j] /= sim_den(s.eps_product, eps2, sq[i], sq[N + j], ma, mb);
+    }
+  const T* cs = dots;
+  auto z_at = [&](int64_t i, int64_t j) { return cs[i * N + j] * W + B; };
   for (int64_t i = 0; i < N; ++i) {
     double m, ls;
     int64_t arg;
@@ -194,28 +191,35 @@ void similarity_ce_forward_cpu(const SimilarityCeArgs& s, const T* a, const T* b
   // G = ∂loss/∂z (rows' and, symmetric, columns' softmax minus the diagonal, over the number of CE terms);
   // ∂loss/∂cos = w·G; F = ∂loss/∂dot = w·G/den; coef_a/b collect the normalisation's projection terms.
   const double f = 1.0 / double(s.symmetric ? 2 * N : N);
-  std::vector<double> ra(size_t(N), 0.0), rb(size_t(N), 0.0), pw(size_t(N), 0.0), pb(size_t(N), 0.0);
-  for (int64_t i = 0; i < N; ++i)
+  auto G_at = [&](int64_t i, int64_t j) {
+    const double z = double(z_at(i, j)), delta = i == j ? 1.0 : 0.0;
+    double G = std::exp(z - double(lse[i])) - delta;
+    if (s.symmetric) G += std::exp(z - double(lse[N + j])) - delta;
+    return G * f;
+  };
+  for (int64_t i = 0; i < N; ++i) {   // row i: F, coef_a[i], the partial sums
+    double ra = 0, pw = 0, pb = 0;
     for (int64_t j = 0; j < N; ++j) {
       bool ma, mb;
-      T den;
-      const T cs = cos_at(i, j, ma, mb, den);
-      const double z = double(cs * W + B), delta = i == j ? 1.0 : 0.0;
-      double G = std::exp(z - double(lse[i])) - delta;
-      if (s.symmetric) G += std::exp(z - double(lse[N + j])) - delta;
-      G *= f;
-      const double dS = double(W) * G;
+      const T den = sim_den(s.eps_product, eps2, sq[i], sq[N + j], ma, mb);
+      const double c = double(cs[i * N + j]), G = G_at(i, j), dS = double(W) * G;
       F[i * N + j] = T(dS / double(den));
-      if (ma) ra[size_t(i)] += dS * double(cs);
-      if (mb) rb[size_t(j)] += dS * double(cs);
-      pw[size_t(i)] += G * double(cs);
-      pb[size_t(i)] += G;
+      if (ma) ra += dS * c;
+      pw += G * c;
+      pb += G;
     }
-  for (int64_t i = 0; i < N; ++i) {
-    coef[i] = sq[i] > T(0) ? T(ra[size_t(i)] / double(sq[i])) : T(0);
-    coef[N + i] = sq[N + i] > T(0) ? T(rb[size_t(i)] / double(sq[N + i])) : T(0);
-    part[i] = T(pw[size_t(i)]);
-    part[N + i] = T(pb[size_t(i)]);
+    coef[i] = sq[i] > T(0) ? T(ra / double(sq[i])) : T(0);
+    part[i] = T(pw);
+    part[N + i] = T(pb);
+  }
+  for (int64_t j = 0; j < N; ++j) {   // column j: coef_b[j]
+    double rb = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      bool ma, mb;
+      sim_den(s.eps_product, eps2, sq[i], sq[N + j], ma, mb);
+      if (mb) rb += double(W) * G_at(i, j) * double(cs[i * N + j]);
+    }
+    coef[N + j] = sq[N + j] > T(0) ? T(rb / double(sq[N + j])) : T(0);
   }
 }
 
