@@ -3,6 +3,7 @@
 // one is the readable spec of its GPU counterpart; the formulas live in kernels/loss/loss_math.h.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/loss/loss.h"
@@ -12,7 +13,8 @@ namespace spk {
 
 namespace {
 
-// Vectors v_0..v_{count−1} of length len, element d of vector c at v[c·vs + d·es].
+// Vectors v_0..v_{count−1} of length len, element d of vector c at v[c·vs + d·es]; either es == 1 (rows) or
+// vs == 1 (columns).
 template <class T>
 struct Vecs {
   const T* v;
@@ -30,29 +32,52 @@ T sq_norm(const Vecs<T>& s, int64_t c) {
   return T(acc);
 }
 
+// Σ_d u[c, d]·v[c, d] for every vector c of two sets of one layout. Vectors in columns (vs == 1) are walked
+// feature by feature, so the reads are contiguous rather than a stride of `count` apart.
+template <class T>
+std::vector<double> row_dots(const Vecs<T>& s, const T* u, const T* v) {
+  std::vector<double> acc(size_t(s.count), 0.0);
+  if (s.es == 1) {
+    for (int64_t c = 0; c < s.count; ++c)
+      for (int64_t d = 0; d < s.len; ++d) acc[size_t(c)] += double(u[c * s.vs + d]) * double(v[c * s.vs + d]);
+  } else {
+    for (int64_t d = 0; d < s.len; ++d)
+      for (int64_t c = 0; c < s.count; ++c) acc[size_t(c)] += double(u[c + d * s.es]) * double(v[c + d * s.es]);
+  }
+  return acc;
+}
+
 // out (2, count): [1/max(‖v‖, eps) ..., 1/‖v‖² or 0 ...]
 template <class T>
 void inv_norms(const Vecs<T>& s, double eps, T* out) {
   const T eps2 = T(eps * eps);
-  for (int64_t c = 0; c < s.count; ++c) inv_norm(sq_norm(s, c), eps2, out[c], out[s.count + c]);
+  const std::vector<double> sq = row_dots(s, s.v, s.v);
+  for (int64_t c = 0; c < s.count; ++c) inv_norm(T(sq[size_t(c)]), eps2, out[c], out[s.count + c]);
 }
 
 // out_c = g·(out_c − coef_c·v_c) with coef_c = pc[c]·(v_c · out_c) (pc given) or coef[c]; out has v's layout.
 template <class T>
 void fixup(const Vecs<T>& s, T* out, const T* pc, const T* coef, T g) {
-  for (int64_t c = 0; c < s.count; ++c) {
-    double k;
-    if (pc) {
-      double dot = 0;
-      for (int64_t d = 0; d < s.len; ++d) dot += double(s.at(c, d)) * double(out[c * s.vs + d * s.es]);
-      k = double(pc[c]) * dot;
-    } else {
-      k = double(coef[c]);
-    }
-    for (int64_t d = 0; d < s.len; ++d) {
-      T& o = out[c * s.vs + d * s.es];
-      o = T(double(g) * (double(o) - k * double(s.at(c, d))));
-    }
+  std::vector<double> k(size_t(s.count));
+  if (pc) {
+    k = row_dots(s, s.v, (const T*)out);
+    for (int64_t c = 0; c < s.count; ++c) k[size_t(c)] *= double(pc[c]);
+  } else {
+    for (int64_t c = 0; c < s.count; ++c) k[size_t(c)] = double(coef[c]);
+  }
+  const double gd = double(g);
+  if (s.es == 1) {
+    for (int64_t c = 0; c < s.count; ++c)
+      for (int64_t d = 0; d < s.len; ++d) {
+        T& o = out[c * s.vs + d];
+        o = T(gd * (double(o) - k[size_t(c)] * double(s.v[c * s.vs + d])));
+      }
+  } else {
+    for (int64_t d = 0; d < s.len; ++d)
+      for (int64_t c = 0; c < s.count; ++c) {
+        T& o = out[c + d * s.es];
+        o = T(gd * (double(o) - k[size_t(c)] * double(s.v[c + d * s.es])));
+      }
   }
 }
 
@@ -106,16 +131,24 @@ void margin_softmax_ce_forward_cpu(const MarginCeArgs& a, const T* x, const T* w
     const T zy = margin_target(k, t, dphi) * k.s;
     // Logits in place: s·cos, the label column s·φ'(t).
     for (int64_t c = 0; c < C; ++c) row[c] = c == y ? zy : ((row[c] * rx) * rw[c]) * k.s;
-    double m, ls;
-    int64_t arg;
-    seq_stats(C, [row](int64_t c) { return row[c]; }, m, ls, arg);
+    ArgMax am;
+    for (int64_t c = 0; c < C; ++c) am.see(double(row[c]), c);
+    const double m = am.best;
+    // Σ exp(z − m); with a gradient to come, exp(z − m) replaces z in the row so the next sweep needs no exp.
+    double sum = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      const double e = std::exp(double(row[c]) - m);
+      sum += e;
+      if (want_grad) row[c] = T(e);
+    }
+    const double ls = std::log(sum);
     loss[i] = T((m - double(zy)) + ls);   // lse − z_y without cancelling two large numbers
-    pred[i] = arg;
+    pred[i] = am.arg;
     if (!want_grad) continue;
     // F = ∂loss/∂dot = (p − onehot)·(s/N)·(dφ'/dt on the label column)·(1/‖x_i‖)(1/‖w_c‖)
-    const double f = double(k.s) / double(N), lse = m + ls;
+    const double f = double(k.s) / double(N), inv_sum = 1.0 / sum;
     for (int64_t c = 0; c < C; ++c) {
-      const double p = std::exp(double(row[c]) - lse);
+      const double p = double(row[c]) * inv_sum;
       const double d = c == y ? (p - 1.0) * double(dphi) : p;
       row[c] = T(d * f * double(rx) * double(rw[c]));
     }
