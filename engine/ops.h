@@ -129,4 +129,46 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);   // ind
 // out[i][j] = x[i][index[i][j]] along dim (torch.gather); index i64 with x's rank.
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 
+// ---- fused losses (engine/ops/fused_loss.cpp; docs/cuda/losses.md) ----
+// What the two ops return: the mean cross-entropy () (differentiable) and the argmax of each logit row
+// (first maximum on ties, as argmax), i64 and without gradient, for the training accuracy.
+struct FusedLossOutput {
+  Tensor loss;     // ()
+  Tensor pred;     // (N) i64: argmax over each row of the (margin) logits
+  Tensor pred_t;   // (N) i64: argmax over each column (similarity_ce with symmetric); undefined otherwise
+};
+
+// margin_softmax_ce: AM-softmax (CosFace) or AAM-softmax (ArcFace) with cross-entropy, fused.
+//   cos[i, c] = x̂_i · ŵ_c with v̂ = v / max(‖v‖, 1e-12) (l2_normalize), z = s·cos except the label column:
+//   additive: z[i, y] = s·(t − m);   angular: z[i, y] = s·φ'(t), φ = t·cos m − sin·sin m,
+//   sin = √clamp(1 − t², 0, 1), φ' = φ if t − cos(π − m) > 0 else t − m·sin(π − m) (easy_margin: φ if t > 0
+//   else t) — losses/aamsoftmax.cpp's voxceleb_trainer rule. loss = mean_i CE(z_i, y_i).
+// x (N, D); weight (C, D), or (D, C) with the classes in columns when weight_by_columns (amsoftmax's W);
+// labels (N) i64 in [0, C), checked (an out-of-range label raises naming its row).
+enum class MarginKind : uint8_t { additive, angular };
+struct MarginSoftmaxOptions {
+  MarginKind kind = MarginKind::angular;
+  double margin = 0.1, scale = 30;
+  bool easy_margin = false;         // angular only
+  bool weight_by_columns = false;   // weight is (D, C)
+};
+FusedLossOutput margin_softmax_ce(const Tensor& x, const Tensor& weight, const Tensor& labels,
+                                  const MarginSoftmaxOptions& options);
+
+// similarity_ce: cross-entropy of an affine cosine-similarity matrix with positional targets (row i's
+// target is column i), fused; angleproto / anglecontrast / infonce.
+//   S[i, j] = cos(a_i, b_j);  z = w·S + bias;  loss = mean_i CE(z_i, i), or with symmetric
+//   ½[mean_i CE(z_i, i) + mean_j CE(z_{·j}, j)] (rows of zᵀ).
+// cos rule: product:  a·b / max(‖a‖·‖b‖, eps)             (cosine_matrix, F.cosine_similarity; eps 1e-8)
+//           per_row:  â·b̂ with v̂ = v / max(‖v‖, eps)       (l2_normalize both sides; eps 1e-12)
+// a, b (N, D); w () learnable; bias () or undefined (no bias). Both get gradients.
+enum class CosineEps : uint8_t { product, per_row };
+struct SimilarityCeOptions {
+  bool symmetric = false;
+  CosineEps eps_rule = CosineEps::product;
+  double eps = 1e-8;
+};
+FusedLossOutput similarity_ce(const Tensor& a, const Tensor& b, const Tensor& w, const Tensor& bias,
+                              const SimilarityCeOptions& options);
+
 }  // namespace spk

@@ -1,12 +1,24 @@
-// aamsoftmax (ArcFace); see aamsoftmax.h.
+// aamsoftmax (ArcFace); see aamsoftmax.h. The loss is one fused op (engine margin_softmax_ce: normalise, cosine
+// GEMM, margin, CE and its gradient; docs/cuda/losses.md), equal to the composed formula of aamsoftmax.h.
 #include "losses/aamsoftmax.h"
 
 #include "engine/init.h"
 #include "engine/ops.h"
 #include "losses/common.h"
-#include "losses/metrics.h"
 
 namespace spk {
+
+namespace {
+
+// top1_accuracy from the fused op's argmax: % of rows whose prediction is the label.
+double accuracy_of(const Tensor& pred, const Tensor& labels) {
+  std::vector<int64_t> p = pred.to_vector<int64_t>(), y = labels.to_vector<int64_t>();
+  int64_t hit = 0;
+  for (size_t i = 0; i < y.size(); ++i) hit += p[i] == y[i];
+  return y.empty() ? 0.0 : 100.0 * double(hit) / double(y.size());
+}
+
+}  // namespace
 
 AAMSoftmaxLoss::AAMSoftmaxLoss(const LossConfig& c, Rng& rng) : AAMSoftmaxLoss(c, rng, c.margin, c.scale) {}
 
@@ -26,11 +38,8 @@ void AAMSoftmaxLoss::set_margin(double m) {
 
 LossOutput AAMSoftmaxLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor xr = as_rows(x, labels, weight.size(1));
-  Tensor cos = linear(l2_normalize(xr, 1, 1e-12), l2_normalize(weight, 1, 1e-12));   // (N, C)
-  Tensor onehot = loss_util::one_hot(labels, weight.size(0), cos.dtype());
-  Tensor z = loss_util::additive_angular_margin(cos, onehot, m_, s_, easy_margin_,
-                                                loss_util::ArcFallback::voxceleb_trainer);
-  return {cross_entropy(z, labels), top1_accuracy(z, labels), metric_kind()};
+  FusedLossOutput f = margin_softmax_ce(xr, weight, labels, {MarginKind::angular, m_, s_, easy_margin_, false});
+  return {f.loss, accuracy_of(f.pred, labels), metric_kind()};
 }
 
 }  // namespace spk

@@ -1,4 +1,5 @@
-// amsoftmax (CosFace); see amsoftmax.h.
+// amsoftmax (CosFace); see amsoftmax.h. The loss is one fused op (engine margin_softmax_ce with W (nOut, nClasses)
+// read by columns; docs/cuda/losses.md), equal to the composed formula of amsoftmax.h.
 #include "losses/amsoftmax.h"
 
 #include <cmath>
@@ -6,9 +7,20 @@
 #include "engine/init.h"
 #include "engine/ops.h"
 #include "losses/common.h"
-#include "losses/metrics.h"
 
 namespace spk {
+
+namespace {
+
+// top1_accuracy from the fused op's argmax: % of rows whose prediction is the label.
+double accuracy_of(const Tensor& pred, const Tensor& labels) {
+  std::vector<int64_t> p = pred.to_vector<int64_t>(), y = labels.to_vector<int64_t>();
+  int64_t hit = 0;
+  for (size_t i = 0; i < y.size(); ++i) hit += p[i] == y[i];
+  return y.empty() ? 0.0 : 100.0 * double(hit) / double(y.size());
+}
+
+}  // namespace
 
 AMSoftmaxLoss::AMSoftmaxLoss(const LossConfig& c, Rng& rng)
     : Loss("amsoftmax", PerSpeaker::one, true, MetricKind::accuracy), m_(c.margin), s_(c.scale) {
@@ -26,10 +38,8 @@ void AMSoftmaxLoss::set_margin(double m) {
 
 LossOutput AMSoftmaxLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor xr = as_rows(x, labels, W.size(0));
-  Tensor cos = matmul(l2_normalize(xr, 1, 1e-12), l2_normalize(W, 0, 1e-12));   // (N, C)
-  Tensor onehot = loss_util::one_hot(labels, W.size(1), cos.dtype());
-  Tensor z = mul_scalar(sub(cos, mul_scalar(onehot, m_)), s_);
-  return {cross_entropy(z, labels), top1_accuracy(z, labels), metric_kind()};
+  FusedLossOutput f = margin_softmax_ce(xr, W, labels, {MarginKind::additive, m_, s_, false, true});
+  return {f.loss, accuracy_of(f.pred, labels), metric_kind()};
 }
 
 }  // namespace spk

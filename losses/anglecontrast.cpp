@@ -1,11 +1,23 @@
-// CEL angular contrastive loss; see anglecontrast.h.
+// CEL angular contrastive loss; see anglecontrast.h. Both directions of the CE over w·cos + b are one fused op
+// (engine similarity_ce with symmetric, cosine_matrix's eps rule; docs/cuda/losses.md).
 #include "losses/anglecontrast.h"
 
 #include "engine/ops.h"
 #include "losses/common.h"
-#include "losses/metrics.h"
 
 namespace spk {
+
+namespace {
+
+// top1_accuracy against positional targets from the fused op's argmax: % of rows i predicted as i.
+double accuracy_of(const Tensor& pred) {
+  std::vector<int64_t> p = pred.to_vector<int64_t>();
+  int64_t hit = 0;
+  for (size_t i = 0; i < p.size(); ++i) hit += p[i] == int64_t(i);
+  return p.empty() ? 0.0 : 100.0 * double(hit) / double(p.size());
+}
+
+}  // namespace
 
 AngleContrastLoss::AngleContrastLoss(const LossConfig& c, Rng&)
     : Loss("anglecontrast", PerSpeaker::exactly_two, true, MetricKind::accuracy) {
@@ -18,11 +30,10 @@ LossOutput AngleContrastLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor g = as_groups(x);
   const int64_t n = g.size(0);
   check_positional(labels, n);
-  Tensor cos = cosine_matrix(loss_util::group_member(g, 1), loss_util::group_member(g, 0), 1e-8);
-  Tensor z1 = add(mul(cos, w), b), z2 = add(mul(transpose(cos, 0, 1), w), b);
-  Tensor target = loss_util::positional_labels(n, 1, x.device());
-  Tensor loss = mul_scalar(add(cross_entropy(z1, target), cross_entropy(z2, target)), 0.5);
-  return {loss, (top1_accuracy(z1, target) + top1_accuracy(z2, target)) / 2, metric_kind()};
+  // S_ik = cos(x_{i,1}, x_{k,0}); rows of S then rows of Sᵀ (the columns), averaged.
+  FusedLossOutput f = similarity_ce(loss_util::group_member(g, 1), loss_util::group_member(g, 0), w, b,
+                                    {true, CosineEps::product, 1e-8});
+  return {f.loss, (accuracy_of(f.pred) + accuracy_of(f.pred_t)) / 2, metric_kind()};
 }
 
 }  // namespace spk

@@ -1,11 +1,23 @@
-// Angular prototypical loss; see angleproto.h.
+// Angular prototypical loss; see angleproto.h. The similarity matrix and its CE are one fused op (engine
+// similarity_ce, cosine_matrix's eps rule; docs/cuda/losses.md).
 #include "losses/angleproto.h"
 
 #include "engine/ops.h"
 #include "losses/common.h"
-#include "losses/metrics.h"
 
 namespace spk {
+
+namespace {
+
+// top1_accuracy against positional targets from the fused op's argmax: % of rows i predicted as i.
+double accuracy_of(const Tensor& pred) {
+  std::vector<int64_t> p = pred.to_vector<int64_t>();
+  int64_t hit = 0;
+  for (size_t i = 0; i < p.size(); ++i) hit += p[i] == int64_t(i);
+  return p.empty() ? 0.0 : 100.0 * double(hit) / double(p.size());
+}
+
+}  // namespace
 
 AngleProtoLoss::AngleProtoLoss(const LossConfig& c, Rng&)
     : Loss("angleproto", PerSpeaker::at_least_two, true, MetricKind::accuracy) {
@@ -20,9 +32,8 @@ LossOutput AngleProtoLoss::forward(const Tensor& x, const Tensor& labels) {
   check_positional(labels, n);
   Tensor query = loss_util::group_member(g, 0);
   Tensor proto = mean(slice(g, 1, 1, m), {1});
-  Tensor z = add(mul(cosine_matrix(query, proto, 1e-8), w), b);
-  Tensor target = loss_util::positional_labels(n, 1, x.device());
-  return {cross_entropy(z, target), top1_accuracy(z, target), metric_kind()};
+  FusedLossOutput f = similarity_ce(query, proto, w, b, {false, CosineEps::product, 1e-8});
+  return {f.loss, accuracy_of(f.pred), metric_kind()};
 }
 
 }  // namespace spk

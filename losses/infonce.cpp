@@ -1,4 +1,6 @@
-// HardNeg infonce / aam_infonce; see infonce.h.
+// HardNeg infonce / aam_infonce; see infonce.h. The plain CLIP term is one fused op (engine similarity_ce with
+// symmetric and l2_normalize's per-row eps; docs/cuda/losses.md); aam_infonce's row-normalised margin logits
+// stay composed (the fused op has no margin on similarity rows). The AAM classifier is fused in aamsoftmax.cpp.
 #include "losses/infonce.h"
 
 #include "engine/ops.h"
@@ -6,6 +8,18 @@
 #include "losses/metrics.h"
 
 namespace spk {
+
+namespace {
+
+// top1_accuracy against positional targets from the fused op's argmax: % of rows i predicted as i.
+double accuracy_of(const Tensor& pred) {
+  std::vector<int64_t> p = pred.to_vector<int64_t>();
+  int64_t hit = 0;
+  for (size_t i = 0; i < p.size(); ++i) hit += p[i] == int64_t(i);
+  return p.empty() ? 0.0 : 100.0 * double(hit) / double(p.size());
+}
+
+}  // namespace
 
 InfoNCELoss::InfoNCELoss(const LossConfig& c, Rng& rng, bool row_margin)
     : Loss(row_margin ? "aam_infonce" : "infonce", PerSpeaker::exactly_two, true, MetricKind::accuracy),
@@ -24,13 +38,19 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor g = as_groups(x);
   const int64_t n = g.size(0);
   check_positional(labels, n);   // the diagonal targets need distinct speakers (HardNeg drops such batches)
+  if (!row_margin_) {
+    FusedLossOutput f = similarity_ce(loss_util::group_member(g, 0), loss_util::group_member(g, 1), logit_scale,
+                                      Tensor(), {true, CosineEps::per_row, 1e-12});
+    if (!aam) return {f.loss, accuracy_of(f.pred), metric_kind()};
+    LossOutput cls = aam->forward(loss_util::group_member(g, 0), labels);
+    return {add(mul_scalar(f.loss, mix_weight_), mul_scalar(cls.loss, 1 - mix_weight_)), cls.metric, metric_kind()};
+  }
   Tensor xh = l2_normalize(loss_util::group_member(g, 0), 1, 1e-12);
   Tensor yh = l2_normalize(loss_util::group_member(g, 1), 1, 1e-12);
   Tensor p = mul(matmul(xh, transpose(yh, 0, 1)), logit_scale);
   Tensor q = transpose(p, 0, 1);
   Tensor target = loss_util::positional_labels(n, 1, x.device());
   auto term = [&](const Tensor& z) {
-    if (!row_margin_) return cross_entropy(z, target);
     Tensor rows = l2_normalize(z, 1, 1e-12);
     Tensor diag = loss_util::one_hot(target, n, rows.dtype());
     return cross_entropy(loss_util::additive_angular_margin(rows, diag, row_m_, row_s_, false,
