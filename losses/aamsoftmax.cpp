@@ -5,20 +5,9 @@
 #include "engine/init.h"
 #include "engine/ops.h"
 #include "losses/common.h"
+#include "losses/metrics.h"
 
 namespace spk {
-
-namespace {
-
-// top1_accuracy from the fused op's argmax: % of rows whose prediction is the label.
-double accuracy_of(const Tensor& pred, const Tensor& labels) {
-  std::vector<int64_t> p = pred.to_vector<int64_t>(), y = labels.to_vector<int64_t>();
-  int64_t hit = 0;
-  for (size_t i = 0; i < y.size(); ++i) hit += p[i] == y[i];
-  return y.empty() ? 0.0 : 100.0 * double(hit) / double(y.size());
-}
-
-}  // namespace
 
 AAMSoftmaxLoss::AAMSoftmaxLoss(const LossConfig& c, Rng& rng) : AAMSoftmaxLoss(c, rng, c.margin, c.scale) {}
 
@@ -39,7 +28,7 @@ void AAMSoftmaxLoss::set_margin(double m) {
 LossOutput AAMSoftmaxLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor xr = as_rows(x, labels, weight.size(1));
   FusedLossOutput f = margin_softmax_ce(xr, weight, labels, {MarginKind::angular, m_, s_, easy_margin_, false});
-  return {f.loss, accuracy_of(f.pred, labels), metric_kind()};
+  return {f.loss, prediction_accuracy(f.pred, labels), metric_kind()};
 }
 
 }  // namespace spk

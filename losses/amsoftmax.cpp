@@ -7,20 +7,9 @@
 #include "engine/init.h"
 #include "engine/ops.h"
 #include "losses/common.h"
+#include "losses/metrics.h"
 
 namespace spk {
-
-namespace {
-
-// top1_accuracy from the fused op's argmax: % of rows whose prediction is the label.
-double accuracy_of(const Tensor& pred, const Tensor& labels) {
-  std::vector<int64_t> p = pred.to_vector<int64_t>(), y = labels.to_vector<int64_t>();
-  int64_t hit = 0;
-  for (size_t i = 0; i < y.size(); ++i) hit += p[i] == y[i];
-  return y.empty() ? 0.0 : 100.0 * double(hit) / double(y.size());
-}
-
-}  // namespace
 
 AMSoftmaxLoss::AMSoftmaxLoss(const LossConfig& c, Rng& rng)
     : Loss("amsoftmax", PerSpeaker::one, true, MetricKind::accuracy), m_(c.margin), s_(c.scale) {
@@ -39,7 +28,7 @@ void AMSoftmaxLoss::set_margin(double m) {
 LossOutput AMSoftmaxLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor xr = as_rows(x, labels, W.size(0));
   FusedLossOutput f = margin_softmax_ce(xr, W, labels, {MarginKind::additive, m_, s_, false, true});
-  return {f.loss, accuracy_of(f.pred, labels), metric_kind()};
+  return {f.loss, prediction_accuracy(f.pred, labels), metric_kind()};
 }
 
 }  // namespace spk

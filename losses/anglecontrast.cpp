@@ -4,20 +4,9 @@
 
 #include "engine/ops.h"
 #include "losses/common.h"
+#include "losses/metrics.h"
 
 namespace spk {
-
-namespace {
-
-// top1_accuracy against positional targets from the fused op's argmax: % of rows i predicted as i.
-double accuracy_of(const Tensor& pred) {
-  std::vector<int64_t> p = pred.to_vector<int64_t>();
-  int64_t hit = 0;
-  for (size_t i = 0; i < p.size(); ++i) hit += p[i] == int64_t(i);
-  return p.empty() ? 0.0 : 100.0 * double(hit) / double(p.size());
-}
-
-}  // namespace
 
 AngleContrastLoss::AngleContrastLoss(const LossConfig& c, Rng&)
     : Loss("anglecontrast", PerSpeaker::exactly_two, true, MetricKind::accuracy) {
@@ -33,7 +22,7 @@ LossOutput AngleContrastLoss::forward(const Tensor& x, const Tensor& labels) {
   // S_ik = cos(x_{i,1}, x_{k,0}); rows of S then rows of Sᵀ (the columns), averaged.
   FusedLossOutput f = similarity_ce(loss_util::group_member(g, 1), loss_util::group_member(g, 0), w, b,
                                     {true, CosineEps::product, 1e-8});
-  return {f.loss, (accuracy_of(f.pred) + accuracy_of(f.pred_t)) / 2, metric_kind()};
+  return {f.loss, (prediction_accuracy(f.pred) + prediction_accuracy(f.pred_t)) / 2, metric_kind()};
 }
 
 }  // namespace spk

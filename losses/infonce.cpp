@@ -9,18 +9,6 @@
 
 namespace spk {
 
-namespace {
-
-// top1_accuracy against positional targets from the fused op's argmax: % of rows i predicted as i.
-double accuracy_of(const Tensor& pred) {
-  std::vector<int64_t> p = pred.to_vector<int64_t>();
-  int64_t hit = 0;
-  for (size_t i = 0; i < p.size(); ++i) hit += p[i] == int64_t(i);
-  return p.empty() ? 0.0 : 100.0 * double(hit) / double(p.size());
-}
-
-}  // namespace
-
 InfoNCELoss::InfoNCELoss(const LossConfig& c, Rng& rng, bool row_margin)
     : Loss(row_margin ? "aam_infonce" : "infonce", PerSpeaker::exactly_two, true, MetricKind::accuracy),
       row_margin_(row_margin), mix_weight_(c.infonce_mix_weight), row_m_(c.infonce_row_margin),
@@ -41,7 +29,7 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
   if (!row_margin_) {
     FusedLossOutput f = similarity_ce(loss_util::group_member(g, 0), loss_util::group_member(g, 1), logit_scale,
                                       Tensor(), {true, CosineEps::per_row, 1e-12});
-    if (!aam) return {f.loss, accuracy_of(f.pred), metric_kind()};
+    if (!aam) return {f.loss, prediction_accuracy(f.pred), metric_kind()};
     LossOutput cls = aam->forward(loss_util::group_member(g, 0), labels);
     return {add(mul_scalar(f.loss, mix_weight_), mul_scalar(cls.loss, 1 - mix_weight_)), cls.metric, metric_kind()};
   }

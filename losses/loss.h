@@ -3,8 +3,9 @@
 //
 // A loss is a Module: learnable parameters (W of the margin softmaxes, the w, b scalars of the angular
 // prototypical losses, ...) are registered under the names the PyTorch loss classes use, so a checkpoint's
-// "__L__.*" entries map onto state() one to one. Everything is composed from engine ops, so gradients come
-// from autograd and a loss runs on whatever device its parameters and inputs are on.
+// "__L__.*" entries map onto state() one to one. Everything is built from engine ops (the margin softmaxes and
+// the angular similarity losses from the fused ops margin_softmax_ce / similarity_ce, docs/cuda/losses.md), so
+// gradients come from autograd and a loss runs on whatever device its parameters and inputs are on.
 //
 // Batch layout (voxceleb_trainer's): x (N, M, D) with N speakers, M = nPerSpeaker utterances of each, D = nOut;
 // classification losses also take x (N, D). labels (N) i64 are class indices in [0, nClasses); the

@@ -12,5 +12,8 @@
 namespace spk {
 
 double top1_accuracy(const Tensor& logits /*(N, C)*/, const Tensor& labels /*(N) i64*/);
+// The same from predicted classes (N) i64 (the fused loss ops return their argmax): % of rows where
+// pred == labels; with labels undefined, the positional targets 0..N-1 of the prototype losses.
+double prediction_accuracy(const Tensor& pred, const Tensor& labels = Tensor());
 
 }  // namespace spk
