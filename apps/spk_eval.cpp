@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -84,6 +85,8 @@ void add_options(OptionParser& p) {
         "(text ark)", g);
   p.add("embed_crops", OptionKind::boolean, "false", "embed mode: one row per crop (keys 'path#i') instead of the "
         "mean over crops", g);
+  p.add("wav_scp", OptionKind::str, "", "Kaldi wav.scp ('utt path' lines; paths joined to --test_path) resolving "
+        "the trial list's keys when they are utterance ids (Kaldi 'utt1 utt2 target|nontarget' lists)", g);
   p.add("enrol_file", OptionKind::str, "", "pair mode: first audio file", g);
   p.add("test_file", OptionKind::str, "", "pair mode: second audio file", g);
 }
@@ -341,7 +344,23 @@ int run(int argc, char** argv) {
       if (!trials.labelled() && !p.str("det_plot").empty())
         usage("--det_plot: the trial list '" + rc0.test_list + "' has no labels, so there is no DET curve");
       const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc0.test_path;
-      for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
+      if (!p.str("wav_scp").empty()) {
+        require_file(p.str("wav_scp"), "--wav_scp");
+        std::map<std::string, std::string> scp;
+        try {
+          scp = audio::read_wav_scp(p.str("wav_scp"), root);
+        } catch (const Error& e) {
+          usage(std::string("--wav_scp: ") + e.what());
+        }
+        for (const auto& k : trials.files) {
+          auto it = scp.find(k);
+          if (it == scp.end())
+            usage("--wav_scp: '" + p.str("wav_scp") + "' has no entry for '" + k + "' of --test_list " + rc0.test_list);
+          paths.push_back(it->second);
+        }
+      } else {
+        for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
+      }
       keys = trials.files;
     } else {
       require_file(p.str("embed_list"), "--embed_list");

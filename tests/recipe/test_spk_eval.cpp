@@ -239,6 +239,33 @@ TEST_CASE("spk_eval: cosine scoring, Kaldi score file, minDCF at another prior, 
   CHECK(r.last_line().rfind("EER ", 0) == 0);
 }
 
+TEST_CASE("spk_eval: Kaldi trials keyed by utterance id, resolved through --wav_scp") {
+  Fixture& f = fx();
+  // The fixture's VT list again, as Kaldi "utt1 utt2 target|nontarget" lines over ids mapped by a wav.scp.
+  const std::string scp = f.file("wav.scp"), kaldi = f.file("trials.kaldi");
+  {
+    std::ofstream o(scp);
+    for (const auto& w : f.wavs) o << "u_" << fs::path(w).stem().string() << " " << w << "\n";
+  }
+  {
+    std::ofstream o(kaldi);
+    std::ifstream in(f.trials);
+    for (std::string lab, a, b; in >> lab >> a >> b;)
+      o << "u_" << fs::path(a).stem().string() << " u_" << fs::path(b).stem().string() << " "
+        << (lab == "1" ? "target" : "nontarget") << "\n";
+  }
+  const Run vt = run_eval("--initial_model " + f.ckpt + " --test_list " + f.trials + " " + f.common);
+  const Run kd = run_eval("--initial_model " + f.ckpt + " --test_list " + kaldi + " --wav_scp " + scp + " " + f.common);
+  INFO(vt.output << kd.output);
+  REQUIRE(vt.status == 0);
+  REQUIRE(kd.status == 0);
+  CHECK(kd.last_line() == vt.last_line());
+  { std::ofstream(f.file("short.scp")) << "u_s0_0 test/s0_0.wav\n"; }
+  check_failure("--initial_model " + f.ckpt + " --test_list " + kaldi + " --wav_scp " + f.file("short.scp") + " " +
+                    f.common,
+                "has no entry for 'u_");
+}
+
 TEST_CASE("spk_eval: an unlabelled trial list gives scores only, and only when allowed") {
   Fixture& f = fx();
   const std::string list = f.file("unlabelled.txt");
