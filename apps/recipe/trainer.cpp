@@ -167,16 +167,16 @@ void Trainer::setup() {
   }
 
   // ---- model, loss, optimiser ----
-  rng_ = std::make_shared<Rng>(uint64_t(cfg_.seed));
-  Rng init_rng = rng_->fork(0);   // parameter initialisation; the trainer's own stream stays for the loss
+  // Streams from --seed: one initialises the model, a child of it the loss's parameters and its sampling
+  // (triplet's negatives); the latter is the trainer's rng_, saved in checkpoints.
+  Rng init_rng = Rng(uint64_t(cfg_.seed)).fork(0);
   model_ = make_model(cfg_.model, model_config(cfg_), init_rng);
+  rng_ = std::make_shared<Rng>(init_rng.fork(1));
   LossConfig lc = loss_config(cfg_);
-  lc.rng = std::make_shared<Rng>(init_rng.fork(1));
+  lc.rng = rng_;
   loss_ = make_loss(cfg_.trainfunc, lc);
   model_->to(device_);
   loss_->to(device_);
-  // The loss's own stream (triplet's negatives) is the trainer's rng from here on, so it is checkpointed.
-  rng_ = lc.rng;
 
   NamedTensors params = training_parameters(*model_, *loss_);
   if (cfg_.optimizer == "sgd") {
