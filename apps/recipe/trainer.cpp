@@ -91,6 +91,16 @@ void validate_train_config(const RecipeConfig& c) {
   require(c.nClasses >= 0, "--nClasses", "must be 0 (from the train list) or more, got " + num(c.nClasses));
   require(c.margin >= 0 && c.margin < 3.14159, "--margin", "must be in [0, pi), got " + num(c.margin));
   require(c.scale > 0, "--scale", "must be positive, got " + num(c.scale));
+  if (c.increase_start_epoch > 0 || c.fix_start_epoch > 0) {
+    require(c.increase_start_epoch >= 1 && c.fix_start_epoch > c.increase_start_epoch, "--fix_start_epoch",
+            "the margin ramp needs 1 <= --increase_start_epoch < --fix_start_epoch, got " + num(c.increase_start_epoch) +
+                " and " + num(c.fix_start_epoch));
+    require(c.initial_margin >= 0 && c.initial_margin < 3.14159, "--initial_margin",
+            "must be in [0, pi), got " + num(c.initial_margin));
+    static const std::set<std::string> margins = {"amsoftmax", "aamsoftmax", "arc_margin"};
+    require(margins.count(c.trainfunc) != 0, "--increase_start_epoch",
+            "a margin ramp needs a margin loss (amsoftmax, aamsoftmax, arc_margin), not " + c.trainfunc);
+  }
   require(c.hard_prob >= 0 && c.hard_prob <= 1, "--hard_prob", "must be in [0, 1], got " + num(c.hard_prob));
   require(c.optimizer == "adam" || c.optimizer == "sgd" || c.optimizer == "adamw", "--optimizer",
           "unknown optimizer '" + c.optimizer + "' (adam, sgd, adamw)");
@@ -297,6 +307,15 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
   audio::Batch b;
   while (loader_->next(b)) {
     optim_->set_lr(lr_at(epoch - 1, b.index));
+    if (cfg_.fix_start_epoch > 0) {   // wespeaker's margin ramp, per iteration
+      MarginSchedule ms;
+      ms.initial_margin = cfg_.initial_margin;
+      ms.final_margin = cfg_.margin;
+      ms.increase_start_epoch = cfg_.increase_start_epoch;
+      ms.fix_start_epoch = cfg_.fix_start_epoch;
+      ms.epoch_iter = batches_per_epoch_;
+      loss_->set_margin(ms((epoch - 1) * batches_per_epoch_ + b.index));
+    }
     Tensor wav = b.wav.to(device_);
     Tensor labels = b.labels.to(device_);
     Tensor feats;

@@ -18,6 +18,7 @@
 #include "apps/recipe/trainer.h"
 #include "engine/audio/audio_file.h"
 #include "engine/safetensors.h"
+#include "engine/schedule.h"
 #include "support/check.h"
 #include "recipe/app_run.h"
 
@@ -228,6 +229,34 @@ TEST_CASE("spk_train: --initial_model fine-tunes onto another class count, re-in
   CHECK(vt.output.find("the file has no loss weights") != std::string::npos);
 }
 
+TEST_CASE("spk_train: wespeaker's margin ramp sets the loss margin every step") {
+  Fixture& f = fx();
+  const std::string out = f.file("ramp");
+  const Run r = run_train(f.common + " --train_list " + f.train4 + " --trainfunc aamsoftmax --margin 0.2 --initial_margin "
+                          "0.05 --increase_start_epoch 2 --fix_start_epoch 3 --max_epoch 3 --test_interval 1 --save_path " +
+                          out);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  MarginSchedule ms;
+  ms.initial_margin = 0.05;
+  ms.final_margin = 0.2;
+  ms.increase_start_epoch = 2;
+  ms.fix_start_epoch = 3;
+  ms.epoch_iter = 4;
+  for (int e = 1; e <= 3; ++e) {
+    CAPTURE(e);
+    const Checkpoint ck = read_checkpoint(numbered_checkpoint_path(out, e));
+    // The margin of the epoch's last step (iteration 4e - 1): 0.05 before the ramp, 0.2 after it.
+    const double m = std::stod(ck.file.metadata.at("spk.margin"));
+    CHECK(m == doctest::Approx(ms(4 * e - 1)).epsilon(1e-12));
+  }
+  CHECK(std::stod(read_checkpoint(numbered_checkpoint_path(out, 1)).file.metadata.at("spk.margin")) == 0.05);
+  CHECK(std::stod(read_checkpoint(numbered_checkpoint_path(out, 3)).file.metadata.at("spk.margin")) == 0.2);
+  const double mid = std::stod(read_checkpoint(numbered_checkpoint_path(out, 2)).file.metadata.at("spk.margin"));
+  CHECK(mid > 0.05);
+  CHECK(mid < 0.2);
+}
+
 TEST_CASE("spk_train: bad input fails before any work, naming the flag, file or line") {
   Fixture& f = fx();
   const std::string ok = f.common + " --train_list " + f.train4 + " --max_epoch 1 --save_path " + f.file("bad");
@@ -253,6 +282,8 @@ TEST_CASE("spk_train: bad input fails before any work, naming the flag, file or 
     check_failure(ok + " --batch_size 5", "--batch_size: 5 speakers per batch, but --train_list");
     check_failure(ok + " --augment --musan_path " + f.file("no_musan"), "--musan_path: no such directory");
     check_failure(ok + " --warm_up_epoch 3 --scheduler cosine", "--warm_up_epoch");
+    check_failure(ok + " --increase_start_epoch 3 --fix_start_epoch 2 --trainfunc aamsoftmax", "--fix_start_epoch");
+    check_failure(ok + " --increase_start_epoch 1 --fix_start_epoch 2", "a margin ramp needs a margin loss");
   }
   SUBCASE("files and lists") {
     check_failure(ok + " --train_list " + f.file("missing.txt"), "--train_list: no such file");
