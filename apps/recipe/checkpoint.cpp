@@ -124,18 +124,30 @@ std::string last_checkpoint_path(const std::string& save_path) {
 std::string find_resume_checkpoint(const std::string& save_path) {
   const fs::path dir = fs::path(save_path) / "model";
   if (!fs::is_directory(dir)) return "";
-  static const std::regex name(R"((model\d{9}|last)\.safetensors)");
-  std::string best;
-  int64_t best_epoch = -1;
+  // Only two files can be the newest: last.safetensors and the numbered file with the highest epoch in its name
+  // (numbered files are never replaced, so the name tells their epoch without reading them). Leftover temporary
+  // files of an interrupted write ("last.safetensors.tmp.123") match neither name.
+  static const std::regex numbered(R"(model(\d{9})\.safetensors)");
+  std::string best_numbered;
+  long long best_numbered_epoch = -1;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string fname = e.path().filename().string();
-    if (!std::regex_match(fname, name)) continue;   // e.g. "last.safetensors.tmp.123" of a killed write
-    const Checkpoint ck = read_checkpoint(e.path().string());
-    if (!ck.is_spk) SPK_FAIL("checkpoint ", e.path().string(), " has no spk metadata; move it out of ", dir.string());
-    // Ties (last == the numbered one of the same epoch) prefer the numbered file: same content.
-    if (ck.state.epoch > best_epoch || (ck.state.epoch == best_epoch && fname != "last.safetensors")) {
+    std::smatch m;
+    if (std::regex_match(fname, m, numbered) && std::stoll(m[1]) > best_numbered_epoch) {
+      best_numbered_epoch = std::stoll(m[1]);
+      best_numbered = e.path().string();
+    }
+  }
+  std::string best;
+  int64_t best_epoch = -1;
+  // The numbered file first: on a tie with last.safetensors (same content) it is kept.
+  for (const std::string& path : {best_numbered, last_checkpoint_path(save_path)}) {
+    if (path.empty() || !fs::exists(path)) continue;
+    const Checkpoint ck = read_checkpoint(path);   // unreadable: an error naming it, never silently skipped
+    if (!ck.is_spk) SPK_FAIL("checkpoint ", path, " has no spk metadata; move it out of ", dir.string());
+    if (ck.state.epoch > best_epoch) {
       best_epoch = ck.state.epoch;
-      best = e.path().string();
+      best = path;
     }
   }
   return best;

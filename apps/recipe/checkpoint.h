@@ -65,8 +65,9 @@ Checkpoint read_checkpoint(const std::string& path);
 
 std::string numbered_checkpoint_path(const std::string& save_path, int64_t epoch);
 std::string last_checkpoint_path(const std::string& save_path);
-// The spk checkpoint in <save_path>/model with the highest epoch ("" if none). Leftover temporary files of an
-// interrupted write are ignored; unreadable checkpoints are an error naming them (never silently skipped).
+// The spk checkpoint in <save_path>/model with the highest epoch ("" if none): last.safetensors or the numbered
+// file with the highest epoch in its name, whichever is newer (only those two are read). Leftover temporary files
+// of an interrupted write are ignored; an unreadable candidate is an error naming it (never silently skipped).
 std::string find_resume_checkpoint(const std::string& save_path);
 
 // Restores model, loss and optimiser exactly from an spk checkpoint (strict: every entry must match).
