@@ -132,10 +132,7 @@ void prepare_output(const std::string& path, const std::string& flag) {
 
 // Audio files that do not exist, reported all at once (the first few named) before any decoding.
 void check_files_exist(const std::vector<std::string>& paths, const std::string& what) {
-  std::vector<std::string> missing;
-  std::error_code ec;
-  for (const auto& p : paths)
-    if (!fs::is_regular_file(p, ec)) missing.push_back(p);
+  const std::vector<std::string> missing = missing_files(paths);
   if (missing.empty()) return;
   std::string msg = what + ": " + std::to_string(missing.size()) + " of " + std::to_string(paths.size()) +
                     " audio files do not exist:";

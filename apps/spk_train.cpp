@@ -47,11 +47,12 @@ int run(int argc, char** argv) {
     if (!fs::exists(cfg.test_list)) throw UsageError("--test_list: no such file '" + cfg.test_list + "'");
     trials = audio::read_trials(cfg.test_list);
     if (!trials.labelled()) throw UsageError("--test_list " + cfg.test_list + ": every trial needs a label");
-    for (const auto& f : trials.files) {
-      const std::string p = audio::join_path(cfg.test_path, f);
-      if (!fs::is_regular_file(p))
-        throw UsageError("--test_list " + cfg.test_list + ": file '" + p + "' does not exist (check --test_path)");
-    }
+    std::vector<std::string> paths;
+    for (const auto& f : trials.files) paths.push_back(audio::join_path(cfg.test_path, f));
+    const std::vector<std::string> missing = missing_files(paths);
+    if (!missing.empty())
+      throw UsageError("--test_list " + cfg.test_list + ": file '" + missing.front() +
+                       "' does not exist (check --test_path)");
   }
 
   ProgressLine bar(stderr);

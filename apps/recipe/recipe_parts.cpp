@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 
 namespace spk::recipe {
 
@@ -27,6 +28,14 @@ LossConfig loss_config(const RecipeConfig& c) {
   lc.hard_prob = c.hard_prob;
   lc.seed = uint64_t(c.seed);
   return lc;
+}
+
+std::vector<std::string> missing_files(const std::vector<std::string>& paths) {
+  std::vector<std::string> missing;
+  std::error_code ec;
+  for (const auto& p : paths)
+    if (!std::filesystem::is_regular_file(p, ec)) missing.push_back(p);
+  return missing;
 }
 
 int run_app(const char* app, const std::function<int()>& body) {

@@ -2,6 +2,8 @@
 // and the tests), and the common main() of the apps.
 #pragma once
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "apps/recipe/config.h"
 #include "losses/loss.h"
@@ -11,6 +13,9 @@ namespace spk::recipe {
 
 ModelConfig model_config(const RecipeConfig& c);   // --n_mels --nOut --encoder_type --C --seed
 LossConfig loss_config(const RecipeConfig& c);     // --nOut --nClasses --nPerSpeaker --margin --scale --hard_* --seed
+
+// The paths that are not regular files, in order (listed files are checked before any work starts).
+std::vector<std::string> missing_files(const std::vector<std::string>& paths);
 
 // An app's main(): runs body; a UsageError prints "<app>: error: <message>" and returns 2, any other exception
 // the same with status 1.

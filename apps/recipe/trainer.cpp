@@ -150,9 +150,7 @@ void Trainer::setup() {
   train_ = audio::read_train_list(cfg_.train_list, cfg_.train_path);
   if (train_.size() == 0) throw UsageError("--train_list: '" + cfg_.train_list + "' lists no utterances");
   if (!cfg_.skip_bad_files) {
-    std::vector<std::string> missing;
-    for (const auto& p : train_.paths)
-      if (!fs::is_regular_file(p)) missing.push_back(p);
+    const std::vector<std::string> missing = missing_files(train_.paths);
     if (!missing.empty())
       throw UsageError("--train_list " + cfg_.train_list + ": " + std::to_string(missing.size()) +
                        " listed files do not exist, e.g. '" + missing.front() +
