@@ -275,6 +275,11 @@ SafetensorsFile load_safetensors(const std::string& path) {
 
 // ------------------------------------------------------------------------------------- load into module
 
+static bool is_batch_counter(const std::string& name) {
+  static const std::string suffix = "num_batches_tracked";
+  return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 LoadResult load_state(Module& module, const NamedTensors& tensors, const LoadOptions& opt, const std::string& source) {
   auto ignored = [&](const std::string& n) {
     for (const auto& p : opt.ignore_prefixes) if (n.rfind(p, 0) == 0) return true;
@@ -290,12 +295,16 @@ LoadResult load_state(Module& module, const NamedTensors& tensors, const LoadOpt
   const NamedTensors dst = module.state();
   std::set<std::string> known;
   std::vector<std::pair<Tensor, const Tensor*>> copies;
+  std::vector<Tensor> reset_counters;
   for (const auto& [n, t] : dst) {
     known.insert(n);
     auto it = src.find(n);
     if (it == src.end()) {
       result.missing.push_back(n);
-      if (!opt.allow_missing) problems.push_back("missing: '" + n + "' " + t.str());
+      // PyTorch's BatchNorm accepts a state_dict without num_batches_tracked (state_dicts from before 0.4.1,
+      // or converted without it) and starts the counter at 0; so do we.
+      if (is_batch_counter(n)) reset_counters.push_back(t);
+      else if (!opt.allow_missing) problems.push_back("missing: '" + n + "' " + t.str());
       continue;
     }
     const Tensor& s = *it->second;
@@ -319,6 +328,8 @@ LoadResult load_state(Module& module, const NamedTensors& tensors, const LoadOpt
   }
   NoGradGuard no_grad;
   for (auto& [d, s] : copies) d.copy_(*s);
+  if (!opt.allow_missing)
+    for (auto& c : reset_counters) c.fill_(0);
   return result;
 }
 

@@ -50,7 +50,9 @@ struct LoadResult {
 // Copies named tensors into module.state() (parameters and buffers) by name, onto each entry's device.
 // Every problem is reported in one error: missing and unexpected names (unless allowed), wrong shapes and
 // wrong dtypes (never allowed, as PyTorch's load_state_dict(strict=False) still rejects size mismatches).
-// Nothing is copied unless there is no problem. `source` names the origin in messages.
+// Nothing is copied unless there is no problem. `source` names the origin in messages. A missing BatchNorm
+// "*.num_batches_tracked" is not a problem (PyTorch accepts such state_dicts): it is listed in `missing` and
+// the counter restarts at 0 (or is left as it is under allow_missing).
 LoadResult load_state(Module& module, const NamedTensors& tensors, const LoadOptions& options = {},
                       const std::string& source = "state");
 LoadResult load_safetensors_into(Module& module, const std::string& path, const LoadOptions& options = {});

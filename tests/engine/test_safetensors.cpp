@@ -278,3 +278,25 @@ TEST_CASE("load into a module: values, devices and every mismatch in one error")
                        doctest::Contains("2 problem(s):\n  unexpected: 'head.bias' f32(2) cpu\n  unexpected: 'optim.step'"),
                        Error);
 }
+
+TEST_CASE("load into a module: a missing num_batches_tracked restarts at 0, as PyTorch's BatchNorm accepts") {
+  Rng rng(1);
+  Small src(rng);
+  NamedTensors file;
+  for (const auto& e : src.state())
+    if (e.first != "bn.num_batches_tracked") file.push_back(e);
+  Rng other(2);
+  Small dst(other);
+  dst.bn->num_batches_tracked.fill_(9);
+  const LoadResult r = load_state(dst, file, {}, "old.model");
+  CHECK(r.missing == std::vector<std::string>{"bn.num_batches_tracked"});
+  CHECK(dst.bn->num_batches_tracked.item() == 0);
+  test::expect_close(dst.bn->weight, src.bn->weight, 0, 0, "the rest is loaded");
+  // Under allow_missing it is left as it is, like every other missing entry.
+  dst.bn->num_batches_tracked.fill_(9);
+  load_state(dst, file, {.allow_missing = true}, "old.model");
+  CHECK(dst.bn->num_batches_tracked.item() == 9);
+  // Any other missing buffer is still an error.
+  file.erase(file.begin());
+  CHECK_THROWS_WITH_AS(load_state(dst, file, {}, "old.model"), doctest::Contains("missing: '"), Error);
+}
