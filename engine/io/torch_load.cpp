@@ -2,7 +2,6 @@
 // through the closed pickle VM (pickle_vm.h), then flattened into named contiguous CPU tensors and text values.
 // Format references: torch/serialization.py (_save, _legacy_save, _load, _legacy_load) and
 // torch/_utils.py (_rebuild_tensor_v2) of PyTorch 1.13.
-#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -10,8 +9,9 @@
 #include <set>
 #include <unordered_map>
 
+#include "engine/io/torch_load.h"
+
 #include "engine/io/pickle_vm.h"
-#include "engine/io/torch_checkpoint.h"
 #include "engine/io/zip_reader.h"
 #include "kernels/common/strided.h"   // kMaxDims
 
@@ -398,7 +398,10 @@ bool is_torch_checkpoint(const std::string& path) {
 
 TorchCheckpoint load_torch_checkpoint(const std::string& path) {
   const std::string where = "torch checkpoint " + path;
-  const std::string bytes = read_file(path, where);
+  return load_torch_checkpoint_bytes(read_file(path, where), where);
+}
+
+TorchCheckpoint load_torch_checkpoint_bytes(const std::string& bytes, const std::string& where) {
   if (std::string_view(bytes).starts_with("PK\x03\x04")) return load_zip(bytes, where);
   if (starts_legacy(bytes)) return load_legacy(bytes, where);
   if (bytes.size() >= 262 && bytes.compare(257, 5, "ustar") == 0)
