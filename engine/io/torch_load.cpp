@@ -25,7 +25,7 @@ using Kind = PickleValue::Kind;
 constexpr char kLegacyMagic[] = "\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
 constexpr size_t kLegacyMagicLen = 12;
 constexpr int64_t kLegacyProtocol = 1001;
-constexpr size_t kMaxVisits = 10'000'000;   // values visited while flattening (shared sub-trees count each time)
+constexpr size_t kMaxNameLength = 4096;     // bytes in one flattened name
 
 // A storage class of the pickle: its element size, and the spk dtype when there is one.
 struct StorageClass {
@@ -86,10 +86,15 @@ std::string big_int_text(const std::string& le_bytes) {   // two's complement li
 
 class Loader {
  public:
-  Loader(std::string where, uint64_t file_size)
-      // Materialised tensors may exceed the file (views repeat elements, tensors share storages) but not
-      // without bound: a hostile stride-0 view must not turn a small file into a huge allocation.
-      : where_(std::move(where)), byte_budget_(8 * file_size + (64u << 20)) {}
+  // Materialised tensors may exceed the file (views repeat elements, tensors share storages) but not
+  // without bound: a hostile stride-0 view must not turn a small file into a huge allocation. Likewise a
+  // pickle may reference one sub-tree many times (memo), so flattening visits and the bytes of the names
+  // it makes are bounded by the size of the tree, not only by its depth.
+  Loader(std::string where, uint64_t file_size, size_t tree_nodes)
+      : where_(std::move(where)),
+        byte_budget_(8 * file_size + (64u << 20)),
+        visit_budget_(4 * tree_nodes + 1000),
+        name_budget_(64 * file_size + (16u << 20)) {}
 
   std::string where_;
   std::unordered_map<const PickleValue*, StorageRef> storages_;   // persistent id node -> storage
@@ -203,10 +208,17 @@ class Loader {
   }
 
   void flatten(const PickleValue& v, const std::string& name, size_t depth) {
-    if (++visits_ > kMaxVisits) SPK_FAIL(where_, ": more than ", kMaxVisits, " values to flatten (shared sub-trees?)");
+    if (visit_budget_-- == 0)
+      SPK_FAIL(where_, ": the object references its parts too many times to flatten (shared sub-trees, pickle bomb?)");
     if (depth > limits_.max_depth)
       SPK_FAIL(where_, ": containers nested deeper than ", limits_.max_depth, " at '", name.substr(0, 200), "...' (cycle or pickle bomb?)");
-    auto child = [&](const std::string& key) { return name.empty() && depth == 0 ? key : name + "." + key; };
+    auto child = [&](const std::string& key) {
+      std::string c = depth == 0 ? key : name + "." + key;
+      if (c.size() > kMaxNameLength) SPK_FAIL(where_, ": flattened name '", c.substr(0, 100), "...' is longer than ", kMaxNameLength, " bytes");
+      if (c.size() > name_budget_) SPK_FAIL(where_, ": flattened names take too many bytes (pickle bomb?)");
+      name_budget_ -= c.size();
+      return c;
+    };
     switch (v.kind) {
       case Kind::dict:
         for (size_t i = 0; i < v.items.size(); i += 2) {
@@ -247,7 +259,8 @@ class Loader {
 
  private:
   uint64_t byte_budget_;
-  size_t visits_ = 0;
+  size_t visit_budget_;
+  uint64_t name_budget_;
   PickleLimits limits_;
   std::set<std::string> names_;
   std::unordered_map<const PickleValue*, Tensor> tensors_;
@@ -278,7 +291,7 @@ TorchCheckpoint load_zip(const std::string& bytes, const std::string& where) {
   }
 
   const PickleTree tree = unpickle(zip.read(*pkl), 0, where + ": " + pkl->name);
-  Loader loader(where, bytes.size());
+  Loader loader(where, bytes.size(), tree.nodes.size());
   std::map<std::string, const StorageRef*> by_key;   // each storage entry read (and CRC-checked) once
   for (const PickleValue& node : tree.nodes) {
     if (node.kind != Kind::persistent_id) continue;
@@ -325,7 +338,7 @@ TorchCheckpoint load_legacy(const std::string& bytes, const std::string& where) 
   const PickleTree keys = unpickle(bytes, object.end, where + ": storage key list");
   if (keys.root->kind != Kind::list) SPK_FAIL(where, ": storage key list is a ", pickle_kind_name(keys.root->kind));
 
-  Loader loader(where, bytes.size());
+  Loader loader(where, bytes.size(), object.nodes.size());
   struct Root { StorageRef ref; bool has_bytes = false; };
   std::map<std::string, Root> roots;
   std::vector<std::pair<const PickleValue*, const PickleValue*>> views;   // pid node, view_metadata
