@@ -201,6 +201,62 @@ TEST_CASE("torch checkpoint: damaged zip structures are reported") {
   CHECK(crc32("123456789") == 0xCBF43926u);   // the standard check value
 }
 
+namespace {
+
+// A hand-built zip with one STORED entry whose sizes and offset live only in zip64 fields: the central
+// header holds 0xFFFFFFFF and a zip64 extra field, the EOCD holds 0xFFFF counts and points (through the
+// zip64 locator) to a zip64 EOCD record. An archive comment follows. Layout per APPNOTE.TXT 4.3.
+struct ZipBuilder {
+  std::string b;
+  void u16(uint64_t v) { for (int i = 0; i < 2; ++i) b += char((v >> (8 * i)) & 0xFF); }
+  void u32(uint64_t v) { for (int i = 0; i < 4; ++i) b += char((v >> (8 * i)) & 0xFF); }
+  void u64(uint64_t v) { for (int i = 0; i < 8; ++i) b += char((v >> (8 * i)) & 0xFF); }
+};
+
+std::string zip64_archive(const std::string& name, const std::string& data, uint16_t method = 0) {
+  ZipBuilder z;
+  const uint32_t crc = crc32(data);
+  z.u32(0x04034b50); z.u16(45); z.u16(0); z.u16(method); z.u16(0); z.u16(0);
+  z.u32(crc); z.u32(0xFFFFFFFF); z.u32(0xFFFFFFFF); z.u16(name.size()); z.u16(20);
+  z.b += name;
+  z.u16(0x0001); z.u16(16); z.u64(data.size()); z.u64(data.size());
+  z.b += data;
+  const uint64_t cd = z.b.size();
+  z.u32(0x02014b50); z.u16(45); z.u16(45); z.u16(0); z.u16(method); z.u16(0); z.u16(0);
+  z.u32(crc); z.u32(0xFFFFFFFF); z.u32(0xFFFFFFFF); z.u16(name.size()); z.u16(28); z.u16(0);
+  z.u16(0); z.u16(0); z.u32(0); z.u32(0xFFFFFFFF);
+  z.b += name;
+  z.u16(0x0001); z.u16(24); z.u64(data.size()); z.u64(data.size()); z.u64(0);
+  const uint64_t cd_size = z.b.size() - cd, rec = z.b.size();
+  z.u32(0x06064b50); z.u64(44); z.u16(45); z.u16(45); z.u32(0); z.u32(0); z.u64(1); z.u64(1); z.u64(cd_size); z.u64(cd);
+  z.u32(0x07064b50); z.u32(0); z.u64(rec); z.u32(1);
+  z.u32(0x06054b50); z.u16(0); z.u16(0); z.u16(0xFFFF); z.u16(0xFFFF); z.u32(0xFFFFFFFF); z.u32(0xFFFFFFFF);
+  z.u16(3);
+  z.b += "abc";
+  return z.b;
+}
+
+}  // namespace
+
+TEST_CASE("torch checkpoint: zip64 extra fields and records, and refused compression") {
+  const std::string archive = zip64_archive("archive/x", "hello zip64");
+  const ZipReader zip(archive, "zip64 test");
+  REQUIRE(zip.entries().size() == 1);
+  const ZipReader::Entry& e = zip.entries()[0];
+  CHECK(e.name == "archive/x");
+  CHECK(e.size == 11);
+  CHECK(e.local_header_offset == 0);
+  CHECK(zip.read(e) == "hello zip64");
+  CHECK(zip.find("archive/y") == nullptr);
+
+  const std::string deflated = zip64_archive("archive/z", "whatever", 8);
+  const ZipReader zip8(deflated, "deflate test");
+  CHECK_THROWS_WITH_AS(zip8.read(zip8.entries()[0]),
+                       doctest::Contains("deflate test: entry 'archive/z' uses compression method 8 (deflate)"), Error);
+  // Every truncation of the zip64 archive is refused cleanly (the EOCD or the data is gone).
+  for (size_t n = 0; n < archive.size(); ++n) CHECK_THROWS_AS(ZipReader(archive.substr(0, n), "cut"), Error);
+}
+
 TEST_CASE("torch checkpoint: truncations and byte flips load or throw spk::Error, never crash") {
   std::mt19937 rng(1337);
   int loaded = 0, refused = 0;
