@@ -166,6 +166,18 @@ def main():
     torch_zip("short_storage.pt", crafted({"w": FakeTensor(s, 0, (4,), (1,))}), {"0": four[:8]})
     torch_zip("big_endian.pt", crafted({"w": FakeTensor(s, 0, (4,), (1,))}), {"0": four}, byteorder="big")
     torch_zip("other_prefix.pt", crafted({"w": FakeTensor(s, 0, (2, 2), (1, 2))}), {"0": four}, prefix="my_model")
+    # A legacy file whose tensor sits on a storage view (view_metadata), as torch < 1.0 could write: the
+    # tensor sees elements [1, 3) of the 4-element root storage, then offset 1 within the view.
+    view = FakeStorage(torch.FloatStorage, "root", 4)
+    view.pid = view.pid + (("view1", 1, 2),)
+    with open(os.path.join(OUT, "legacy_storage_view.pt"), "wb") as f:
+        for header in (0x1950a86a20f9469cfc6c, 1001, {"protocol_version": 1001, "little_endian": True}):
+            pickle.dump(header, f, protocol=2)
+        f.write(crafted({"w": FakeTensor(view, 1, (1,), (1,))}))
+        pickle.dump(["root"], f, protocol=2)
+        f.write((4).to_bytes(8, "little") + four)
+    manifest["legacy_storage_view.pt"] = {"format": "legacy", "tensors": [["w", "f32", [1], [2.0]]], "values": {}}
+
     with zipfile.ZipFile(os.path.join(OUT, "no_pickle.pt"), "w") as z:
         zip_write(z, "archive/version", "3\n")
 
