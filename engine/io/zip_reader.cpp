@@ -28,22 +28,34 @@ uint64_t le64(std::string_view s, uint64_t off) { return le(s, off, 8); }
 // True when [off, off + n) lies inside a buffer of `size` bytes, without overflow.
 bool fits(uint64_t off, uint64_t n, uint64_t size) { return off <= size && n <= size - off; }
 
-std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> t{};
+// Slicing-by-8 tables (Intel's method): table[k][b] is the CRC of byte b followed by k zero bytes, so eight
+// input bytes are folded per step. Bytewise CRC ran at about 100 MB/s, a visible part of loading a model.
+using CrcTables = std::array<std::array<uint32_t, 256>, 8>;
+CrcTables make_crc_tables() {
+  CrcTables t{};
   for (uint32_t i = 0; i < 256; ++i) {
     uint32_t c = i;
     for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
+    t[0][i] = c;
   }
+  for (uint32_t i = 0; i < 256; ++i)
+    for (int k = 1; k < 8; ++k) t[size_t(k)][i] = (t[size_t(k) - 1][i] >> 8) ^ t[0][t[size_t(k) - 1][i] & 0xFF];
   return t;
 }
 
 }  // namespace
 
 uint32_t crc32(std::string_view bytes) {
-  static const std::array<uint32_t, 256> table = make_crc_table();
+  static const CrcTables t = make_crc_tables();
   uint32_t c = 0xFFFFFFFFu;
-  for (char ch : bytes) c = table[(c ^ uint8_t(ch)) & 0xFF] ^ (c >> 8);
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    const uint32_t lo = c ^ (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
+    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
+        t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+  }
+  for (; n > 0; ++p, --n) c = t[0][(c ^ *p) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
 
