@@ -162,6 +162,7 @@ def main():
     torch_zip("oversize.pt", crafted({"w": FakeTensor(s, 0, (10,), (1,))}), {"0": four})
     torch_zip("offset_past.pt", crafted({"w": FakeTensor(s, 3, (2,), (1,))}), {"0": four})
     torch_zip("huge_stride.pt", crafted({"w": FakeTensor(s, 0, (2, 2), (2 ** 62, 1))}), {"0": four})
+    torch_zip("stride0_bomb.pt", crafted({"w": FakeTensor(s, 0, (2 ** 40,), (0,))}), {"0": four})
     torch_zip("missing_storage.pt", crafted({"w": FakeTensor(s, 0, (4,), (1,))}), {})
     torch_zip("short_storage.pt", crafted({"w": FakeTensor(s, 0, (4,), (1,))}), {"0": four[:8]})
     torch_zip("big_endian.pt", crafted({"w": FakeTensor(s, 0, (4,), (1,))}), {"0": four}, byteorder="big")

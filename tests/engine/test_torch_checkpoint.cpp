@@ -162,6 +162,7 @@ TEST_CASE("torch checkpoint: refused inputs name the file and the problem") {
       {"oversize.pt", "reach element 9 but storage '0' holds only 4 elements"},
       {"offset_past.pt", "reach element 4 but storage '0' holds only 4 elements"},
       {"huge_stride.pt", "reach element 4611686018427387905 but storage '0' holds only 4"},
+      {"stride0_bomb.pt", "tensor 'w' of size (1099511627776) would take the tensors past 8 times the file size"},
       {"missing_storage.pt", "storage entry 'archive/data/0' is missing"},
       {"short_storage.pt", "storage '0' has 8 bytes, fewer than its 4 torch.FloatStorage elements need"},
       {"big_endian.pt", "byte order is 'big'"},
