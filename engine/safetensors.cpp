@@ -9,11 +9,11 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "engine/autograd.h"
+#include "engine/io/atomic_file.h"
 #include "kernels/common/strided.h"   // kMaxDims
 
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
@@ -52,17 +52,6 @@ struct Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
 };
-
-void write_all(int fd, const void* data, size_t n, const std::string& where) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) SPK_FAIL(where, ": write failed: ", errno_str());
-    p += w;
-    n -= size_t(w);
-  }
-}
 
 void read_all(int fd, void* data, size_t n, uint64_t offset, const std::string& where) {
   char* p = static_cast<char*>(data);
@@ -115,30 +104,14 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   text.append((8 - text.size() % 8) % 8, ' ');
   const uint64_t header_len = text.size();
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.fd < 0) SPK_FAIL(where, ": cannot create ", tmp, ": ", errno_str());
-    write_all(fd.fd, &header_len, 8, where);
-    write_all(fd.fd, text.data(), text.size(), where);
-    for (size_t i : order) {
-      Tensor host = tensors[i].second.to(Device::cpu()).contiguous();
-      write_all(fd.fd, host.data_ptr(), size_t(host.numel()) * dtype_size(host.dtype()), where);
-    }
-    if (::fsync(fd.fd) != 0) SPK_FAIL(where, ": fsync of ", tmp, " failed: ", errno_str());
-    int fdv = fd.fd;
-    fd.fd = -1;
-    if (::close(fdv) != 0) SPK_FAIL(where, ": close of ", tmp, " failed: ", errno_str());
-    if (::rename(tmp.c_str(), path.c_str()) != 0) SPK_FAIL(where, ": rename from ", tmp, " failed: ", errno_str());
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
+  io::AtomicFile out(path, where);
+  out.write(&header_len, 8);
+  out.write(text.data(), text.size());
+  for (size_t i : order) {
+    Tensor host = tensors[i].second.to(Device::cpu()).contiguous();
+    out.write(host.data_ptr(), size_t(host.numel()) * dtype_size(host.dtype()));
   }
-  // Make the rename itself durable. Some file systems cannot fsync a directory (EINVAL): nothing to do there.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  Fd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.fd < 0) SPK_FAIL(where, ": cannot open directory '", dir, "' to sync it: ", errno_str());
-  if (::fsync(dfd.fd) != 0 && errno != EINVAL) SPK_FAIL(where, ": fsync of directory '", dir, "' failed: ", errno_str());
+  out.commit();
 }
 
 // ------------------------------------------------------------------------------------------------- read
