@@ -250,10 +250,12 @@ Loaded load_model(OptionParser& p, const std::string& path) {
           std::to_string(rc.nOut) + ", --n_mels " + std::to_string(rc.n_mels) + ", --encoder_type " +
           rc.encoder_type + "): " + e.what());
   }
+  std::fprintf(stderr, "%s: %s (%s): %s\n", kApp, path.c_str(), ir.source_format.c_str(), ir.summary().c_str());
   l.info = {{"path", path},
             {"format", ir.source_format},
             {"entries", ir.model_entries},
-            {"skipped", ir.skipped}};
+            {"skipped", ir.skipped},
+            {"extra", ir.extra}};
   if (ck.is_spk) {
     l.info["epoch"] = ck.state.epoch;
     auto c = ck.file.metadata.find("spk.commit");

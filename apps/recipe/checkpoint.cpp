@@ -3,9 +3,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "apps/recipe/config.h"
+#include "engine/io/torch_checkpoint.h"
 #include "engine/optim.h"
 #include "losses/adasoftmax.h"
 #include "losses/loss.h"
@@ -55,6 +57,13 @@ nlohmann::json meta_json(const Checkpoint& ck, const std::string& key) {
   }
 }
 
+// safetensors starts with a little-endian u64 header length and then the JSON header's '{'.
+bool looks_like_safetensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char head[9] = {};
+  return f.read(head, 9) && head[8] == '{';
+}
+
 }  // namespace
 
 NamedTensors training_parameters(const SpeakerNet& model, const Loss& loss) {
@@ -87,6 +96,17 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (!fs::exists(path)) throw UsageError("--initial_model / checkpoint: no such file '" + path + "'");
   Checkpoint ck;
   ck.path = path;
+  // A torch.save file (.model / .pt / .pth) from the anchors. A file with such a name that is neither that nor
+  // safetensors goes to the torch reader too, whose error says what it expected.
+  const std::string ext = fs::path(path).extension().string();
+  const bool torch_name = ext == ".model" || ext == ".pt" || ext == ".pth";
+  if (io::is_torch_checkpoint(path) || (torch_name && !looks_like_safetensors(path))) {
+    io::TorchCheckpoint t = io::load_torch_checkpoint(path);
+    ck.file.tensors = std::move(t.tensors);
+    for (auto& [k, v] : t.values) ck.file.metadata.emplace("torch." + k, std::move(v));
+    ck.format = "PyTorch " + t.format;
+    return ck;
+  }
   ck.file = load_safetensors(path);
   auto f = ck.file.metadata.find("spk.format");
   if (f == ck.file.metadata.end()) return ck;   // a state_dict from elsewhere
@@ -164,76 +184,6 @@ void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optim
   auto a = ck.file.metadata.find("spk.adacos_scale");
   if (a != ck.file.metadata.end())
     if (auto* ada = dynamic_cast<AdaCosLoss*>(&loss)) ada->set_scale(nlohmann::json::parse(a->second).get<double>());
-}
-
-ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss) {
-  ImportResult r;
-  const NamedTensors& all = ck.file.tensors;
-  auto has_prefix = [&](const std::string& p) {
-    for (const auto& [n, t] : all)
-      if (starts_with(n, p)) return true;
-    return false;
-  };
-  // Which naming scheme: the prefixes of the reference implementations, else bare model names.
-  std::string model_prefix, loss_prefix;
-  if (has_prefix(kModelPrefix)) {
-    model_prefix = kModelPrefix, loss_prefix = kLossPrefix;
-    r.source_format = ck.is_spk ? "spk" : "voxceleb_trainer";
-  } else if (has_prefix("speaker_encoder.")) {
-    model_prefix = "speaker_encoder.", loss_prefix = "speaker_loss.";
-    r.source_format = "ECAPA-TDNN (TaoRuijie)";
-  } else {
-    loss_prefix = "projection.";
-    r.source_format = has_prefix("projection.") ? "wespeaker" : "bare";
-  }
-  NamedTensors model_entries;
-  for (const auto& [n, t] : all) {
-    if (!model_prefix.empty() && !starts_with(n, model_prefix)) continue;
-    if (model_prefix.empty() && (starts_with(n, loss_prefix) || starts_with(n, "optim."))) continue;
-    const std::string name = n.substr(model_prefix.size());
-    if (starts_with(name, "torchfb.") || starts_with(name, "torchfbank.")) {
-      r.skipped.push_back(n);
-      continue;
-    }
-    model_entries.emplace_back(name, t);
-  }
-  if (model_entries.empty())
-    SPK_FAIL("--initial_model ", ck.path, ": no model weights found (expected names like '", kModelPrefix,
-             "<layer>' or the model's own state_dict names)");
-  load_state(model, model_entries, {}, "--initial_model " + ck.path);
-  r.model_entries = int64_t(model_entries.size());
-
-  if (!loss) return r;
-  const NamedTensors loss_entries = strip(all, loss_prefix);
-  if (loss_entries.empty()) {
-    r.loss_note = "the file has no loss weights; the loss starts from its initialisation";
-    return r;
-  }
-  // Compare before loading so that a head of another size (new speakers) is a note, not an error.
-  const NamedTensors mine = loss->state();
-  std::string why;
-  for (const auto& [n, t] : mine) {
-    const Tensor* src = nullptr;
-    for (const auto& [sn, st] : loss_entries)
-      if (sn == n) src = &st;
-    if (!src) {
-      why = "the file's loss has no '" + n + "' (another loss)";
-      break;
-    }
-    if (src->shape() != t.shape()) {
-      why = "'" + n + "' is " + shape_str(src->shape()) + " in the file but " + shape_str(t.shape()) +
-            " here (another class count?)";
-      break;
-    }
-  }
-  if (why.empty() && loss_entries.size() != mine.size()) why = "the file's loss has other entries (another loss)";
-  if (!why.empty()) {
-    r.loss_note = "loss weights not loaded, re-initialised: " + why;
-    return r;
-  }
-  load_state(*loss, loss_entries, {}, "--initial_model " + ck.path + " (loss)");
-  r.loss_loaded = true;
-  return r;
 }
 
 }  // namespace spk::recipe

@@ -13,11 +13,15 @@
 // model<epoch>.model) and <save_path>/model/last.safetensors after every epoch (replaced). Resuming takes the
 // file with the highest epoch.
 //
-// Importing (--initial_model) reads an spk checkpoint or any safetensors state_dict whose names are the
-// reference implementation's: voxceleb_trainer (__S__. model, __L__. loss), TaoRuijie's ECAPA-TDNN
-// (speaker_encoder., speaker_loss.), wespeaker (bare model names, projection. for the margin head), or bare
-// model names. Front-end buffers (torchfb., torchfbank.) are skipped; every other model entry must match by
-// name, shape and dtype (all problems in one error naming the file).
+// Importing (--initial_model, spk_eval) reads an spk checkpoint, a safetensors state_dict or a PyTorch
+// checkpoint (torch.save: .model / .pt / .pth, engine/io/torch_checkpoint.h) whose names are the reference
+// implementation's: voxceleb_trainer (__S__. model, __L__. loss), TaoRuijie's ECAPA-TDNN (speaker_encoder.,
+// speaker_loss.), wespeaker (bare model names, projection. for the margin head), DistributedDataParallel's
+// module., a state_dict nested as {'model': ...}, or bare names (weight_import.cpp finds the prefix from the
+// model's own names). Front-end buffers (torchfb., torchfbank.) are skipped; entries the model does not have
+// (extra heads such as itm.*, an optimizer's state) are reported and skipped; every model entry must be
+// present (a missing BatchNorm num_batches_tracked restarts at 0, as in PyTorch) with the right shape (all
+// problems in one error naming the file). Half or double weights are converted to the model's precision.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -56,7 +60,8 @@ void save_checkpoint(const std::string& path, const SpeakerNet& model, const Los
 
 struct Checkpoint {
   std::string path;
-  SafetensorsFile file;
+  std::string format = "safetensors";   // or "PyTorch zip" / "PyTorch legacy"
+  SafetensorsFile file;       // a PyTorch file's non-tensor values are in metadata as "torch.<name>"
   bool is_spk = false;        // written by save_checkpoint (has spk.format)
   TrainingState state;        // valid when is_spk
 };
@@ -74,11 +79,15 @@ std::string find_resume_checkpoint(const std::string& save_path);
 void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim);
 
 struct ImportResult {
-  std::string source_format;            // "spk", "voxceleb_trainer", "ECAPA-TDNN (TaoRuijie)", "wespeaker", "bare"
+  std::string source_format;            // "spk", "voxceleb_trainer", "ECAPA-TDNN (TaoRuijie)", "wespeaker", "bare",
+                                        // followed by ", names under '<prefix>'" for nested/wrapped names
   int64_t model_entries = 0;            // tensors loaded into the model
   bool loss_loaded = false;
   std::string loss_note;                // why the loss was not loaded (class count differs, ...), if it was not
   std::vector<std::string> skipped;     // front-end entries skipped
+  std::vector<std::string> extra;       // other entries the model does not have, skipped (heads, optimizer)
+  int64_t converted = 0;                // tensors converted to the model's floating dtype
+  std::string summary() const;          // one line for the log
 };
 // Loads the model weights (strict) and, when `loss` is given and the checkpoint has matching loss entries,
 // the loss weights; a loss whose entries differ in shape (another class count: fine-tuning on new speakers)

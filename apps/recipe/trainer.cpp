@@ -220,8 +220,8 @@ void Trainer::setup() {
   } else if (!cfg_.initial_model.empty()) {
     const Checkpoint ck = read_checkpoint(cfg_.initial_model);
     const ImportResult r = import_weights(ck, *model_, loss_.get());
-    log("initial model " + cfg_.initial_model + " (" + r.source_format + "): " + std::to_string(r.model_entries) +
-        " model tensors loaded" + (r.loss_loaded ? ", loss weights loaded" : "; " + r.loss_note));
+    log("initial model " + cfg_.initial_model + " (" + r.source_format + "): " + r.summary() +
+        (r.loss_loaded ? "; loss weights loaded" : "; " + r.loss_note));
   }
   if (epoch_ >= cfg_.max_epoch)
     log("nothing to train: the checkpoint is at epoch " + std::to_string(epoch_) + ", --max_epoch is " +
