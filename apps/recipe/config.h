@@ -20,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/common/check.h"
+#include "engine/check.h"
 
 namespace spk::recipe {
 

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <vector>
 
-#include "kernels/common/check.h"
+#include "engine/check.h"
 
 namespace spk::recipe {
 

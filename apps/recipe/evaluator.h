@@ -20,9 +20,9 @@
 #include "apps/recipe/scoring.h"
 #include <nlohmann/json.hpp>
 
+#include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
 #include "engine/tensor.h"
-#include "kernels/fbank/fbank.h"
 #include "losses/verification.h"
 #include "nets/model.h"
 

@@ -2,7 +2,7 @@
 // preset of the model's reference implementation, with the recipe's --n_mels and --log_input.
 #pragma once
 #include "apps/recipe/config.h"
-#include "kernels/fbank/fbank.h"
+#include "engine/audio/fbank.h"
 
 namespace spk::recipe {
 

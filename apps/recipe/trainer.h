@@ -24,9 +24,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/recipe/config.h"
+#include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
 #include "engine/device.h"
-#include "kernels/fbank/fbank.h"
 #include "losses/loss.h"
 
 namespace spk {

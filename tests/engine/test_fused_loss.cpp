@@ -1,14 +1,16 @@
 // Fused losses (margin_softmax_ce, similarity_ce; kernels/loss/): values and predictions against plain double
 // loops on the anchor formulas, finite-difference gradients in double (every branch of the AAM margin, both
 // weight layouts, both eps rules, with and without bias, one and two directions), the f32 fused op against the
-// composed engine-op losses it replaces (values and gradients), the eps clamp on zero rows, and errors.
+// composed engine-op losses it replaces (values and gradients), the eps clamp on zero rows, and errors. The AAM / AM
+// losses composed with losses/common.h are a floor above: tests/losses/test_fused_margin_vs_losses.cpp.
 #include <algorithm>
 #include <cmath>
 
-#include "losses/common.h"
 #include "support/check.h"
+#include "support/same_loss.h"
 
 using namespace spk;
+using test::expect_same_loss;
 using test::gradcheck;
 using test::rand_input;
 
@@ -118,39 +120,6 @@ Tensor branch_rows(const Tensor& w, const std::vector<int64_t>& y, Rng& rng) {
   return Tensor::from_vector(xv, {int64_t(y.size()), D}, DType::f64).set_requires_grad(true);
 }
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_double()) m = std::max(m, std::abs(v));
-  return m;
-}
-
-// Gradients of f (a scalar) w.r.t. fresh f32 leaves copied from `in`.
-std::vector<Tensor> grads_of(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& in,
-                             Tensor* value) {
-  std::vector<Tensor> leaves;
-  for (const Tensor& t : in) leaves.push_back(t.clone().set_requires_grad(true));
-  Tensor v = f(leaves);
-  v.backward();
-  *value = v.detach();
-  std::vector<Tensor> g;
-  for (const Tensor& l : leaves) g.push_back(l.grad());
-  return g;
-}
-
-// fused vs composed on the same f32 inputs: values to 1e-6 relative; each gradient element to 1e-5 relative
-// plus 2e-6 of the tensor's largest entry (sums of thousands of f32 products in a different order and grouping;
-// measured: both pass at a third of these), with a 1e-7 floor for gradients that are 0 in exact arithmetic
-// (the bias of a softmax: Σ_j (p_ij − δ_ij) = 0) and so only rounding noise in f32.
-void expect_same_loss(const std::string& what, const std::function<Tensor(const std::vector<Tensor>&)>& fused,
-                      const std::function<Tensor(const std::vector<Tensor>&)>& composed, const std::vector<Tensor>& in) {
-  Tensor vf, vc;
-  auto gf = grads_of(fused, in, &vf), gc = grads_of(composed, in, &vc);
-  test::expect_close(vf, vc, 0, 1e-6, what + ": loss");
-  for (size_t k = 0; k < gf.size(); ++k)
-    test::expect_close(gf[k], gc[k], std::max(2e-6 * max_abs(gc[k]), 1e-7), 1e-5,
-                       what + ": gradient of input " + std::to_string(k));
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- margin_softmax_ce
@@ -228,35 +197,6 @@ SPK_GRADCHECK_CASE(margin_softmax_ce, "AM and AAM, fallback and easy branches, (
   gradcheck([&](const std::vector<Tensor>& in) {
     return margin_softmax_ce(in[0], wc, lab, {MarginKind::angular, 0.2, 30, false, false}).loss;
   }, {xr});
-}
-
-TEST_CASE("margin_softmax_ce: f32 fused equals the composed AAM / AM losses (values and gradients)") {
-  Rng rng(17);
-  const int64_t N = 32, C = 600, D = 64;
-  Tensor x = Tensor::normal({N, D}, rng, 0, 1, DType::f32), w = Tensor::normal({C, D}, rng, 0, 0.05, DType::f32);
-  Tensor lab = labels_of(rand_labels(N, C, rng));
-  for (bool easy : {false, true}) {
-    auto fused = [&](const std::vector<Tensor>& in) {
-      return margin_softmax_ce(in[0], in[1], lab, {MarginKind::angular, 0.2, 30, easy, false}).loss;
-    };
-    auto composed = [&](const std::vector<Tensor>& in) {
-      Tensor cs = linear(l2_normalize(in[0], 1, 1e-12), l2_normalize(in[1], 1, 1e-12));
-      Tensor onehot = loss_util::one_hot(lab, C, cs.dtype());
-      return cross_entropy(loss_util::additive_angular_margin(cs, onehot, 0.2, 30, easy,
-                                                              loss_util::ArcFallback::voxceleb_trainer), lab);
-    };
-    expect_same_loss(easy ? "AAM easy margin" : "AAM", fused, composed, {x, w});
-  }
-  Tensor wt = transpose(w, 0, 1).contiguous();   // amsoftmax's W (D, C)
-  auto fused_am = [&](const std::vector<Tensor>& in) {
-    return margin_softmax_ce(in[0], in[1], lab, {MarginKind::additive, 0.3, 30, false, true}).loss;
-  };
-  auto composed_am = [&](const std::vector<Tensor>& in) {
-    Tensor cs = matmul(l2_normalize(in[0], 1, 1e-12), l2_normalize(in[1], 0, 1e-12));
-    Tensor onehot = loss_util::one_hot(lab, C, cs.dtype());
-    return cross_entropy(mul_scalar(sub(cs, mul_scalar(onehot, 0.3)), 30), lab);
-  };
-  expect_same_loss("AM", fused_am, composed_am, {x, wt});
 }
 
 TEST_CASE("margin_softmax_ce: errors name the op and the shapes") {
