@@ -49,6 +49,9 @@ decltype(auto) dispatch(const char* op, const Tensor& like, CpuFn&& cpu_fn, Cuda
 #endif
 }
 
+// An optional buffer (affine weight, a gradient nobody asked for) as a kernel argument: null when undefined.
+template <class T> T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+
 }  // namespace spk
 
 #if SPK_HAVE_CUDA

@@ -32,10 +32,6 @@ void check_channel_param(const char* op, const char* what, const Tensor& p, cons
             x.str());
 }
 
-// Optional buffers (affine weight/bias, gradients not wanted) reach the kernels as null.
-template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
-template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
-
 // An output-gradient buffer shaped like `like` when the input wants one, else undefined.
 Tensor grad_buffer(bool wanted, const Tensor& like) {
   return wanted ? Tensor::empty(like.shape(), like.dtype(), like.device()) : Tensor();
@@ -122,13 +118,13 @@ Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const T
   dispatch(op, x,
       [&]<class T>() {
         auto f = relu ? batch_norm_relu_forward_cpu<T> : batch_norm_forward_cpu<T>;
-        f(st.xc.data<T>(), st.mean.data<T>(), st.invstd.data<T>(), ptr_or_null<T>(st.wd), ptr_or_null<T>(st.bd),
+        f(st.xc.data<T>(), st.mean.data<T>(), st.invstd.data<T>(), data_or_null<T>(st.wd), data_or_null<T>(st.bd),
           y.data<T>(), N, C, S);
       },
       [&](void* stream) {
         auto f = relu ? batch_norm_relu_forward_cuda : batch_norm_forward_cuda;
-        f(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(), ptr_or_null<float>(st.wd),
-          ptr_or_null<float>(st.bd), y.data<float>(), N, C, S, stream);
+        f(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(), data_or_null<float>(st.wd),
+          data_or_null<float>(st.bd), y.data<float>(), N, C, S, stream);
       });
 
   const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
@@ -142,23 +138,23 @@ Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const T
         [&]<class T>() {
           const T *xp = st.xc.data<T>(), *mp = st.mean.data<T>(), *ip = st.invstd.data<T>(), *gp = gc.data<T>();
           if (yd.defined())
-            batch_norm_relu_backward_cpu<T>(xp, yd.data<T>(), mp, ip, ptr_or_null<T>(st.wd), gp, mut_or_null<T>(dx),
-                                            mut_or_null<T>(dw), mut_or_null<T>(db), N, C, S, training);
+            batch_norm_relu_backward_cpu<T>(xp, yd.data<T>(), mp, ip, data_or_null<T>(st.wd), gp, data_or_null<T>(dx),
+                                            data_or_null<T>(dw), data_or_null<T>(db), N, C, S, training);
           else
-            batch_norm_backward_cpu<T>(xp, mp, ip, ptr_or_null<T>(st.wd), gp, mut_or_null<T>(dx), mut_or_null<T>(dw),
-                                       mut_or_null<T>(db), N, C, S, training);
+            batch_norm_backward_cpu<T>(xp, mp, ip, data_or_null<T>(st.wd), gp, data_or_null<T>(dx), data_or_null<T>(dw),
+                                       data_or_null<T>(db), N, C, S, training);
         },
         [&](void* stream) {
           Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), gc);
           if (yd.defined())
             batch_norm_relu_backward_cuda(st.xc.data<float>(), yd.data<float>(), st.mean.data<float>(),
-                                          st.invstd.data<float>(), ptr_or_null<float>(st.wd), gc.data<float>(),
-                                          mut_or_null<float>(dx), mut_or_null<float>(dw), mut_or_null<float>(db), N,
+                                          st.invstd.data<float>(), data_or_null<float>(st.wd), gc.data<float>(),
+                                          data_or_null<float>(dx), data_or_null<float>(dw), data_or_null<float>(db), N,
                                           C, S, training, ws.data<double>(), stream);
           else
             batch_norm_backward_cuda(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(),
-                                     ptr_or_null<float>(st.wd), gc.data<float>(), mut_or_null<float>(dx),
-                                     mut_or_null<float>(dw), mut_or_null<float>(db), N, C, S, training,
+                                     data_or_null<float>(st.wd), gc.data<float>(), data_or_null<float>(dx),
+                                     data_or_null<float>(dw), data_or_null<float>(db), N, C, S, training,
                                      ws.data<double>(), stream);
         });
     return {dx, dw, db};
@@ -195,11 +191,11 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
   Tensor mean = Tensor::empty({N * C}, x.dtype(), x.device()), invstd = Tensor::empty({N * C}, x.dtype(), x.device());
   dispatch("instance_norm1d", x,
       [&]<class T>() {
-        instance_norm_forward_cpu<T>(xc.data<T>(), ptr_or_null<T>(wd), ptr_or_null<T>(bd), y.data<T>(), mean.data<T>(),
+        instance_norm_forward_cpu<T>(xc.data<T>(), data_or_null<T>(wd), data_or_null<T>(bd), y.data<T>(), mean.data<T>(),
                                      invstd.data<T>(), N, C, Tn, eps);
       },
       [&](void* stream) {
-        instance_norm_forward_cuda(xc.data<float>(), ptr_or_null<float>(wd), ptr_or_null<float>(bd), y.data<float>(),
+        instance_norm_forward_cuda(xc.data<float>(), data_or_null<float>(wd), data_or_null<float>(bd), y.data<float>(),
                                    mean.data<float>(), invstd.data<float>(), N, C, Tn, eps, stream);
       });
 
@@ -212,14 +208,14 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
     Tensor db = gb ? Tensor::empty({C}, xc.dtype(), xc.device()) : Tensor();
     dispatch("instance_norm1d backward", xc,
         [&]<class T>() {
-          instance_norm_backward_cpu<T>(xc.data<T>(), mean.data<T>(), invstd.data<T>(), ptr_or_null<T>(wd), gc.data<T>(),
-                                        mut_or_null<T>(dx), mut_or_null<T>(dw), mut_or_null<T>(db), N, C, Tn);
+          instance_norm_backward_cpu<T>(xc.data<T>(), mean.data<T>(), invstd.data<T>(), data_or_null<T>(wd), gc.data<T>(),
+                                        data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), N, C, Tn);
         },
         [&](void* stream) {
           Tensor ws = workspace(instance_norm_cuda_workspace(N, C), gc);
           instance_norm_backward_cuda(xc.data<float>(), mean.data<float>(), invstd.data<float>(),
-                                      ptr_or_null<float>(wd), gc.data<float>(), mut_or_null<float>(dx),
-                                      mut_or_null<float>(dw), mut_or_null<float>(db), N, C, Tn, ws.data<double>(),
+                                      data_or_null<float>(wd), gc.data<float>(), data_or_null<float>(dx),
+                                      data_or_null<float>(dw), data_or_null<float>(db), N, C, Tn, ws.data<double>(),
                                       stream);
         });
     return {dx, dw, db};
