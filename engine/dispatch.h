@@ -49,6 +49,12 @@ decltype(auto) dispatch(const char* op, const Tensor& like, CpuFn&& cpu_fn, Cuda
 #endif
 }
 
+// The CUDA dtype check of dispatch(), for ops that validate everything before they allocate: afterwards a
+// CUDA tensor that is not f32 is reported before any other problem with the arguments.
+inline void check_cuda_f32(const char* op, const Tensor& x) {
+  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+}
+
 // An optional buffer (affine weight, a gradient nobody asked for) as a kernel argument: null when undefined.
 template <class T> T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 

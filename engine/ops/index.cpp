@@ -45,10 +45,6 @@ std::pair<Tensor, Tensor> inverse_index(const Tensor& host_idx, int64_t K, Devic
   return {Tensor::from_vector(start, {K + 1}, device), Tensor::from_vector(rows, {L}, device)};
 }
 
-void check_cuda_f32(const char* op, const Tensor& x) {
-  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
-}
-
 }  // namespace
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {

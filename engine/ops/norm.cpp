@@ -59,7 +59,7 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
   SPK_CHECK(x.defined(), op, ": undefined input");
   check_op_device(id, x.device());
   SPK_CHECK(x.dim() >= 2, op, ": input must be (N, C) or (N, C, *), got ", x.str());
-  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+  check_cuda_f32(op, x);
   BnState st;
   const int64_t N = x.size(0), C = x.size(1), S = C > 0 && N > 0 ? x.numel() / (N * C) : 0;
   st.N = N; st.C = C; st.S = S;
@@ -177,7 +177,7 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
   SPK_CHECK(x.defined(), "instance_norm1d: undefined input");
   check_op_device(OpId::instance_norm1d, x.device());
   SPK_CHECK(x.dim() == 3, "instance_norm1d: input must be (N, C, T), got ", x.str());
-  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, "instance_norm1d: CUDA kernels take f32, got ", x.str());
+  check_cuda_f32("instance_norm1d", x);
   const int64_t N = x.size(0), C = x.size(1), Tn = x.size(2);
   // As PyTorch: one value per row would normalise to 0 whatever it is.
   SPK_CHECK(Tn > 1, "instance_norm1d: expected more than 1 spatial element, got input ", x.str());
