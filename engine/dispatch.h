@@ -1,8 +1,64 @@
-// Device dispatch helpers for engine ops. The CUDA branch of an op is wrapped in SPK_CUDA_ONLY so that a
-// CPU-only build compiles it to a "not built with CUDA" error instead of a call to a missing kernel.
+// Device × dtype dispatch for engine ops: the one place that turns "this tensor's device and dtype" into a
+// call of the matching kernel.
+//
+//   dispatch("relu", x,
+//            [&]<class T>() { unary_forward_cpu<T>(UnaryOp::relu, x.data<T>(), y.data<T>(), n, p); },
+//            [&](void* stream) { unary_forward_cuda(UnaryOp::relu, x.data<float>(), y.data<float>(), n, p, stream); });
+//
+// On the CPU, cpu_fn is called with T = float or double (any other dtype throws "<op>: unsupported dtype").
+// On CUDA the dtype must be f32 ("<op>: CUDA kernels take f32"), and cuda_fn is called with the current
+// stream. In a CPU-only build cuda_fn is never called (so the CUDA kernels it names need not be linked) and
+// a CUDA tensor throws "this build of spk has no CUDA support". The kernels are reached through typed
+// data<T>(), which checks the tensor's dtype, never through casts of data_ptr(). Both functions return the
+// same type, which dispatch returns. Errors carry the caller's file and line, as a check in the op would.
+//
+// SPK_CUDA_ONLY and SPK_DISPATCH_FLOAT are the older statement-level forms, still used outside engine/ops.
 #pragma once
+#include <source_location>
+#include <utility>
+
 #include "engine/check.h"
 #include "engine/cuda.h"
+#include "engine/tensor.h"
+
+namespace spk {
+
+namespace detail {
+template <class... A>
+[[noreturn]] void fail_at(const std::source_location& at, const A&... parts) {
+  throw_error(at.file_name(), int(at.line()), cat(parts...));
+}
+}  // namespace detail
+
+template <class CpuFn, class CudaFn>
+decltype(auto) dispatch(const char* op, const Tensor& like, CpuFn&& cpu_fn, CudaFn&& cuda_fn,
+                        std::source_location at = std::source_location::current()) {
+  if (like.device().is_cpu()) {
+    switch (like.dtype()) {
+      case DType::f32: return cpu_fn.template operator()<float>();
+      case DType::f64: return cpu_fn.template operator()<double>();
+      default: detail::fail_at(at, op, ": unsupported dtype ", dtype_name(like.dtype()), " (f32 or f64 expected)");
+    }
+  }
+  if (like.dtype() != DType::f32)
+    detail::fail_at(at, "check failed: dtype == f32: ", op, ": CUDA kernels take f32, got ", like.str());
+#if SPK_HAVE_CUDA
+  return std::forward<CudaFn>(cuda_fn)(cuda::current_stream());
+#else
+  detail::fail_at(at, "this build of spk has no CUDA support");
+#endif
+}
+
+// The CUDA dtype check of dispatch(), for ops that validate everything before they allocate: afterwards a
+// CUDA tensor that is not f32 is reported before any other problem with the arguments.
+inline void check_cuda_f32(const char* op, const Tensor& x) {
+  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+}
+
+// An optional buffer (affine weight, a gradient nobody asked for) as a kernel argument: null when undefined.
+template <class T> T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+
+}  // namespace spk
 
 #if SPK_HAVE_CUDA
 #define SPK_CUDA_ONLY(...) __VA_ARGS__

@@ -26,27 +26,17 @@ Tensor dropout(const Tensor& x, double p, Rng& rng, bool training) {
       return {Tensor::zeros(xs, g.dtype(), g.device())};
     });
   }
-  const bool cpu = x.device().is_cpu();
-  SPK_CHECK(cpu || x.dtype() == DType::f32, "dropout: CUDA kernels take f32, got ", x.str());
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (cpu) {
-    SPK_DISPATCH_FLOAT(x.dtype(), "dropout",
-        dropout_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(), n, p, seed, offset));
-  } else {
-    SPK_CUDA_ONLY(dropout_forward_cuda(xc.data<float>(), y.data<float>(), n, p, seed, offset, cuda::current_stream()));
-  }
+  dispatch("dropout", x,
+      [&]<class T>() { dropout_forward_cpu<T>(xc.data<T>(), y.data<T>(), n, p, seed, offset); },
+      [&](void* stream) { dropout_forward_cuda(xc.data<float>(), y.data<float>(), n, p, seed, offset, stream); });
   return record("dropout", y, {x}, [n, p, seed, offset](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
-    if (g.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(g.dtype(), "dropout backward",
-          dropout_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), (scalar_t*)dx.data_ptr(), n, p, seed,
-                                         offset));
-    } else {
-      SPK_CUDA_ONLY(dropout_backward_cuda(gc.data<float>(), dx.data<float>(), n, p, seed, offset,
-                                          cuda::current_stream()));
-    }
+    dispatch("dropout backward", g,
+        [&]<class T>() { dropout_backward_cpu<T>(gc.data<T>(), dx.data<T>(), n, p, seed, offset); },
+        [&](void* stream) { dropout_backward_cuda(gc.data<float>(), dx.data<float>(), n, p, seed, offset, stream); });
     return {dx};
   });
 }

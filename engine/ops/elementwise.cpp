@@ -46,15 +46,15 @@ static Tensor binary(OpId id, BinaryOp bop, const Tensor& a, const Tensor& b) {
   SPK_CHECK(shape.size() <= size_t(kMaxDims), op, ": too many dims");
   Shape as = broadcast_strides(a, shape), bs = broadcast_strides(b, shape);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  if (a.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(a.dtype(), op,
-        binary_forward_cpu<scalar_t>(bop, (const scalar_t*)a.data_ptr(), as.data(), (const scalar_t*)b.data_ptr(),
-                                     bs.data(), (scalar_t*)out.data_ptr(), shape.data(), int(shape.size())));
-  } else {
-    SPK_CHECK(a.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", a.str());
-    SPK_CUDA_ONLY(binary_forward_cuda(bop, a.data<float>(), as.data(), b.data<float>(), bs.data(),
-                                      out.data<float>(), shape.data(), int(shape.size()), cuda::current_stream()));
-  }
+  const int nd = int(shape.size());
+  dispatch(op, a,
+      [&]<class T>() {
+        binary_forward_cpu<T>(bop, a.data<T>(), as.data(), b.data<T>(), bs.data(), out.data<T>(), shape.data(), nd);
+      },
+      [&](void* stream) {
+        binary_forward_cuda(bop, a.data<float>(), as.data(), b.data<float>(), bs.data(), out.data<float>(),
+                            shape.data(), nd, stream);
+      });
   return out;
 }
 
@@ -102,25 +102,21 @@ static Tensor unary(OpId id, UnaryOp uop, const Tensor& x, UnaryParams p) {
   check_op_device(id, x.device());
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(x.dtype(), op,
-        unary_forward_cpu<scalar_t>(uop, (const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(), x.numel(), p));
-  } else {
-    SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
-    SPK_CUDA_ONLY(unary_forward_cuda(uop, xc.data<float>(), y.data<float>(), x.numel(), p, cuda::current_stream()));
-  }
+  dispatch(op, x,
+      [&]<class T>() { unary_forward_cpu<T>(uop, xc.data<T>(), y.data<T>(), x.numel(), p); },
+      [&](void* stream) { unary_forward_cuda(uop, xc.data<float>(), y.data<float>(), x.numel(), p, stream); });
   Tensor xd = xc.detach(), yd = y.detach();
   return record(op, y, {x}, [id, uop, xd, yd, p](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(xd.shape(), xd.dtype(), xd.device());
-    if (xd.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(xd.dtype(), op_info(id).name,
-          unary_backward_cpu<scalar_t>(uop, (const scalar_t*)xd.data_ptr(), (const scalar_t*)yd.data_ptr(),
-                                       (const scalar_t*)gc.data_ptr(), (scalar_t*)dx.data_ptr(), xd.numel(), p));
-    } else {
-      SPK_CUDA_ONLY(unary_backward_cuda(uop, xd.data<float>(), yd.data<float>(), gc.data<float>(), dx.data<float>(),
-                                        xd.numel(), p, cuda::current_stream()));
-    }
+    dispatch(op_info(id).name, xd,
+        [&]<class T>() {
+          unary_backward_cpu<T>(uop, xd.data<T>(), yd.data<T>(), gc.data<T>(), dx.data<T>(), xd.numel(), p);
+        },
+        [&](void* stream) {
+          unary_backward_cuda(uop, xd.data<float>(), yd.data<float>(), gc.data<float>(), dx.data<float>(),
+                              xd.numel(), p, stream);
+        });
     return {dx};
   });
 }

@@ -74,19 +74,16 @@ FusedLossOutput margin_softmax_ce(const Tensor& x, const Tensor& weight, const T
   const bool want = needs_grad({x, weight});
   Tensor F = Tensor::empty({N, C}, dt, dev), xn = Tensor::empty({2, N}, dt, dev), wn = Tensor::empty({2, C}, dt, dev);
   Tensor rows = Tensor::empty({N}, dt, dev), pred = Tensor::empty({N}, DType::i64, dev);
-  if (dev.is_cpu()) {
-    SPK_DISPATCH_FLOAT(dt, op,
-        margin_softmax_ce_forward_cpu<scalar_t>(a, (const scalar_t*)xc.data_ptr(), (const scalar_t*)wc.data_ptr(),
-                                                lc.data<int64_t>(), (scalar_t*)F.data_ptr(), (scalar_t*)xn.data_ptr(),
-                                                (scalar_t*)wn.data_ptr(), (scalar_t*)rows.data_ptr(),
-                                                pred.data<int64_t>(), want));
-  } else {
-    SPK_CHECK(dt == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
-    SPK_CUDA_ONLY(margin_softmax_ce_forward_cuda(a, xc.data<float>(), wc.data<float>(), lc.data<int64_t>(),
-                                                 F.data<float>(), xn.data<float>(), wn.data<float>(),
-                                                 rows.data<float>(), pred.data<int64_t>(), want, cuda::cublas_handle(),
-                                                 cuda::current_stream()));
-  }
+  dispatch(op, x,
+      [&]<class T>() {
+        margin_softmax_ce_forward_cpu<T>(a, xc.data<T>(), wc.data<T>(), lc.data<int64_t>(), F.data<T>(), xn.data<T>(),
+                                         wn.data<T>(), rows.data<T>(), pred.data<int64_t>(), want);
+      },
+      [&](void* stream) {
+        margin_softmax_ce_forward_cuda(a, xc.data<float>(), wc.data<float>(), lc.data<int64_t>(), F.data<float>(),
+                                       xn.data<float>(), wn.data<float>(), rows.data<float>(), pred.data<int64_t>(),
+                                       want, cuda::cublas_handle(), stream);
+      });
   Tensor loss = mean_of(rows);
   if (want) {
     const bool gx = needs_grad({x}), gw = needs_grad({weight});
@@ -95,18 +92,16 @@ FusedLossOutput margin_softmax_ce(const Tensor& x, const Tensor& weight, const T
       Tensor gc = g.contiguous();
       Tensor dx = gx ? Tensor::empty(xc.shape(), xc.dtype(), xc.device()) : Tensor();
       Tensor dw = gw ? Tensor::empty(wshape, wc.dtype(), wc.device()) : Tensor();
-      if (xc.device().is_cpu()) {
-        SPK_DISPATCH_FLOAT(xc.dtype(), "margin_softmax_ce backward",
-            margin_softmax_ce_backward_cpu<scalar_t>(
-                a, (const scalar_t*)xc.data_ptr(), (const scalar_t*)wc.data_ptr(), (const scalar_t*)F.data_ptr(),
-                (const scalar_t*)xn.data_ptr(), (const scalar_t*)wn.data_ptr(), (const scalar_t*)gc.data_ptr(),
-                gx ? (scalar_t*)dx.data_ptr() : nullptr, gw ? (scalar_t*)dw.data_ptr() : nullptr));
-      } else {
-        SPK_CUDA_ONLY(margin_softmax_ce_backward_cuda(a, xc.data<float>(), wc.data<float>(), F.data<float>(),
-                                                      xn.data<float>(), wn.data<float>(), gc.data<float>(),
-                                                      gx ? dx.data<float>() : nullptr, gw ? dw.data<float>() : nullptr,
-                                                      cuda::cublas_handle(), cuda::current_stream()));
-      }
+      dispatch("margin_softmax_ce backward", xc,
+          [&]<class T>() {
+            margin_softmax_ce_backward_cpu<T>(a, xc.data<T>(), wc.data<T>(), F.data<T>(), xn.data<T>(), wn.data<T>(),
+                                              gc.data<T>(), data_or_null<T>(dx), data_or_null<T>(dw));
+          },
+          [&](void* stream) {
+            margin_softmax_ce_backward_cuda(a, xc.data<float>(), wc.data<float>(), F.data<float>(), xn.data<float>(),
+                                            wn.data<float>(), gc.data<float>(), data_or_null<float>(dx),
+                                            data_or_null<float>(dw), cuda::cublas_handle(), stream);
+          });
       return {dx, dw};
     });
   }
@@ -152,22 +147,18 @@ FusedLossOutput similarity_ce(const Tensor& a, const Tensor& b, const Tensor& w,
   Tensor F = want ? Tensor::empty({N, N}, dt, dev) : Tensor(), coef = want ? Tensor::empty({2, N}, dt, dev) : Tensor();
   Tensor part = want ? Tensor::empty({2, N}, dt, dev) : Tensor();
   Tensor rows = Tensor::empty({terms}, dt, dev), pred = Tensor::empty({terms}, DType::i64, dev);
-  auto ptr = [](const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; };
-  if (dev.is_cpu()) {
-    SPK_DISPATCH_FLOAT(dt, op,
-        similarity_ce_forward_cpu<scalar_t>(s, (const scalar_t*)ac.data_ptr(), (const scalar_t*)bc.data_ptr(),
-                                            (const scalar_t*)wc.data_ptr(), (const scalar_t*)ptr(bic),
-                                            (scalar_t*)dots.data_ptr(), (scalar_t*)ptr(F), (scalar_t*)sq.data_ptr(),
-                                            (scalar_t*)lse.data_ptr(), (scalar_t*)ptr(coef), (scalar_t*)ptr(part),
-                                            (scalar_t*)rows.data_ptr(), pred.data<int64_t>(), want));
-  } else {
-    SPK_CHECK(dt == DType::f32, op, ": CUDA kernels take f32, got ", a.str());
-    SPK_CUDA_ONLY(similarity_ce_forward_cuda(s, ac.data<float>(), bc.data<float>(), wc.data<float>(),
-                                             (const float*)ptr(bic), dots.data<float>(), (float*)ptr(F),
-                                             sq.data<float>(), lse.data<float>(), (float*)ptr(coef), (float*)ptr(part),
-                                             rows.data<float>(), pred.data<int64_t>(), want, cuda::cublas_handle(),
-                                             cuda::current_stream()));
-  }
+  dispatch(op, a,
+      [&]<class T>() {
+        similarity_ce_forward_cpu<T>(s, ac.data<T>(), bc.data<T>(), wc.data<T>(), data_or_null<T>(bic), dots.data<T>(),
+                                     data_or_null<T>(F), sq.data<T>(), lse.data<T>(), data_or_null<T>(coef),
+                                     data_or_null<T>(part), rows.data<T>(), pred.data<int64_t>(), want);
+      },
+      [&](void* stream) {
+        similarity_ce_forward_cuda(s, ac.data<float>(), bc.data<float>(), wc.data<float>(), data_or_null<float>(bic),
+                                   dots.data<float>(), data_or_null<float>(F), sq.data<float>(), lse.data<float>(),
+                                   data_or_null<float>(coef), data_or_null<float>(part), rows.data<float>(),
+                                   pred.data<int64_t>(), want, cuda::cublas_handle(), stream);
+      });
   Tensor loss = mean_of(rows);
   if (want) {
     const bool ga = needs_grad({a}), gb = needs_grad({b}), gw = needs_grad({w}), gbias = has_bias && needs_grad({bias});
@@ -175,19 +166,18 @@ FusedLossOutput similarity_ce(const Tensor& a, const Tensor& b, const Tensor& w,
       Tensor gc = g.contiguous();
       auto make = [&](bool on, const Shape& shape) { return on ? Tensor::empty(shape, ac.dtype(), ac.device()) : Tensor(); };
       Tensor da = make(ga, ac.shape()), db = make(gb, bc.shape()), dw = make(gw, {}), dbias = make(gbias, {});
-      auto out = [](const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; };
-      if (ac.device().is_cpu()) {
-        SPK_DISPATCH_FLOAT(ac.dtype(), "similarity_ce backward",
-            similarity_ce_backward_cpu<scalar_t>(
-                s, (const scalar_t*)ac.data_ptr(), (const scalar_t*)bc.data_ptr(), (const scalar_t*)F.data_ptr(),
-                (const scalar_t*)coef.data_ptr(), (const scalar_t*)part.data_ptr(), (const scalar_t*)gc.data_ptr(),
-                (scalar_t*)out(da), (scalar_t*)out(db), (scalar_t*)out(dw), (scalar_t*)out(dbias)));
-      } else {
-        SPK_CUDA_ONLY(similarity_ce_backward_cuda(s, ac.data<float>(), bc.data<float>(), F.data<float>(),
-                                                  coef.data<float>(), part.data<float>(), gc.data<float>(),
-                                                  (float*)out(da), (float*)out(db), (float*)out(dw),
-                                                  (float*)out(dbias), cuda::cublas_handle(), cuda::current_stream()));
-      }
+      dispatch("similarity_ce backward", ac,
+          [&]<class T>() {
+            similarity_ce_backward_cpu<T>(s, ac.data<T>(), bc.data<T>(), F.data<T>(), coef.data<T>(), part.data<T>(),
+                                          gc.data<T>(), data_or_null<T>(da), data_or_null<T>(db), data_or_null<T>(dw),
+                                          data_or_null<T>(dbias));
+          },
+          [&](void* stream) {
+            similarity_ce_backward_cuda(s, ac.data<float>(), bc.data<float>(), F.data<float>(), coef.data<float>(),
+                                        part.data<float>(), gc.data<float>(), data_or_null<float>(da),
+                                        data_or_null<float>(db), data_or_null<float>(dw), data_or_null<float>(dbias),
+                                        cuda::cublas_handle(), stream);
+          });
       std::vector<Tensor> grads{da, db, dw};
       if (s.has_bias) grads.push_back(dbias);
       return grads;

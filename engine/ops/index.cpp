@@ -45,10 +45,6 @@ std::pair<Tensor, Tensor> inverse_index(const Tensor& host_idx, int64_t K, Devic
   return {Tensor::from_vector(start, {K + 1}, device), Tensor::from_vector(rows, {L}, device)};
 }
 
-void check_cuda_f32(const char* op, const Tensor& x) {
-  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
-}
-
 }  // namespace
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
@@ -66,28 +62,28 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   Shape xs = x.shape();
-  if (x.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(x.dtype(), "index_select",
-        index_select_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), idx.data<int64_t>(),
-                                           (scalar_t*)out.data_ptr(), outer, K, inner, L));
-    return record("index_select", out, {x}, [xs, idx, outer, K, inner, L](const Tensor& g) -> std::vector<Tensor> {
-      Tensor gc = g.contiguous();
-      Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
-      SPK_DISPATCH_FLOAT(g.dtype(), "index_select backward",
-          index_select_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(),
-                                              (scalar_t*)dx.data_ptr(), outer, K, inner, L));
-      return {dx};
-    });
-  }
-  Tensor didx = index.contiguous();   // the same values, on the device
-  SPK_CUDA_ONLY(index_select_forward_cuda(xc.data<float>(), didx.data<int64_t>(), out.data<float>(), outer, K, inner,
-                                          L, cuda::current_stream()));
+  dispatch("index_select", x,
+      [&]<class T>() {
+        index_select_forward_cpu<T>(xc.data<T>(), idx.data<int64_t>(), out.data<T>(), outer, K, inner, L);
+      },
+      [&](void* stream) {
+        Tensor didx = index.contiguous();   // the same values, on the device
+        index_select_forward_cuda(xc.data<float>(), didx.data<int64_t>(), out.data<float>(), outer, K, inner, L,
+                                  stream);
+      });
   return record("index_select", out, {x}, [xs, idx, outer, K, inner, L](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
-    auto [row_start, rows] = inverse_index(idx, K, g.device());
-    SPK_CUDA_ONLY(index_select_backward_cuda(gc.data<float>(), row_start.data<int64_t>(), rows.data<int64_t>(),
-                                             dx.data<float>(), outer, K, inner, L, cuda::current_stream()));
+    dispatch("index_select backward", g,
+        [&]<class T>() {
+          index_select_backward_cpu<T>(gc.data<T>(), idx.data<int64_t>(), dx.data<T>(), outer, K, inner, L);
+        },
+        [&](void* stream) {
+          // The CUDA backward gathers (no atomics) and so takes the index inverted, as CSR.
+          auto [row_start, rows] = inverse_index(idx, K, g.device());
+          index_select_backward_cuda(gc.data<float>(), row_start.data<int64_t>(), rows.data<int64_t>(),
+                                     dx.data<float>(), outer, K, inner, L, stream);
+        });
     return {dx};
   });
 }
@@ -107,25 +103,27 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor xd = x.detach();
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   const Shape is = index.shape(), xs = x.shape();
-  if (x.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(x.dtype(), "gather",
-        gather_forward_cpu<scalar_t>((const scalar_t*)xd.data_ptr(), xd.strides().data(), idx.data<int64_t>(),
-                                     (scalar_t*)out.data_ptr(), is.data(), int(is.size()), int(d)));
-  } else {
-    SPK_CUDA_ONLY(gather_forward_cuda(xd.data<float>(), xd.strides().data(), idx.data<int64_t>(), out.data<float>(),
-                                      is.data(), int(is.size()), int(d), cuda::current_stream()));
-  }
+  dispatch("gather", x,
+      [&]<class T>() {
+        gather_forward_cpu<T>(xd.data<T>(), xd.strides().data(), idx.data<int64_t>(), out.data<T>(), is.data(),
+                              int(is.size()), int(d));
+      },
+      [&](void* stream) {
+        gather_forward_cuda(xd.data<float>(), xd.strides().data(), idx.data<int64_t>(), out.data<float>(), is.data(),
+                            int(is.size()), int(d), stream);
+      });
   return record("gather", out, {x}, [xs, is, idx, d](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
-    if (g.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(g.dtype(), "gather backward",
-          gather_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx.data<int64_t>(), (scalar_t*)dx.data_ptr(),
-                                        xs.data(), is.data(), int(is.size()), int(d)));
-    } else {
-      SPK_CUDA_ONLY(gather_backward_cuda(gc.data<float>(), idx.data<int64_t>(), dx.data<float>(), xs.data(),
-                                         is.data(), int(is.size()), int(d), cuda::current_stream()));
-    }
+    dispatch("gather backward", g,
+        [&]<class T>() {
+          gather_backward_cpu<T>(gc.data<T>(), idx.data<int64_t>(), dx.data<T>(), xs.data(), is.data(), int(is.size()),
+                                 int(d));
+        },
+        [&](void* stream) {
+          gather_backward_cuda(gc.data<float>(), idx.data<int64_t>(), dx.data<float>(), xs.data(), is.data(),
+                               int(is.size()), int(d), stream);
+        });
     return {dx};
   });
 }

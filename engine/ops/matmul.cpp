@@ -92,14 +92,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   g.trans_a = A.trans; g.lda = A.ld; g.trans_b = B.trans; g.ldb = B.ld;
   if (out.numel() > 0 && K == 0) out.zero_();
   else if (out.numel() > 0) {
-    if (a.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(a.dtype(), "matmul",
-          gemm_cpu<scalar_t>(g, (const scalar_t*)A.keep.data_ptr(), (const scalar_t*)B.keep.data_ptr(),
-                             (scalar_t*)out.data_ptr()));
-    } else {
-      SPK_CHECK(a.dtype() == DType::f32, "matmul: CUDA kernels take f32, got ", a.str());
-      SPK_CUDA_ONLY(gemm_cuda(g, A.keep.data<float>(), B.keep.data<float>(), out.data<float>(), cuda::cublas_handle()));
-    }
+    // cuBLAS runs on the handle, which is bound to the current stream.
+    dispatch("matmul", a,
+        [&]<class T>() { gemm_cpu<T>(g, A.keep.data<T>(), B.keep.data<T>(), out.data<T>()); },
+        [&](void*) {
+          gemm_cuda(g, A.keep.data<float>(), B.keep.data<float>(), out.data<float>(), cuda::cublas_handle());
+        });
   }
   bool ga = needs_grad({a}), gb = needs_grad({b});
   Tensor ad = a.detach(), bd = b.detach();

@@ -32,9 +32,6 @@ void check_channel_param(const char* op, const char* what, const Tensor& p, cons
             x.str());
 }
 
-template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? (const T*)t.data_ptr() : nullptr; }
-template <class T> T* mut_or_null(const Tensor& t) { return t.defined() ? (T*)t.data_ptr() : nullptr; }
-
 // An output-gradient buffer shaped like `like` when the input wants one, else undefined.
 Tensor grad_buffer(bool wanted, const Tensor& like) {
   return wanted ? Tensor::empty(like.shape(), like.dtype(), like.device()) : Tensor();
@@ -62,7 +59,7 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
   SPK_CHECK(x.defined(), op, ": undefined input");
   check_op_device(id, x.device());
   SPK_CHECK(x.dim() >= 2, op, ": input must be (N, C) or (N, C, *), got ", x.str());
-  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
+  check_cuda_f32(op, x);
   BnState st;
   const int64_t N = x.size(0), C = x.size(1), S = C > 0 && N > 0 ? x.numel() / (N * C) : 0;
   st.N = N; st.C = C; st.S = S;
@@ -81,17 +78,15 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
     st.mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor var = Tensor::empty({C}, x.dtype(), x.device());
     st.invstd = Tensor::empty({C}, x.dtype(), x.device());
-    if (x.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(x.dtype(), op,
-          batch_norm_stats_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)st.mean.data_ptr(),
-                                         (scalar_t*)var.data_ptr(), (scalar_t*)st.invstd.data_ptr(), N, C, S, eps));
-    } else {
-      SPK_CUDA_ONLY({
-        Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), x);
-        batch_norm_stats_cuda(xc.data<float>(), st.mean.data<float>(), var.data<float>(), st.invstd.data<float>(), N,
-                              C, S, eps, ws.data<double>(), cuda::current_stream());
-      });
-    }
+    dispatch(op, x,
+        [&]<class T>() {
+          batch_norm_stats_cpu<T>(xc.data<T>(), st.mean.data<T>(), var.data<T>(), st.invstd.data<T>(), N, C, S, eps);
+        },
+        [&](void* stream) {
+          Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), x);
+          batch_norm_stats_cuda(xc.data<float>(), st.mean.data<float>(), var.data<float>(), st.invstd.data<float>(),
+                                N, C, S, eps, ws.data<double>(), stream);
+        });
     if (running_mean.defined()) {
       NoGradGuard ng;
       Tensor rm = running_mean.detach(), rv = running_var.detach();
@@ -120,19 +115,17 @@ Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const T
   const BnState st = bn_prepare(id, x, weight, bias, running_mean, running_var, training, momentum, eps);
   const int64_t N = st.N, C = st.C, S = st.S;
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (x.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(x.dtype(), op, {
-      auto f = relu ? batch_norm_relu_forward_cpu<scalar_t> : batch_norm_forward_cpu<scalar_t>;
-      f((const scalar_t*)st.xc.data_ptr(), (const scalar_t*)st.mean.data_ptr(), (const scalar_t*)st.invstd.data_ptr(),
-        ptr_or_null<scalar_t>(st.wd), ptr_or_null<scalar_t>(st.bd), (scalar_t*)y.data_ptr(), N, C, S);
-    });
-  } else {
-    SPK_CUDA_ONLY({
-      auto f = relu ? batch_norm_relu_forward_cuda : batch_norm_forward_cuda;
-      f(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(), ptr_or_null<float>(st.wd),
-        ptr_or_null<float>(st.bd), y.data<float>(), N, C, S, cuda::current_stream());
-    });
-  }
+  dispatch(op, x,
+      [&]<class T>() {
+        auto f = relu ? batch_norm_relu_forward_cpu<T> : batch_norm_forward_cpu<T>;
+        f(st.xc.data<T>(), st.mean.data<T>(), st.invstd.data<T>(), data_or_null<T>(st.wd), data_or_null<T>(st.bd),
+          y.data<T>(), N, C, S);
+      },
+      [&](void* stream) {
+        auto f = relu ? batch_norm_relu_forward_cuda : batch_norm_forward_cuda;
+        f(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(), data_or_null<float>(st.wd),
+          data_or_null<float>(st.bd), y.data<float>(), N, C, S, stream);
+      });
 
   const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
   // The ReLU's backward needs its output: keep a detached handle (not the graph node, which would own itself).
@@ -141,34 +134,29 @@ Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const T
     const int64_t N = st.N, C = st.C, S = st.S;
     Tensor gc = g.contiguous();
     Tensor dx = grad_buffer(gx, st.xc), dw = grad_buffer(gw, st.mean), db = grad_buffer(gb, st.mean);
-    if (gc.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(st.xc.dtype(), op, {
-        const scalar_t *xp = (const scalar_t*)st.xc.data_ptr(), *mp = (const scalar_t*)st.mean.data_ptr(),
-                       *ip = (const scalar_t*)st.invstd.data_ptr(), *gp = (const scalar_t*)gc.data_ptr();
-        if (yd.defined())
-          batch_norm_relu_backward_cpu<scalar_t>(xp, (const scalar_t*)yd.data_ptr(), mp, ip,
-                                                 ptr_or_null<scalar_t>(st.wd), gp, mut_or_null<scalar_t>(dx),
-                                                 mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S,
-                                                 training);
-        else
-          batch_norm_backward_cpu<scalar_t>(xp, mp, ip, ptr_or_null<scalar_t>(st.wd), gp, mut_or_null<scalar_t>(dx),
-                                            mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, S, training);
-      });
-    } else {
-      SPK_CUDA_ONLY({
-        Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), gc);
-        if (yd.defined())
-          batch_norm_relu_backward_cuda(st.xc.data<float>(), yd.data<float>(), st.mean.data<float>(),
-                                        st.invstd.data<float>(), ptr_or_null<float>(st.wd), gc.data<float>(),
-                                        mut_or_null<float>(dx), mut_or_null<float>(dw), mut_or_null<float>(db), N, C,
-                                        S, training, ws.data<double>(), cuda::current_stream());
-        else
-          batch_norm_backward_cuda(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(),
-                                   ptr_or_null<float>(st.wd), gc.data<float>(), mut_or_null<float>(dx),
-                                   mut_or_null<float>(dw), mut_or_null<float>(db), N, C, S, training,
-                                   ws.data<double>(), cuda::current_stream());
-      });
-    }
+    dispatch(op, st.xc,
+        [&]<class T>() {
+          const T *xp = st.xc.data<T>(), *mp = st.mean.data<T>(), *ip = st.invstd.data<T>(), *gp = gc.data<T>();
+          if (yd.defined())
+            batch_norm_relu_backward_cpu<T>(xp, yd.data<T>(), mp, ip, data_or_null<T>(st.wd), gp, data_or_null<T>(dx),
+                                            data_or_null<T>(dw), data_or_null<T>(db), N, C, S, training);
+          else
+            batch_norm_backward_cpu<T>(xp, mp, ip, data_or_null<T>(st.wd), gp, data_or_null<T>(dx), data_or_null<T>(dw),
+                                       data_or_null<T>(db), N, C, S, training);
+        },
+        [&](void* stream) {
+          Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), gc);
+          if (yd.defined())
+            batch_norm_relu_backward_cuda(st.xc.data<float>(), yd.data<float>(), st.mean.data<float>(),
+                                          st.invstd.data<float>(), data_or_null<float>(st.wd), gc.data<float>(),
+                                          data_or_null<float>(dx), data_or_null<float>(dw), data_or_null<float>(db), N,
+                                          C, S, training, ws.data<double>(), stream);
+          else
+            batch_norm_backward_cuda(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(),
+                                     data_or_null<float>(st.wd), gc.data<float>(), data_or_null<float>(dx),
+                                     data_or_null<float>(dw), data_or_null<float>(db), N, C, S, training,
+                                     ws.data<double>(), stream);
+        });
     return {dx, dw, db};
   });
 }
@@ -189,7 +177,7 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
   SPK_CHECK(x.defined(), "instance_norm1d: undefined input");
   check_op_device(OpId::instance_norm1d, x.device());
   SPK_CHECK(x.dim() == 3, "instance_norm1d: input must be (N, C, T), got ", x.str());
-  SPK_CHECK(x.device().is_cpu() || x.dtype() == DType::f32, "instance_norm1d: CUDA kernels take f32, got ", x.str());
+  check_cuda_f32("instance_norm1d", x);
   const int64_t N = x.size(0), C = x.size(1), Tn = x.size(2);
   // As PyTorch: one value per row would normalise to 0 whatever it is.
   SPK_CHECK(Tn > 1, "instance_norm1d: expected more than 1 spatial element, got input ", x.str());
@@ -201,16 +189,15 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
   Tensor bd = bias.defined() ? bias.contiguous().detach() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({N * C}, x.dtype(), x.device()), invstd = Tensor::empty({N * C}, x.dtype(), x.device());
-  if (x.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(x.dtype(), "instance_norm1d",
-        instance_norm_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), ptr_or_null<scalar_t>(wd),
-                                            ptr_or_null<scalar_t>(bd), (scalar_t*)y.data_ptr(),
-                                            (scalar_t*)mean.data_ptr(), (scalar_t*)invstd.data_ptr(), N, C, Tn, eps));
-  } else {
-    SPK_CUDA_ONLY(instance_norm_forward_cuda(xc.data<float>(), ptr_or_null<float>(wd), ptr_or_null<float>(bd),
-                                             y.data<float>(), mean.data<float>(), invstd.data<float>(), N, C, Tn, eps,
-                                             cuda::current_stream()));
-  }
+  dispatch("instance_norm1d", x,
+      [&]<class T>() {
+        instance_norm_forward_cpu<T>(xc.data<T>(), data_or_null<T>(wd), data_or_null<T>(bd), y.data<T>(), mean.data<T>(),
+                                     invstd.data<T>(), N, C, Tn, eps);
+      },
+      [&](void* stream) {
+        instance_norm_forward_cuda(xc.data<float>(), data_or_null<float>(wd), data_or_null<float>(bd), y.data<float>(),
+                                   mean.data<float>(), invstd.data<float>(), N, C, Tn, eps, stream);
+      });
 
   const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
   return record("instance_norm1d", y, {x, weight, bias},
@@ -219,20 +206,18 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
     Tensor dx = grad_buffer(gx, xc);
     Tensor dw = gw ? Tensor::empty({C}, xc.dtype(), xc.device()) : Tensor();
     Tensor db = gb ? Tensor::empty({C}, xc.dtype(), xc.device()) : Tensor();
-    if (gc.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(xc.dtype(), "instance_norm1d backward",
-          instance_norm_backward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (const scalar_t*)mean.data_ptr(),
-                                               (const scalar_t*)invstd.data_ptr(), ptr_or_null<scalar_t>(wd),
-                                               (const scalar_t*)gc.data_ptr(), mut_or_null<scalar_t>(dx),
-                                               mut_or_null<scalar_t>(dw), mut_or_null<scalar_t>(db), N, C, Tn));
-    } else {
-      SPK_CUDA_ONLY({
-        Tensor ws = workspace(instance_norm_cuda_workspace(N, C), gc);
-        instance_norm_backward_cuda(xc.data<float>(), mean.data<float>(), invstd.data<float>(), ptr_or_null<float>(wd),
-                                    gc.data<float>(), mut_or_null<float>(dx), mut_or_null<float>(dw),
-                                    mut_or_null<float>(db), N, C, Tn, ws.data<double>(), cuda::current_stream());
-      });
-    }
+    dispatch("instance_norm1d backward", xc,
+        [&]<class T>() {
+          instance_norm_backward_cpu<T>(xc.data<T>(), mean.data<T>(), invstd.data<T>(), data_or_null<T>(wd), gc.data<T>(),
+                                        data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), N, C, Tn);
+        },
+        [&](void* stream) {
+          Tensor ws = workspace(instance_norm_cuda_workspace(N, C), gc);
+          instance_norm_backward_cuda(xc.data<float>(), mean.data<float>(), invstd.data<float>(),
+                                      data_or_null<float>(wd), gc.data<float>(), data_or_null<float>(dx),
+                                      data_or_null<float>(dw), data_or_null<float>(db), N, C, Tn, ws.data<double>(),
+                                      stream);
+        });
     return {dx, dw, db};
   });
 }

@@ -31,55 +31,37 @@ void check_pool_axis(const char* op, const Tensor& x, int64_t in, int64_t k, int
 enum class PoolKind { max, avg };
 
 // The f32 CUDA path: the engine checked the device, the kernels take f32 only.
-void check_cuda_f32(const char* op, const Tensor& x) {
-  SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
-}
-
 Tensor pool_run(OpId id, PoolKind kind, const Tensor& x, const PoolGeom& g, const Shape& out_shape) {
   const char* op = op_info(id).name;
-  const bool cpu = x.device().is_cpu();
-  if (!cpu) check_cuda_f32(op, x);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   const DType dt = x.dtype();
   const Shape xshape = x.shape();
   if (kind == PoolKind::max) {
     Tensor idx = Tensor::empty(out_shape, DType::i64, x.device());
-    if (cpu) {
-      SPK_DISPATCH_FLOAT(dt, op,
-          max_pool2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(),
-                                           idx.data<int64_t>()));
-    } else {
-      SPK_CUDA_ONLY(max_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), idx.data<int64_t>(),
-                                            cuda::current_stream()));
-    }
+    dispatch(op, x,
+        [&]<class T>() { max_pool2d_forward_cpu<T>(g, xc.data<T>(), y.data<T>(), idx.data<int64_t>()); },
+        [&](void* stream) {
+          max_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), idx.data<int64_t>(), stream);
+        });
     return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
       Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
-      if (gout.device().is_cpu()) {
-        SPK_DISPATCH_FLOAT(dt, op,
-            max_pool2d_backward_cpu<scalar_t>(g, (const scalar_t*)dy.data_ptr(), idx.data<int64_t>(),
-                                              (scalar_t*)dx.data_ptr()));
-      } else {
-        SPK_CUDA_ONLY(max_pool2d_backward_cuda(g, dy.data<float>(), idx.data<int64_t>(), dx.data<float>(),
-                                               cuda::current_stream()));
-      }
+      dispatch(op, dx,
+          [&]<class T>() { max_pool2d_backward_cpu<T>(g, dy.data<T>(), idx.data<int64_t>(), dx.data<T>()); },
+          [&](void* stream) {
+            max_pool2d_backward_cuda(g, dy.data<float>(), idx.data<int64_t>(), dx.data<float>(), stream);
+          });
       return {dx};
     });
   }
-  if (cpu) {
-    SPK_DISPATCH_FLOAT(dt, op,
-        avg_pool2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr()));
-  } else {
-    SPK_CUDA_ONLY(avg_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), cuda::current_stream()));
-  }
+  dispatch(op, x,
+      [&]<class T>() { avg_pool2d_forward_cpu<T>(g, xc.data<T>(), y.data<T>()); },
+      [&](void* stream) { avg_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), stream); });
   return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
     Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
-    if (gout.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(dt, op,
-          avg_pool2d_backward_cpu<scalar_t>(g, (const scalar_t*)dy.data_ptr(), (scalar_t*)dx.data_ptr()));
-    } else {
-      SPK_CUDA_ONLY(avg_pool2d_backward_cuda(g, dy.data<float>(), dx.data<float>(), cuda::current_stream()));
-    }
+    dispatch(op, dx,
+        [&]<class T>() { avg_pool2d_backward_cpu<T>(g, dy.data<T>(), dx.data<T>()); },
+        [&](void* stream) { avg_pool2d_backward_cuda(g, dy.data<float>(), dx.data<float>(), stream); });
     return {dx};
   });
 }
@@ -132,30 +114,22 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::pair<int64_t, int64_t> output_s
   const int64_t OH = output_size.first, OW = output_size.second;
   SPK_CHECK(OH >= 1 && OW >= 1, "adaptive_avg_pool2d: output size (", OH, ", ", OW, ") must be positive");
   SPK_CHECK(H >= 1 && W >= 1, "adaptive_avg_pool2d: input ", x.str(), " has an empty plane");
-  const bool cpu = x.device().is_cpu();
-  if (!cpu) check_cuda_f32("adaptive_avg_pool2d", x);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty({N, C, OH, OW}, x.dtype(), x.device());
   const DType dt = x.dtype();
   const Shape xshape = x.shape();
-  if (cpu) {
-    SPK_DISPATCH_FLOAT(dt, "adaptive_avg_pool2d",
-        adaptive_avg_pool2d_forward_cpu<scalar_t>(N, C, H, W, OH, OW, (const scalar_t*)xc.data_ptr(),
-                                                  (scalar_t*)y.data_ptr()));
-  } else {
-    SPK_CUDA_ONLY(adaptive_avg_pool2d_forward_cuda(N, C, H, W, OH, OW, xc.data<float>(), y.data<float>(),
-                                                   cuda::current_stream()));
-  }
+  dispatch("adaptive_avg_pool2d", x,
+      [&]<class T>() { adaptive_avg_pool2d_forward_cpu<T>(N, C, H, W, OH, OW, xc.data<T>(), y.data<T>()); },
+      [&](void* stream) {
+        adaptive_avg_pool2d_forward_cuda(N, C, H, W, OH, OW, xc.data<float>(), y.data<float>(), stream);
+      });
   return record("adaptive_avg_pool2d", y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
     Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
-    if (gout.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(dt, "adaptive_avg_pool2d",
-          adaptive_avg_pool2d_backward_cpu<scalar_t>(N, C, H, W, OH, OW, (const scalar_t*)dy.data_ptr(),
-                                                     (scalar_t*)dx.data_ptr()));
-    } else {
-      SPK_CUDA_ONLY(adaptive_avg_pool2d_backward_cuda(N, C, H, W, OH, OW, dy.data<float>(), dx.data<float>(),
-                                                      cuda::current_stream()));
-    }
+    dispatch("adaptive_avg_pool2d", dx,
+        [&]<class T>() { adaptive_avg_pool2d_backward_cpu<T>(N, C, H, W, OH, OW, dy.data<T>(), dx.data<T>()); },
+        [&](void* stream) {
+          adaptive_avg_pool2d_backward_cuda(N, C, H, W, OH, OW, dy.data<float>(), dx.data<float>(), stream);
+        });
     return {dx};
   });
 }

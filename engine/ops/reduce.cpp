@@ -31,13 +31,9 @@ static Tensor sum_run(const Tensor& x, int64_t d0, int64_t d1) {
   Shape s = x.shape();
   for (int64_t d = d0; d <= d1; ++d) s[size_t(d)] = 1;
   Tensor y = Tensor::empty(s, x.dtype(), x.device());
-  if (x.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(x.dtype(), "sum",
-        sum_axis_cpu<scalar_t>((const scalar_t*)x.data_ptr(), (scalar_t*)y.data_ptr(), outer, K, inner));
-  } else {
-    SPK_CHECK(x.dtype() == DType::f32, "sum: CUDA kernels take f32, got ", x.str());
-    SPK_CUDA_ONLY(sum_axis_cuda(x.data<float>(), y.data<float>(), outer, K, inner, cuda::current_stream()));
-  }
+  dispatch("sum", x,
+      [&]<class T>() { sum_axis_cpu<T>(x.data<T>(), y.data<T>(), outer, K, inner); },
+      [&](void* stream) { sum_axis_cuda(x.data<float>(), y.data<float>(), outer, K, inner, stream); });
   return y;
 }
 
@@ -90,15 +86,11 @@ static void max_impl(const Tensor& x, int64_t d, Tensor& values, Tensor& indices
   ks[size_t(d)] = 1;
   values = Tensor::empty(ks, x.dtype(), x.device());
   indices = Tensor::empty(ks, DType::i64, x.device());
-  if (x.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(x.dtype(), op,
-        max_axis_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)values.data_ptr(), indices.data<int64_t>(),
-                               outer, K, inner));
-  } else {
-    SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
-    SPK_CUDA_ONLY(max_axis_cuda(xc.data<float>(), values.data<float>(), indices.data<int64_t>(), outer, K, inner,
-                                cuda::current_stream()));
-  }
+  dispatch(op, x,
+      [&]<class T>() { max_axis_cpu<T>(xc.data<T>(), values.data<T>(), indices.data<int64_t>(), outer, K, inner); },
+      [&](void* stream) {
+        max_axis_cuda(xc.data<float>(), values.data<float>(), indices.data<int64_t>(), outer, K, inner, stream);
+      });
 }
 
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
@@ -112,14 +104,14 @@ std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
     for (size_t i = 0; i < xs.size(); ++i) if (int64_t(i) != d) (int64_t(i) < d ? outer : inner) *= xs[i];
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(xs, g.dtype(), g.device());
-    if (g.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(g.dtype(), "max backward",
-          max_axis_backward_cpu<scalar_t>((const scalar_t*)gc.data_ptr(), idx_saved.data<int64_t>(),
-                                          (scalar_t*)dx.data_ptr(), outer, K, inner));
-    } else {
-      SPK_CUDA_ONLY(max_axis_backward_cuda(gc.data<float>(), idx_saved.data<int64_t>(), dx.data<float>(), outer, K,
-                                           inner, cuda::current_stream()));
-    }
+    dispatch("max backward", g,
+        [&]<class T>() {
+          max_axis_backward_cpu<T>(gc.data<T>(), idx_saved.data<int64_t>(), dx.data<T>(), outer, K, inner);
+        },
+        [&](void* stream) {
+          max_axis_backward_cuda(gc.data<float>(), idx_saved.data<int64_t>(), dx.data<float>(), outer, K, inner,
+                                 stream);
+        });
     return {dx};
   });
   if (!keepdim) { v = squeeze(v, d); idx = squeeze(idx, d); }

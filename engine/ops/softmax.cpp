@@ -29,29 +29,25 @@ Tensor softmax_impl(OpId id, const Tensor& x, int64_t dim, bool log) {
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (y.numel() > 0) {
-    if (x.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(x.dtype(), op,
-          softmax_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), (scalar_t*)y.data_ptr(), r.outer, r.C,
-                                        r.inner, log));
-    } else {
-      SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
-      SPK_CUDA_ONLY(softmax_forward_cuda(xc.data<float>(), y.data<float>(), r.outer, r.C, r.inner, log,
-                                         cuda::current_stream()));
-    }
+    dispatch(op, x,
+        [&]<class T>() { softmax_forward_cpu<T>(xc.data<T>(), y.data<T>(), r.outer, r.C, r.inner, log); },
+        [&](void* stream) {
+          softmax_forward_cuda(xc.data<float>(), y.data<float>(), r.outer, r.C, r.inner, log, stream);
+        });
   }
   Tensor yd = y.detach();
   return record(op, y, {x}, [op, yd, r, log](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(yd.shape(), yd.dtype(), yd.device());
     if (dx.numel() == 0) return {dx};
-    if (yd.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(yd.dtype(), op,
-          softmax_backward_cpu<scalar_t>((const scalar_t*)yd.data_ptr(), (const scalar_t*)gc.data_ptr(),
-                                         (scalar_t*)dx.data_ptr(), r.outer, r.C, r.inner, log));
-    } else {
-      SPK_CUDA_ONLY(softmax_backward_cuda(yd.data<float>(), gc.data<float>(), dx.data<float>(), r.outer, r.C,
-                                          r.inner, log, cuda::current_stream()));
-    }
+    dispatch(op, yd,
+        [&]<class T>() {
+          softmax_backward_cpu<T>(yd.data<T>(), gc.data<T>(), dx.data<T>(), r.outer, r.C, r.inner, log);
+        },
+        [&](void* stream) {
+          softmax_backward_cuda(yd.data<float>(), gc.data<float>(), dx.data<float>(), r.outer, r.C, r.inner, log,
+                                stream);
+        });
     return {dx};
   });
 }
@@ -81,29 +77,28 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   Tensor xc = logits.contiguous(), labc = labels.contiguous();
   Tensor loss = Tensor::empty({N}, logits.dtype(), logits.device());
   Tensor lse = Tensor::empty({N}, logits.dtype(), logits.device());
-  if (logits.device().is_cpu()) {
-    SPK_DISPATCH_FLOAT(logits.dtype(), "cross_entropy",
-        cross_entropy_forward_cpu<scalar_t>((const scalar_t*)xc.data_ptr(), labc.data<int64_t>(),
-                                            (scalar_t*)loss.data_ptr(), (scalar_t*)lse.data_ptr(), N, C));
-  } else {
-    SPK_CHECK(logits.dtype() == DType::f32, "cross_entropy: CUDA kernels take f32, got ", logits.str());
-    SPK_CUDA_ONLY(cross_entropy_forward_cuda(xc.data<float>(), labc.data<int64_t>(), loss.data<float>(),
-                                             lse.data<float>(), N, C, cuda::current_stream()));
-  }
+  dispatch("cross_entropy", logits,
+      [&]<class T>() {
+        cross_entropy_forward_cpu<T>(xc.data<T>(), labc.data<int64_t>(), loss.data<T>(), lse.data<T>(), N, C);
+      },
+      [&](void* stream) {
+        cross_entropy_forward_cuda(xc.data<float>(), labc.data<int64_t>(), loss.data<float>(), lse.data<float>(), N,
+                                   C, stream);
+      });
   // The per-row losses carry the fused backward; the mean over N is an ordinary table op on top.
   Tensor xd = xc.detach();
   Tensor rows = record("cross_entropy", loss, {logits}, [xd, labc, lse, N, C](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(xd.shape(), xd.dtype(), xd.device());
-    if (xd.device().is_cpu()) {
-      SPK_DISPATCH_FLOAT(xd.dtype(), "cross_entropy backward",
-          cross_entropy_backward_cpu<scalar_t>((const scalar_t*)xd.data_ptr(), labc.data<int64_t>(),
-                                               (const scalar_t*)lse.data_ptr(), (const scalar_t*)gc.data_ptr(),
-                                               (scalar_t*)dx.data_ptr(), N, C));
-    } else {
-      SPK_CUDA_ONLY(cross_entropy_backward_cuda(xd.data<float>(), labc.data<int64_t>(), lse.data<float>(),
-                                                gc.data<float>(), dx.data<float>(), N, C, cuda::current_stream()));
-    }
+    dispatch("cross_entropy backward", xd,
+        [&]<class T>() {
+          cross_entropy_backward_cpu<T>(xd.data<T>(), labc.data<int64_t>(), lse.data<T>(), gc.data<T>(), dx.data<T>(),
+                                        N, C);
+        },
+        [&](void* stream) {
+          cross_entropy_backward_cuda(xd.data<float>(), labc.data<int64_t>(), lse.data<float>(), gc.data<float>(),
+                                      dx.data<float>(), N, C, stream);
+        });
     return {dx};
   });
   return mean(rows);
