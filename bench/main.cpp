@@ -2,7 +2,7 @@
 //   op(params) variant | time us | GFLOP/s | GB/s | device | commit [| ratio to a reference rate] [| note]
 // with the time the median of repeated runs after a warm-up. --json PATH also writes every result with the
 // device, date and commit. Usage: spk_bench [--filter SUBSTR]... [--budget SECONDS] [--threads N]
-// [--json PATH] [--list]. See bench/README.md.
+// [--json PATH] [--list] [--check_ops]. See bench/README.md.
 #include <cblas.h>
 #include <omp.h>
 
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "engine/op_table.h"
 
 #include "bench_git_sha.h"   // SPK_BENCH_GIT_SHA, written at build time by bench/git_sha.cmake
 
@@ -60,6 +61,7 @@ struct Options {
   int threads = 0;   // 0: leave OpenMP / OpenBLAS defaults
   bool cpu_clock = false;
   bool list = false;
+  bool check_ops = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -75,6 +77,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--budget") o.budget_s = std::stod(value());
     else if (a == "--threads") o.threads = std::stoi(value());
     else if (a == "--list") o.list = true;
+    else if (a == "--check_ops") o.check_ops = true;
     else if (a == "--clock") {
       const std::string c = value();
       if (c != "wall" && c != "cpu") throw std::runtime_error("--clock takes wall or cpu");
@@ -82,7 +85,7 @@ Options parse(int argc, char** argv) {
     }
     else if (a == "--help" || a == "-h") {
       std::printf("usage: spk_bench [--filter SUBSTR]... [--budget SECONDS (0.3)] [--threads N] [--clock wall|cpu]\n"
-                  "                 [--json PATH] [--list]\n");
+                  "                 [--json PATH] [--list] [--check_ops]\n");
       std::exit(0);
     } else throw std::runtime_error("unknown argument " + a + " (try --help)");
   }
@@ -163,6 +166,36 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// --check_ops: every row of engine/ops.def that names a bench entry (the `bench` column) must find it
+// registered: an entry whose op is "<bench>(...)" or a suite named <bench>. A suite named *_cuda lives in a
+// bench/*_cuda.cpp file, which only CUDA builds compile: a CPU-only build reports it as not built rather than
+// missing. Returns the number of rows whose entry is missing; each is named on stderr.
+int check_ops() {
+  int missing = 0, checked = 0;
+  for (int i = 0; i < spk::kOpCount; ++i) {
+    const spk::OpInfo& op = spk::kOpTable[i];
+    if (!op.is_benched()) continue;
+    ++checked;
+    const std::string key = op.bench;
+    bool found = false;
+    for (const auto& e : spk::bench::entries()) found = found || e.op.rfind(key + "(", 0) == 0;
+    for (const auto& su : spk::bench::suites()) found = found || su.name == key;
+    const bool cuda_only = key.size() > 5 && key.compare(key.size() - 5, 5, "_cuda") == 0;
+    if (found) {
+      std::printf("ok           %-20s bench %s\n", op.name, key.c_str());
+    } else if (cuda_only && !SPK_HAVE_CUDA) {
+      std::printf("not built    %-20s bench %s: a CUDA-only suite, absent from this CPU-only build\n", op.name,
+                  key.c_str());
+    } else {
+      std::fprintf(stderr, "missing      %-20s bench %s: no entry \"%s(...)\" and no suite \"%s\" is registered\n",
+                   op.name, key.c_str(), key.c_str(), key.c_str());
+      ++missing;
+    }
+  }
+  std::printf("spk_bench --check_ops: %d ops name a bench entry, %d missing\n", checked, missing);
+  return missing;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,6 +206,7 @@ int main(int argc, char** argv) {
       omp_set_num_threads(opt.threads);
       openblas_set_num_threads(opt.threads);
     }
+    if (opt.check_ops) return check_ops() == 0 ? 0 : 1;
     const auto& all = spk::bench::entries();
     if (opt.list) {
       for (const auto& e : all) std::printf("%s\n", e.name().c_str());

@@ -1,6 +1,8 @@
-// Compiled view of engine/ops.def: an enum of ops, their names and how each runs on a GPU.
+// Compiled view of engine/ops.def: an enum of ops and, per op, its name, how it runs on a GPU, and where its
+// code and benchmark are (the columns are explained at the top of engine/ops.def).
 #pragma once
 #include <cstdint>
+#include <string_view>
 
 #include "engine/device.h"
 
@@ -9,7 +11,7 @@ namespace spk {
 enum class OpCuda : uint8_t { CUDA, CPU_ONLY, COMPOSED, VIEW };
 
 enum class OpId : uint16_t {
-#define SPK_OP(name, cuda) name,
+#define SPK_OP(name, cuda, ops_file, kernel_dir, forward, backward, bench) name,
 #include "engine/ops.def"
 #undef SPK_OP
 };
@@ -17,10 +19,24 @@ enum class OpId : uint16_t {
 struct OpInfo {
   const char* name;
   OpCuda cuda;
+  const char* ops_file;     // engine/ops/<ops_file>.cpp
+  const char* kernel_dir;   // kernels/<kernel_dir>/, or "none"
+  const char* forward;      // kernel <forward>_{cpu,cuda}, or "composed" / "view"
+  const char* backward;     // kernel <backward>_{cpu,cuda}, or "composed" / "identity"
+  const char* bench;        // spk_bench entry "<bench>(...)" or suite <bench>, or "none"
+
+  bool has_kernels() const { return kernel_dir[0] != '\0' && std::string_view(kernel_dir) != "none"; }
+  bool is_benched() const { return std::string_view(bench) != "none"; }
 };
 
+// A forward/backward column that names a kernel rather than one of the words for "no kernel of its own".
+constexpr bool names_kernel(std::string_view column) {
+  return column != "composed" && column != "view" && column != "identity";
+}
+
 inline constexpr OpInfo kOpTable[] = {
-#define SPK_OP(name, cuda) {#name, OpCuda::cuda},
+#define SPK_OP(name, cuda, ops_file, kernel_dir, forward, backward, bench) \
+  {#name, OpCuda::cuda, #ops_file, #kernel_dir, #forward, #backward, #bench},
 #include "engine/ops.def"
 #undef SPK_OP
 };

@@ -9,8 +9,9 @@
 //
 //   cublasSgemmStridedBatched(opB, opA, m = N, n = M, k = K, B, ldb, stride_b, A, lda, stride_a, C, ldc, stride_c)
 //
-// The handle comes from engine/cuda.cpp, bound to the engine's stream with math mode CUBLAS_DEFAULT_MATH
-// (pure fp32, no TF32), so results match OpenBLAS up to summation order. A batch stride of 0 broadcasts.
+// The handle comes from engine/cuda_cuda.cpp (cuda::cublas_handle()), bound to the engine's stream with math
+// mode CUBLAS_DEFAULT_MATH (pure fp32, no TF32), so results match OpenBLAS up to summation order. A batch
+// stride of 0 broadcasts.
 #include <climits>
 
 #include "kernels/common/cuda_check.h"
