@@ -10,7 +10,9 @@
 
 namespace spk {
 
-GE2ELoss::GE2ELoss(const LossConfig& c, Rng&) : Loss("ge2e", PerSpeaker::at_least_two, true, MetricKind::accuracy) {
+GE2ELoss::GE2ELoss(const LossConfig& c, Rng&)
+    : Loss("ge2e",
+           {.per_speaker = PerSpeaker::at_least_two, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_dtype(name(), c);
   w = register_parameter("w", Tensor::scalar(c.init_w, c.dtype));
   b = register_parameter("b", Tensor::scalar(c.init_b, c.dtype));

@@ -83,10 +83,19 @@ struct LossConfig {
   DType dtype = DType::f32;    // of the parameters (f64 for gradient checks)
 };
 
+// What a loss class declares about itself, passed by name so each value says what it is, e.g.
+// Loss("proto", {.per_speaker = PerSpeaker::at_least_two, .test_normalize = false, .metric = MetricKind::accuracy})
+struct LossTraits {
+  PerSpeaker per_speaker = PerSpeaker::one;
+  bool test_normalize = true;   // see Loss::test_normalize()
+  MetricKind metric = MetricKind::accuracy;
+};
+
 class Loss : public Module {
  public:
-  Loss(std::string name, PerSpeaker per_speaker, bool test_normalize, MetricKind metric)
-      : name_(std::move(name)), per_speaker_(per_speaker), test_normalize_(test_normalize), metric_(metric) {}
+  Loss(std::string name, const LossTraits& traits)
+      : name_(std::move(name)), per_speaker_(traits.per_speaker), test_normalize_(traits.test_normalize),
+        metric_(traits.metric) {}
 
   // x (N, M, D) or, where M = 1 is accepted, (N, D); labels (N) i64 (see the file comment).
   virtual LossOutput forward(const Tensor& x, const Tensor& labels) = 0;
