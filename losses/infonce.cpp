@@ -42,8 +42,9 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
   auto term = [&](const Tensor& z) {
     Tensor rows = l2_normalize(z, 1, 1e-12);
     Tensor diag = loss_util::one_hot(target, n, rows.dtype());
-    return cross_entropy(loss_util::additive_angular_margin(rows, diag, row_m_, row_s_, false,
-                                                            loss_util::ArcFallback::voxceleb_trainer), target);
+    return cross_entropy(loss_util::additive_angular_margin(rows, diag, row_m_, row_s_, /*easy_margin=*/false,
+                                                            loss_util::ArcFallback::voxceleb_trainer),
+                         target);
   };
   Tensor contrast = mul_scalar(add(term(p), term(q)), 0.5);
   if (!aam) return {contrast, top1_accuracy(p, target), metric_kind()};
