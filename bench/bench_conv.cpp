@@ -1,5 +1,5 @@
-// CPU conv2d on every distinct conv shape of ResNetSE34L (anchors.md §3.1) for a training batch of 16
-// 200-frame crops, input (16, 1, 40, 202), plus the whole conv stack of the network (each shape as many
+// CPU conv2d on every distinct conv shape of ResNetSE34L (voxceleb_trainer models/ResNetSE34L.py) for a training
+// batch of 16 200-frame crops, input (16, 1, 40, 202), plus the whole conv stack of the network (each shape as many
 // times as it occurs). Passes: "fwd", and "fwd+bwd" = forward then d_input and d_weight (no bias: the
 // net's convs have none). FLOPs: 2·N·C_out·H_out·W_out·(C_in/g)·KH·KW forward, twice that for the two
 // backward GEMMs. Variants: "cpu" is the kernel's default threading (images x chunks on its work pool,

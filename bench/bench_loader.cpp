@@ -1,7 +1,8 @@
 // Data-pipeline throughput: 2-s training crops (max_frames 200 -> 32 240 samples) per second per core, from
 // 16-bit 16-kHz WAV files in the page cache, without and with voxceleb_trainer --augment; plus the sampler's
 // epoch planning time at VoxCeleb2-dev scale. The loader is the #1 user complaint about voxceleb_trainer and
-// wespeaker (GPU starved by data loading, anchors §9).
+// wespeaker (GPU starved by data loading: https://github.com/clovaai/voxceleb_trainer/issues/110, issues/125,
+// https://github.com/wenet-e2e/wespeaker/issues/261, issues/402).
 //
 // "Per core" is crops / CPU-seconds of the process (getrusage), so the figure does not depend on how busy a
 // shared machine is; wall-clock rates are printed next to it. Runs as the "loader" suite of spk_bench (bench.h):

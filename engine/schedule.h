@@ -1,5 +1,7 @@
 // Learning-rate and margin schedules, as pure functions of the epoch or iteration, with the exact formulas
-// of the systems we match (/work/shared/reference/anchors.md §0.1, §4 note, §5.5).
+// of the systems we match: voxceleb_trainer scheduler/steplr.py (StepLR stepped once per epoch), wespeaker
+// wespeaker/utils/schedulers.py (ExponentialDecrease, MarginScheduler) and 3D-Speaker
+// speakerlab/process/scheduler.py (WarmupCosineScheduler).
 //
 // Iteration counts are global and 0-based, as wespeaker and 3D-Speaker pass them:
 // iter = (epoch - 1)·epoch_iter + i for 1-based epoch and 0-based batch index i. The trainer sets

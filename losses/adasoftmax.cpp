@@ -16,7 +16,9 @@ namespace {
 constexpr double kQuarterPi = 0.78539816339744830962;
 }  // namespace
 
-AdaCosLoss::AdaCosLoss(const LossConfig& c, Rng& rng) : Loss("adasoftmax", PerSpeaker::one, true, MetricKind::accuracy) {
+AdaCosLoss::AdaCosLoss(const LossConfig& c, Rng& rng)
+    : Loss("adasoftmax",
+           {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_classifier(name(), c);
   s_ = std::sqrt(2.0) * std::log(double(c.nClasses - 1));
   W = register_parameter("W", Tensor::empty({c.nClasses, c.nOut}, c.dtype));

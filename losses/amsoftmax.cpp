@@ -12,7 +12,9 @@
 namespace spk {
 
 AMSoftmaxLoss::AMSoftmaxLoss(const LossConfig& c, Rng& rng)
-    : Loss("amsoftmax", PerSpeaker::one, true, MetricKind::accuracy), m_(c.margin), s_(c.scale) {
+    : Loss("amsoftmax",
+           {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}),
+      m_(c.margin), s_(c.scale) {
   loss_util::check_classifier(name(), c);
   SPK_CHECK(std::isfinite(c.scale) && c.scale > 0, name(), ": scale ", c.scale, " must be positive");
   set_margin(c.margin);
@@ -27,7 +29,9 @@ void AMSoftmaxLoss::set_margin(double m) {
 
 LossOutput AMSoftmaxLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor xr = as_rows(x, labels, W.size(0));
-  FusedLossOutput f = margin_softmax_ce(xr, W, labels, {MarginKind::additive, m_, s_, false, true});
+  FusedLossOutput f = margin_softmax_ce(   // W is (nOut, nClasses): the classes are its columns
+      xr, W, labels,
+      {.kind = MarginKind::additive, .margin = m_, .scale = s_, .easy_margin = false, .weight_by_columns = true});
   return {f.loss, prediction_accuracy(f.pred, labels), metric_kind()};
 }
 

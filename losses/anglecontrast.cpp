@@ -9,7 +9,8 @@
 namespace spk {
 
 AngleContrastLoss::AngleContrastLoss(const LossConfig& c, Rng&)
-    : Loss("anglecontrast", PerSpeaker::exactly_two, true, MetricKind::accuracy) {
+    : Loss("anglecontrast",
+           {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_dtype(name(), c);
   w = register_parameter("w", Tensor::scalar(c.init_w, c.dtype));
   b = register_parameter("b", Tensor::scalar(c.init_b, c.dtype));
@@ -21,7 +22,7 @@ LossOutput AngleContrastLoss::forward(const Tensor& x, const Tensor& labels) {
   check_positional(labels, n);
   // S_ik = cos(x_{i,1}, x_{k,0}); rows of S then rows of Sᵀ (the columns), averaged.
   FusedLossOutput f = similarity_ce(loss_util::group_member(g, 1), loss_util::group_member(g, 0), w, b,
-                                    {true, CosineEps::product, 1e-8});
+                                    {.symmetric = true, .eps_rule = CosineEps::product, .eps = 1e-8});
   return {f.loss, (prediction_accuracy(f.pred) + prediction_accuracy(f.pred_t)) / 2, metric_kind()};
 }
 

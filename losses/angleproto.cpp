@@ -9,7 +9,8 @@
 namespace spk {
 
 AngleProtoLoss::AngleProtoLoss(const LossConfig& c, Rng&)
-    : Loss("angleproto", PerSpeaker::at_least_two, true, MetricKind::accuracy) {
+    : Loss("angleproto",
+           {.per_speaker = PerSpeaker::at_least_two, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_dtype(name(), c);
   w = register_parameter("w", Tensor::scalar(c.init_w, c.dtype));
   b = register_parameter("b", Tensor::scalar(c.init_b, c.dtype));
@@ -21,7 +22,8 @@ LossOutput AngleProtoLoss::forward(const Tensor& x, const Tensor& labels) {
   check_positional(labels, n);
   Tensor query = loss_util::group_member(g, 0);
   Tensor proto = mean(slice(g, 1, 1, m), {1});
-  FusedLossOutput f = similarity_ce(query, proto, w, b, {false, CosineEps::product, 1e-8});
+  FusedLossOutput f =
+      similarity_ce(query, proto, w, b, {.symmetric = false, .eps_rule = CosineEps::product, .eps = 1e-8});
   return {f.loss, prediction_accuracy(f.pred), metric_kind()};
 }
 

@@ -9,7 +9,9 @@
 namespace spk {
 
 ArcMarginLoss::ArcMarginLoss(const LossConfig& c, Rng& rng)
-    : Loss("arc_margin", PerSpeaker::one, true, MetricKind::accuracy), m_(c.margin), s_(c.scale),
+    : Loss("arc_margin",
+           {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}),
+      m_(c.margin), s_(c.scale),
       easy_margin_(c.easy_margin) {
   loss_util::check_classifier(name(), c);
   loss_util::check_angular(name(), c.margin, c.scale, "margin", "scale");

@@ -1,5 +1,6 @@
 // arc_margin: wespeaker's ArcMarginProduct (wespeaker/models/projections.py) followed by cross-entropy.
-// Same as aamsoftmax except where wespeaker differs (anchors.md P10):
+// Same as aamsoftmax except where wespeaker differs (its ArcMarginProduct against voxceleb_trainer
+// loss/aamsoftmax.py):
 //   sin = sqrt(1 − cos²) with no clamp (NaN if rounding pushes the target |cos| above 1, as wespeaker);
 //   below the threshold φ' = cos − (1 + cos(π − m)) (the `mmm` fallback) instead of cos − m·sin(π − m);
 //   weight (nClasses, nOut) is xavier_uniform.

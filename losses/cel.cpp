@@ -22,8 +22,11 @@ std::shared_ptr<Loss> make_sim(const LossConfig& c, Rng& rng) {
 }  // namespace
 
 CELLoss::CELLoss(const LossConfig& c, Rng& rng)
-    : Loss("cel", PerSpeaker::exactly_two, c.sim_loss != "proto", MetricKind::accuracy), lambda_s_(c.lambda_s),
-      lambda_u_(c.lambda_u), normalize_(c.sim_loss != "proto") {
+    : Loss("cel",
+           {.per_speaker = PerSpeaker::exactly_two,
+            .test_normalize = c.sim_loss != "proto",
+            .metric = MetricKind::accuracy}),
+      lambda_s_(c.lambda_s), lambda_u_(c.lambda_u), normalize_(c.sim_loss != "proto") {
   SPK_CHECK(std::isfinite(c.lambda_s) && std::isfinite(c.lambda_u), "cel: lambda_s ", c.lambda_s, " and lambda_u ",
             c.lambda_u, " must be finite");
   sim = register_module("sim", make_sim(c, rng));

@@ -71,24 +71,24 @@ Tensor repeat_interleave(const Tensor& labels, int64_t repeat) {
 }
 
 Tensor row_cosine(const Tensor& a, const Tensor& b, double eps) {
-  Tensor dot = sum(mul(a, b), {1}, true);
-  Tensor norms2 = mul(sum(mul(a, a), {1}, true), sum(mul(b, b), {1}, true));
+  Tensor dot = sum(mul(a, b), {1}, /*keepdim=*/true);
+  Tensor norms2 = mul(sum(mul(a, a), {1}, /*keepdim=*/true), sum(mul(b, b), {1}, /*keepdim=*/true));
   return div(dot, sqrt(clamp(norms2, eps * eps, kInf)));
 }
 
 Tensor row_sq_distance(const Tensor& a, const Tensor& b, double eps) {
   Tensor d = add_scalar(sub(a, b), eps);
-  return sum(mul(d, d), {1}, true);
+  return sum(mul(d, d), {1}, /*keepdim=*/true);
 }
 
 Tensor sq_distance_matrix(const Tensor& a, const Tensor& b) {
-  Tensor na = sum(mul(a, a), {1}, true), nb = transpose(sum(mul(b, b), {1}, true), 0, 1);
+  Tensor na = sum(mul(a, a), {1}, /*keepdim=*/true), nb = transpose(sum(mul(b, b), {1}, /*keepdim=*/true), 0, 1);
   return sub(add(na, nb), mul_scalar(matmul(a, transpose(b, 0, 1)), 2.0));
 }
 
 Tensor additive_angular_margin(const Tensor& cos, const Tensor& onehot, double m, double s, bool easy_margin,
                                ArcFallback fallback) {
-  Tensor t = sum(mul(cos, onehot), {1}, true);                       // (N, 1) target cosines
+  Tensor t = sum(mul(cos, onehot), {1}, /*keepdim=*/true);         // (N, 1) target cosines
   Tensor one_minus_t2 = add_scalar(neg(mul(t, t)), 1.0);
   Tensor sine = sqrt(fallback == ArcFallback::voxceleb_trainer ? clamp(one_minus_t2, 0, 1) : one_minus_t2);
   Tensor phi = sub(mul_scalar(t, std::cos(m)), mul_scalar(sine, std::sin(m)));

@@ -10,7 +10,9 @@
 
 namespace spk {
 
-GE2ELoss::GE2ELoss(const LossConfig& c, Rng&) : Loss("ge2e", PerSpeaker::at_least_two, true, MetricKind::accuracy) {
+GE2ELoss::GE2ELoss(const LossConfig& c, Rng&)
+    : Loss("ge2e",
+           {.per_speaker = PerSpeaker::at_least_two, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_dtype(name(), c);
   w = register_parameter("w", Tensor::scalar(c.init_w, c.dtype));
   b = register_parameter("b", Tensor::scalar(c.init_b, c.dtype));
@@ -21,7 +23,7 @@ LossOutput GE2ELoss::forward(const Tensor& x, const Tensor& labels) {
   const int64_t n = g.size(0), m = g.size(1), d = g.size(2);
   check_positional(labels, n);
   Tensor rows = reshape(g, {n * m, d});                                        // row i·M + j = x[i, j]
-  Tensor total = sum(g, {1}, true);                                            // (N, 1, D)
+  Tensor total = sum(g, {1}, /*keepdim=*/true);                                // (N, 1, D)
   Tensor exclusive = reshape(div(sub(total, g), Tensor::scalar(double(m - 1), g.dtype(), g.device())), {n * m, d});
   Tensor centroids = squeeze(div(total, Tensor::scalar(double(m), g.dtype(), g.device())), 1);   // (N, D)
   Tensor target = loss_util::positional_labels(n, m, x.device());

@@ -10,7 +10,8 @@
 namespace spk {
 
 InfoNCELoss::InfoNCELoss(const LossConfig& c, Rng& rng, bool row_margin)
-    : Loss(row_margin ? "aam_infonce" : "infonce", PerSpeaker::exactly_two, true, MetricKind::accuracy),
+    : Loss(row_margin ? "aam_infonce" : "infonce",
+           {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::accuracy}),
       row_margin_(row_margin), mix_weight_(c.infonce_mix_weight), row_m_(c.infonce_row_margin),
       row_s_(c.infonce_row_scale) {
   loss_util::check_dtype(name(), c);
@@ -28,7 +29,7 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
   check_positional(labels, n);   // the diagonal targets need distinct speakers (HardNeg drops such batches)
   if (!row_margin_) {
     FusedLossOutput f = similarity_ce(loss_util::group_member(g, 0), loss_util::group_member(g, 1), logit_scale,
-                                      Tensor(), {true, CosineEps::per_row, 1e-12});
+                                      Tensor(), {.symmetric = true, .eps_rule = CosineEps::per_row, .eps = 1e-12});
     if (!aam) return {f.loss, prediction_accuracy(f.pred), metric_kind()};
     LossOutput cls = aam->forward(loss_util::group_member(g, 0), labels);
     return {add(mul_scalar(f.loss, mix_weight_), mul_scalar(cls.loss, 1 - mix_weight_)), cls.metric, metric_kind()};
@@ -41,8 +42,9 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
   auto term = [&](const Tensor& z) {
     Tensor rows = l2_normalize(z, 1, 1e-12);
     Tensor diag = loss_util::one_hot(target, n, rows.dtype());
-    return cross_entropy(loss_util::additive_angular_margin(rows, diag, row_m_, row_s_, false,
-                                                            loss_util::ArcFallback::voxceleb_trainer), target);
+    return cross_entropy(loss_util::additive_angular_margin(rows, diag, row_m_, row_s_, /*easy_margin=*/false,
+                                                            loss_util::ArcFallback::voxceleb_trainer),
+                         target);
   };
   Tensor contrast = mul_scalar(add(term(p), term(q)), 0.5);
   if (!aam) return {contrast, top1_accuracy(p, target), metric_kind()};

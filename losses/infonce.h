@@ -1,7 +1,7 @@
 // infonce and aam_infonce: the contrastive losses of CJchanghwan/speaker_recognition_framework ("HardNeg",
 // loss.py ClipLoss / margin_ClipLoss / LossFunction). x (N, 2, D) holds the two utterances of each speaker.
 //   X̂ = normalize(x[:, 0]), Ŷ = normalize(x[:, 1]), P = τ·X̂Ŷᵀ, Q = τ·ŶX̂ᵀ = Pᵀ, with τ = logit_scale, a learnable
-//   scalar initialised to ln(1/0.07) ≈ 2.659 and used as is — no exp, no clamp (anchors.md P14);
+//   scalar initialised to ln(1/0.07) ≈ 2.659 and used as is — no exp, no clamp (HardNeg loss.py ClipLoss);
 //   infonce:     L_c = ½[CE(P, i) + CE(Q, i)]   (the symmetric CLIP loss);
 //   aam_infonce: L_c = ½[AAM(P) + AAM(Q)], AAM(Z) = CE(aam(normalize rows of Z), i) with the voxceleb_trainer
 //                angular margin at m 0.2, s 10 — the rows of τ·cos are rescaled to unit norm, not cosines.

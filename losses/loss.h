@@ -1,5 +1,5 @@
 // The common interface of every training loss, its configuration and the factory keyed by
-// voxceleb_trainer's --trainfunc names (docs/losses.md has the table of formulas, defaults and anchors).
+// voxceleb_trainer's --trainfunc names (docs/losses.md has the table of formulas, defaults and reference sources).
 //
 // A loss is a Module: learnable parameters (W of the margin softmaxes, the w, b scalars of the angular
 // prototypical losses, ...) are registered under the names the PyTorch loss classes use, so a checkpoint's
@@ -10,7 +10,9 @@
 // Batch layout (voxceleb_trainer's): x (N, M, D) with N speakers, M = nPerSpeaker utterances of each, D = nOut;
 // classification losses also take x (N, D). labels (N) i64 are class indices in [0, nClasses); the
 // prototype-style losses use positional targets (row i is speaker i) and accept undefined labels, but when
-// labels are given they must be distinct (the sampler's one-group-per-speaker invariant, anchors.md P8).
+// labels are given they must be distinct (the sampler's one-group-per-speaker invariant:
+// voxceleb_trainer's prototype losses use torch.arange(N) as labels, valid only because DatasetLoader.py's
+// sampler puts each speaker at most once in a batch).
 #pragma once
 #include <memory>
 #include <optional>
@@ -41,7 +43,8 @@ struct LossOutput {
 // Every loss's settings in one struct. The defaults are voxceleb_trainer's command-line defaults
 // (trainSpeakerNet.py), which reach every loss class through **kwargs and so override the classes' own
 // defaults: AM/AAM-softmax are written with margin 0.3, scale 15 and triplet with hard_rank 0,
-// hard_prob 0, margin 0, but a VT run without flags trains with the values below (anchors.md §4, P5).
+// hard_prob 0, margin 0, but a VT run without flags trains with the values below (trainSpeakerNet.py's argparse
+// defaults --margin 0.1, --scale 30, --hard_rank 10, --hard_prob 0.5).
 struct LossConfig {
   // ---- voxceleb_trainer flags ----
   int64_t nOut = 512;          // embedding size D
@@ -83,10 +86,19 @@ struct LossConfig {
   DType dtype = DType::f32;    // of the parameters (f64 for gradient checks)
 };
 
+// What a loss class declares about itself, passed by name so each value says what it is, e.g.
+// Loss("proto", {.per_speaker = PerSpeaker::at_least_two, .test_normalize = false, .metric = MetricKind::accuracy})
+struct LossTraits {
+  PerSpeaker per_speaker = PerSpeaker::one;
+  bool test_normalize = true;   // see Loss::test_normalize()
+  MetricKind metric = MetricKind::accuracy;
+};
+
 class Loss : public Module {
  public:
-  Loss(std::string name, PerSpeaker per_speaker, bool test_normalize, MetricKind metric)
-      : name_(std::move(name)), per_speaker_(per_speaker), test_normalize_(test_normalize), metric_(metric) {}
+  Loss(std::string name, const LossTraits& traits)
+      : name_(std::move(name)), per_speaker_(traits.per_speaker), test_normalize_(traits.test_normalize),
+        metric_(traits.metric) {}
 
   // x (N, M, D) or, where M = 1 is accepted, (N, D); labels (N) i64 (see the file comment).
   virtual LossOutput forward(const Tensor& x, const Tensor& labels) = 0;

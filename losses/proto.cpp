@@ -7,7 +7,9 @@
 
 namespace spk {
 
-ProtoLoss::ProtoLoss(const LossConfig& c, Rng&) : Loss("proto", PerSpeaker::at_least_two, false, MetricKind::accuracy) {}
+ProtoLoss::ProtoLoss(const LossConfig& c, Rng&)
+    : Loss("proto",
+           {.per_speaker = PerSpeaker::at_least_two, .test_normalize = false, .metric = MetricKind::accuracy}) {}
 
 LossOutput ProtoLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor g = as_groups(x);

@@ -6,9 +6,11 @@
 
 namespace spk {
 
-SoftmaxLoss::SoftmaxLoss(const LossConfig& c, Rng& rng) : Loss("softmax", PerSpeaker::one, true, MetricKind::accuracy) {
+SoftmaxLoss::SoftmaxLoss(const LossConfig& c, Rng& rng)
+    : Loss("softmax",
+           {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_classifier(name(), c);
-  fc = register_module("fc", std::make_shared<Linear>(c.nOut, c.nClasses, rng, true, c.dtype));
+  fc = register_module("fc", std::make_shared<Linear>(c.nOut, c.nClasses, rng, /*bias=*/true, c.dtype));
 }
 
 LossOutput SoftmaxLoss::forward(const Tensor& x, const Tensor& labels) {

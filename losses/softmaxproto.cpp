@@ -7,7 +7,8 @@
 namespace spk {
 
 SoftmaxProtoLoss::SoftmaxProtoLoss(const LossConfig& c, Rng& rng)
-    : Loss("softmaxproto", PerSpeaker::exactly_two, true, MetricKind::accuracy) {
+    : Loss("softmaxproto",
+           {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::accuracy}) {
   softmax = register_module("softmax", std::make_shared<SoftmaxLoss>(c, rng));
   angleproto = register_module("angleproto", std::make_shared<AngleProtoLoss>(c, rng));
 }

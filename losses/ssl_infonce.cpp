@@ -10,7 +10,9 @@
 namespace spk {
 
 SSLInfoNCELoss::SSLInfoNCELoss(const LossConfig& c, Rng&)
-    : Loss("ssl_infonce", PerSpeaker::exactly_two, true, MetricKind::accuracy), temperature_(c.temperature) {
+    : Loss("ssl_infonce",
+           {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::accuracy}),
+      temperature_(c.temperature) {
   SPK_CHECK(std::isfinite(temperature_) && temperature_ > 0, name(), ": temperature ", temperature_,
             " must be positive");
 }

@@ -14,8 +14,10 @@
 namespace spk {
 
 TripletLoss::TripletLoss(const LossConfig& c, Rng&)
-    : Loss("triplet", PerSpeaker::exactly_two, true, MetricKind::eer), hard_rank_(c.hard_rank), hard_prob_(c.hard_prob),
-      margin_(c.margin), rng_(c.rng ? c.rng : std::make_shared<Rng>(c.seed)) {
+    : Loss("triplet",
+           {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::eer}),
+      hard_rank_(c.hard_rank), hard_prob_(c.hard_prob), margin_(c.margin),
+      rng_(c.rng ? c.rng : std::make_shared<Rng>(c.seed)) {
   SPK_CHECK(c.hard_prob >= 0 && c.hard_prob <= 1, name(), ": hard_prob ", c.hard_prob, " must be in [0, 1]");
   SPK_CHECK(std::isfinite(c.margin), name(), ": margin ", c.margin, " must be finite");
 }

@@ -1,7 +1,7 @@
 // triplet: triplet loss with hard-negative mining (voxceleb_trainer loss/triplet.py).
 //   a_i = normalize(x[i, 0]), p_i = normalize(x[i, 1]);
-//   mining similarities S_ik = −‖a_i − p_k + 1e-6‖² on the intended N×N matrix (anchors.md P1: the reference's
-//   F.pairwise_distance trick no longer builds it on PyTorch >= 1.10);
+//   mining similarities S_ik = −‖a_i − p_k + 1e-6‖² on the intended N×N matrix (the reference's
+//   F.pairwise_distance trick no longer builds it on PyTorch >= 1.10, pytorch/pytorch PR #64882);
 //   the negative of row i is p_{k*}, k* chosen on the host from the detached S, with S_i· sorted descending:
 //     hard_rank < 0 (semi-hard): uniformly among k with S_ii − margin < S_ik < S_ii; if there is none,
 //                                uniformly among all N columns (k = i included, as the reference);

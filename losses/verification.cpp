@@ -102,7 +102,7 @@ RocCurve roc_curve(const std::vector<double>& scores, const std::vector<int>& la
 }
 
 VtEer vt_eer(const std::vector<double>& scores, const std::vector<int>& labels, const std::vector<double>& target_fa) {
-  RocCurve roc = roc_curve(scores, labels, true);
+  RocCurve roc = roc_curve(scores, labels, /*drop_intermediate=*/true);
   std::vector<double> fnr(roc.tpr.size()), gap(roc.tpr.size());
   for (size_t i = 0; i < fnr.size(); ++i) fnr[i] = 1.0 - roc.tpr[i];
   auto point = [&](size_t i) { return OperatingPoint{roc.thresholds[i], roc.fpr[i], fnr[i]}; };

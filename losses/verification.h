@@ -1,6 +1,7 @@
 // Verification metrics: EER and minDCF exactly as the reference toolkits compute them, and the DET curve.
 //
-// Two EERs, because the anchors disagree (anchors §7.2, pitfall P12) and users compare with both:
+// Two EERs, because the reference toolkits disagree (voxceleb_trainer tuneThreshold.py does not interpolate,
+// wespeaker wespeaker/utils/score_metrics.py does) and users compare with both:
 //   vt_eer            voxceleb_trainer's tuneThresholdfromScore: sklearn.metrics.roc_curve (drop_intermediate=True,
 //                     ties grouped into one threshold), fnr = 1 − tpr, idx = first argmin |fnr − fpr|,
 //                     EER = max(fpr[idx], fnr[idx]) · 100. Not interpolated: it is the worse of the two error
@@ -8,7 +9,8 @@
 //   interpolated_eer  wespeaker / NIST SRE compute_eer: ascending stable sort, fnr[i] = #tgt ≤ s_i / N_tgt,
 //                     fpr[i] = 1 − #non ≤ s_i / N_non, linear interpolation across the last fnr − fpr sign change.
 // minDCF is Kaldi's ComputeErrorRates + ComputeMinDcf (NIST SRE16 eq. 2–4), as VT and wespeaker use it,
-// normalised by C_def (SpeechBrain's un-normalised value is not comparable, pitfall P11).
+// normalised by C_def (SpeechBrain's speechbrain/utils/metric_stats.py minDCF is not divided by C_def, so its
+// value is not comparable).
 //
 // Labels are 1 (target, same speaker) or 0 (non-target). Scores are "higher = more likely the same speaker".
 // Every function rejects empty input, labels other than 0/1, a NaN or infinite score, and trial sets without

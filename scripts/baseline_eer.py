@@ -3,11 +3,12 @@
 
 How hard is the task? Each utterance -> mean over frames of its 40-band log-mel spectrum
 (25 ms Hamming window, 10 ms hop, 512-point FFT, HTK mel 0..8000 Hz, log(M + 1e-6): the
-voxceleb_trainer front end of anchors.md §6.1, without InstanceNorm, which would zero the mean)
+voxceleb_trainer front end of models/ResNetSE34L.py, without InstanceNorm, which would zero the mean)
 -> subtract the mean vector of the training utterances -> cosine score per trial -> EER exactly
 as voxceleb_trainer's tuneThresholdfromScore computes it (sklearn roc_curve with
 drop_intermediate, idx = argmin |FNR - FPR|, EER = max(FPR, FNR) at idx, no interpolation) and
-minDCF (p_target 0.05, C_miss = C_fa = 1, anchors.md §7.3).
+minDCF (p_target 0.05, C_miss = C_fa = 1, Kaldi's ComputeMinDcf as copied into voxceleb_trainer
+tuneThreshold.py).
 
 With --lda it also reports a second, *trained* baseline (LDA fitted on the train speakers over
 mean+std log-mel) to show that the task is learnable from the training list: unseen test

@@ -7,7 +7,8 @@ torch. Run with Debian's python (apt-get install python3-torchaudio), not a pyen
 
     /usr/bin/python3 scripts/make_fbank_golden.py
 
-How the anchors are called (anchors.md §6, seed-projects.md §1):
+How the reference systems call their front ends (voxceleb_trainer models/ResNetSE34L.py and ResNetSE34V2.py,
+TaoRuijie/ECAPA-TDNN model.py, wespeaker wespeaker/dataset/processor.py, 3D-Speaker speakerlab/process/processor.py):
   * torchaudio mode replicates voxceleb_trainer / TaoRuijie: PreEmphasis as reflect pad + conv1d([-c, 1]), then
     torchaudio.transforms.MelSpectrogram(16000, n_fft 512, win 400, hop 160, window_fn, n_mels, f_min, f_max),
     + 1e-6, log, InstanceNorm1d(n_mels) or mean subtraction over time.

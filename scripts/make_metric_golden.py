@@ -9,9 +9,10 @@ What is the reference for what:
   vt_eer, vt_far_*, roc   sklearn.metrics.roc_curve itself (the function voxceleb_trainer calls), then VT's
                           tuneThresholdfromScore steps: fnr = 1 - tpr, nanargmin |fnr - fpr|, max(fpr, fnr) * 100.
   interp_eer              wespeaker/NIST compute_pmiss_pfa_rbst + compute_eer, re-typed here from their
-                          documented formulas (anchors.md §7.2), with a *stable* argsort: numpy's default sort
-                          is not stable, so with tied scores the reference's own answer depends on the sort.
-  mindcf_*                Kaldi's ComputeErrorRates + ComputeMinDcf (anchors.md §7.3), re-typed here.
+                          code (wespeaker wespeaker/utils/score_metrics.py), with a *stable* argsort:
+                          numpy's default sort is not stable, so with tied scores the reference's own answer depends on the sort.
+  mindcf_*                Kaldi's ComputeErrorRates + ComputeMinDcf (kaldi egs/sre08/v1/sid/compute_min_dcf.py,
+                          copied into voxceleb_trainer tuneThreshold.py), re-typed here.
 Only the sklearn numbers are independent of our reading of the definitions; the other two check that the
 C++ and this script agree on trial sets large enough to exercise ties and imbalance.
 

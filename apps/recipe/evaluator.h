@@ -1,7 +1,7 @@
 // The evaluator: files -> crop embeddings -> trial scores -> EER/minDCF. Shared by the trainer (its every
 // test_interval evaluation) and spk_eval.
 //
-// Embedding (voxceleb_trainer's evaluateFromList, anchors §7.1): each file gives num_eval evenly spaced crops of
+// Embedding (voxceleb_trainer SpeakerNet.py evaluateFromList): each file gives num_eval evenly spaced crops of
 // eval_frames·160 + 240 samples (engine/audio/crop.h), or the whole file as one crop with eval_frames 0; the
 // front end (fbank) and the model run on the model's device, in eval mode, without autograd. VT feeds one file
 // per forward pass; we batch the crops of consecutive files of equal crop length up to max_batch_rows rows per

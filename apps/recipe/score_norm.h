@@ -1,4 +1,5 @@
-// Score normalisation against an imposter cohort, as wespeaker's score_norm.py does it (anchors §7.4).
+// Score normalisation against an imposter cohort, as wespeaker's score_norm.py does it
+// (wespeaker wespeaker/bin/score_norm.py).
 //
 // Cohort (wespeaker's vector_mean.py + mean_vec): from the training list's per-utterance embeddings (N, D) and
 // speaker labels: m = mean of all N embeddings; one row per speaker = mean of its embeddings − m, L2-normalised.

@@ -1,8 +1,8 @@
 // Trial scores from embeddings, on whatever device the embeddings live (engine ops only; no autograd needed,
 // callers run under NoGradGuard).
 //
-// voxceleb_trainer (anchors §0.2, §7.1): each test file gives crop embeddings E (n, D) (n = num_eval = 10 crops,
-// or 1 whole utterance with eval_frames 0). With test_normalize (every loss but proto) each crop is
+// voxceleb_trainer (SpeakerNet.py evaluateFromList): each test file gives crop embeddings E (n, D)
+// (n = num_eval = 10 crops, or 1 whole utterance with eval_frames 0). With test_normalize (every loss but proto) each crop is
 // L2-normalised (F.normalize, eps 1e-12). score = −mean over all n_a·n_b pairs of ||E_a[i] − E_b[j]||₂
 // (torch.cdist, whose direct-difference path these crop counts take), so scores are negative and higher is
 // better. Not the cosine of the mean over crops.

@@ -72,7 +72,7 @@ def build_models():
             return self.relu(out + residual)
 
     class ResNetSE34L(nn.Module):
-        # anchors.md §3.1; spk's nets/resnet_se34l.cpp has the same layer list and names
+        # voxceleb_trainer models/ResNetSE34L.py; spk's nets/resnet_se34l.cpp has the same layer list and names
         def __init__(self, n_mels=40, n_out=512, num_filters=(16, 32, 64, 128), layers=(3, 4, 6, 3)):
             super().__init__()
             self.inplanes = num_filters[0]
@@ -149,7 +149,7 @@ def build_models():
             return self.se(out) + x
 
     class EcapaTdnn(nn.Module):
-        # TaoRuijie/ECAPA-TDNN model.py without the front end (anchors.md §3.8; spk's nets/ecapa_tdnn.*)
+        # TaoRuijie/ECAPA-TDNN model.py without the front end (spk's nets/ecapa_tdnn.* follows the same file)
         def __init__(self, C=512, n_mels=80, n_out=192):
             super().__init__()
             self.conv1 = nn.Conv1d(n_mels, C, 5, padding=2)

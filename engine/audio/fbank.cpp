@@ -132,7 +132,7 @@ FbankConfig fbank_kaldi_config(int n_mels, double sample_rate, double frame_leng
 }
 
 FbankConfig fbank_preset(const std::string& name) {
-  FbankConfig c;   // the defaults are voxceleb_trainer's MelSpectrogram (anchors.md §6.1)
+  FbankConfig c;   // the defaults are voxceleb_trainer's MelSpectrogram (models/ResNetSE34L.py)
   if (name == "resnetse34l") return c;
   if (name == "resnetse34v2") {
     c.preemph = 0.97;

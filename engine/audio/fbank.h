@@ -3,9 +3,9 @@
 //   Tensor feats = spk::fbank(wav, spk::fbank_preset("resnetse34l"));   // wav f32 (B, L) or (L,) on cpu or cuda
 //   // feats f32 (B, n_mels, T) or (n_mels, T) on the same device
 //
-// Forward only, f32 only: every anchor computes its features under no_grad in fp32, so fbank records no autograd
-// node and refuses inputs that require grad while grad mode is on. The two modes, each option, and where we
-// deliberately differ from the anchors: kernels/fbank/fbank.h, docs/frontend.md.
+// Forward only, f32 only: every reference system computes its features under no_grad in fp32, so fbank records no
+// autograd node and refuses inputs that require grad while grad mode is on. The two modes, each option, and where
+// we deliberately differ from the references: kernels/fbank/fbank.h, docs/frontend.md.
 #pragma once
 #include <string>
 #include <vector>
@@ -22,7 +22,9 @@ Tensor fbank(const Tensor& wav, const FbankConfig& cfg);
 // Frames produced for L samples (after validating the config and the length).
 int64_t fbank_frames(const FbankConfig& cfg, int64_t L);
 
-// Presets (anchors.md §3, §6; seed-projects.md §1):
+// Presets, each read from the front end of the reference's code (voxceleb_trainer models/ResNetSE34L.py,
+// models/ResNetSE34V2.py, models/VGGVox.py; TaoRuijie/ECAPA-TDNN model.py; wespeaker wespeaker/dataset/processor.py
+// compute_fbank; 3D-Speaker speakerlab/process/processor.py FBank):
 //   resnetse34l   voxceleb_trainer ResNetSE34L: torchaudio, hamming, 40 mels, +1e-6, log, instance norm
 //   resnetse34v2  voxceleb_trainer ResNetSE34V2: as resnetse34l with pre-emphasis 0.97 and 64 mels
 //   vggvox        voxceleb_trainer VGGVox / CEL: as resnetse34l with the (periodic) Hann window

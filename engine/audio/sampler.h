@@ -1,6 +1,6 @@
 // voxceleb_trainer's speaker-balanced sampler (DatasetLoader.train_dataset_sampler), with one change:
 // groups rejected because their speaker is already in the current batch are re-queued for later batches
-// instead of dropped (the data waste of PR #136 / pitfall P6).
+// instead of dropped (the data waste reported in https://github.com/clovaai/voxceleb_trainer/pull/136).
 //
 // Per epoch, from Rng(seed + epoch) (voxceleb_trainer seeds torch.Generator with seed + epoch):
 //   1. permute all utterance indices; bucket them per speaker in permuted order;

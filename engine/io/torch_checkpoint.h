@@ -14,7 +14,8 @@
 // shared by several tensors are materialised per tensor.
 //
 // Writing: the zip format of torch.save (protocol 2 pickle of an OrderedDict of tensors), so that a model
-// trained with spk loads with torch.load / load_state_dict in the anchors' Python code.
+// trained with spk loads with torch.load / load_state_dict in the reference projects' Python code
+// (voxceleb_trainer SpeakerNet.loadParameters, TaoRuijie/ECAPA-TDNN ECAPAModel.load_parameters).
 #pragma once
 #include <map>
 #include <string>

@@ -1,4 +1,5 @@
-// The error vocabulary of the whole project (STYLE.md §7).
+// The error vocabulary of the whole project, after tiny-cuda-nn's CHECK_THROW / CUDA_CHECK_THROW
+// (NVlabs/tiny-cuda-nn include/tiny-cuda-nn/common_host.h) and PyTorch's C10_CUDA_CHECK.
 // Library code throws spk::Error; apps catch it in main() and exit non-zero; destructors only print.
 // Messages carry file:line, the failed condition and what the caller adds (op name, shapes, file, flag).
 #pragma once

@@ -1,4 +1,4 @@
-// The CUDA half of the error vocabulary (STYLE.md §7), for engine/cuda_cuda.cpp and kernels/*/*_cuda.cu.
+// The CUDA half of the error vocabulary (kernels/common/check.h), for engine/cuda_cuda.cpp and kernels/*/*_cuda.cu.
 // Only included by code that is compiled in CUDA builds (it needs the toolkit headers).
 //
 //   SPK_CUDA_CHECK(expr)          throw spk::Error("file:line: CUDA error: expr: cudaErrorX (text)")

@@ -1,5 +1,6 @@
 // Log-mel filterbank front end, forward only: waveforms (B, L) -> features (B, n_mels, T), f32 on the GPU,
-// float or double on the CPU. Two bit-level-specified modes (docs/frontend.md, anchors.md §6):
+// float or double on the CPU. Two bit-level-specified modes (docs/frontend.md; torchaudio
+// torchaudio/transforms/_transforms.py MelSpectrogram and torchaudio/compliance/kaldi.py fbank):
 //
 //   torchaudio  torchaudio.transforms.MelSpectrogram as voxceleb_trainer / ECAPA call it: optional pre-emphasis of
 //               the whole waveform (y[0] = x[0] - c·x[1], y[n] = x[n] - c·x[n-1]); center=True reflect pad of
@@ -15,7 +16,7 @@
 // normalised per utterance and mel bin over time: mean subtraction (ECAPA, CMN) or instance norm
 // ((x - mean_t) / sqrt(var_t + eps), biased variance, as InstanceNorm1d).
 //
-// Forward only: front ends run under no_grad in every anchor, so there is no backward.
+// Forward only: front ends run under no_grad in every reference system, so there is no backward.
 // Layouts: wav (B, L) dense row-major; out (B, n_mels, T) dense, T = fbank_num_frames(cfg, L).
 // Kernels write (=) their outputs. Configs are checked by fbank_config_error / fbank_length_error (strings,
 // empty when fine) so this floor needs no exception vocabulary; engine/audio/fbank.cpp turns them into spk::Error.

@@ -1,6 +1,7 @@
 // Config validation, frame counts, and the window / mel filterbank tables, spelled as torchaudio spells them
-// (anchors.md §6.1, §6.5). Built in double: torchaudio builds them in the default dtype (f32), so our tables are the
-// exact values its f32 tables approximate; the golden files are made with torch's default dtype set to f64.
+// (torchaudio/functional/functional.py melscale_fbanks, torchaudio/compliance/kaldi.py get_mel_banks). Built in
+// double: torchaudio builds them in the default dtype (f32), so our tables are the exact values its f32 tables
+// approximate; the golden files are made with torch's default dtype set to f64.
 #include <cmath>
 #include <sstream>
 

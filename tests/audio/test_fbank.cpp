@@ -154,7 +154,8 @@ TEST_CASE("fbank windows, frame counts and filterbank structure by hand") {
   CHECK(t.window[399] == doctest::Approx(0.0).epsilon(1e-12));
   CHECK(t.window[200] == doctest::Approx(std::pow(0.5 - 0.5 * std::cos(2 * M_PI * 200 / 399), 0.85)).epsilon(1e-12));
 
-  // anchors.md §6.1: a 200-frame training crop of 32 240 samples gives 202 STFT frames, a 400-frame eval crop 402.
+  // voxceleb_trainer's crops (DatasetLoader.py loadWAV, max_frames·160 + 240 samples) with center=True framing:
+  // a 200-frame training crop of 32 240 samples gives 202 STFT frames, a 400-frame eval crop 402.
   CHECK(fbank_frames(ta, 32240) == 202);
   CHECK(fbank_frames(ta, 64240) == 402);
   // Kaldi snip_edges: 1 + (L - 400) / 160; snip_edges=False: (L + 80) / 160.
