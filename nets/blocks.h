@@ -28,8 +28,8 @@ class SELayer : public Module {
   std::shared_ptr<Linear> fc0, fc2;
 };
 
-// voxceleb_trainer SEBasicBlock: conv1 3x3 (stride) -> ReLU -> bn1 (ReLU BEFORE BN, as the reference,
-// anchors P9) -> conv2 3x3 -> bn2 -> se -> + residual (downsample.0 1x1 conv + downsample.1 BN when
+// voxceleb_trainer SEBasicBlock: conv1 3x3 (stride) -> ReLU -> bn1 (ReLU BEFORE BN, as
+// voxceleb_trainer models/ResNetBlocks.py; needed to load its pretrained weights) -> conv2 3x3 -> bn2 -> se -> + residual (downsample.0 1x1 conv + downsample.1 BN when
 // stride != 1 or in != out) -> ReLU. No conv biases.
 class SEBasicBlock : public Module {
  public:

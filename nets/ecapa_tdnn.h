@@ -1,4 +1,4 @@
-// ECAPA-TDNN, TaoRuijie/ECAPA-TDNN model.py (seed-projects.md §1.1, anchors.md §3.8), C = 512 or 1024.
+// ECAPA-TDNN, TaoRuijie/ECAPA-TDNN model.py (Desplanques et al., "ECAPA-TDNN", Interspeech 2020, arXiv 2005.07143), C = 512 or 1024.
 //
 // (B, n_mels = 80, T) -> conv1 Conv1d(n_mels, C, 5, p2) -> ReLU -> bn1
 // -> layer1/2/3 Bottle2neck(C, k3, dilation 2/3/4, scale 8) on x, x+x1, x+x1+x2

@@ -1,5 +1,5 @@
 // wespeaker ResNet34-TSTP (wespeaker/models/resnet.py, ResNet34(feat_dim, embed_dim, pooling_func='TSTP',
-// two_emb_layer=False)); anchors.md §3.9. Named "ResNet34" in make_model.
+// two_emb_layer=False)); recipe wespeaker examples/voxceleb/v2/conf/resnet.yaml. Named "ResNet34" in make_model.
 //
 // (B, n_mels = 80, T) -> (B, 1, n_mels, T) -> conv1 3x3 p1 (no bias) -> bn1 -> ReLU
 // -> layer1..4 BasicBlock [3, 4, 6, 3], channels [32, 64, 128, 256], strides 1, 2, 2, 2 (no SE)

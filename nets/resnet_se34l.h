@@ -1,5 +1,6 @@
 // ResNetSE34L ("Fast ResNet-34", Chung et al. 2020), voxceleb_trainer models/ResNetSE34L.py;
-// anchors.md §3.1. Also ResNetSE34Half (anchors §3.5) via num_filters {32, 64, 128, 256}.
+// Chung et al., "In defence of metric learning for speaker recognition", Interspeech 2020 (arXiv 2003.11982).
+// Also ResNetSE34Half (voxceleb_trainer models/ResNetSE34Half.py, deleted in commit 9ae2041) via num_filters {32, 64, 128, 256}.
 //
 // (B, n_mels, T) -> unsqueeze (B, 1, n_mels, T) -> conv1 7x7 s(2,1) p3 (no bias) -> bn1 -> ReLU
 // -> layer1..4 SEBasicBlock [3, 4, 6, 3], channels [16, 32, 64, 128], first strides 1, (2,2), (2,2), 1

@@ -1,4 +1,4 @@
-// ResNetSE34V2 ("H/ASP", Kwon et al. 2021), voxceleb_trainer models/ResNetSE34V2.py; anchors.md §3.2.
+// ResNetSE34V2 ("H/ASP", Kwon et al. 2021), voxceleb_trainer models/ResNetSE34V2.py.
 //
 // (B, n_mels, T) -> (B, 1, n_mels, T) -> conv1 3x3 p1 (with bias) -> ReLU -> bn1 (ReLU before BN)
 // -> layer1..4 SEBasicBlock [3, 4, 6, 3], channels [32, 64, 128, 256], strides 1, (2,2), (2,2), (2,2)

@@ -1,4 +1,4 @@
-// VGGVox (VGG-M-40, Chung et al. 2020), voxceleb_trainer models/VGGVox.py; anchors.md §3.3.
+// VGGVox (VGG-M-40, Chung et al. 2020), voxceleb_trainer models/VGGVox.py.
 //
 // (B, 40, T) -> (B, 1, 40, T) -> netcnn (an nn.Sequential; parameter-free entries keep their indices):
 //   0 Conv2d(1, 96, (5,7), s(1,2), p(2,2)) 1 BN 2 ReLU 3 MaxPool((1,3), s(1,2))
