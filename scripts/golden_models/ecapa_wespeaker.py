@@ -254,3 +254,61 @@ CASES = [
          config=dict(n_mels=80, nOut=256, encoder_type='TSTP', C=0),
          build=lambda: ResNet34(80, 256), input_shape=(2, 80, 80), grad_params=_resnet34_grads()),
 ]
+
+
+# --- optional: compare with the anchors' own classes -------------------------------------------------------
+# /usr/bin/python3 scripts/golden_models/ecapa_wespeaker.py TAO_DIR WESPEAKER_DIR
+# (checkouts of TaoRuijie/ECAPA-TDNN and wenet-e2e/wespeaker). Random weights (BatchNorm statistics included)
+# go into these definitions, are loaded into the anchors' classes, and both run in float64 in eval and train
+# mode. TaoRuijie's forward holds its front end: torchfbank is replaced by the identity and it is fed
+# exp(x) - 1e-6 with x of zero time mean, so its "+1e-6, log, minus the time mean" gives back x.
+
+def _check_against_anchors(tao_dir, wespeaker_dir):
+    import sys
+    sys.path[:0] = [tao_dir, wespeaker_dir]
+    import model as tao_model
+    from wespeaker.models import resnet, tdnn
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(0)
+    worst = 0.0
+    for c in CASES:
+        mine = c['build']()
+        with torch.no_grad():
+            for n, b in mine.named_buffers():
+                if n.endswith('running_var'):
+                    b.uniform_(0.5, 2)
+                elif n.endswith('running_mean'):
+                    b.normal_(0, 0.3)
+            for n, p in mine.named_parameters():
+                if p.dim() == 1:
+                    p.normal_(1.0 if n.endswith('weight') else 0.0, 0.2)
+        x = torch.randn(*c['input_shape'])
+        if c['model'] == 'ECAPA_TDNN':
+            ref = tao_model.ECAPA_TDNN(c['config']['C'])
+            ref.torchfbank = nn.Identity()
+            x = x - x.mean(-1, keepdim=True)
+            ref.load_state_dict(mine.state_dict(), strict=True)
+            run = lambda m: m(torch.exp(x) - 1e-6, aug=False)
+        elif c['model'] == 'TDNN':
+            ref = tdnn.XVEC(feat_dim=80, embed_dim=512)
+            missing = ref.load_state_dict(mine.state_dict(), strict=False).missing_keys
+            assert all(k.startswith(('seg_bn_1.', 'seg_2.')) for k in missing), missing
+            run = lambda m: m(x.transpose(1, 2))[0]        # embed_a
+        else:
+            ref = resnet.ResNet34(80, 256, pooling_func='TSTP', two_emb_layer=False)
+            ref.load_state_dict(mine.state_dict(), strict=True)
+            run = lambda m: m(x.transpose(1, 2))[1]        # embed_a
+        for train in (False, True):
+            mine.train(train)
+            ref.train(train)
+            d = float((mine(x) - run(ref)).abs().max())
+            worst = max(worst, d)
+            print('%-14s %-5s max|diff| %.3g' % (c['case'], 'train' if train else 'eval', d))
+    assert worst < 1e-12, worst
+
+
+if __name__ == '__main__':
+    import sys
+    if len(sys.argv) != 3:
+        sys.exit('usage: ecapa_wespeaker.py TAO_ECAPA_DIR WESPEAKER_DIR')
+    _check_against_anchors(sys.argv[1], sys.argv[2])
