@@ -5,7 +5,8 @@ For each case of scripts/golden_models/*.py (CASES lists) this writes, in tests/
   <case>.model      torch.save(state_dict) of float32 weights: the format a user's pretrained file has.
   <case>.golden.pt  torch.save({'config': {'model', 'n_mels', 'nOut', 'encoder_type', 'C'},
                                 'input': (B, n_mels, T) float32, 'embedding': (B, nOut) eval-mode output,
-                                'grad_weight': (B, nOut) R, 'grad': {name: train-mode dL/dparam of L = sum(R * emb)}})
+                                'grad_weight': (B, nOut) R, 'grad': {name: train-mode dL/dparam of L = sum(R * emb)},
+                                'f32_error': {'embedding': float, 'grad': float}})
 tests/nets/test_model_golden.cpp reads both through spk's own PyTorch reader (engine/io/torch_checkpoint.h); the
 tests never import torch. Run with Debian's python, which has torch (the pyenv python3 has not):
 
@@ -24,6 +25,9 @@ How the files are made:
     values), then rounded to float32, so the only error a test sees is its own float32 arithmetic.
   * Gradients: train mode (batch statistics), L = sum(R * forward(input)) with R ~ N(0, 1) (B, nOut), for the few
     small parameters each case lists (about one per block), to keep the files small.
+  * f32_error: PyTorch's own float32 result against the float64 reference (max|diff| / max|ref|, the worst
+    gradient), the rounding amplification of the case, which no implementation can beat by much. The draw is
+    repeated (next seed) while it is large; some models stay ill-conditioned in train mode (see make_case).
 Seeds derive from the case name (crc32), so re-running reproduces the files bit for bit on one torch version.
 """
 import argparse
@@ -41,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "data", "models")
 MODEL_MODULES = ["golden_models.voxceleb_trainer", "golden_models.ecapa_wespeaker"]
 COPRIME_STRIDES = [1, 3, 7, 11, 13]        # innermost first: stride of dim -1, -2, ...
+F32_EMB_OK, F32_GRAD_OK, MAX_DRAWS = 2e-6, 1e-5, 6
 
 
 def all_cases():
@@ -137,47 +142,82 @@ def make_state_dict(case, gen):
     return out, stored
 
 
-def reference(case, sd, x, r):
-    """float64 eval embedding and train-mode gradients of sum(R * forward(x)) for the listed parameters."""
+def forward_backward(case, sd, x, r, dtype):
+    """Eval embedding and train-mode gradients of sum(R * forward(x)) for the listed parameters, in dtype."""
     model = case["build"]()
     model.load_state_dict(sd, strict=True)
-    model.double()
+    model.to(dtype)
     model.eval()
     with torch.no_grad():
-        emb = model(x.double())
+        emb = model(x.to(dtype))
     model.train()
     params = dict(model.named_parameters())
     missing = [n for n in case["grad_params"] if n not in params]
     if missing:
         raise SystemExit(f"{case['case']}: grad_params not in the model: {missing}")
     model.zero_grad()
-    loss = (r.double() * model(x.double())).sum()
+    loss = (r.to(dtype) * model(x.to(dtype))).sum()
     loss.backward()
     grads = collections.OrderedDict((n, params[n].grad.float().contiguous()) for n in case["grad_params"])
     return emb.float().contiguous(), grads
 
 
-def make_case(case, out_dir):
-    gen = torch.Generator().manual_seed(zlib.crc32(case["case"].encode()))
-    sd, stored = make_state_dict(case, gen)
-    x = torch.randn(case["input_shape"], generator=gen)
-    n_out = case["config"]["nOut"]
-    r = torch.randn((case["input_shape"][0], n_out), generator=gen)
-    emb, grads = reference(case, sd, x, r)
+def rel_err(got, ref):
+    return ((got.double() - ref.double()).abs().max() / ref.double().abs().max()).item()
+
+
+def float32_error(case, sd, x, r, emb, grads):
+    """PyTorch's own float32 error against the float64 reference: the part of a float32 test's error that the
+    inputs cause (a train-mode BN channel that is nearly constant over the batch, a ReLU before BN that is
+    nearly dead, a max-pool near-tie can amplify rounding 100-fold), whatever the implementation."""
+    emb32, grads32 = forward_backward(case, sd, x, r, torch.float32)
+    return rel_err(emb32, emb), max(rel_err(grads32[n], g) for n, g in grads.items())
+
+
+def check_reference(case, emb, grads, n_out):
     if tuple(emb.shape) != (case["input_shape"][0], n_out):
         raise SystemExit(f"{case['case']}: embedding shape {tuple(emb.shape)}, expected (B, {n_out})")
     if not torch.isfinite(emb).all() or any(not torch.isfinite(g).all() for g in grads.values()):
         raise SystemExit(f"{case['case']}: non-finite reference values")
-    zero = [n for n, g in grads.items() if g.abs().max() == 0]
+    # A gradient that is zero in exact arithmetic (a conv bias before train-mode BN) shows up as rounding noise.
+    top = max(g.abs().max().item() for g in grads.values())
+    zero = [n for n, g in grads.items() if g.abs().max().item() <= 1e-9 * top]
     if zero:
-        raise SystemExit(f"{case['case']}: all-zero gradients (the test would prove nothing): {zero}")
+        raise SystemExit(f"{case['case']}: (numerically) zero gradients, the test would prove nothing: {zero}")
+
+
+def make_case(case, out_dir):
+    # Some models are ill-conditioned in float32 in train mode whatever the weights (ResNetSE34V2's ReLU-before-BN
+    # leaves nearly dead channels that BN scales up by 1/sqrt(eps)): of up to MAX_DRAWS draws the first within
+    # F32_EMB_OK / F32_GRAD_OK of float64 is kept, else the best. PyTorch's own float32 error is stored with the
+    # references ('f32_error'), so that the float32 test can allow a small multiple of it where it is large.
+    base = zlib.crc32(case["case"].encode())
+    best = None
+    for attempt in range(MAX_DRAWS):
+        gen = torch.Generator().manual_seed(base + attempt)
+        sd, stored = make_state_dict(case, gen)
+        x = torch.randn(case["input_shape"], generator=gen)
+        n_out = case["config"]["nOut"]
+        r = torch.randn((case["input_shape"][0], n_out), generator=gen)
+        emb, grads = forward_backward(case, sd, x, r, torch.float64)
+        check_reference(case, emb, grads, n_out)
+        e32, g32 = float32_error(case, sd, x, r, emb, grads)
+        if best is None or max(e32 / F32_EMB_OK, g32 / F32_GRAD_OK) < best[0]:
+            best = (max(e32 / F32_EMB_OK, g32 / F32_GRAD_OK), attempt, sd, stored, x, r, emb, grads, e32, g32)
+        if e32 <= F32_EMB_OK and g32 <= F32_GRAD_OK:
+            break
+        print(f"{case['case']}: draw {attempt} is ill-conditioned in float32 (PyTorch float32 vs float64: "
+              f"embedding {e32:.2g}, gradients {g32:.2g})", file=sys.stderr)
+    _, attempt, sd, stored, x, r, emb, grads, e32, g32 = best
     config = {"model": case["model"], **case["config"]}
     model_path = os.path.join(out_dir, case["case"] + ".model")
     golden_path = os.path.join(out_dir, case["case"] + ".golden.pt")
     torch.save(sd, model_path)
-    torch.save({"config": config, "input": x, "embedding": emb, "grad_weight": r, "grad": grads}, golden_path)
+    torch.save({"config": config, "input": x, "embedding": emb, "grad_weight": r, "grad": grads,
+                "f32_error": {"embedding": e32, "grad": g32}}, golden_path)
     n_params = sum(t.numel() for n, t in sd.items() if t.is_floating_point())
-    print(f"{case['case']}: {n_params} values stored as {stored}; {os.path.getsize(model_path)} + "
+    print(f"{case['case']}: draw {attempt}, float32 error {e32:.2g} / {g32:.2g}; {n_params} values stored as {stored}; "
+          f"{os.path.getsize(model_path)} + "
           f"{os.path.getsize(golden_path)} bytes; |emb| max {emb.abs().max():.3g}")
 
 

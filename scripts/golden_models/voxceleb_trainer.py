@@ -169,20 +169,23 @@ class VGGVox(nn.Module):
 
 def resnet_grad_params(head):
     # One small parameter per residual block, rotating over the kinds of tensor a block has, plus the stem and
-    # the head; the layer's first block also gives its downsample BN, which only it has.
-    kinds = ["bn1.weight", "bn2.bias", "se.fc.0.bias", "se.fc.2.weight", "bn1.bias", "bn2.weight"]
+    # the head; the first blocks of layers 2-3 also give their downsample, which only they have. (A small SE
+    # hidden layer can be all-dead: the script refuses all-zero gradients, hence se.fc.0 only where it is wide.)
+    kinds = ["bn1.weight", "bn2.bias", "se.fc.2.bias", "se.fc.2.weight", "bn1.bias", "bn2.weight"]
     names, k = ["conv1.weight", "bn1.weight"], 0
     for layer, blocks in zip((1, 2, 3, 4), (3, 4, 6, 3)):
         for b in range(blocks):
             names.append(f"layer{layer}.{b}.{kinds[k % len(kinds)]}")
             k += 1
-    names += ["layer2.0.downsample.1.weight", "layer3.0.downsample.0.weight"]
+    names += ["layer2.0.downsample.1.weight", "layer3.0.downsample.0.weight", "layer4.0.se.fc.0.bias"]
     return names + head
 
 
-# VGGVox's T' is 1 at T 70: the inputs below keep 4-5 frames after netcnn so that pooling is not trivial.
+# Conv biases followed by train-mode BN (netcnn.0.bias) or by a softmax over time (attention.3.bias) have
+# gradient 0 in exact arithmetic, as does V2's attention.2.bias (a shift over time before the softmax): they are
+# not listed. VGGVox's T' is 1 at T 70: the inputs below keep 4-5 frames after netcnn so that pooling is not trivial.
 VGG_GRADS = ["netcnn.1.weight", "netcnn.5.bias", "netcnn.9.weight", "netcnn.12.bias", "netcnn.15.weight",
-             "netcnn.19.bias", "netcnn.0.bias", "fc.bias"]
+             "netcnn.19.bias", "netcnn.0.weight", "fc.bias"]
 
 CASES = [
     dict(case="ResNetSE34L_SAP", model="ResNetSE34L", config=dict(n_mels=40, nOut=512, encoder_type="SAP", C=1024),
@@ -193,8 +196,7 @@ CASES = [
          grad_params=resnet_grad_params(["attention", "sap_linear.bias", "fc.bias"])),
     dict(case="ResNetSE34V2_ASP", model="ResNetSE34V2", config=dict(n_mels=64, nOut=512, encoder_type="ASP", C=1024),
          build=lambda: ResNetSE34V2(512, "ASP", 64), input_shape=(2, 64, 80),
-         grad_params=resnet_grad_params(["conv1.bias", "attention.0.bias", "attention.2.weight",
-                                         "attention.3.bias", "fc.bias"])),
+         grad_params=resnet_grad_params(["conv1.bias", "attention.0.bias", "attention.2.weight", "fc.bias"])),
     dict(case="VGGVox_SAP", model="VGGVox", config=dict(n_mels=40, nOut=512, encoder_type="SAP", C=1024),
          build=lambda: VGGVox(512, "SAP"), input_shape=(2, 40, 96),
          grad_params=VGG_GRADS + ["attention", "sap_linear.bias"]),
