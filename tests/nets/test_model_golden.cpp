@@ -18,6 +18,7 @@
 //     ASP met a kink at 5e-3 where PyTorch's did not). 'kink' is how far the float64 results move when the input
 //     moves by 1e-6; the script keeps the best-conditioned of several draws, but ResNetSE34V2 and VGGVox TAP/MAX
 //     have no draw without a kink that close, so their fp32 gradient check is loose (~2e-2) and fp64 carries them.
+//     Files without the kink measure (older generator) get kUnknownKinkGradTol, with a MESSAGE.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -41,11 +42,15 @@ namespace {
 // generator (scripts/golden_models/*.py CASES) and its files are added.
 const std::vector<std::string> kGoldenCases = {
     "ResNetSE34L_SAP", "ResNetSE34L_ASP", "ResNetSE34V2_ASP", "VGGVox_SAP", "VGGVox_TAP", "VGGVox_MAX",
+    "ECAPA_C512",      "ECAPA_C1024",     "TDNN",             "ResNet34_TSTP",
 };
 
 constexpr double kEmbTol = 1e-5;
 constexpr double kGradTol = 5e-5;
 constexpr double kF32ErrorFactor = 4;   // times PyTorch's own float32 error, or the kink measure, of the case
+// fp32 gradients of a file without f32_error.kink (generated before the script measured kinks): the largest jump a
+// kink was seen to cause (2e-2), with margin. Said in a MESSAGE, never silently; regenerating the case records it.
+constexpr double kUnknownKinkGradTol = 3e-2;
 // In float64 spk's own arithmetic is exact to ~1e-15; the references were rounded to float32 (relative 2^-24 of
 // each value, at most 6e-8 of the tensor's max), so 1e-7 of the max is the float32 rounding plus nothing else.
 constexpr double kF64Tol = 1e-7;
@@ -65,6 +70,7 @@ struct Golden {
   Tensor input, embedding, grad_weight;
   NamedTensors grads;   // parameter name -> reference gradient
   double f32_error_emb = 0, f32_error_grad = 0, kink = 0;   // f32_error.* (0 when the file lacks them)
+  bool has_kink = false;
 };
 
 Golden load_golden(const std::string& name) {
@@ -83,7 +89,8 @@ Golden load_golden(const std::string& name) {
   g.config.C = std::stoll(value("C"));
   if (ck.values.count("f32_error.embedding")) g.f32_error_emb = std::stod(ck.values.at("f32_error.embedding"));
   if (ck.values.count("f32_error.grad")) g.f32_error_grad = std::stod(ck.values.at("f32_error.grad"));
-  if (ck.values.count("f32_error.kink")) g.kink = std::stod(ck.values.at("f32_error.kink"));
+  g.has_kink = ck.values.count("f32_error.kink") > 0;
+  if (g.has_kink) g.kink = std::stod(ck.values.at("f32_error.kink"));
   g.input = find(ck.tensors, "input", path);
   g.embedding = find(ck.tensors, "embedding", path);
   g.grad_weight = find(ck.tensors, "grad_weight", path);
@@ -135,7 +142,12 @@ void check_case(const std::string& name, DType dtype) {
   auto net = load_model(name, g);
   const bool f64 = dtype == DType::f64;
   const double tol_emb = f64 ? kF64Tol : std::max(kEmbTol, kF32ErrorFactor * g.f32_error_emb);
-  const double tol_grad = f64 ? kF64Tol : std::max(kGradTol, kF32ErrorFactor * std::max(g.f32_error_grad, g.kink));
+  double tol_grad = f64 ? kF64Tol : std::max(kGradTol, kF32ErrorFactor * std::max(g.f32_error_grad, g.kink));
+  if (!f64 && !g.has_kink) {
+    tol_grad = kUnknownKinkGradTol;
+    MESSAGE(name, ".golden.pt has no f32_error.kink: fp32 gradients checked at ", tol_grad,
+            " (regenerate with scripts/make_model_golden.py --only ", name, " to measure it)");
+  }
   if (dtype != DType::f32) net->to(dtype);
   const Tensor x = g.input.to(dtype);
 
