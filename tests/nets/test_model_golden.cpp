@@ -40,6 +40,7 @@ namespace {
 // generator (scripts/golden_models/*.py CASES) and its files are added.
 const std::vector<std::string> kGoldenCases = {
     "ResNetSE34L_SAP", "ResNetSE34L_ASP", "ResNetSE34V2_ASP", "VGGVox_SAP", "VGGVox_TAP", "VGGVox_MAX",
+    "ECAPA_C512",      "ECAPA_C1024",     "TDNN",             "ResNet34_TSTP",
 };
 
 constexpr double kEmbTol = 1e-5;
