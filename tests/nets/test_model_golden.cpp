@@ -7,16 +7,18 @@
 // input features (B, n_mels, T), the float64 PyTorch eval embedding, R and the float64 train-mode gradients of
 // L = sum(R * forward(input)) for a few parameters (about one per block), all rounded to float32.
 //
-// Tolerances are relative to the largest reference value of each tensor, so they do not depend on its scale:
-//   fp32 eval embedding  max|spk - ref| <= max(1e-5, 4 e32_emb) * max|ref|
-//   fp32 gradients       max|spk - ref| <= max(5e-5, 4 e32_grad) * max|ref|
-// where e32_* (f32_error in the golden file) is PyTorch's own float32 error on the same case: train-mode BN with
-// nearly dead channels (ResNetSE34V2's ReLU-before-BN) or max-pool near-ties (VGGVox) amplify rounding by 100x or
-// more in any implementation; the script redraws the weights while that is large, but some models stay so.
-//   fp64 (Module::to)    1e-7 for both, every case: spk in float64 against the float64 PyTorch reference, where
-//                        the only error left is the float32 rounding of the stored reference (<= 6e-8 of the max).
-// The fp64 check is the strong one: it would see a wrong residual, pooling order or variance convention at any
-// conditioning.
+// Tolerances are relative to the largest reference value of each tensor, so they do not depend on its scale.
+//   fp64 (Module::to(f64)), every case, embedding and gradients: 1e-7. spk in float64 against the float64
+//     PyTorch reference: the only error left is the float32 rounding of the stored reference (<= 6e-8 of the max).
+//     This is the strong check: a wrong residual, pooling order or variance convention shows at any conditioning.
+//   fp32 eval embedding: max(1e-5, 4 e32_emb), e32_emb = PyTorch's own float32 error on the case (f32_error).
+//   fp32 train-mode gradients: max(5e-5, 4 max(e32_grad, kink)). The nets are piecewise smooth (ReLU, max-pool,
+//     clamp): a float32 rounding that crosses a kink moves a gradient by up to a few 1e-2 in ANY implementation
+//     (measured: PyTorch's float32 against its float64 reaches 2e-2 on some draws, and spk's float32 ResNetSE34L
+//     ASP met a kink at 5e-3 where PyTorch's did not). 'kink' is how far the float64 results move when the input
+//     moves by 1e-6; the script keeps the best-conditioned of several draws, but ResNetSE34V2 and VGGVox TAP/MAX
+//     have no draw without a kink that close, so their fp32 gradient check is loose (~2e-2) and fp64 carries them.
+//     Files without the kink measure (older generator) get kUnknownKinkGradTol, with a MESSAGE.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -45,7 +47,10 @@ const std::vector<std::string> kGoldenCases = {
 
 constexpr double kEmbTol = 1e-5;
 constexpr double kGradTol = 5e-5;
-constexpr double kF32ErrorFactor = 4;   // times PyTorch's own float32 error on the case
+constexpr double kF32ErrorFactor = 4;   // times PyTorch's own float32 error, or the kink measure, of the case
+// fp32 gradients of a file without f32_error.kink (generated before the script measured kinks): the largest jump a
+// kink was seen to cause (2e-2), with margin. Said in a MESSAGE, never silently; regenerating the case records it.
+constexpr double kUnknownKinkGradTol = 3e-2;
 // In float64 spk's own arithmetic is exact to ~1e-15; the references were rounded to float32 (relative 2^-24 of
 // each value, at most 6e-8 of the tensor's max), so 1e-7 of the max is the float32 rounding plus nothing else.
 constexpr double kF64Tol = 1e-7;
@@ -64,7 +69,8 @@ struct Golden {
   ModelConfig config;
   Tensor input, embedding, grad_weight;
   NamedTensors grads;   // parameter name -> reference gradient
-  double f32_error_emb = 0, f32_error_grad = 0;   // PyTorch's own float32 error (0 when the file lacks it)
+  double f32_error_emb = 0, f32_error_grad = 0, kink = 0;   // f32_error.* (0 when the file lacks them)
+  bool has_kink = false;
 };
 
 Golden load_golden(const std::string& name) {
@@ -83,6 +89,8 @@ Golden load_golden(const std::string& name) {
   g.config.C = std::stoll(value("C"));
   if (ck.values.count("f32_error.embedding")) g.f32_error_emb = std::stod(ck.values.at("f32_error.embedding"));
   if (ck.values.count("f32_error.grad")) g.f32_error_grad = std::stod(ck.values.at("f32_error.grad"));
+  g.has_kink = ck.values.count("f32_error.kink") > 0;
+  if (g.has_kink) g.kink = std::stod(ck.values.at("f32_error.kink"));
   g.input = find(ck.tensors, "input", path);
   g.embedding = find(ck.tensors, "embedding", path);
   g.grad_weight = find(ck.tensors, "grad_weight", path);
@@ -134,7 +142,12 @@ void check_case(const std::string& name, DType dtype) {
   auto net = load_model(name, g);
   const bool f64 = dtype == DType::f64;
   const double tol_emb = f64 ? kF64Tol : std::max(kEmbTol, kF32ErrorFactor * g.f32_error_emb);
-  const double tol_grad = f64 ? kF64Tol : std::max(kGradTol, kF32ErrorFactor * g.f32_error_grad);
+  double tol_grad = f64 ? kF64Tol : std::max(kGradTol, kF32ErrorFactor * std::max(g.f32_error_grad, g.kink));
+  if (!f64 && !g.has_kink) {
+    tol_grad = kUnknownKinkGradTol;
+    MESSAGE(name, ".golden.pt has no f32_error.kink: fp32 gradients checked at ", tol_grad,
+            " (regenerate with scripts/make_model_golden.py --only ", name, " to measure it)");
+  }
   if (dtype != DType::f32) net->to(dtype);
   const Tensor x = g.input.to(dtype);
 
