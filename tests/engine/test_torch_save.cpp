@@ -255,3 +255,37 @@ TEST_CASE("torch.save writer: bad input and unwritable paths name the file and l
   CHECK(walk_zip(read_bytes(tmp / "x.model")).size() == 4);
   CHECK(std::distance(fs::directory_iterator(tmp.dir), fs::directory_iterator()) == 1);
 }
+
+TEST_CASE("torch.save writer -> reader round trip: every dtype, strided input, dotted names, empty state") {
+  TmpDir tmp;
+  Rng rng(21);
+  NamedTensors sd;
+  sd.emplace_back("layer1.0.conv1.weight", transpose(Tensor::uniform({3, 2, 4}, rng, -1, 1), 0, 2));   // strided
+  sd.emplace_back("f64", Tensor::uniform({5}, rng, -1, 1, DType::f64));
+  sd.emplace_back("bn.f16", Tensor::uniform({2, 3}, rng, -2, 2).to(DType::f16));
+  sd.emplace_back("bn.bf16", Tensor::uniform({7}, rng, -2, 2).to(DType::bf16));
+  sd.emplace_back("i32", Tensor::from_vector(std::vector<double>{-3, 0, 2147483647}, {3}, DType::i32));
+  sd.emplace_back("bn.num_batches_tracked", Tensor::scalar(123456789012.0, DType::i64));
+  sd.emplace_back("empty", Tensor::zeros({2, 0, 3}));
+  sd.emplace_back("sliced", slice(Tensor::uniform({10}, rng, 0, 1), 0, 1, 9, 3));   // offset and stride
+  for (int k = 0; k < 300; ++k)   // memo indices past 255 (LONG_BINPUT / LONG_BINGET)
+    sd.emplace_back("m." + std::to_string(k) + ".w", Tensor::uniform({2}, rng, -1, 1));
+  io::save_torch_checkpoint(tmp / "rt.model", sd);
+  REQUIRE(io::is_torch_checkpoint(tmp / "rt.model"));
+  const io::TorchCheckpoint ck = io::load_torch_checkpoint(tmp / "rt.model");
+  CHECK(ck.format == "zip");
+  CHECK(ck.values.empty());
+  REQUIRE(ck.tensors.size() == sd.size());
+  for (size_t i = 0; i < sd.size(); ++i) {
+    CAPTURE(sd[i].first);
+    CHECK(ck.tensors[i].first == sd[i].first);
+    CHECK(ck.tensors[i].second.dtype() == sd[i].second.dtype());
+    CHECK(ck.tensors[i].second.shape() == sd[i].second.shape());
+    CHECK(tensor_bytes(ck.tensors[i].second) == tensor_bytes(sd[i].second));   // bit for bit
+  }
+
+  io::save_torch_checkpoint(tmp / "empty.model", {});
+  const io::TorchCheckpoint e = io::load_torch_checkpoint(tmp / "empty.model");
+  CHECK(e.tensors.empty());
+  CHECK(e.values.empty());
+}
