@@ -270,6 +270,56 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// Pair mode: score one enrolment file against one test file.
+int run_pair(const OptionParser& p, SpeakerNet& model, const Device& device, const FbankConfig& fb,
+             const EmbedSettings& es, bool test_normalize, json& out) {
+  model.to(device);
+  const Tensor crops = embed_files(model, fb, {p.str("enrol_file"), p.str("test_file")}, es);   // (2, n, D)
+  const std::vector<TrialPair> pair{{0, 1}};
+  const double vt = score_trials(crops, pair, "vt", test_normalize)[0];
+  const double cos = score_trials(crops, pair, "cosine", test_normalize)[0];
+  out["enrol_file"] = p.str("enrol_file");
+  out["test_file"] = p.str("test_file");
+  out["vt_score"] = vt;
+  out["cosine_score"] = cos;
+  if (!p.str("json").empty()) {
+    std::ofstream(p.str("json")) << out.dump(2) << "\n";
+  }
+  std::printf("%s %s\nVT score %.6f cosine %.6f\n", p.str("enrol_file").c_str(), p.str("test_file").c_str(), vt,
+              cos);
+  return 0;
+}
+
+// Embed mode: write one embedding per file (or per crop) as npy + index or a Kaldi text ark.
+int run_embed(const OptionParser& p, SpeakerNet& model, const Device& device, const FbankConfig& fb,
+              const EmbedSettings& es, const std::vector<std::string>& paths, const std::vector<std::string>& keys,
+              const std::string& embed_format, const std::string& npy, const std::string& index,
+              const std::string& ark, json& out) {
+  model.to(device);
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool crops_out = p.boolean("embed_crops");
+  EmbedSettings s = es;
+  s.mean_over_crops = !crops_out;
+  const Tensor e = embed_files(model, fb, paths, s, progress_printer("embedding"));   // (F, n, D)
+  Embeddings emb;
+  emb.matrix = reshape(e, {e.size(0) * e.size(1), e.size(2)});
+  for (const auto& k : keys)
+    for (int64_t i = 0; i < e.size(1); ++i) emb.keys.push_back(crops_out ? k + "#" + std::to_string(i) : k);
+  if (embed_format == "npy") write_embeddings_npy(npy, index, emb);
+  else write_kaldi_text_ark(ark, emb);
+  out["embeddings"] = {{"files", e.size(0)},
+                       {"rows", emb.matrix.size(0)},
+                       {"dim", emb.matrix.size(1)},
+                       {"per_crop", crops_out},
+                       {"format", embed_format},
+                       {"outputs", embed_format == "npy" ? json::array({npy, index}) : json::array({ark})},
+                       {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+  if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
+  std::printf("wrote %lld embeddings of dimension %lld to %s\n", (long long)emb.matrix.size(0),
+              (long long)emb.matrix.size(1), embed_format == "npy" ? npy.c_str() : ark.c_str());
+  return 0;
+}
+
 int run(int argc, char** argv) {
   OptionParser p(kApp,
                  "Evaluate a speaker-embedding model on a trial list, extract embeddings, or score two files.\n"
@@ -428,51 +478,8 @@ int run(int argc, char** argv) {
   out["device"] = device.str();
   out["test_normalize"] = {{"value", test_normalize}, {"why", tn_why}};
 
-  // ---- pair mode ----
-  if (mode == "pair") {
-    model.to(device);
-    const Tensor crops = embed_files(model, fb, {p.str("enrol_file"), p.str("test_file")}, es);   // (2, n, D)
-    const std::vector<TrialPair> pair{{0, 1}};
-    const double vt = score_trials(crops, pair, "vt", test_normalize)[0];
-    const double cos = score_trials(crops, pair, "cosine", test_normalize)[0];
-    out["enrol_file"] = p.str("enrol_file");
-    out["test_file"] = p.str("test_file");
-    out["vt_score"] = vt;
-    out["cosine_score"] = cos;
-    if (!p.str("json").empty()) {
-      std::ofstream(p.str("json")) << out.dump(2) << "\n";
-    }
-    std::printf("%s %s\nVT score %.6f cosine %.6f\n", p.str("enrol_file").c_str(), p.str("test_file").c_str(), vt,
-                cos);
-    return 0;
-  }
-
-  // ---- embed mode ----
-  if (mode == "embed") {
-    model.to(device);
-    const auto t0 = std::chrono::steady_clock::now();
-    const bool crops_out = p.boolean("embed_crops");
-    EmbedSettings s = es;
-    s.mean_over_crops = !crops_out;
-    const Tensor e = embed_files(model, fb, paths, s, progress_printer("embedding"));   // (F, n, D)
-    Embeddings emb;
-    emb.matrix = reshape(e, {e.size(0) * e.size(1), e.size(2)});
-    for (const auto& k : keys)
-      for (int64_t i = 0; i < e.size(1); ++i) emb.keys.push_back(crops_out ? k + "#" + std::to_string(i) : k);
-    if (embed_format == "npy") write_embeddings_npy(npy, index, emb);
-    else write_kaldi_text_ark(ark, emb);
-    out["embeddings"] = {{"files", e.size(0)},
-                         {"rows", emb.matrix.size(0)},
-                         {"dim", emb.matrix.size(1)},
-                         {"per_crop", crops_out},
-                         {"format", embed_format},
-                         {"outputs", embed_format == "npy" ? json::array({npy, index}) : json::array({ark})},
-                         {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
-    if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
-    std::printf("wrote %lld embeddings of dimension %lld to %s\n", (long long)emb.matrix.size(0),
-                (long long)emb.matrix.size(1), embed_format == "npy" ? npy.c_str() : ark.c_str());
-    return 0;
-  }
+  if (mode == "pair") return run_pair(p, model, device, fb, es, test_normalize, out);
+  if (mode == "embed") return run_embed(p, model, device, fb, es, paths, keys, embed_format, npy, index, ark, out);
 
   model.to(device);
   const std::vector<TrialPair> pairs = trial_pairs(trials);
