@@ -320,6 +320,123 @@ int run_embed(const OptionParser& p, SpeakerNet& model, const Device& device, co
   return 0;
 }
 
+// Eval mode: embed the trial list's files, score every trial (and normalise with a cohort), write the score
+// file, DET plot and --json, and print the figures; the last line is voxceleb_trainer's.
+int run_eval(const OptionParser& p, SpeakerNet& model, const Device& device, const FbankConfig& fb,
+             const EmbedSettings& es, const RecipeConfig& rc, const audio::TrialList& trials,
+             const std::vector<std::string>& paths, bool test_normalize, const std::string& tn_why,
+             const std::string& scoring, const std::string& score_norm, const std::string& score_format,
+             int64_t top_n, const audio::TrainList& cohort_list, json& out) {
+  model.to(device);
+  const std::vector<TrialPair> pairs = trial_pairs(trials);
+  const std::vector<int> labels = trial_labels(trials);
+  const bool labelled = trials.labelled();
+  json seconds;
+  auto t0 = std::chrono::steady_clock::now();
+  auto lap = [&](const char* what) {
+    const auto t = std::chrono::steady_clock::now();
+    seconds[what] = std::chrono::duration<double>(t - t0).count();
+    t0 = t;
+  };
+  const Tensor crops = embed_files(model, fb, paths, es, progress_printer("embedding"));
+  lap("embed");
+
+  std::vector<ScoreSet> sets;
+  auto add_set = [&](const std::string& name, std::vector<double> scores) {
+    ScoreSet s;
+    s.name = name;
+    s.scores = std::move(scores);
+    s.has_metrics = labelled;
+    if (labelled) {
+      s.metrics = compute_metrics(s.scores, labels);
+      s.dcf = min_dcf(s.scores, labels, rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa);
+    }
+    sets.push_back(std::move(s));
+  };
+  if (scoring != "cosine") add_set("vt", score_trials(crops, pairs, "vt", test_normalize));
+  if (scoring != "vt") add_set("cosine", score_trials(crops, pairs, "cosine", test_normalize));
+  lap("score");
+
+  if (score_norm != "none") {
+    EmbedSettings cs = es;
+    cs.mean_over_crops = true;
+    const Tensor ce = embed_files(model, fb, cohort_list.paths, cs, progress_printer("embedding cohort"));
+    lap("embed_cohort");
+    std::vector<std::string> speakers;
+    for (int64_t l : cohort_list.labels) speakers.push_back(cohort_list.speakers.name(l));
+    NoGradGuard ng;
+    const Cohort cohort = build_cohort(squeeze(ce, 1), speakers);
+    const Tensor utts = mean(crops, {1});   // (F, D) whole-utterance embeddings
+    const NormedScores ns = cosine_scores_normed(utts, pairs, cohort, score_norm == "asnorm" ? top_n : 0);
+    // wespeaker's raw score, the one the normalisation starts from: the cosine after subtracting the cohort mean.
+    add_set("cosine_mean_subtracted", ns.raw);
+    add_set(score_norm, ns.normed);
+    out["cohort"] = {{"list", p.str("cohort_list")},
+                     {"utterances", cohort_list.size()},
+                     {"speakers", cohort_list.speakers.size()},
+                     {"top_n", score_norm == "asnorm" ? std::min<int64_t>(top_n, cohort_list.speakers.size())
+                                                      : cohort_list.speakers.size()}};
+    lap("score_norm");
+  }
+  const ScoreSet& primary = sets.back().name == score_norm ? sets.back() : sets.front();
+
+  // ---- outputs ----
+  out["test_list"] = rc.test_list;
+  out["test_path"] = rc.test_path;
+  out["files"] = int64_t(paths.size());
+  out["trials"] = int64_t(pairs.size());
+  out["labelled"] = labelled;
+  out["crops_per_file"] = crops.size(1);
+  out["primary"] = primary.name;
+  json js = json::object();
+  for (const auto& s : sets) {
+    json j = {{"trials", int64_t(s.scores.size())}};
+    if (s.has_metrics) {
+      j.update(metrics_json(s.metrics));
+      j["min_dcf"] = min_dcf_json(s.dcf);
+    }
+    js[s.name] = j;
+  }
+  out["scores"] = js;
+  if (!p.str("score_file").empty()) {
+    std::vector<ScoreLine> lines;
+    lines.reserve(pairs.size());
+    for (size_t i = 0; i < pairs.size(); ++i)
+      lines.push_back({trials.trials[i].enroll, trials.trials[i].test, primary.scores[i], labels[i]});
+    if (score_format == "vt") write_scores_vt(p.str("score_file"), lines);
+    else write_scores_kaldi(p.str("score_file"), lines);
+    out["score_file"] = {{"path", p.str("score_file")}, {"format", score_format}, {"scores", primary.name}};
+  }
+  if (!p.str("det_plot").empty() && labelled) {
+    std::vector<DetSeries> series;
+    for (const auto& s : sets) series.push_back({s.name, det_curve(s.scores, labels), s.metrics.vt.eer});
+    write_det_svg(p.str("det_plot"), series);
+    out["det_plot"] = p.str("det_plot");
+  }
+  lap("write");
+  out["seconds"] = seconds;
+  if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
+
+  std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
+              paths.size(), pairs.size(), (long long)crops.size(1), test_normalize ? "true" : "false", tn_why.c_str());
+  if (!labelled) {
+    std::printf("unlabelled trial list: scores only, no metrics\n");
+    return 0;
+  }
+  // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
+  const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
+  for (const auto& s : sets) {
+    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
+                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
+    if (custom_dcf)
+      std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
+    std::printf("\n");
+  }
+  // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
+  std::printf("EER %.4f MinDCF %.5f\n", primary.metrics.vt.eer, primary.dcf.min_dcf);
+  return 0;
+}
+
 int run(int argc, char** argv) {
   OptionParser p(kApp,
                  "Evaluate a speaker-embedding model on a trial list, extract embeddings, or score two files.\n"
@@ -481,114 +598,8 @@ int run(int argc, char** argv) {
   if (mode == "pair") return run_pair(p, model, device, fb, es, test_normalize, out);
   if (mode == "embed") return run_embed(p, model, device, fb, es, paths, keys, embed_format, npy, index, ark, out);
 
-  model.to(device);
-  const std::vector<TrialPair> pairs = trial_pairs(trials);
-  const std::vector<int> labels = trial_labels(trials);
-  const bool labelled = trials.labelled();
-  json seconds;
-  auto t0 = std::chrono::steady_clock::now();
-  auto lap = [&](const char* what) {
-    const auto t = std::chrono::steady_clock::now();
-    seconds[what] = std::chrono::duration<double>(t - t0).count();
-    t0 = t;
-  };
-  const Tensor crops = embed_files(model, fb, paths, es, progress_printer("embedding"));
-  lap("embed");
-
-  std::vector<ScoreSet> sets;
-  auto add_set = [&](const std::string& name, std::vector<double> scores) {
-    ScoreSet s;
-    s.name = name;
-    s.scores = std::move(scores);
-    s.has_metrics = labelled;
-    if (labelled) {
-      s.metrics = compute_metrics(s.scores, labels);
-      s.dcf = min_dcf(s.scores, labels, rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa);
-    }
-    sets.push_back(std::move(s));
-  };
-  if (scoring != "cosine") add_set("vt", score_trials(crops, pairs, "vt", test_normalize));
-  if (scoring != "vt") add_set("cosine", score_trials(crops, pairs, "cosine", test_normalize));
-  lap("score");
-
-  if (score_norm != "none") {
-    EmbedSettings cs = es;
-    cs.mean_over_crops = true;
-    const Tensor ce = embed_files(model, fb, cohort_list.paths, cs, progress_printer("embedding cohort"));
-    lap("embed_cohort");
-    std::vector<std::string> speakers;
-    for (int64_t l : cohort_list.labels) speakers.push_back(cohort_list.speakers.name(l));
-    NoGradGuard ng;
-    const Cohort cohort = build_cohort(squeeze(ce, 1), speakers);
-    const Tensor utts = mean(crops, {1});   // (F, D) whole-utterance embeddings
-    const NormedScores ns = cosine_scores_normed(utts, pairs, cohort, score_norm == "asnorm" ? top_n : 0);
-    // wespeaker's raw score, the one the normalisation starts from: the cosine after subtracting the cohort mean.
-    add_set("cosine_mean_subtracted", ns.raw);
-    add_set(score_norm, ns.normed);
-    out["cohort"] = {{"list", p.str("cohort_list")},
-                     {"utterances", cohort_list.size()},
-                     {"speakers", cohort_list.speakers.size()},
-                     {"top_n", score_norm == "asnorm" ? std::min<int64_t>(top_n, cohort_list.speakers.size())
-                                                      : cohort_list.speakers.size()}};
-    lap("score_norm");
-  }
-  const ScoreSet& primary = sets.back().name == score_norm ? sets.back() : sets.front();
-
-  // ---- outputs ----
-  out["test_list"] = rc.test_list;
-  out["test_path"] = rc.test_path;
-  out["files"] = int64_t(paths.size());
-  out["trials"] = int64_t(pairs.size());
-  out["labelled"] = labelled;
-  out["crops_per_file"] = crops.size(1);
-  out["primary"] = primary.name;
-  json js = json::object();
-  for (const auto& s : sets) {
-    json j = {{"trials", int64_t(s.scores.size())}};
-    if (s.has_metrics) {
-      j.update(metrics_json(s.metrics));
-      j["min_dcf"] = min_dcf_json(s.dcf);
-    }
-    js[s.name] = j;
-  }
-  out["scores"] = js;
-  if (!p.str("score_file").empty()) {
-    std::vector<ScoreLine> lines;
-    lines.reserve(pairs.size());
-    for (size_t i = 0; i < pairs.size(); ++i)
-      lines.push_back({trials.trials[i].enroll, trials.trials[i].test, primary.scores[i], labels[i]});
-    if (score_format == "vt") write_scores_vt(p.str("score_file"), lines);
-    else write_scores_kaldi(p.str("score_file"), lines);
-    out["score_file"] = {{"path", p.str("score_file")}, {"format", score_format}, {"scores", primary.name}};
-  }
-  if (!p.str("det_plot").empty() && labelled) {
-    std::vector<DetSeries> series;
-    for (const auto& s : sets) series.push_back({s.name, det_curve(s.scores, labels), s.metrics.vt.eer});
-    write_det_svg(p.str("det_plot"), series);
-    out["det_plot"] = p.str("det_plot");
-  }
-  lap("write");
-  out["seconds"] = seconds;
-  if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
-
-  std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
-              paths.size(), pairs.size(), (long long)crops.size(1), test_normalize ? "true" : "false", tn_why.c_str());
-  if (!labelled) {
-    std::printf("unlabelled trial list: scores only, no metrics\n");
-    return 0;
-  }
-  // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
-  const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
-  for (const auto& s : sets) {
-    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
-                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
-    if (custom_dcf)
-      std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
-    std::printf("\n");
-  }
-  // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
-  std::printf("EER %.4f MinDCF %.5f\n", primary.metrics.vt.eer, primary.dcf.min_dcf);
-  return 0;
+  return run_eval(p, model, device, fb, es, rc, trials, paths, test_normalize, tn_why, scoring, score_norm,
+                  score_format, top_n, cohort_list, out);
 }
 
 }  // namespace
