@@ -320,6 +320,29 @@ int run_embed(const OptionParser& p, SpeakerNet& model, const Device& device, co
   return 0;
 }
 
+// Eval mode's console figures, one line per score set.
+void print_eval_figures(const RecipeConfig& rc, const std::vector<ScoreSet>& sets, const ScoreSet& primary,
+                        size_t n_files, size_t n_trials, int64_t crops_per_file, bool labelled,
+                        bool test_normalize, const std::string& tn_why) {
+  std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
+              n_files, n_trials, (long long)crops_per_file, test_normalize ? "true" : "false", tn_why.c_str());
+  if (!labelled) {
+    std::printf("unlabelled trial list: scores only, no metrics\n");
+    return;
+  }
+  // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
+  const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
+  for (const auto& s : sets) {
+    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
+                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
+    if (custom_dcf)
+      std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
+    std::printf("\n");
+  }
+  // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
+  std::printf("EER %.4f MinDCF %.5f\n", primary.metrics.vt.eer, primary.dcf.min_dcf);
+}
+
 // Eval mode: embed the trial list's files, score every trial (and normalise with a cohort), write the score
 // file, DET plot and --json, and print the figures; the last line is voxceleb_trainer's.
 int run_eval(const OptionParser& p, SpeakerNet& model, const Device& device, const FbankConfig& fb,
@@ -417,23 +440,7 @@ int run_eval(const OptionParser& p, SpeakerNet& model, const Device& device, con
   out["seconds"] = seconds;
   if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
 
-  std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
-              paths.size(), pairs.size(), (long long)crops.size(1), test_normalize ? "true" : "false", tn_why.c_str());
-  if (!labelled) {
-    std::printf("unlabelled trial list: scores only, no metrics\n");
-    return 0;
-  }
-  // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
-  const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
-  for (const auto& s : sets) {
-    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
-                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
-    if (custom_dcf)
-      std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
-    std::printf("\n");
-  }
-  // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
-  std::printf("EER %.4f MinDCF %.5f\n", primary.metrics.vt.eer, primary.dcf.min_dcf);
+  print_eval_figures(rc, sets, primary, paths.size(), pairs.size(), crops.size(1), labelled, test_normalize, tn_why);
   return 0;
 }
 
