@@ -320,6 +320,22 @@ int run_embed(const OptionParser& p, SpeakerNet& model, const Device& device, co
   return 0;
 }
 
+// The --score_norm cohort, read and checked before any embedding.
+audio::TrainList read_cohort(const OptionParser& p) {
+  audio::TrainList cohort_list;
+  require_file(p.str("cohort_list"), "--cohort_list");
+  try {
+    cohort_list = audio::read_train_list(p.str("cohort_list"), p.str("cohort_path"));
+  } catch (const Error& e) {
+    usage(std::string("--cohort_list: ") + e.what());
+  }
+  if (cohort_list.speakers.size() < 2)
+    usage("--cohort_list: '" + p.str("cohort_list") + "' has " + std::to_string(cohort_list.speakers.size()) +
+          " speaker(s); a cohort needs at least 2");
+  check_files_exist(cohort_list.paths, "--cohort_list " + p.str("cohort_list"));
+  return cohort_list;
+}
+
 // Eval mode's console figures, one line per score set.
 void print_eval_figures(const RecipeConfig& rc, const std::vector<ScoreSet>& sets, const ScoreSet& primary,
                         size_t n_files, size_t n_trials, int64_t crops_per_file, bool labelled,
@@ -555,18 +571,7 @@ int run(int argc, char** argv) {
   }
   // ---- eval mode: the cohort (read and checked before any embedding) ----
   audio::TrainList cohort_list;
-  if (score_norm != "none") {
-    require_file(p.str("cohort_list"), "--cohort_list");
-    try {
-      cohort_list = audio::read_train_list(p.str("cohort_list"), p.str("cohort_path"));
-    } catch (const Error& e) {
-      usage(std::string("--cohort_list: ") + e.what());
-    }
-    if (cohort_list.speakers.size() < 2)
-      usage("--cohort_list: '" + p.str("cohort_list") + "' has " + std::to_string(cohort_list.speakers.size()) +
-            " speaker(s); a cohort needs at least 2");
-    check_files_exist(cohort_list.paths, "--cohort_list " + p.str("cohort_list"));
-  }
+  if (score_norm != "none") cohort_list = read_cohort(p);
 
   // ---- the model (its weights must fit) and the settings that depend on it ----
   Loaded loaded = load_model(p, model_path);
