@@ -320,6 +320,50 @@ int run_embed(const OptionParser& p, SpeakerNet& model, const Device& device, co
   return 0;
 }
 
+// The files to embed in eval and embed modes (from --test_list, maybe through --wav_scp, or --embed_list) and
+// their keys, read and checked before the model is loaded.
+void read_files_to_embed(const OptionParser& p, const RecipeConfig& rc0, const std::string& mode,
+                         audio::TrialList& trials, std::vector<std::string>& paths, std::vector<std::string>& keys) {
+  const bool from_trials = mode == "eval" || p.str("embed_list").empty();
+  if (from_trials) {
+    require_file(rc0.test_list, "--test_list");
+    audio::TrialOptions to;
+    to.allow_unlabelled = p.boolean("allow_unlabelled");
+    try {
+      trials = audio::read_trials(rc0.test_list, to);
+    } catch (const Error& e) {
+      usage(std::string("--test_list: ") + e.what());
+    }
+    if (trials.trials.empty()) usage("--test_list: '" + rc0.test_list + "' has no trials");
+    if (!trials.labelled() && !p.str("det_plot").empty())
+      usage("--det_plot: the trial list '" + rc0.test_list + "' has no labels, so there is no DET curve");
+    const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc0.test_path;
+    if (!p.str("wav_scp").empty()) {
+      require_file(p.str("wav_scp"), "--wav_scp");
+      std::map<std::string, std::string> scp;
+      try {
+        scp = audio::read_wav_scp(p.str("wav_scp"), root);
+      } catch (const Error& e) {
+        usage(std::string("--wav_scp: ") + e.what());
+      }
+      for (const auto& k : trials.files) {
+        auto it = scp.find(k);
+        if (it == scp.end())
+          usage("--wav_scp: '" + p.str("wav_scp") + "' has no entry for '" + k + "' of --test_list " + rc0.test_list);
+        paths.push_back(it->second);
+      }
+    } else {
+      for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
+    }
+    keys = trials.files;
+  } else {
+    require_file(p.str("embed_list"), "--embed_list");
+    paths = read_path_list(p.str("embed_list"), p.str("embed_path"));
+    keys = paths;
+  }
+  check_files_exist(paths, from_trials ? "--test_list " + rc0.test_list : "--embed_list " + p.str("embed_list"));
+}
+
 // The --score_norm cohort, read and checked before any embedding.
 audio::TrainList read_cohort(const OptionParser& p) {
   audio::TrainList cohort_list;
@@ -518,46 +562,7 @@ int run(int argc, char** argv) {
   }
   audio::TrialList trials;
   std::vector<std::string> paths, keys;
-  if (mode != "pair") {
-    const bool from_trials = mode == "eval" || p.str("embed_list").empty();
-    if (from_trials) {
-      require_file(rc0.test_list, "--test_list");
-      audio::TrialOptions to;
-      to.allow_unlabelled = p.boolean("allow_unlabelled");
-      try {
-        trials = audio::read_trials(rc0.test_list, to);
-      } catch (const Error& e) {
-        usage(std::string("--test_list: ") + e.what());
-      }
-      if (trials.trials.empty()) usage("--test_list: '" + rc0.test_list + "' has no trials");
-      if (!trials.labelled() && !p.str("det_plot").empty())
-        usage("--det_plot: the trial list '" + rc0.test_list + "' has no labels, so there is no DET curve");
-      const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc0.test_path;
-      if (!p.str("wav_scp").empty()) {
-        require_file(p.str("wav_scp"), "--wav_scp");
-        std::map<std::string, std::string> scp;
-        try {
-          scp = audio::read_wav_scp(p.str("wav_scp"), root);
-        } catch (const Error& e) {
-          usage(std::string("--wav_scp: ") + e.what());
-        }
-        for (const auto& k : trials.files) {
-          auto it = scp.find(k);
-          if (it == scp.end())
-            usage("--wav_scp: '" + p.str("wav_scp") + "' has no entry for '" + k + "' of --test_list " + rc0.test_list);
-          paths.push_back(it->second);
-        }
-      } else {
-        for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
-      }
-      keys = trials.files;
-    } else {
-      require_file(p.str("embed_list"), "--embed_list");
-      paths = read_path_list(p.str("embed_list"), p.str("embed_path"));
-      keys = paths;
-    }
-    check_files_exist(paths, from_trials ? "--test_list " + rc0.test_list : "--embed_list " + p.str("embed_list"));
-  }
+  if (mode != "pair") read_files_to_embed(p, rc0, mode, trials, paths, keys);
   std::string npy, index, ark;
   if (mode == "embed") {
     const std::string stem = p.str("embed_out");
