@@ -270,210 +270,146 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-int run(int argc, char** argv) {
-  OptionParser p(kApp,
-                 "Evaluate a speaker-embedding model on a trial list, extract embeddings, or score two files.\n"
-                 "Eval mode's last line is 'EER <percent> MinDCF <value>': voxceleb_trainer's (non-interpolated) EER "
-                 "in % and the minDCF at --dcf_p_target (default 0.05, C_miss --dcf_c_miss, C_fa --dcf_c_fa) of the "
-                 "primary scores (VT scoring; cosine with --scoring cosine; the normalised ones with --score_norm). "
-                 "--json holds every figure of every score set.",
-                 EVAL);
-  add_options(p);
-  if (!p.parse(argc, argv)) return 0;   // --help
+// Pair mode: score one enrolment file against one test file.
+int run_pair(const OptionParser& p, SpeakerNet& model, const Device& device, const FbankConfig& fb,
+             const EmbedSettings& es, bool test_normalize, json& out) {
+  model.to(device);
+  const Tensor crops = embed_files(model, fb, {p.str("enrol_file"), p.str("test_file")}, es);   // (2, n, D)
+  const std::vector<TrialPair> pair{{0, 1}};
+  const double vt = score_trials(crops, pair, "vt", test_normalize)[0];
+  const double cos = score_trials(crops, pair, "cosine", test_normalize)[0];
+  out["enrol_file"] = p.str("enrol_file");
+  out["test_file"] = p.str("test_file");
+  out["vt_score"] = vt;
+  out["cosine_score"] = cos;
+  if (!p.str("json").empty()) {
+    std::ofstream(p.str("json")) << out.dump(2) << "\n";
+  }
+  std::printf("%s %s\nVT score %.6f cosine %.6f\n", p.str("enrol_file").c_str(), p.str("test_file").c_str(), vt,
+              cos);
+  return 0;
+}
 
-  // ---- everything that can be checked before any work ----
-  const std::string mode = one_of(p, "mode", {"eval", "embed", "pair"});
-  check_mode_flags(p, mode);
-  const std::string scoring = one_of(p, "scoring", {"vt", "cosine", "both"});
-  const std::string score_format = one_of(p, "score_format", {"vt", "kaldi"});
-  const std::string score_norm = one_of(p, "score_norm", {"none", "asnorm", "snorm"});
-  const std::string embed_format = one_of(p, "embed_format", {"npy", "kaldi"});
-  const std::string tn_flag = one_of(p, "test_normalize", {"auto", "true", "false"});
-  const int64_t eval_batch = p.integer("eval_batch");
-  if (eval_batch < 1) usage("--eval_batch: must be >= 1, got " + std::to_string(eval_batch));
-  const int64_t top_n = p.integer("top_n");
-  if (score_norm == "asnorm" && top_n < 2) usage("--top_n: must be >= 2 for asnorm, got " + std::to_string(top_n));
-  if (score_norm == "snorm" && p.source("top_n") != OptionSource::default_value)
-    usage("--top_n is not used by --score_norm snorm (it takes the whole cohort)");
-  if (score_norm != "none" && scoring == "vt")
-    usage("--score_norm " + score_norm + " normalises cosine scores; use --scoring cosine or both");
-  if (score_norm != "none" && p.str("cohort_list").empty()) usage("--score_norm " + score_norm + ": needs --cohort_list");
-  if (score_norm == "none" && !p.str("cohort_list").empty()) usage("--cohort_list is only used with --score_norm");
+// Embed mode: write one embedding per file (or per crop) as npy + index or a Kaldi text ark.
+int run_embed(const OptionParser& p, SpeakerNet& model, const Device& device, const FbankConfig& fb,
+              const EmbedSettings& es, const std::vector<std::string>& paths, const std::vector<std::string>& keys,
+              const std::string& embed_format, const std::string& npy, const std::string& index,
+              const std::string& ark, json& out) {
+  model.to(device);
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool crops_out = p.boolean("embed_crops");
+  EmbedSettings s = es;
+  s.mean_over_crops = !crops_out;
+  const Tensor e = embed_files(model, fb, paths, s, progress_printer("embedding"));   // (F, n, D)
+  Embeddings emb;
+  emb.matrix = reshape(e, {e.size(0) * e.size(1), e.size(2)});
+  for (const auto& k : keys)
+    for (int64_t i = 0; i < e.size(1); ++i) emb.keys.push_back(crops_out ? k + "#" + std::to_string(i) : k);
+  if (embed_format == "npy") write_embeddings_npy(npy, index, emb);
+  else write_kaldi_text_ark(ark, emb);
+  out["embeddings"] = {{"files", e.size(0)},
+                       {"rows", emb.matrix.size(0)},
+                       {"dim", emb.matrix.size(1)},
+                       {"per_crop", crops_out},
+                       {"format", embed_format},
+                       {"outputs", embed_format == "npy" ? json::array({npy, index}) : json::array({ark})},
+                       {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+  if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
+  std::printf("wrote %lld embeddings of dimension %lld to %s\n", (long long)emb.matrix.size(0),
+              (long long)emb.matrix.size(1), embed_format == "npy" ? npy.c_str() : ark.c_str());
+  return 0;
+}
 
-  const RecipeConfig rc0 = recipe_config(p);   // all but the model keys, which a checkpoint may still supply
-  if (rc0.dcf_p_target <= 0 || rc0.dcf_p_target >= 1)
-    usage("--dcf_p_target: must be in (0, 1), got " + fmt("%g", rc0.dcf_p_target));
-  if (rc0.dcf_c_miss <= 0) usage("--dcf_c_miss: must be positive, got " + fmt("%g", rc0.dcf_c_miss));
-  if (rc0.dcf_c_fa <= 0) usage("--dcf_c_fa: must be positive, got " + fmt("%g", rc0.dcf_c_fa));
-  if (rc0.eval_frames < 0) usage("--eval_frames: must be >= 0 (0 = the whole file), got " + std::to_string(rc0.eval_frames));
-  if (rc0.num_eval < 1) usage("--num_eval: must be >= 1, got " + std::to_string(rc0.num_eval));
-  if (rc0.nDataLoaderThread < 0) usage("--nDataLoaderThread: must be >= 0, got " + std::to_string(rc0.nDataLoaderThread));
-  Device device;
-  try {
-    device = Device::parse(rc0.device);
-  } catch (const Error&) {
-    usage("--device: '" + rc0.device + "' is not cpu, cuda or cuda:N");
-  }
-  if (device.is_cuda() && (!cuda::available() || device.index >= cuda::device_count()))
-    usage("--device " + rc0.device + ": no such CUDA device (" +
-          (cuda::built_with_cuda() ? "none usable" : "this build has no CUDA") + ")");
-  const std::string model_path = p.str("initial_model");
-  require_file(model_path, "--initial_model");
-  for (const char* f : {"json", "score_file", "det_plot"}) prepare_output(p.str(f), std::string("--") + f);
-
-  // ---- the files, read and checked before the model is loaded ----
-  if (mode == "pair") {
-    require_file(p.str("enrol_file"), "--enrol_file");
-    require_file(p.str("test_file"), "--test_file");
-  }
-  audio::TrialList trials;
-  std::vector<std::string> paths, keys;
-  if (mode != "pair") {
-    const bool from_trials = mode == "eval" || p.str("embed_list").empty();
-    if (from_trials) {
-      require_file(rc0.test_list, "--test_list");
-      audio::TrialOptions to;
-      to.allow_unlabelled = p.boolean("allow_unlabelled");
-      try {
-        trials = audio::read_trials(rc0.test_list, to);
-      } catch (const Error& e) {
-        usage(std::string("--test_list: ") + e.what());
-      }
-      if (trials.trials.empty()) usage("--test_list: '" + rc0.test_list + "' has no trials");
-      if (!trials.labelled() && !p.str("det_plot").empty())
-        usage("--det_plot: the trial list '" + rc0.test_list + "' has no labels, so there is no DET curve");
-      const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc0.test_path;
-      if (!p.str("wav_scp").empty()) {
-        require_file(p.str("wav_scp"), "--wav_scp");
-        std::map<std::string, std::string> scp;
-        try {
-          scp = audio::read_wav_scp(p.str("wav_scp"), root);
-        } catch (const Error& e) {
-          usage(std::string("--wav_scp: ") + e.what());
-        }
-        for (const auto& k : trials.files) {
-          auto it = scp.find(k);
-          if (it == scp.end())
-            usage("--wav_scp: '" + p.str("wav_scp") + "' has no entry for '" + k + "' of --test_list " + rc0.test_list);
-          paths.push_back(it->second);
-        }
-      } else {
-        for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
-      }
-      keys = trials.files;
-    } else {
-      require_file(p.str("embed_list"), "--embed_list");
-      paths = read_path_list(p.str("embed_list"), p.str("embed_path"));
-      keys = paths;
-    }
-    check_files_exist(paths, from_trials ? "--test_list " + rc0.test_list : "--embed_list " + p.str("embed_list"));
-  }
-  std::string npy, index, ark;
-  if (mode == "embed") {
-    const std::string stem = p.str("embed_out");
-    if (stem.empty()) usage("--embed_out: required with --mode embed");
-    npy = stem + ".npy", index = stem + ".index.txt", ark = stem + ".ark";
-    for (const auto& f : embed_format == "npy" ? std::vector<std::string>{npy, index} : std::vector<std::string>{ark})
-      prepare_output(f, "--embed_out");
-    for (const auto& k : keys)
-      if (k.empty() || k.find_first_of(" \t\r\n") != std::string::npos)
-        usage("--embed_out: key '" + k + "' contains whitespace; npy index and Kaldi ark keys cannot");
-  }
-  // ---- eval mode: the cohort (read and checked before any embedding) ----
-  audio::TrainList cohort_list;
-  if (score_norm != "none") {
-    require_file(p.str("cohort_list"), "--cohort_list");
+// The files to embed in eval and embed modes (from --test_list, maybe through --wav_scp, or --embed_list) and
+// their keys, read and checked before the model is loaded.
+void read_files_to_embed(const OptionParser& p, const RecipeConfig& rc0, const std::string& mode,
+                         audio::TrialList& trials, std::vector<std::string>& paths, std::vector<std::string>& keys) {
+  const bool from_trials = mode == "eval" || p.str("embed_list").empty();
+  if (from_trials) {
+    require_file(rc0.test_list, "--test_list");
+    audio::TrialOptions to;
+    to.allow_unlabelled = p.boolean("allow_unlabelled");
     try {
-      cohort_list = audio::read_train_list(p.str("cohort_list"), p.str("cohort_path"));
+      trials = audio::read_trials(rc0.test_list, to);
     } catch (const Error& e) {
-      usage(std::string("--cohort_list: ") + e.what());
+      usage(std::string("--test_list: ") + e.what());
     }
-    if (cohort_list.speakers.size() < 2)
-      usage("--cohort_list: '" + p.str("cohort_list") + "' has " + std::to_string(cohort_list.speakers.size()) +
-            " speaker(s); a cohort needs at least 2");
-    check_files_exist(cohort_list.paths, "--cohort_list " + p.str("cohort_list"));
+    if (trials.trials.empty()) usage("--test_list: '" + rc0.test_list + "' has no trials");
+    if (!trials.labelled() && !p.str("det_plot").empty())
+      usage("--det_plot: the trial list '" + rc0.test_list + "' has no labels, so there is no DET curve");
+    const std::string root = mode == "embed" && !p.str("embed_path").empty() ? p.str("embed_path") : rc0.test_path;
+    if (!p.str("wav_scp").empty()) {
+      require_file(p.str("wav_scp"), "--wav_scp");
+      std::map<std::string, std::string> scp;
+      try {
+        scp = audio::read_wav_scp(p.str("wav_scp"), root);
+      } catch (const Error& e) {
+        usage(std::string("--wav_scp: ") + e.what());
+      }
+      for (const auto& k : trials.files) {
+        auto it = scp.find(k);
+        if (it == scp.end())
+          usage("--wav_scp: '" + p.str("wav_scp") + "' has no entry for '" + k + "' of --test_list " + rc0.test_list);
+        paths.push_back(it->second);
+      }
+    } else {
+      for (const auto& k : trials.files) paths.push_back(audio::join_path(root, k));
+    }
+    keys = trials.files;
+  } else {
+    require_file(p.str("embed_list"), "--embed_list");
+    paths = read_path_list(p.str("embed_list"), p.str("embed_path"));
+    keys = paths;
   }
+  check_files_exist(paths, from_trials ? "--test_list " + rc0.test_list : "--embed_list " + p.str("embed_list"));
+}
 
-  // ---- the model (its weights must fit) and the settings that depend on it ----
-  Loaded loaded = load_model(p, model_path);
-  SpeakerNet& model = *loaded.model;
-  const RecipeConfig rc = recipe_config(p);   // after the checkpoint's model keys
-  const FbankConfig fb = frontend_config(rc);
-  std::string tn_why;
-  const bool test_normalize = resolve_test_normalize(tn_flag, rc, tn_why);
-
-  EmbedSettings es;
-  es.eval_frames = rc.eval_frames;
-  es.num_eval = rc.num_eval;
-  es.num_workers = int(rc.nDataLoaderThread);
-  es.max_batch_rows = eval_batch;
+// The --score_norm cohort, read and checked before any embedding.
+audio::TrainList read_cohort(const OptionParser& p) {
+  audio::TrainList cohort_list;
+  require_file(p.str("cohort_list"), "--cohort_list");
   try {
-    check_embed_settings(es, fb, model);
+    cohort_list = audio::read_train_list(p.str("cohort_list"), p.str("cohort_path"));
   } catch (const Error& e) {
-    usage(e.what());
+    usage(std::string("--cohort_list: ") + e.what());
   }
+  if (cohort_list.speakers.size() < 2)
+    usage("--cohort_list: '" + p.str("cohort_list") + "' has " + std::to_string(cohort_list.speakers.size()) +
+          " speaker(s); a cohort needs at least 2");
+  check_files_exist(cohort_list.paths, "--cohort_list " + p.str("cohort_list"));
+  return cohort_list;
+}
 
-  json out;
-  out["tool"] = kApp;
-  out["mode"] = mode;
-  out["commit"] = SPK_GIT_SHA;
-  out["settings"] = p.values();
-  if (!p.config_path().empty()) out["config_file"] = p.config_path();
-  out["model"] = {{"name", model.name()},
-                  {"parameters", model.num_parameters()},
-                  {"embedding_dim", model.embedding_dim()},
-                  {"n_mels", model.n_mels()}};
-  out["checkpoint"] = loaded.info;
-  out["frontend"] = {{"preset", frontend_name(rc)}, {"config", fbank_config_str(fb)}};
-  out["device"] = device.str();
-  out["test_normalize"] = {{"value", test_normalize}, {"why", tn_why}};
-
-  // ---- pair mode ----
-  if (mode == "pair") {
-    model.to(device);
-    const Tensor crops = embed_files(model, fb, {p.str("enrol_file"), p.str("test_file")}, es);   // (2, n, D)
-    const std::vector<TrialPair> pair{{0, 1}};
-    const double vt = score_trials(crops, pair, "vt", test_normalize)[0];
-    const double cos = score_trials(crops, pair, "cosine", test_normalize)[0];
-    out["enrol_file"] = p.str("enrol_file");
-    out["test_file"] = p.str("test_file");
-    out["vt_score"] = vt;
-    out["cosine_score"] = cos;
-    if (!p.str("json").empty()) {
-      std::ofstream(p.str("json")) << out.dump(2) << "\n";
-    }
-    std::printf("%s %s\nVT score %.6f cosine %.6f\n", p.str("enrol_file").c_str(), p.str("test_file").c_str(), vt,
-                cos);
-    return 0;
+// Eval mode's console figures, one line per score set.
+void print_eval_figures(const RecipeConfig& rc, const std::vector<ScoreSet>& sets, const ScoreSet& primary,
+                        size_t n_files, size_t n_trials, int64_t crops_per_file, bool labelled,
+                        bool test_normalize, const std::string& tn_why) {
+  std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
+              n_files, n_trials, (long long)crops_per_file, test_normalize ? "true" : "false", tn_why.c_str());
+  if (!labelled) {
+    std::printf("unlabelled trial list: scores only, no metrics\n");
+    return;
   }
-
-  // ---- embed mode ----
-  if (mode == "embed") {
-    model.to(device);
-    const auto t0 = std::chrono::steady_clock::now();
-    const bool crops_out = p.boolean("embed_crops");
-    EmbedSettings s = es;
-    s.mean_over_crops = !crops_out;
-    const Tensor e = embed_files(model, fb, paths, s, progress_printer("embedding"));   // (F, n, D)
-    Embeddings emb;
-    emb.matrix = reshape(e, {e.size(0) * e.size(1), e.size(2)});
-    for (const auto& k : keys)
-      for (int64_t i = 0; i < e.size(1); ++i) emb.keys.push_back(crops_out ? k + "#" + std::to_string(i) : k);
-    if (embed_format == "npy") write_embeddings_npy(npy, index, emb);
-    else write_kaldi_text_ark(ark, emb);
-    out["embeddings"] = {{"files", e.size(0)},
-                         {"rows", emb.matrix.size(0)},
-                         {"dim", emb.matrix.size(1)},
-                         {"per_crop", crops_out},
-                         {"format", embed_format},
-                         {"outputs", embed_format == "npy" ? json::array({npy, index}) : json::array({ark})},
-                         {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
-    if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
-    std::printf("wrote %lld embeddings of dimension %lld to %s\n", (long long)emb.matrix.size(0),
-                (long long)emb.matrix.size(1), embed_format == "npy" ? npy.c_str() : ark.c_str());
-    return 0;
+  // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
+  const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
+  for (const auto& s : sets) {
+    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
+                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
+    if (custom_dcf)
+      std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
+    std::printf("\n");
   }
+  // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
+  std::printf("EER %.4f MinDCF %.5f\n", primary.metrics.vt.eer, primary.dcf.min_dcf);
+}
 
+// Eval mode: embed the trial list's files, score every trial (and normalise with a cohort), write the score
+// file, DET plot and --json, and print the figures; the last line is voxceleb_trainer's.
+int run_eval(const OptionParser& p, SpeakerNet& model, const Device& device, const FbankConfig& fb,
+             const EmbedSettings& es, const RecipeConfig& rc, const audio::TrialList& trials,
+             const std::vector<std::string>& paths, bool test_normalize, const std::string& tn_why,
+             const std::string& scoring, const std::string& score_norm, const std::string& score_format,
+             int64_t top_n, const audio::TrainList& cohort_list, json& out) {
   model.to(device);
   const std::vector<TrialPair> pairs = trial_pairs(trials);
   const std::vector<int> labels = trial_labels(trials);
@@ -564,24 +500,123 @@ int run(int argc, char** argv) {
   out["seconds"] = seconds;
   if (!p.str("json").empty()) std::ofstream(p.str("json")) << out.dump(2) << "\n";
 
-  std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
-              paths.size(), pairs.size(), (long long)crops.size(1), test_normalize ? "true" : "false", tn_why.c_str());
-  if (!labelled) {
-    std::printf("unlabelled trial list: scores only, no metrics\n");
-    return 0;
-  }
-  // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
-  const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
-  for (const auto& s : sets) {
-    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
-                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
-    if (custom_dcf)
-      std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
-    std::printf("\n");
-  }
-  // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
-  std::printf("EER %.4f MinDCF %.5f\n", primary.metrics.vt.eer, primary.dcf.min_dcf);
+  print_eval_figures(rc, sets, primary, paths.size(), pairs.size(), crops.size(1), labelled, test_normalize, tn_why);
   return 0;
+}
+
+int run(int argc, char** argv) {
+  OptionParser p(kApp,
+                 "Evaluate a speaker-embedding model on a trial list, extract embeddings, or score two files.\n"
+                 "Eval mode's last line is 'EER <percent> MinDCF <value>': voxceleb_trainer's (non-interpolated) EER "
+                 "in % and the minDCF at --dcf_p_target (default 0.05, C_miss --dcf_c_miss, C_fa --dcf_c_fa) of the "
+                 "primary scores (VT scoring; cosine with --scoring cosine; the normalised ones with --score_norm). "
+                 "--json holds every figure of every score set.",
+                 EVAL);
+  add_options(p);
+  if (!p.parse(argc, argv)) return 0;   // --help
+
+  // ---- everything that can be checked before any work ----
+  const std::string mode = one_of(p, "mode", {"eval", "embed", "pair"});
+  check_mode_flags(p, mode);
+  const std::string scoring = one_of(p, "scoring", {"vt", "cosine", "both"});
+  const std::string score_format = one_of(p, "score_format", {"vt", "kaldi"});
+  const std::string score_norm = one_of(p, "score_norm", {"none", "asnorm", "snorm"});
+  const std::string embed_format = one_of(p, "embed_format", {"npy", "kaldi"});
+  const std::string tn_flag = one_of(p, "test_normalize", {"auto", "true", "false"});
+  const int64_t eval_batch = p.integer("eval_batch");
+  if (eval_batch < 1) usage("--eval_batch: must be >= 1, got " + std::to_string(eval_batch));
+  const int64_t top_n = p.integer("top_n");
+  if (score_norm == "asnorm" && top_n < 2) usage("--top_n: must be >= 2 for asnorm, got " + std::to_string(top_n));
+  if (score_norm == "snorm" && p.source("top_n") != OptionSource::default_value)
+    usage("--top_n is not used by --score_norm snorm (it takes the whole cohort)");
+  if (score_norm != "none" && scoring == "vt")
+    usage("--score_norm " + score_norm + " normalises cosine scores; use --scoring cosine or both");
+  if (score_norm != "none" && p.str("cohort_list").empty()) usage("--score_norm " + score_norm + ": needs --cohort_list");
+  if (score_norm == "none" && !p.str("cohort_list").empty()) usage("--cohort_list is only used with --score_norm");
+
+  const RecipeConfig rc0 = recipe_config(p);   // all but the model keys, which a checkpoint may still supply
+  if (rc0.dcf_p_target <= 0 || rc0.dcf_p_target >= 1)
+    usage("--dcf_p_target: must be in (0, 1), got " + fmt("%g", rc0.dcf_p_target));
+  if (rc0.dcf_c_miss <= 0) usage("--dcf_c_miss: must be positive, got " + fmt("%g", rc0.dcf_c_miss));
+  if (rc0.dcf_c_fa <= 0) usage("--dcf_c_fa: must be positive, got " + fmt("%g", rc0.dcf_c_fa));
+  if (rc0.eval_frames < 0) usage("--eval_frames: must be >= 0 (0 = the whole file), got " + std::to_string(rc0.eval_frames));
+  if (rc0.num_eval < 1) usage("--num_eval: must be >= 1, got " + std::to_string(rc0.num_eval));
+  if (rc0.nDataLoaderThread < 0) usage("--nDataLoaderThread: must be >= 0, got " + std::to_string(rc0.nDataLoaderThread));
+  Device device;
+  try {
+    device = Device::parse(rc0.device);
+  } catch (const Error&) {
+    usage("--device: '" + rc0.device + "' is not cpu, cuda or cuda:N");
+  }
+  if (device.is_cuda() && (!cuda::available() || device.index >= cuda::device_count()))
+    usage("--device " + rc0.device + ": no such CUDA device (" +
+          (cuda::built_with_cuda() ? "none usable" : "this build has no CUDA") + ")");
+  const std::string model_path = p.str("initial_model");
+  require_file(model_path, "--initial_model");
+  for (const char* f : {"json", "score_file", "det_plot"}) prepare_output(p.str(f), std::string("--") + f);
+
+  // ---- the files, read and checked before the model is loaded ----
+  if (mode == "pair") {
+    require_file(p.str("enrol_file"), "--enrol_file");
+    require_file(p.str("test_file"), "--test_file");
+  }
+  audio::TrialList trials;
+  std::vector<std::string> paths, keys;
+  if (mode != "pair") read_files_to_embed(p, rc0, mode, trials, paths, keys);
+  std::string npy, index, ark;
+  if (mode == "embed") {
+    const std::string stem = p.str("embed_out");
+    if (stem.empty()) usage("--embed_out: required with --mode embed");
+    npy = stem + ".npy", index = stem + ".index.txt", ark = stem + ".ark";
+    for (const auto& f : embed_format == "npy" ? std::vector<std::string>{npy, index} : std::vector<std::string>{ark})
+      prepare_output(f, "--embed_out");
+    for (const auto& k : keys)
+      if (k.empty() || k.find_first_of(" \t\r\n") != std::string::npos)
+        usage("--embed_out: key '" + k + "' contains whitespace; npy index and Kaldi ark keys cannot");
+  }
+  // ---- eval mode: the cohort (read and checked before any embedding) ----
+  audio::TrainList cohort_list;
+  if (score_norm != "none") cohort_list = read_cohort(p);
+
+  // ---- the model (its weights must fit) and the settings that depend on it ----
+  Loaded loaded = load_model(p, model_path);
+  SpeakerNet& model = *loaded.model;
+  const RecipeConfig rc = recipe_config(p);   // after the checkpoint's model keys
+  const FbankConfig fb = frontend_config(rc);
+  std::string tn_why;
+  const bool test_normalize = resolve_test_normalize(tn_flag, rc, tn_why);
+
+  EmbedSettings es;
+  es.eval_frames = rc.eval_frames;
+  es.num_eval = rc.num_eval;
+  es.num_workers = int(rc.nDataLoaderThread);
+  es.max_batch_rows = eval_batch;
+  try {
+    check_embed_settings(es, fb, model);
+  } catch (const Error& e) {
+    usage(e.what());
+  }
+
+  json out;
+  out["tool"] = kApp;
+  out["mode"] = mode;
+  out["commit"] = SPK_GIT_SHA;
+  out["settings"] = p.values();
+  if (!p.config_path().empty()) out["config_file"] = p.config_path();
+  out["model"] = {{"name", model.name()},
+                  {"parameters", model.num_parameters()},
+                  {"embedding_dim", model.embedding_dim()},
+                  {"n_mels", model.n_mels()}};
+  out["checkpoint"] = loaded.info;
+  out["frontend"] = {{"preset", frontend_name(rc)}, {"config", fbank_config_str(fb)}};
+  out["device"] = device.str();
+  out["test_normalize"] = {{"value", test_normalize}, {"why", tn_why}};
+
+  if (mode == "pair") return run_pair(p, model, device, fb, es, test_normalize, out);
+  if (mode == "embed") return run_embed(p, model, device, fb, es, paths, keys, embed_format, npy, index, ark, out);
+
+  return run_eval(p, model, device, fb, es, rc, trials, paths, test_normalize, tn_why, scoring, score_norm,
+                  score_format, top_n, cohort_list, out);
 }
 
 }  // namespace

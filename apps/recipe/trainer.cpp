@@ -137,13 +137,25 @@ void Trainer::log(const std::string& line) const {
   if (hooks_.log) hooks_.log(line);
 }
 
+// The steps run in this order; every input is checked before any training starts.
 void Trainer::setup() {
+  check_config();
+  std::shared_ptr<audio::Augmenter> augmenter = read_train_data();
+  build_model_and_loss();
+  build_optimiser();
+  resume_or_initialise();
+  make_loader_and_log(std::move(augmenter));
+}
+
+void Trainer::check_config() {
   validate_train_config(cfg_);
   device_ = Device::parse(cfg_.device);
   if (const char* k = std::getenv("SPK_FAULT_KILL_AT_STEP")) kill_at_step_ = std::atoll(k);
   fbank_ = frontend_config(cfg_);
+}
 
-  // ---- data: lists, files, augmentation (all checked before any training) ----
+// Data: lists, files, augmentation. Resolves --nClasses from the list when it is 0.
+std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
   if (!fs::exists(cfg_.train_list)) throw UsageError("--train_list: no such file '" + cfg_.train_list + "'");
   if (!cfg_.train_path.empty() && !fs::is_directory(cfg_.train_path))
     throw UsageError("--train_path: no such directory '" + cfg_.train_path + "'");
@@ -173,8 +185,10 @@ void Trainer::setup() {
     if (!fs::is_directory(cfg_.rir_path)) throw UsageError("--rir_path: no such directory '" + cfg_.rir_path + "'");
     augmenter = std::make_shared<audio::Augmenter>(cfg_.musan_path, cfg_.rir_path);
   }
+  return augmenter;
+}
 
-  // ---- model, loss, optimiser ----
+void Trainer::build_model_and_loss() {
   // Streams from --seed: one initialises the model, a child of it the loss's parameters and its sampling
   // (triplet's negatives); the latter is the trainer's rng_, saved in checkpoints.
   Rng init_rng = Rng(uint64_t(cfg_.seed)).fork(0);
@@ -185,7 +199,9 @@ void Trainer::setup() {
   loss_ = make_loss(cfg_.trainfunc, lc);
   model_->to(device_);
   loss_->to(device_);
+}
 
+void Trainer::build_optimiser() {
   NamedTensors params = training_parameters(*model_, *loss_);
   if (cfg_.optimizer == "sgd") {
     optim_ = std::make_unique<SGD>(params, cfg_.lr, SGDOptions{.momentum = 0.9, .weight_decay = cfg_.weight_decay});
@@ -194,8 +210,10 @@ void Trainer::setup() {
   } else {
     optim_ = std::make_unique<Adam>(params, cfg_.lr, AdamOptions{.weight_decay = cfg_.weight_decay});
   }
+}
 
-  // ---- resume, or start (maybe from --initial_model) ----
+// Resume from the newest checkpoint in --save_path, or start (maybe from --initial_model).
+void Trainer::resume_or_initialise() {
   const std::string resume = find_resume_checkpoint(cfg_.save_path);
   if (!resume.empty()) {
     const Checkpoint ck = read_checkpoint(resume);
@@ -226,8 +244,9 @@ void Trainer::setup() {
   if (epoch_ >= cfg_.max_epoch)
     log("nothing to train: the checkpoint is at epoch " + std::to_string(epoch_) + ", --max_epoch is " +
         std::to_string(cfg_.max_epoch));
+}
 
-  // ---- loader and log ----
+void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
   audio::LoaderConfig lcfg;
   lcfg.sampler.batch_size = cfg_.batch_size;
   lcfg.sampler.n_per_speaker = cfg_.nPerSpeaker;
@@ -247,7 +266,7 @@ void Trainer::setup() {
         for (const auto& [name, p] : model_->named_parameters()) n += p.numel();
         return n;
       }()) + " parameters), loss " + cfg_.trainfunc + ", " + std::to_string(train_.size()) + " utterances of " +
-      std::to_string(speakers) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
+      std::to_string(train_.speakers.size()) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
       std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker) + " per epoch, front end " +
       frontend_name(cfg_) + ", device " + device_.str());
 }

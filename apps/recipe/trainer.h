@@ -36,6 +36,7 @@ class Rng;
 }  // namespace spk
 
 namespace spk::audio {
+class Augmenter;
 class TrainLoader;
 }
 
@@ -93,6 +94,13 @@ class Trainer {
 
  private:
   void log(const std::string& line) const;
+  // The steps of setup(), in order.
+  void check_config();
+  std::shared_ptr<audio::Augmenter> read_train_data();
+  void build_model_and_loss();
+  void build_optimiser();
+  void resume_or_initialise();
+  void make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter);
   double lr_at(int64_t epoch0, int64_t batch) const;   // epoch0: epochs completed before this step
   EpochSummary train_epoch(int64_t epoch);
   void save(const std::string& path, const nlohmann::json& eval) const;
