@@ -12,7 +12,7 @@
 // -> statistics pooling [mean_t; sqrt(var_t (unbiased) + 1e-7)] (3000, wespeaker TSTP)
 // -> seg_1 = segment6 Linear(3000, nOut = 512): its affine output is the x-vector embedding (wespeaker's
 // embed_a). The classifier-side segment7 (wespeaker's seg_bn_1 / seg_2) is not part of this model: a
-// checkpoint's seg_bn_1.* / seg_2.* entries are ignored by the loader.
+// checkpoint's seg_bn_1.* / seg_2.* entries are reported and skipped on import (apps/recipe/weight_import.cpp).
 // Names: frame_1.conv_1d.weight/bias, frame_1.bn.running_mean/running_var/num_batches_tracked, seg_1.*.
 // Params (n_mels 80, nOut 512): frame_1 205,312 + frame_2 786,944 + frame_3 786,944 + frame_4 262,656
 // + frame_5 769,500 + seg_1 1,536,512 = 4,347,868 (3D-Speaker lists its TDNN as 4.34 M).

@@ -104,7 +104,7 @@ def main():
             rel = float(np.abs(spk_emb[i] - ref).max() / np.abs(ref).max())
             cos = float(spk_emb[i] @ ref / np.linalg.norm(spk_emb[i]) / np.linalg.norm(ref))
             worst = max(worst, rel)
-            print(f"{os.path.basename(path)}: max|spk - torch| / max|torch| = {rel:.2e}  cosine {cos:.8f}")
+            print(f"{os.path.relpath(path, args.wav_dir)}: max|spk - torch| / max|torch| = {rel:.2e}  cosine {cos:.8f}")
     ok = worst < 1e-4
     print(f"round trip {model} ({len(wavs)} files, torch {torch.__version__}): worst relative difference "
           f"{worst:.2e} -> {'OK' if ok else 'MISMATCH'}")
