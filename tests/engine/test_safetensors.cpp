@@ -10,33 +10,17 @@
 #include "engine/layers.h"
 #include "engine/safetensors.h"
 #include "support/check.h"
+#include "support/tmp_files.h"
 
 using namespace spk;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A scratch directory removed at the end of the test case.
-struct TmpDir {
-  fs::path dir;
-  TmpDir() {
-    static int n = 0;
-    dir = fs::temp_directory_path() / ("spk_test_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::create_directories(dir);
-  }
-  ~TmpDir() { std::error_code ec; fs::remove_all(dir, ec); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using spk::test::TmpDir;
+using spk::test::read_bytes;
+using spk::test::write_bytes;
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), std::streamsize(bytes.size()));
-}
 
 std::string le64(uint64_t v) {
   std::string s(8, '\0');
@@ -71,7 +55,7 @@ struct Small : Module {
 }  // namespace
 
 TEST_CASE("safetensors round trip: every dtype, scalars, empty and strided tensors, metadata") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_safetensors");
   Rng rng(4);
   Tensor f32 = Tensor::uniform({2, 3}, rng, -1, 1);
   Tensor f64 = Tensor::uniform({3}, rng, -1, 1, DType::f64);
@@ -106,7 +90,7 @@ TEST_CASE("safetensors round trip: every dtype, scalars, empty and strided tenso
 }
 
 TEST_CASE("safetensors byte layout of a tiny file matches the spec") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_safetensors");
   const std::string path = tmp / "tiny.safetensors";
   Tensor b = Tensor::from_vector(std::vector<float>{1.0f, 2.0f}, {2});
   Tensor a = Tensor::from_vector(std::vector<int64_t>{7}, {1});
@@ -133,7 +117,7 @@ TEST_CASE("safetensors byte layout of a tiny file matches the spec") {
 }
 
 TEST_CASE("safetensors writes atomically and names the file in errors") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_safetensors");
   const std::string path = tmp / "ckpt.safetensors";
   save_safetensors(path, {{"x", Tensor::ones({3})}});
   save_safetensors(path, {{"y", Tensor::zeros({2})}});   // replaces the old file
@@ -155,7 +139,7 @@ TEST_CASE("safetensors writes atomically and names the file in errors") {
 }
 
 TEST_CASE("safetensors rejects truncated files") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_safetensors");
   const std::string good = tmp / "good.safetensors", bad = tmp / "bad.safetensors";
   save_safetensors(good, {{"w", Tensor::ones({4, 4})}, {"b", Tensor::ones({4})}});
   const std::string bytes = read_bytes(good);
@@ -171,7 +155,7 @@ TEST_CASE("safetensors rejects truncated files") {
 }
 
 TEST_CASE("safetensors rejects corrupt headers") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_safetensors");
   const std::string p = tmp / "x.safetensors";
   const std::string f32x2 = std::string(8, '\0');
   auto check = [&](const std::string& header, const std::string& data, const std::string& contains) {
@@ -216,7 +200,7 @@ TEST_CASE("safetensors rejects corrupt headers") {
 }
 
 TEST_CASE("load into a module: values, devices and every mismatch in one error") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_safetensors");
   Rng rng(1);
   Small src(rng);
   src.bn->running_mean.fill_(0.5);

@@ -13,12 +13,16 @@
 #include "engine/io/torch_load.h"
 #include "engine/io/zip_reader.h"
 #include "support/check.h"
+#include "support/tmp_files.h"
 
 using namespace spk;
 using namespace spk::io;
 namespace fs = std::filesystem;
 
 namespace {
+
+using spk::test::TmpDir;
+using spk::test::write_bytes;
 
 const std::string kDir = std::string(SPK_TEST_DATA_DIR) + "/torch/";
 
@@ -27,21 +31,6 @@ std::string read_bytes(const std::string& path) {
   REQUIRE(f);
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
-
-void write_bytes(const std::string& path, std::string_view bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), std::streamsize(bytes.size()));
-}
-
-struct TmpDir {
-  fs::path dir;
-  TmpDir() {
-    dir = fs::temp_directory_path() / ("spk_test_torch_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-  }
-  ~TmpDir() { std::error_code ec; fs::remove_all(dir, ec); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
 
 // Loads `bytes`; true when it loaded, false when it threw spk::Error. Anything else fails the test.
 bool loads_or_throws_error(const std::string& bytes) {
@@ -180,7 +169,7 @@ TEST_CASE("torch checkpoint: refused inputs name the file and the problem") {
 }
 
 TEST_CASE("torch checkpoint: damaged zip structures are reported") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_torch");
   std::string bytes = read_bytes(kDir + "dtypes.pt");
   // A flipped byte inside a storage: the CRC-32 catches it.
   const ZipReader zip(bytes, "x");

@@ -14,27 +14,16 @@
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "support/check.h"
+#include "support/tmp_files.h"
 
 using namespace spk;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TmpDir {
-  fs::path dir;
-  TmpDir() {
-    static int n = 0;
-    dir = fs::temp_directory_path() / ("spk_test_torch_save_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::create_directories(dir);
-  }
-  ~TmpDir() { std::error_code ec; fs::remove_all(dir, ec); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using spk::test::TmpDir;
+using spk::test::read_bytes;
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 uint64_t le(const std::string& b, size_t at, int n) {
   REQUIRE(at + size_t(n) <= b.size());
@@ -165,7 +154,7 @@ TEST_CASE("torch.save writer: CRC-32 of the standard check string") {
 }
 
 TEST_CASE("torch.save writer: the pickle is torch 1.13's byte for byte") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_torch_save");
   NamedTensors sd{{"conv.weight", Tensor::zeros({2, 1, 3, 1})},
                   {"bn.num_batches_tracked", Tensor::scalar(7, DType::i64)},
                   {"h", Tensor::zeros({300}, DType::f16)},
@@ -181,7 +170,7 @@ TEST_CASE("torch.save writer: the pickle is torch 1.13's byte for byte") {
 }
 
 TEST_CASE("torch.save writer: entry names and order, data bytes of strided and every-dtype tensors") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_torch_save");
   Rng rng(9);
   NamedTensors sd;
   sd.emplace_back("layer.0.weight", transpose(Tensor::uniform({3, 5}, rng, -1, 1), 0, 1));   // not contiguous
@@ -221,7 +210,7 @@ TEST_CASE("torch.save writer: entry names and order, data bytes of strided and e
 }
 
 TEST_CASE("torch.save writer: an empty state_dict is an empty OrderedDict") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_torch_save");
   io::save_torch_checkpoint(tmp / "empty.model", {});
   const auto es = walk_zip(read_bytes(tmp / "empty.model"));
   REQUIRE(es.size() == 3);
@@ -231,7 +220,7 @@ TEST_CASE("torch.save writer: an empty state_dict is an empty OrderedDict") {
 }
 
 TEST_CASE("torch.save writer: bad input and unwritable paths name the file and leave nothing behind") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_torch_save");
   auto expect_error = [&](const std::string& path, const NamedTensors& sd, const std::string& contains) {
     try {
       io::save_torch_checkpoint(path, sd);
@@ -257,7 +246,7 @@ TEST_CASE("torch.save writer: bad input and unwritable paths name the file and l
 }
 
 TEST_CASE("torch.save writer -> reader round trip: every dtype, strided input, dotted names, empty state") {
-  TmpDir tmp;
+  TmpDir tmp("spk_test_torch_save");
   Rng rng(21);
   NamedTensors sd;
   sd.emplace_back("layer1.0.conv1.weight", transpose(Tensor::uniform({3, 2, 4}, rng, -1, 1), 0, 2));   // strided
