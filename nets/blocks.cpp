@@ -77,7 +77,7 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, Rng& rng) {
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
+  Tensor out = bn1->forward_relu(conv1->forward(x));
   out = bn2->forward(conv2->forward(out));
   Tensor residual = shortcut ? run_conv_bn(*shortcut, x) : x;
   return relu(out + residual);

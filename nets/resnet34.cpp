@@ -39,7 +39,7 @@ ResNet34::ResNet34(const ModelConfig& config, Rng& rng) : SpeakerNet(config.n_me
 
 Tensor ResNet34::forward(const Tensor& feats) {
   check_input(feats, 9);   // T'' = ceil(ceil(ceil(T/2)/2)/2) >= 2 frames for the unbiased variance
-  Tensor x = relu(bn1->forward(conv1->forward(unsqueeze(feats, 1))));
+  Tensor x = bn1->forward_relu(conv1->forward(unsqueeze(feats, 1)));
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = reshape(contiguous(x), {x.size(0), x.size(1) * x.size(2), x.size(3)});
   return seg_1->forward(temporal_stats(x));

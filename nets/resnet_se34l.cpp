@@ -43,7 +43,7 @@ ResNetSE34L::ResNetSE34L(const ModelConfig& config, Rng& rng, std::array<int64_t
 
 Tensor ResNetSE34L::forward(const Tensor& feats) {
   check_input(feats);
-  Tensor x = relu(bn1->forward(conv1->forward(unsqueeze(feats, 1))));
+  Tensor x = bn1->forward_relu(conv1->forward(unsqueeze(feats, 1)));
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = contiguous(transpose(mean(x, {2}), 1, 2));        // (B, T', C4)
   return fc->forward(self_attentive_pool(x, *sap_linear, attention, asp));

@@ -41,7 +41,7 @@ Tensor VGGVox::forward(const Tensor& feats) {
   check_input(feats, 63);
   Tensor x = unsqueeze(feats, 1);
   for (int i = 0; i < 6; ++i) {
-    x = relu(bns[i]->forward(convs[i]->forward(x)));
+    x = bns[i]->forward_relu(convs[i]->forward(x));
     if (i == 0) x = max_pool2d(x, {1, 3}, {1, 2});
     if (i == 1 || i == 4) x = max_pool2d(x, {3, 3}, {2, 2});
   }

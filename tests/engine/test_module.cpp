@@ -225,6 +225,27 @@ TEST_CASE("Conv and BatchNorm layers: parameter shapes, init and state") {
   CHECK(plain.state().empty());
 }
 
+// The nets call forward_relu where PyTorch has relu(bn(x)); it must be that composition exactly, running
+// statistics and the batch counter included, in training and in eval.
+TEST_CASE("BatchNorm forward_relu is relu(forward) bit for bit, state included") {
+  Rng rng(5);
+  const Tensor x = Tensor::uniform({2, 3, 4, 5}, rng, -2, 2);
+  BatchNorm2d fused(3), plain(3);
+  for (bool training : {true, false}) {
+    fused.train(training);
+    plain.train(training);
+    test::expect_close(fused.forward_relu(x), relu(plain.forward(x)), 0, 0, "2d values");
+    test::expect_close(fused.running_mean, plain.running_mean, 0, 0, "running_mean");
+    test::expect_close(fused.running_var, plain.running_var, 0, 0, "running_var");
+    CHECK(fused.num_batches_tracked.item() == plain.num_batches_tracked.item());
+  }
+  CHECK(fused.num_batches_tracked.item() == 1);
+  BatchNorm1d fused1(3), plain1(3);
+  const Tensor x1 = Tensor::uniform({4, 3, 6}, rng, -2, 2);
+  test::expect_close(fused1.forward_relu(x1), relu(plain1.forward(x1)), 0, 0, "1d values");
+  CHECK_THROWS_WITH_AS(fused.forward_relu(x1), doctest::Contains("BatchNorm2d"), Error);
+}
+
 TEST_CASE("init helpers: torch.nn.init formulas") {
   Rng rng(9);
   Tensor w = Tensor::empty({64, 32, 3, 3});
