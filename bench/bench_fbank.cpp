@@ -4,8 +4,6 @@
 // fused front end moves 32,240·4 B in + 202·80·2 B out ≈ 161 KB per 2-s crop (bf16 out; we write f32), so the
 // 3.35 TB/s of an H100 SXM (NVIDIA's H100 datasheet) bounds it at ≈ 20.8 M crops/s ≈ 11,600 h of audio per second.
 // Runs as the "fbank" suite of spk_bench (bench.h).
-#include <omp.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +13,7 @@
 
 #include "bench.h"
 #include "engine/audio/fbank.h"
+#include "engine/cpu_threads.h"
 #include "engine/cuda.h"
 #include "engine/rng.h"
 
@@ -62,7 +61,7 @@ static void bench_fbank_run(double budget_s, nlohmann::json& rows) {
     }
     const spk::Device device = cuda ? spk::Device::cuda() : spk::Device::cpu();
     const std::string dname = cuda ? std::string(spk::cuda::device_name(spk::cuda::current_device()))
-                                   : "cpu x" + std::to_string(omp_get_max_threads());
+                                   : "cpu x" + std::to_string(spk::cpu_threads());
     for (Case c : cases) {
       c.B = cuda ? 1024 : 16;   // the CPU reference is a spec, not a production path: keep its runs short
       const spk::FbankConfig cfg = spk::fbank_preset(c.preset);
