@@ -135,7 +135,8 @@ void write_score_outputs(EvalRun& r, const Scored& sc) {
       lines.push_back({trials.trials[i].enroll, trials.trials[i].test, sc.primary().scores[i], sc.labels[i]});
     if (r.flags.score_format == "vt") write_scores_vt(p.str("score_file"), lines);
     else write_scores_kaldi(p.str("score_file"), lines);
-    r.out["score_file"] = {{"path", p.str("score_file")}, {"format", r.flags.score_format}, {"scores", sc.primary().name}};
+    r.out["score_file"] = {
+        {"path", p.str("score_file")}, {"format", r.flags.score_format}, {"scores", sc.primary().name}};
   }
   if (!p.str("det_plot").empty() && sc.labelled) {
     std::vector<DetSeries> series;
