@@ -230,7 +230,7 @@ Loaded load_model(OptionParser& p, const std::string& path) {
   } catch (const Error& e) {
     usage(std::string("--initial_model: ") + e.what());
   }
-  if (ck.is_spk) p.apply_defaults_from(model_keys(ck.state.config), OptionSource::checkpoint);
+  if (ck.is_spk) p.apply_defaults_from(model_keys(ck.state.config), OptionSource::checkpoint, path);
   const RecipeConfig rc = recipe_config(p);
   if (rc.model.empty())
     usage("--model: required (--initial_model '" + path + "' is not an spk checkpoint, so its metadata does not "

@@ -210,7 +210,7 @@ void OptionParser::read_yaml(const std::string& path) {
   }
 }
 
-void OptionParser::apply_defaults_from(const nlohmann::json& values, OptionSource source) {
+void OptionParser::apply_defaults_from(const nlohmann::json& values, OptionSource source, const std::string& origin) {
   if (!values.is_object()) return;
   for (auto& [key, v] : values.items()) {
     auto it = by_name_.find(key);
@@ -227,7 +227,8 @@ void OptionParser::apply_defaults_from(const nlohmann::json& values, OptionSourc
       s << v.get<double>();
       text = s.str();
     } else continue;
-    set_text(o, text, source, std::string(option_source_str(source)) + " value of " + key);
+    set_text(o, text, source,
+             std::string(option_source_str(source)) + (origin.empty() ? "" : " " + origin) + " value of " + key);
   }
 }
 
