@@ -3,6 +3,7 @@
 // epoch, step, rng, lr, config, eval, speakers) and restore_training load into a small model, loss and optimiser
 // (tiny_run.h). The same bytes as init.model go through the --initial_model path (safetensors or torch.save,
 // then import_weights).
+#include "apps/recipe/config.h"
 #include "fuzz_support.h"
 #include "tiny_run.h"
 

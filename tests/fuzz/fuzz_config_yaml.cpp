@@ -6,7 +6,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace spk;
   const std::string path = fuzz::write_file("config.yaml", {reinterpret_cast<const char*>(data), size});
-  for (auto [app, mask] : {std::pair{"spk_train", recipe::TRAIN}, std::pair{"spk_eval", recipe::EVAL}}) {
+  for (const auto& app_mask : {std::pair{"spk_train", recipe::TRAIN}, std::pair{"spk_eval", recipe::EVAL}}) {
+    const char* app = app_mask.first;   // not a structured binding: clang 14 cannot capture one
+    const recipe::AppMask mask = app_mask.second;
     fuzz::run_expecting_spk_errors(path, [&] {
       recipe::OptionParser p(app, "fuzz", mask);
       const char* argv[] = {app, "--config", path.c_str()};

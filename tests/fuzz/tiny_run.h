@@ -6,6 +6,7 @@
 #include "apps/recipe/checkpoint.h"
 #include "engine/layers.h"
 #include "engine/optim.h"
+#include "engine/rng.h"
 #include "losses/loss.h"
 #include "nets/model.h"
 
