@@ -54,6 +54,8 @@ bool read_list_line(std::istream& in, std::string& line, const std::string& path
   for (int c; (c = sb->sbumpc()) != std::char_traits<char>::eof();) {
     any = true;
     if (c == '\n') break;
+    // A NUL byte means a binary file, and would cut every message that quotes the line (what() is a C string).
+    if (c == '\0') SPK_FAIL(path, ":", line_no, ": NUL byte at column ", line.size() + 1, " (not a text file?)");
     if (line.size() == kMaxListLineBytes)
       SPK_FAIL(path, ":", line_no, ": line longer than ", kMaxListLineBytes, " bytes (not a list file?)");
     line.push_back(char(c));

@@ -95,7 +95,7 @@ TrialList read_trials(const std::string& path, const TrialOptions& opts = {});
 // file:line, found before more than the cap is held in memory (a list with no newline can be any size).
 constexpr size_t kMaxListLineBytes = size_t(64) << 10;
 // The next line of a list file into `line`, without its '\n' or "\r\n"; false at the end of the input.
-// line_no is the number of that line, for the error.
+// line_no is the number of that line, for the errors: a line past the cap, a NUL byte (a binary file).
 bool read_list_line(std::istream& in, std::string& line, const std::string& path, int64_t line_no);
 
 // os.path.join(root, rel): rel when root is empty or rel is absolute; otherwise root/rel.

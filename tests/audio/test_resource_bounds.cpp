@@ -126,3 +126,10 @@ TEST_CASE("list bounds: read_list_line splits LF and CRLF lines and reports the 
   CHECK(line == "last");
   CHECK_FALSE(read_list_line(in, line, "x", 4));
 }
+
+TEST_CASE("lists: a NUL byte is an error naming file:line (it would cut the messages that quote the line)") {
+  TempDir dir;
+  const std::string p = dir.file("wav.scp");
+  spit(p, std::string("utt1 a.wav\nu\0tt2 b.wav\n", 23));
+  CHECK_THROWS_WITH_AS(read_wav_scp(p), doctest::Contains((p + ":2: NUL byte at column 2").c_str()), spk::Error);
+}
