@@ -79,7 +79,8 @@ CloseReport compare_close(const std::vector<double>& g, const std::vector<double
     double err = std::abs(g[i] - r[i]), allowed = atol + rtol * std::abs(r[i]);
     bool ok = err <= allowed && !std::isnan(g[i]) == !std::isnan(r[i]) && !std::isnan(g[i]);
     if (!ok) ++rep.bad;
-    double excess = ok ? err / allowed : INFINITY;
+    // NaN on either side is the worst; otherwise the largest error relative to what is allowed.
+    double excess = std::isnan(g[i]) || std::isnan(r[i]) ? INFINITY : err / allowed;
     if (rep.worst_index < 0 || excess > rep.excess) {
       rep.excess = excess;
       rep.worst_index = int64_t(i);
