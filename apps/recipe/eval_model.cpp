@@ -50,7 +50,7 @@ json checkpoint_info(const std::string& path, const Checkpoint& ck, const Import
 
 LoadedModel load_eval_model(OptionParser& p, const std::string& path) {
   const Checkpoint ck = read_model_file(path);
-  if (ck.is_spk) p.apply_defaults_from(model_keys(ck.state.config), OptionSource::checkpoint);
+  if (ck.is_spk) p.apply_defaults_from(model_keys(ck.state.config), OptionSource::checkpoint, path);
   const RecipeConfig rc = recipe_config(p);
   if (rc.model.empty())
     usage("--model: required (--initial_model '" + path + "' is not an spk checkpoint, so its metadata does not "
