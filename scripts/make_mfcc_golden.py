@@ -94,10 +94,13 @@ CASES = {
                                      window="hamming"),
     "ka_nolifter_c30_m30_nosnip": ka(16000, 30, lifter=0.0, n_mels=30, snip_edges=False, f_max=7600.0,
                                      input_scale=32768.0),
-    # Kaldi egs/voxceleb/v2/conf/mfcc.conf: 40 mels, 23 ceps, 50-7500 Hz, snip_edges false, Kaldi's use_energy
-    # default (true) and energy floor (0)
-    "ka_voxceleb_v2": ka(16000, 23, use_energy=True, energy_floor=0.0, n_mels=40, f_min=50.0, f_max=7500.0,
+    # Kaldi's x-vector recipe, egs/voxceleb/v2/conf/mfcc.conf: 30 mels, 30 ceps, 20-7600 Hz, snip_edges false, and
+    # compute-mfcc-feats' own use_energy (true) and energy_floor (0) defaults; int16 samples (spk preset
+    # kaldi_voxceleb)
+    "ka_voxceleb_v2": ka(16000, 30, use_energy=True, energy_floor=0.0, n_mels=30, f_min=20.0, f_max=7600.0,
                          snip_edges=False, input_scale=32768.0),
+    "ka_c23_m40_50_7500_energy": ka(16000, 23, use_energy=True, energy_floor=0.0, n_mels=40, f_min=50.0,
+                                    f_max=7500.0, snip_edges=False, input_scale=32768.0),
     "ka_8k_c13_m15_energy": ka(8000, 13, use_energy=True, energy_floor=1.0, n_mels=15, input_scale=32768.0),
     "ka_8k_c40_m40_nolifter": ka(8000, 40, lifter=0.0, n_mels=40, f_min=0.0, window="hann", remove_dc_offset=False,
                                  preemph=0.0),

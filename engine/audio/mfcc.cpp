@@ -128,6 +128,25 @@ MfccConfig mfcc_kaldi_config(int num_ceps, int num_mel_bins, double sample_rate,
   return c;
 }
 
+MfccConfig mfcc_preset(const std::string& name) {
+  if (name == "kaldi") return mfcc_kaldi_config(13, 23);
+  if (name == "kaldi_voxceleb") {
+    MfccConfig c = mfcc_kaldi_config(30, 30);
+    c.fbank.f_min = 20;
+    c.fbank.f_max = 7600;
+    c.fbank.snip_edges = false;
+    c.fbank.input_scale = 32768;
+    c.use_energy = true;
+    c.energy_floor = 0;
+    return c;
+  }
+  std::string names;
+  for (const auto& n : mfcc_preset_names()) names += (names.empty() ? "" : ", ") + n;
+  SPK_FAIL("mfcc: unknown preset '", name, "' (known: ", names, ")");
+}
+
+std::vector<std::string> mfcc_preset_names() { return {"kaldi", "kaldi_voxceleb"}; }
+
 std::string mfcc_config_str(const MfccConfig& c) {
   std::ostringstream s;
   s << "n_ceps=" << c.n_ceps << " db=" << c.db << " top_db=" << c.top_db << " lifter=" << c.lifter;

@@ -10,6 +10,9 @@
 // requires grad while grad mode is on. Conventions, options, sources and where we differ: kernels/fbank/mfcc.h,
 // docs/frontend.md ("MFCC").
 #pragma once
+#include <string>
+#include <vector>
+
 #include "engine/audio/fbank.h"
 #include "engine/tensor.h"
 #include "kernels/fbank/mfcc.h"
@@ -30,6 +33,15 @@ MfccConfig mfcc_torchaudio_config(int n_mfcc, bool log_mels, FbankConfig mel);
 // compute-mfcc-feats defaults differ in two fields: use_energy true, energy_floor 0.
 MfccConfig mfcc_kaldi_config(int num_ceps = 13, int num_mel_bins = 23, double sample_rate = 16000,
                              double frame_length_ms = 25, double frame_shift_ms = 10);
+
+// Presets, by the recipe whose front end they reproduce:
+//   kaldi           torchaudio.compliance.kaldi.mfcc's defaults (mfcc_kaldi_config(13, 23)), 16 kHz
+//   kaldi_voxceleb  Kaldi's x-vector recipe (egs/voxceleb/v2/conf/mfcc.conf): 30 mels, 30 ceps, 20-7600 Hz,
+//                   snip_edges false, compute-mfcc-feats' use_energy (true) and energy_floor (0), lifter 22, samples
+//                   as int16 values (input_scale 2^15, as Kaldi reads wav files); no normalisation here (the recipe's
+//                   sliding CMN: docs/frontend.md)
+MfccConfig mfcc_preset(const std::string& name);
+std::vector<std::string> mfcc_preset_names();
 
 // One line naming every field, for logs.
 std::string mfcc_config_str(const MfccConfig& cfg);

@@ -260,6 +260,23 @@ TEST_CASE("mfcc presets") {
   CHECK(mfcc_config_error(k).empty());
   CHECK(mfcc_config_error(db).empty());
   CHECK(mfcc_config_str(k).find("n_ceps=13") != std::string::npos);
+  // The presets are the golden cases' configs: kaldi_voxceleb is ka_voxceleb_v2 (the Kaldi x-vector recipe).
+  const MfccConfig vox = mfcc_preset("kaldi_voxceleb");
+  CHECK((vox.n_ceps == 30 && vox.fbank.n_mels == 30 && vox.fbank.f_min == 20 && vox.fbank.f_max == 7600 &&
+         !vox.fbank.snip_edges && vox.use_energy && vox.energy_floor == 0 && vox.lifter == 22 &&
+         vox.fbank.input_scale == 32768 && vox.fbank.window == FbankWindow::povey));
+  const json m = manifest();
+  bool found = false;
+  for (const json& cs : m.at("cases"))
+    if (std::string(cs.at("name")).rfind("ka_voxceleb_v2/", 0) == 0) {
+      found = true;
+      CHECK(mfcc_config_str(mfcc_from_json(cs.at("config"))) == mfcc_config_str(vox));
+    }
+  CHECK(found);
+  CHECK(mfcc_config_str(mfcc_preset("kaldi")) == mfcc_config_str(k));
+  for (const auto& n : mfcc_preset_names()) CHECK(mfcc_config_error(mfcc_preset(n)).empty());
+  CHECK_THROWS_WITH_AS(mfcc_preset("htk"), doctest::Contains("unknown preset 'htk' (known: kaldi, kaldi_voxceleb)"),
+                       Error);
 }
 
 TEST_CASE("mfcc errors") {
