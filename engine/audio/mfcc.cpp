@@ -80,6 +80,8 @@ Tensor mfcc(const Tensor& wav_in, const MfccConfig& cfg) {
   SPK_CHECK(wav_in.defined(), "mfcc: undefined input");
   SPK_CHECK(wav_in.dim() == 1 || wav_in.dim() == 2, "mfcc: expects a waveform (L,) or a batch (B, L), got ",
             wav_in.str());
+  SPK_CHECK(!needs_grad({wav_in}), "mfcc: has no backward (front ends run under no_grad), but ", wav_in.str(),
+            " requires grad; wrap the call in NoGradGuard or detach() the input");
   const bool batched = wav_in.dim() == 2;
   const Tensor wav = (batched ? wav_in : unsqueeze(wav_in, 0)).contiguous();
   Tensor x = fbank(wav, cfg.fbank);   // (B, n_mels, T), natural log; checks dtype, grad and length

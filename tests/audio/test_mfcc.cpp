@@ -314,7 +314,8 @@ TEST_CASE("mfcc errors") {
   CHECK_THROWS_WITH_AS(mfcc(Tensor::zeros({2, 2, 1000}), k), doctest::Contains("mfcc: expects a waveform"), Error);
   CHECK_THROWS_WITH_AS(mfcc(Tensor::zeros({2, 1000}, DType::f64), k), doctest::Contains("expects f32 waveforms"), Error);
   Tensor leaf = Tensor::zeros({1, 1000}).set_requires_grad();
-  CHECK_THROWS_WITH_AS(mfcc(leaf, k), doctest::Contains("has no backward"), Error);
+  CHECK_THROWS_WITH_AS(mfcc(leaf, k), doctest::Contains("mfcc: has no backward"), Error);
+  CHECK_THROWS_WITH_AS(mfcc(Tensor(), k), doctest::Contains("mfcc: undefined input"), Error);
 }
 
 // On a GPU the op is the fbank CUDA kernel plus table ops on the device. fbank's CUDA output is within 2e-3 of the
