@@ -51,10 +51,10 @@ struct LossOutput {
 // The settings of the pyannote-audio losses (pyannote/audio/embedding/approaches/ at commit 562b74e4, the code
 // behind Coria et al., "A Comparison of Metric Learning Loss Functions for End-To-End Speaker Verification",
 // SLSP 2020). Defaults are pyannote's class defaults; the paper's AAM run (juanmc2005/
-// SpeakerEmbeddingLossComparison models/AAM/config.yml) used arc_margin 0.05, arc_scale 10.
+// SpeakerEmbeddingLossComparison models/AAM/config.yml) used aam_margin 0.05, aam_scale 10.
 struct PyannoteLossOptions {
-  double arc_margin = 0.1;              // arc_linear: angular margin m (ArcLinear `margin`)
-  double arc_scale = 7.0;               // arc_linear: logit scale (ArcLinear `s`)
+  double aam_margin = 0.1;              // arc_linear: angular margin m (ArcLinear `margin`)
+  double aam_scale = 7.0;               // arc_linear: logit scale (ArcLinear `s`)
   double coco_alpha = 6.25;             // coco: scale of the normalised embeddings (CocoLinear `alpha`)
   double center_loss_weight = 1.0;      // center: λ of the centre term (CenterLoss `loss_weight`)
   bool classifier_bias = false;         // pyannote_softmax: bias of the linear classifier (Classification `bias`)

@@ -108,8 +108,8 @@ LossConfig triplet_config(const std::string& sampling, const std::string& clamp,
 
 TEST_CASE("pyannote losses: defaults are pyannote's class defaults") {
   PyannoteLossOptions o;
-  CHECK(o.arc_margin == 0.1);
-  CHECK(o.arc_scale == 7.0);
+  CHECK(o.aam_margin == 0.1);
+  CHECK(o.aam_scale == 7.0);
   CHECK(o.coco_alpha == 6.25);
   CHECK(o.center_loss_weight == 1.0);
   CHECK_FALSE(o.classifier_bias);
@@ -155,8 +155,8 @@ TEST_CASE("arc_linear: hand-worked value, loops, no threshold trick, the cosine 
 
   // Random batch against loops written with acos / cos; then the margin hook.
   LossConfig big = ref::f64_config(5, 6, 1);
-  big.pyannote.arc_margin = 0.3;
-  big.pyannote.arc_scale = 10;
+  big.pyannote.aam_margin = 0.3;
+  big.pyannote.aam_scale = 10;
   ArcLinearLoss arc(big, rng);
   Tensor xr = rand_input({7, 5}, rng);
   ref::Labels y{0, 5, 2, 2, 3, 1, 4};
@@ -466,9 +466,9 @@ TEST_CASE("pyannote losses: input and configuration errors") {
       "pyannote_triplet: pyannote.triplet_margin nan must be finite");
   bad("contrastive", [](LossConfig& c) { c.pyannote.contrastive_margin = -0.1; },
       "contrastive: pyannote.contrastive_margin -0.1 must be finite and >= 0");
-  bad("arc_linear", [](LossConfig& c) { c.pyannote.arc_scale = 0; }, "arc_linear: pyannote.arc_scale 0 must be positive");
-  bad("arc_linear", [](LossConfig& c) { c.pyannote.arc_margin = 4; },
-      "arc_linear: pyannote.arc_margin 4 must be in [0, pi)");
+  bad("arc_linear", [](LossConfig& c) { c.pyannote.aam_scale = 0; }, "arc_linear: pyannote.aam_scale 0 must be positive");
+  bad("arc_linear", [](LossConfig& c) { c.pyannote.aam_margin = 4; },
+      "arc_linear: pyannote.aam_margin 4 must be in [0, pi)");
   bad("coco", [](LossConfig& c) { c.pyannote.coco_alpha = -1; }, "coco: pyannote.coco_alpha -1 must be positive");
   bad("center", [](LossConfig& c) { c.pyannote.center_loss_weight = -1; },
       "center: pyannote.center_loss_weight -1 must be finite and >= 0");
