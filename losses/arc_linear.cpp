@@ -45,7 +45,9 @@ void ArcLinearLoss::set_margin(double m) {
 }
 
 LossOutput ArcLinearLoss::forward(const Tensor& x, const Tensor& labels) {
-  Tensor z = classifier->forward(as_rows(x, labels, classifier->W.size(1)), labels);
+  Tensor xr = as_rows(x, labels, classifier->W.size(1));
+  loss_util::check_class_labels(name(), labels, classifier->W.size(0));
+  Tensor z = classifier->forward(xr, labels);
   return {cross_entropy(z, labels), top1_accuracy(z, labels), metric_kind()};
 }
 

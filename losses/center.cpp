@@ -34,6 +34,7 @@ CenterLoss::CenterLoss(const LossConfig& c, Rng& rng)
 
 LossOutput CenterLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor xr = as_rows(x, labels, classifier->weight.size(1));
+  loss_util::check_class_labels(name(), labels, classifier->weight.size(0));
   Tensor loss_centers = center_dist->forward(xr, labels);
   Tensor logits = classifier->forward(xr);
   Tensor loss = add(cross_entropy(logits, labels), mul_scalar(loss_centers, loss_weight_));

@@ -474,6 +474,20 @@ TEST_CASE("pyannote losses: input and configuration errors") {
       "center: pyannote.center_loss_weight -1 must be finite and >= 0");
   bad("center", [](LossConfig& c) { c.nClasses = 1; }, "center: nClasses 1 must be at least 2");
   bad("contrastive", [](LossConfig& c) { c.nPerSpeaker = 1; }, "contrastive: needs nPerSpeaker >= 2, got nPerSpeaker 1");
+
+  // Labels outside [0, nClasses) are named by the loss before any per-class parameter is indexed.
+  for (const char* name : {"arc_linear", "center", "coco", "pyannote_softmax"}) {
+    CAPTURE(name);
+    LossConfig c;
+    c.nOut = 3;
+    c.nClasses = 4;
+    auto l = make_loss(name, c);
+    Tensor y = ref::labels({1, 7});
+    const bool own = std::string(name) == "arc_linear" || std::string(name) == "center";
+    const std::string want = own ? std::string(name) + ": label 7 in row 1 is outside [0, nClasses = 4)"
+                                 : "cross_entropy: label 7 in row 1 is outside [0, 4)";
+    CHECK_THROWS_WITH_AS(l->forward(rand_input({2, 3}, rng).to(DType::f32), y), doctest::Contains(want.c_str()), Error);
+  }
 }
 
 // The triplet samplings compare distances computed on each device; "easy" is left out, as an f32 rounding
