@@ -31,6 +31,13 @@ void check_angular(const std::string& loss, double margin, double scale, const c
   SPK_CHECK(margin >= 0 && margin < kPi, loss, ": ", margin_name, " ", margin, " must be in [0, pi)");
 }
 
+void check_class_labels(const std::string& loss, const Tensor& labels, int64_t num_classes) {
+  const std::vector<int64_t> y = labels.to_vector<int64_t>();
+  for (size_t i = 0; i < y.size(); ++i)
+    SPK_CHECK(y[i] >= 0 && y[i] < num_classes, loss, ": label ", y[i], " in row ", i, " is outside [0, nClasses = ",
+              num_classes, ")");
+}
+
 Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype) {
   SPK_CHECK(labels.defined() && labels.dtype() == DType::i64 && labels.dim() == 1, "one_hot: labels must be (N) i64, got ",
             labels.defined() ? labels.str() : std::string("undefined"));

@@ -21,6 +21,10 @@ void check_classifier(const std::string& loss, const LossConfig& c);
 void check_angular(const std::string& loss, double margin, double scale, const char* margin_name,
                    const char* scale_name);
 
+// Every label in [0, num_classes), else an error naming the loss, the row and the label (reads labels on the host),
+// for losses that index a per-class parameter before cross_entropy would check the labels.
+void check_class_labels(const std::string& loss, const Tensor& labels, int64_t num_classes);
+
 // (N) i64 labels -> (N, C) 0/1 of the given dtype on labels' device. No gradient.
 Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype);
 // Elementwise step: 1 where x > 0, 0 where x <= 0 (NaN stays NaN). No gradient.

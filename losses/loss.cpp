@@ -12,11 +12,17 @@
 #include "losses/amsoftmax.h"
 #include "losses/anglecontrast.h"
 #include "losses/angleproto.h"
+#include "losses/arc_linear.h"
 #include "losses/arc_margin.h"
+#include "losses/center.h"
 #include "losses/cel.h"
+#include "losses/coco.h"
+#include "losses/contrastive.h"
 #include "losses/ge2e.h"
 #include "losses/infonce.h"
 #include "losses/proto.h"
+#include "losses/pyannote_softmax.h"
+#include "losses/pyannote_triplet.h"
 #include "losses/softmax.h"
 #include "losses/softmaxproto.h"
 #include "losses/ssl_infonce.h"
@@ -123,6 +129,13 @@ const std::map<std::string, Entry>& registry() {
                          return std::make_shared<InfoNCELoss>(c, rng, /*row_margin=*/true);
                        }}},
       {"ssl_infonce", {PerSpeaker::exactly_two, maker<SSLInfoNCELoss>()}},
+      // pyannote-audio (Coria et al., SLSP 2020); settings in LossConfig::pyannote
+      {"arc_linear", {PerSpeaker::one, maker<ArcLinearLoss>()}},
+      {"coco", {PerSpeaker::one, maker<CocoLoss>()}},
+      {"center", {PerSpeaker::one, maker<CenterLoss>()}},
+      {"pyannote_softmax", {PerSpeaker::one, maker<PyannoteSoftmaxLoss>()}},
+      {"contrastive", {PerSpeaker::at_least_two, maker<ContrastiveLoss>()}},
+      {"pyannote_triplet", {PerSpeaker::at_least_two, maker<PyannoteTripletLoss>()}},
   };
   return r;
 }

@@ -35,9 +35,33 @@ bool per_speaker_accepts(PerSpeaker p, int64_t m);
 enum class MetricKind { accuracy, eer, none };
 
 struct LossOutput {
+  // Written {loss, metric, kind} by every loss; the constructor spares them the warning field.
+  LossOutput() = default;
+  LossOutput(Tensor loss_, double metric_, MetricKind kind, std::string warning_ = {})
+      : loss(std::move(loss_)), metric(metric_), metric_kind(kind), warning(std::move(warning_)) {}
+
   Tensor loss;                 // () on the input's device, differentiable
   double metric = 0;           // % (0 when metric_kind is none)
   MetricKind metric_kind = MetricKind::accuracy;
+  // Non-empty when this step's loss is degenerate but defined, e.g. a triplet sampling that found no valid
+  // triplet in the batch (the loss is then 0 with zero gradients, never NaN); meant to be logged per step.
+  std::string warning;
+};
+
+// The settings of the pyannote-audio losses (pyannote/audio/embedding/approaches/ at commit 562b74e4, the code
+// behind Coria et al., "A Comparison of Metric Learning Loss Functions for End-To-End Speaker Verification",
+// SLSP 2020). Defaults are pyannote's class defaults; the paper's AAM run (juanmc2005/
+// SpeakerEmbeddingLossComparison models/AAM/config.yml) used aam_margin 0.05, aam_scale 10.
+struct PyannoteLossOptions {
+  double aam_margin = 0.1;              // arc_linear: angular margin m (ArcLinear `margin`)
+  double aam_scale = 7.0;               // arc_linear: logit scale (ArcLinear `s`)
+  double coco_alpha = 6.25;             // coco: scale of the normalised embeddings (CocoLinear `alpha`)
+  double center_loss_weight = 1.0;      // center: λ of the centre term (CenterLoss `loss_weight`)
+  bool classifier_bias = false;         // pyannote_softmax: bias of the linear classifier (Classification `bias`)
+  double contrastive_margin = 0.2;      // contrastive: margin factor, times max_distance 2 (ContrastiveLoss `margin`)
+  double triplet_margin = 0.2;          // pyannote_triplet: margin factor, times max_distance 2
+  std::string triplet_clamp = "positive";   // pyannote_triplet: positive | softmargin | sigmoid
+  std::string triplet_sampling = "all";     // pyannote_triplet: all | hard | negative | easy
 };
 
 // Every loss's settings in one struct. The defaults are voxceleb_trainer's command-line defaults
@@ -77,6 +101,9 @@ struct LossConfig {
 
   // ---- ssl-for-slr SimCLR InfoNCE ----
   double temperature = 0.07;
+
+  // ---- pyannote-audio (arc_linear, coco, center, pyannote_softmax, contrastive, pyannote_triplet) ----
+  PyannoteLossOptions pyannote;
 
   // ---- randomness and precision ----
   // Parameter initialisation and triplet's negative sampling draw from rng when set (shared with the caller,

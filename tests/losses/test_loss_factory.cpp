@@ -41,6 +41,13 @@ const std::map<std::string, Expect>& table() {
       {"infonce", {PerSpeaker::exactly_two, true, MetricKind::accuracy, {"logit_scale"}, false}},
       {"aam_infonce", {PerSpeaker::exactly_two, true, MetricKind::accuracy, {"logit_scale", "aam.weight"}, false}},
       {"ssl_infonce", {PerSpeaker::exactly_two, true, MetricKind::accuracy, {}, false}},
+      {"arc_linear", {PerSpeaker::one, true, MetricKind::accuracy, {"classifier.W"}, true}},
+      {"coco", {PerSpeaker::one, true, MetricKind::accuracy, {"classifier.centers"}, false}},
+      {"center",
+       {PerSpeaker::one, true, MetricKind::accuracy, {"classifier.weight", "center_dist.centers"}, false}},
+      {"pyannote_softmax", {PerSpeaker::one, true, MetricKind::accuracy, {"classifier.weight"}, false}},
+      {"contrastive", {PerSpeaker::at_least_two, true, MetricKind::eer, {}, false}},
+      {"pyannote_triplet", {PerSpeaker::at_least_two, true, MetricKind::eer, {}, false}},
   };
   return t;
 }
