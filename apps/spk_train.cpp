@@ -106,6 +106,7 @@ int run(int argc, char** argv) {
                        metric_name(e.metric_kind) + " " + fmt("%.2f", e.metric) + "%  lr " + fmt("%.3g", e.lr) +
                        "  " + fmt("%.1f", e.samples_per_s) + " samples/s  " + format_duration(e.seconds);
     if (e.bad_files) line += "  skipped " + std::to_string(e.bad_files) + " bad files";
+    if (e.skipped_steps) line += "  skipped " + std::to_string(e.skipped_steps) + " non-finite steps";
     if (e.eval.is_object() && e.eval.contains("vt_eer"))
       line += "  VEER " + fmt("%.4f", e.eval["vt_eer"].get<double>()) + "%  MinDCF " +
               fmt("%.5f", e.eval["min_dcf"].get<double>());
