@@ -34,7 +34,8 @@ OutOfMemoryError::OutOfMemoryError(std::string device_, size_t requested_, size_
       hint_(std::move(hint)) {}
 
 OutOfMemoryError OutOfMemoryError::with_hint(const std::string& hint) const {
-  return OutOfMemoryError(device, requested_bytes, free_bytes, total_bytes, detail, hint_.empty() ? hint : hint_ + "; " + hint);
+  return OutOfMemoryError(device, requested_bytes, free_bytes, total_bytes, detail,
+                          hint_.empty() ? hint : hint_ + "; " + hint);
 }
 
 std::string format_bytes(size_t n) {

@@ -16,8 +16,8 @@ struct OutOfMemoryError : Error {
   size_t free_bytes = 0, total_bytes = 0;        // the device's free and total memory then (total 0: unknown)
   std::string detail;                 // allocator figures, or why it failed (an injected fault)
 
-  OutOfMemoryError(std::string device, size_t requested_bytes, size_t free_bytes, size_t total_bytes, std::string detail,
-                   std::string hint = "");
+  OutOfMemoryError(std::string device, size_t requested_bytes, size_t free_bytes, size_t total_bytes,
+                   std::string detail, std::string hint = "");
   // The same error with "; <hint>" at the end of its message.
   OutOfMemoryError with_hint(const std::string& hint) const;
 

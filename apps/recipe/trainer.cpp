@@ -337,13 +337,17 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   Tensor emb = model_->forward(feats);                                // (M·N, D)
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
   LossOutput out = loss_->forward(x, labels);
-  if (fault::hit(fault::Point::train_loss)) out.loss = mul_scalar(out.loss, std::numeric_limits<double>::quiet_NaN());
+  if (fault::hit(fault::Point::train_loss))   // SPK_FAULT train.loss:fail
+    out.loss = mul_scalar(out.loss, std::numeric_limits<double>::quiet_NaN());
   const double lv = out.loss.item();
   if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
   out.loss.backward();
-  if (fault::hit(fault::Point::train_grad)) {
-    const Tensor& p = optim_->params().front().second;
-    if (p.grad().defined()) p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
+  if (fault::hit(fault::Point::train_grad)) {   // SPK_FAULT train.grad:fail: the first gradient becomes NaN
+    for (const auto& [name, p] : optim_->params())
+      if (p.grad().defined()) {
+        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
+        break;
+      }
   }
   if (!gradients_finite()) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
   optim_->step();

@@ -153,9 +153,10 @@ TEST_CASE("cuda allocator: steady-state alloc/free cycles never call cudaMalloc"
 TEST_CASE("cuda allocator: out of memory names the request and the stats, and leaves the GPU usable") {
   if (!test::gpu_or_skip()) return;
   const size_t huge = size_t(1) << 50;   // 1 PiB
-  CHECK_THROWS_WITH_AS(cuda::alloc(huge, 0),
-                       doctest::Contains("out of memory on cuda:0: cannot allocate 1048576.00 GiB (1125899906842624 bytes)"),
-                       OutOfMemoryError);
+  CHECK_THROWS_WITH_AS(
+      cuda::alloc(huge, 0),
+      doctest::Contains("out of memory on cuda:0: cannot allocate 1048576.00 GiB (1125899906842624 bytes)"),
+      OutOfMemoryError);
   CHECK_THROWS_WITH_AS(cuda::alloc(huge, 0), doctest::Contains("device mallocs"), Error);
   try {
     cuda::alloc(huge, 0);

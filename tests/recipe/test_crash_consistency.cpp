@@ -5,7 +5,9 @@
 // to an uninterrupted run's, bit for bit. A full disk (a real file size limit, `ulimit -f`, and ENOSPC through
 // SPK_FAULT) stops the run with a clear error and leaves the previous checkpoint as it was; an unreadable training
 // file found mid-epoch (without --skip_bad_files) names the file and the checkpoint to resume from.
+#include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -213,7 +215,8 @@ TEST_CASE("spk_train: an unreadable training file mid-epoch stops the run naming
   {
     std::ifstream in(c.train4);
     std::ofstream out(list);
-    for (std::string line; std::getline(in, line);) out << (line == "spk0 s0/u0.wav" ? "spk0 s0/damaged.wav" : line) << "\n";
+    for (std::string line; std::getline(in, line);)
+      out << (line == "spk0 s0/u0.wav" ? "spk0 s0/damaged.wav" : line) << "\n";
   }
   const std::string dir = c.file("damaged");
   const std::string args = c.no_eval + " --train_list " + list + " --max_epoch 2 --save_path " + dir;

@@ -21,8 +21,8 @@ TEST_CASE("spk_train: out of memory in a training step names the sizes, the flag
   // No loader threads: every allocation is on the main thread, so hit N is the same allocation in every run.
   // Set-up makes under a thousand allocations and an epoch of this recipe about 20000: hit 30000 falls inside a
   // training step of epoch 2, after the checkpoint of epoch 1.
-  const std::string args = c.no_eval + " --train_list " + c.train4 + " --nDataLoaderThread 0 --max_epoch 2 --save_path " +
-                           dir;
+  const std::string args =
+      c.no_eval + " --train_list " + c.train4 + " --nDataLoaderThread 0 --max_epoch 2 --save_path " + dir;
   const spk::test::AppRun r = spk::test::run_binary(SPK_TRAIN_BINARY, args, "SPK_FAULT=alloc:fail@30000");
   INFO(r.output);
   CHECK(r.status == 1);
