@@ -5,8 +5,10 @@
 // Flags, the YAML file and what lands in --save_path: docs/recipes.md. The app parses, shows progress and
 // writes files; the loop lives in apps/recipe/trainer.cpp. Exit status: 0 done, 2 bad flags or settings
 // (before any work), 1 any other error (a file that cannot be read, a diverged loss, ...).
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -117,10 +119,12 @@ int run(int argc, char** argv) {
   trainer->setup();
   {
     // The effective settings, loadable with --config (the run's own record, as wespeaker's config.yaml).
-    std::ofstream out(fs::path(cfg.save_path) / "config.yaml");
+    const std::string path = (fs::path(cfg.save_path) / "config.yaml").string();
+    std::ofstream out(path);
     out << "# spk_train effective options" << (options.config_path().empty() ? "" : " (from --config " +
                                                                                         options.config_path() + ")")
         << "\n" << options.to_yaml();
+    if (!out.flush()) throw Error("cannot write " + path + ": " + std::strerror(errno) + " (is the disk full?)");
   }
   trainer->run();
 

@@ -436,7 +436,11 @@ void Trainer::end_epoch(EpochSummary& sum) {
   // The log row before the checkpoints: a kill between the two leaves a row of an epoch that no checkpoint
   // holds yet, which the resumed run drops (EpochLog keeps the rows up to its checkpoint's epoch) and writes
   // again. The other order loses the row of an epoch whose checkpoint was complete.
-  epoch_log_->append(sum);
+  try {
+    epoch_log_->append(sum);
+  } catch (const Error& err) {
+    throw Error(std::string(err.what()) + " (is the disk full?); " + resume_note());
+  }
   // The numbered file first: if the kill comes between the two, the resume still finds this epoch.
   if (test) save(numbered_checkpoint_path(cfg_.save_path, e), sum.eval);
   save(last_checkpoint_path(cfg_.save_path), sum.eval);

@@ -196,6 +196,16 @@ TEST_CASE("crash consistency: a full disk stops the run with a clear error and t
     CHECK(spk::test::read_bytes(last) == before);
     CHECK(model_files(dir) == std::vector<std::string>{"last.safetensors"});   // the temporary file is gone
   }
+  // The small files are checked too: a limit below config.yaml's size stops the run before any training.
+  {
+    const std::string small = corpus().file("disk_full_small");
+    const Run r = run_train(train_args(small), "trap '' XFSZ; ulimit -f 1;");
+    INFO(r.output);
+    CHECK(r.status == 1);
+    CHECK(r.output.find("spk_train: error: cannot write " + small + "/config.yaml: File too large (is the disk full?)")
+          != std::string::npos);
+    CHECK(!fs::exists(small + "/model"));
+  }
   // With space again, the rerun resumes from epoch 1 and ends as the uninterrupted run.
   const Run again = run_train(train_args(dir));
   INFO(again.output);
