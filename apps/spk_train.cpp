@@ -35,74 +35,34 @@ std::string fmt(const char* f, double v) {
 
 const char* metric_name(MetricKind k) { return k == MetricKind::eer ? "TEER" : "TAcc"; }
 
-int run(int argc, char** argv) {
-  OptionParser options("spk_train", "Train a speaker-embedding model (voxceleb_trainer's flags; docs/recipes.md)",
-                       TRAIN);
-  if (!options.parse(argc, argv)) return 0;
-  const RecipeConfig cfg = recipe_config(options);
-  validate_train_config(cfg);
+// The trial list, read and its files checked now, so a bad list fails before hours of training.
+audio::TrialList read_checked_trials(const RecipeConfig& cfg) {
+  if (!fs::exists(cfg.test_list)) throw UsageError("--test_list: no such file '" + cfg.test_list + "'");
+  audio::TrialList trials = audio::read_trials(cfg.test_list);
+  if (!trials.labelled()) throw UsageError("--test_list " + cfg.test_list + ": every trial needs a label");
+  std::vector<std::string> paths;
+  for (const auto& f : trials.files) paths.push_back(audio::join_path(cfg.test_path, f));
+  const std::vector<std::string> missing = missing_files(paths);
+  if (!missing.empty())
+    throw UsageError("--test_list " + cfg.test_list + ": file '" + missing.front() +
+                     "' does not exist (check --test_path)");
+  return trials;
+}
 
-  // The trial list is read and its files checked now, so a bad list fails before hours of training.
-  audio::TrialList trials;
-  const bool evaluate = !cfg.test_list.empty();
-  if (evaluate) {
-    if (!fs::exists(cfg.test_list)) throw UsageError("--test_list: no such file '" + cfg.test_list + "'");
-    trials = audio::read_trials(cfg.test_list);
-    if (!trials.labelled()) throw UsageError("--test_list " + cfg.test_list + ": every trial needs a label");
-    std::vector<std::string> paths;
-    for (const auto& f : trials.files) paths.push_back(audio::join_path(cfg.test_path, f));
-    const std::vector<std::string> missing = missing_files(paths);
-    if (!missing.empty())
-      throw UsageError("--test_list " + cfg.test_list + ": file '" + missing.front() +
-                       "' does not exist (check --test_path)");
-  }
-
-  ProgressLine bar(stderr);
-  TrainerHooks hooks;
-  hooks.log = [&](const std::string& s) {
+// The trainer's lines, step progress and epoch summaries on stderr.
+void add_console_hooks(TrainerHooks& hooks, ProgressLine& bar) {
+  hooks.log = [&bar](const std::string& s) {
     bar.finish();
     std::fprintf(stderr, "%s\n", s.c_str());
   };
-  hooks.on_step = [&](const StepProgress& p) {
+  hooks.on_step = [&bar](const StepProgress& p) {
     bar.update("epoch " + std::to_string(p.epoch) + " " + std::to_string(p.batch) + "/" +
                    std::to_string(p.num_batches) + "  loss " + fmt("%.4f", p.loss) + "  " +
                    metric_name(p.metric_kind) + " " + fmt("%.2f", p.metric) + "%  lr " + fmt("%.3g", p.lr) + "  " +
                    fmt("%.1f", p.samples_per_s) + " samples/s  ETA " + format_duration(p.eta_s),
                p.batch == p.num_batches);
   };
-  EvalProgress eval_progress = [&](int64_t done, int64_t total) {
-    bar.update("  evaluating: " + std::to_string(done) + "/" + std::to_string(total) + " files", done == total);
-  };
-  std::unique_ptr<Trainer> trainer;
-  auto eval_once = [&](SpeakerNet& model, const Loss& loss) {
-    TrialEvalSettings s;
-    s.embed.eval_frames = cfg.eval_frames;
-    s.embed.num_eval = cfg.num_eval;
-    s.embed.num_workers = int(std::max<int64_t>(1, cfg.nDataLoaderThread));
-    s.test_normalize = loss.test_normalize();
-    s.scoring = "vt";
-    const TrialEvalResult r = evaluate_trials(model, trainer->fbank(), trials, cfg.test_path, s, eval_progress);
-    nlohmann::json j;
-    j["n_target"] = r.metrics.n_target;
-    j["n_nontarget"] = r.metrics.n_nontarget;
-    j["vt_eer_threshold"] = r.metrics.vt.at_eer.threshold;
-    j["vt_eer"] = r.metrics.vt.eer;
-    j["interp_eer"] = r.metrics.interpolated.eer;
-    j["min_dcf"] = spk::min_dcf(r.scores, r.labels, cfg.dcf_p_target, cfg.dcf_c_miss, cfg.dcf_c_fa).min_dcf;
-    j["min_dcf_p01"] = r.metrics.dcf_p01.min_dcf;
-    j["seconds"] = r.embed_seconds + r.score_seconds;
-    return j;
-  };
-  nlohmann::json last_eval;
-  int64_t last_eval_epoch = -1;
-  if (evaluate) {
-    hooks.evaluate = [&](SpeakerNet& model, const Loss& loss, int64_t epoch) {
-      last_eval = eval_once(model, loss);
-      last_eval_epoch = epoch;
-      return last_eval;
-    };
-  }
-  hooks.on_epoch = [&](const EpochSummary& e) {
+  hooks.on_epoch = [&bar](const EpochSummary& e) {
     bar.finish();
     std::string line = "epoch " + std::to_string(e.epoch) + ": loss " + fmt("%.4f", e.loss) + "  " +
                        metric_name(e.metric_kind) + " " + fmt("%.2f", e.metric) + "%  lr " + fmt("%.3g", e.lr) +
@@ -114,18 +74,72 @@ int run(int argc, char** argv) {
               fmt("%.5f", e.eval["min_dcf"].get<double>());
     std::fprintf(stderr, "%s\n", line.c_str());
   };
+}
+
+// One evaluation on the trial list (VT scoring, as voxceleb_trainer's), as the figures the epoch log records.
+nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const Loss& loss, const FbankConfig& fbank,
+                             const audio::TrialList& trials, const EvalProgress& progress) {
+  TrialEvalSettings s;
+  s.embed.eval_frames = cfg.eval_frames;
+  s.embed.num_eval = cfg.num_eval;
+  s.embed.num_workers = int(std::max<int64_t>(1, cfg.nDataLoaderThread));
+  s.test_normalize = loss.test_normalize();
+  s.scoring = "vt";
+  const TrialEvalResult r = evaluate_trials(model, fbank, trials, cfg.test_path, s, progress);
+  nlohmann::json j;
+  j["n_target"] = r.metrics.n_target;
+  j["n_nontarget"] = r.metrics.n_nontarget;
+  j["vt_eer_threshold"] = r.metrics.vt.at_eer.threshold;
+  j["vt_eer"] = r.metrics.vt.eer;
+  j["interp_eer"] = r.metrics.interpolated.eer;
+  j["min_dcf"] = spk::min_dcf(r.scores, r.labels, cfg.dcf_p_target, cfg.dcf_c_miss, cfg.dcf_c_fa).min_dcf;
+  j["min_dcf_p01"] = r.metrics.dcf_p01.min_dcf;
+  j["seconds"] = r.embed_seconds + r.score_seconds;
+  return j;
+}
+
+// The effective settings, loadable with --config (the run's own record, as wespeaker's config.yaml).
+void write_effective_config(const OptionParser& options, const RecipeConfig& cfg) {
+  const std::string path = (fs::path(cfg.save_path) / "config.yaml").string();
+  std::ofstream out(path);
+  out << "# spk_train effective options" << (options.config_path().empty() ? "" : " (from --config " +
+                                                                                      options.config_path() + ")")
+      << "\n" << options.to_yaml();
+  if (!out.flush()) throw Error("cannot write " + path + ": " + std::strerror(errno) + " (is the disk full?)");
+}
+
+int run(int argc, char** argv) {
+  OptionParser options("spk_train", "Train a speaker-embedding model (voxceleb_trainer's flags; docs/recipes.md)",
+                       TRAIN);
+  if (!options.parse(argc, argv)) return 0;
+  const RecipeConfig cfg = recipe_config(options);
+  validate_train_config(cfg);
+  const bool evaluate = !cfg.test_list.empty();
+  const audio::TrialList trials = evaluate ? read_checked_trials(cfg) : audio::TrialList{};
+
+  ProgressLine bar(stderr);
+  TrainerHooks hooks;
+  add_console_hooks(hooks, bar);
+  EvalProgress eval_progress = [&](int64_t done, int64_t total) {
+    bar.update("  evaluating: " + std::to_string(done) + "/" + std::to_string(total) + " files", done == total);
+  };
+  std::unique_ptr<Trainer> trainer;   // made after the hooks, which the evaluation's front end comes from
+  auto eval_once = [&](SpeakerNet& model, const Loss& loss) {
+    return evaluate_once(cfg, model, loss, trainer->fbank(), trials, eval_progress);
+  };
+  nlohmann::json last_eval;
+  int64_t last_eval_epoch = -1;
+  if (evaluate) {
+    hooks.evaluate = [&](SpeakerNet& model, const Loss& loss, int64_t epoch) {
+      last_eval = eval_once(model, loss);
+      last_eval_epoch = epoch;
+      return last_eval;
+    };
+  }
 
   trainer = std::make_unique<Trainer>(cfg, options.values(), hooks);
   trainer->setup();
-  {
-    // The effective settings, loadable with --config (the run's own record, as wespeaker's config.yaml).
-    const std::string path = (fs::path(cfg.save_path) / "config.yaml").string();
-    std::ofstream out(path);
-    out << "# spk_train effective options" << (options.config_path().empty() ? "" : " (from --config " +
-                                                                                        options.config_path() + ")")
-        << "\n" << options.to_yaml();
-    if (!out.flush()) throw Error("cannot write " + path + ": " + std::strerror(errno) + " (is the disk full?)");
-  }
+  write_effective_config(options, cfg);
   trainer->run();
 
   // The final figures: the last epoch's evaluation, or one now if the last epoch was not an evaluation epoch.

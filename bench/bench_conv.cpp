@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bench.h"
+#include "engine/conv_context.h"
 #include "kernels/conv/conv.h"
 
 namespace {
@@ -64,8 +65,9 @@ struct ConvBuffers {
     y.resize(yn); dx.resize(xn); dw.resize(wn);
   }
   void run(bool backward) {
-    spk::conv2d_forward_cpu<float>(g, x.data(), w.data(), nullptr, y.data());
-    if (backward) spk::conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
+    const spk::ConvCpuOptions opt = spk::conv_cpu_call_options();
+    spk::conv2d_forward_cpu<float>(g, x.data(), w.data(), nullptr, y.data(), opt);
+    if (backward) spk::conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr, opt);
   }
 };
 

@@ -17,6 +17,7 @@
 
 #include "bench.h"
 #include "engine/cuda.h"
+#include "engine/conv_context.h"
 #include "kernels/conv/conv.h"
 
 #if SPK_HAVE_CUDA
@@ -158,9 +159,19 @@ void run_gpu(double budget_s, nlohmann::json& rows) {
       opt.backend = backends[bi];
       for (int p = 0; p < 3; ++p) {
         std::function<void()> fn;
-        if (p == 0) fn = [&] { spk::conv2d_forward_cuda(g, x.p, w.p, nullptr, y.p, stream); };
-        if (p == 1) fn = [&] { spk::conv2d_backward_cuda(g, nullptr, w.p, dy.p, dx.p, nullptr, nullptr, stream); };
-        if (p == 2) fn = [&] { spk::conv2d_backward_cuda(g, x.p, nullptr, dy.p, nullptr, dw.p, nullptr, stream); };
+        // A context per run, as the engine op makes one per call (its workspace comes from the caching allocator).
+        if (p == 0) fn = [&] {
+          const spk::ConvCudaCall call;
+          spk::conv2d_forward_cuda(g, x.p, w.p, nullptr, y.p, call.context(), stream);
+        };
+        if (p == 1) fn = [&] {
+          const spk::ConvCudaCall call;
+          spk::conv2d_backward_cuda(g, nullptr, w.p, dy.p, dx.p, nullptr, nullptr, call.context(), stream);
+        };
+        if (p == 2) fn = [&] {
+          const spk::ConvCudaCall call;
+          spk::conv2d_backward_cuda(g, x.p, nullptr, dy.p, nullptr, dw.p, nullptr, call.context(), stream);
+        };
         t[bi][p] = time_gpu(fn, budget_s / 3);
       }
     }

@@ -3,9 +3,9 @@
 // "floor h/s" is what a perfectly memory-bound front end would reach on this machine. For scale, on an H100: a
 // fused front end moves 32,240·4 B in + 202·80·2 B out ≈ 161 KB per 2-s crop (bf16 out; we write f32), so the
 // 3.35 TB/s of an H100 SXM (NVIDIA's H100 datasheet) bounds it at ≈ 20.8 M crops/s ≈ 11,600 h of audio per second.
+// The same suite times the MFCC op (engine/audio/mfcc.h: fbank, then a DCT matmul and, for Kaldi's use_energy,
+// the frame energies from table ops) beside the fbank of its own mel config, so the rows show what the cepstra add.
 // Runs as the "fbank" suite of spk_bench (bench.h).
-#include <omp.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +15,8 @@
 
 #include "bench.h"
 #include "engine/audio/fbank.h"
+#include "engine/audio/mfcc.h"
+#include "engine/cpu_threads.h"
 #include "engine/cuda.h"
 #include "engine/rng.h"
 
@@ -62,7 +64,7 @@ static void bench_fbank_run(double budget_s, nlohmann::json& rows) {
     }
     const spk::Device device = cuda ? spk::Device::cuda() : spk::Device::cpu();
     const std::string dname = cuda ? std::string(spk::cuda::device_name(spk::cuda::current_device()))
-                                   : "cpu x" + std::to_string(omp_get_max_threads());
+                                   : "cpu x" + std::to_string(spk::cpu_threads());
     for (Case c : cases) {
       c.B = cuda ? 1024 : 16;   // the CPU reference is a spec, not a production path: keep its runs short
       const spk::FbankConfig cfg = spk::fbank_preset(c.preset);
@@ -100,6 +102,38 @@ static void bench_fbank_run(double budget_s, nlohmann::json& rows) {
   }
 }
 
+// mfcc on 200-frame crops: Kaldi's x-vector MFCC (energy from mirrored frames) and torchaudio's dB MFCC on the ecapa
+// mel config; time of the op and of fbank alone on the same mel config.
+static void bench_mfcc_run(double budget_s, nlohmann::json& rows) {
+  const std::string sha = SPK_GIT_SHA;
+  for (int dev = 0; dev < 2; ++dev) {
+    const bool cuda = dev == 1;
+    if (cuda && !spk::cuda::available()) break;
+    const spk::Device device = cuda ? spk::Device::cuda() : spk::Device::cpu();
+    const std::string dname = cuda ? std::string(spk::cuda::device_name(spk::cuda::current_device()))
+                                   : "cpu x" + std::to_string(spk::cpu_threads());
+    const int64_t B = cuda ? 1024 : 16, L = 32240;
+    const std::pair<const char*, spk::MfccConfig> cases[] = {
+        {"kaldi_voxceleb", spk::mfcc_preset("kaldi_voxceleb")},
+        {"torchaudio_db_ecapa40", spk::mfcc_torchaudio_config(40, false, spk::fbank_preset("ecapa"))}};
+    for (const auto& [name, cfg] : cases) {
+      spk::Rng rng(1);
+      const spk::Tensor wav = spk::Tensor::uniform({B, L}, rng, -0.5, 0.5, spk::DType::f32, device);
+      const double s_op = time_runs([&] { (void)spk::mfcc(wav, cfg); }, budget_s, cuda);
+      const double s_fb = time_runs([&] { (void)spk::fbank(wav, cfg.fbank); }, budget_s, cuda);
+      const double audio_h = double(B * L) / cfg.fbank.sample_rate / 3600.0;
+      std::printf("mfcc(%s,B=%lld,L=%lld,ceps=%d) %s | %.1f us/run | %.4g h/s | fbank alone %.1f us (+%.3g%%) | %s\n",
+                  name, (long long)B, (long long)L, cfg.n_ceps, cuda ? "cuda" : "cpu", s_op * 1e6, audio_h / s_op,
+                  s_fb * 1e6, 100.0 * (s_op - s_fb) / s_fb, dname.c_str());
+      rows.push_back({{"op", "mfcc"}, {"preset", name}, {"B", B}, {"L", L}, {"device", dname}, {"time_us", s_op * 1e6},
+                      {"hours_per_s", audio_h / s_op}, {"fbank_time_us", s_fb * 1e6}, {"commit", sha}});
+    }
+  }
+}
+
 SPK_BENCH_ENTRIES(fbank_suite) {
-  spk::bench::add_suite({"fbank", [](double budget_s, nlohmann::json& rows) { bench_fbank_run(3 * budget_s, rows); }});
+  spk::bench::add_suite({"fbank", [](double budget_s, nlohmann::json& rows) {
+                           bench_fbank_run(3 * budget_s, rows);
+                           bench_mfcc_run(budget_s, rows);
+                         }});
 }

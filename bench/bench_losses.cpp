@@ -7,8 +7,6 @@
 // on the CPU and, when a GPU is present, on CUDA ("skipped: no GPU" otherwise). GFLOP/s counts the three GEMMs
 // (forward dots, d_x, d_W: 3·2·B·C·D); "x composed" is the composed time over the fused time (>1: fused wins).
 // Runs as the "losses" suite of spk_bench (bench.h): spk_bench --filter losses.
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +16,7 @@
 
 #include "bench.h"
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/cuda.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
@@ -134,7 +133,7 @@ void bench_losses_run(double budget_s, nlohmann::json& rows) {
     }
     const spk::Device device = cuda ? spk::Device::cuda() : spk::Device::cpu();
     const std::string dname = cuda ? std::string(spk::cuda::device_name(spk::cuda::current_device()))
-                                   : "cpu x" + std::to_string(omp_get_max_threads());
+                                   : "cpu x" + std::to_string(spk::cpu_threads());
     for (const Case& c : cases) {
       std::vector<Tensor> leaves;
       for (const Tensor& t : c.inputs) {

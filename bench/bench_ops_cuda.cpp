@@ -101,10 +101,10 @@ void add_pool_rows(std::vector<Row>& rows) {
   Tensor x = dev_uniform(xn, 3), dy = dev_uniform(yn, 4), y = dev_empty(yn), dx = dev_empty(xn);
   const std::string op = "adaptive_avg_pool2d(N=128,C=64,in=20x202,out=1x1)";
   rows.push_back({op, "cuda fwd", "SE squeeze", 4.0 * double(xn + yn), [=] {
-    spk::adaptive_avg_pool2d_forward_cuda(N, C, H, W, 1, 1, x.data<float>(), y.data<float>(), st);
+    spk::adaptive_avg_pool2d_forward_cuda(x.data<float>(), y.data<float>(), N, C, H, W, 1, 1, st);
   }});
   rows.push_back({op, "cuda bwd", "SE squeeze", 4.0 * double(yn + xn), [=] {
-    spk::adaptive_avg_pool2d_backward_cuda(N, C, H, W, 1, 1, dy.data<float>(), dx.data<float>(), st);
+    spk::adaptive_avg_pool2d_backward_cuda(dy.data<float>(), dx.data<float>(), N, C, H, W, 1, 1, st);
   }});
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bench.h"
+#include "engine/cpu_threads.h"
 #include "kernels/pool/pool.h"
 
 namespace {
@@ -56,19 +57,20 @@ struct PoolBuffers {
   }
   void run(bool backward) {
     const spk::PoolGeom& g = c.g;
+    const int threads = spk::cpu_threads();
     switch (c.kind) {
       case Kind::max:
-        spk::max_pool2d_forward_cpu<float>(g, x.data(), y.data(), idx.data());
-        if (backward) spk::max_pool2d_backward_cpu<float>(g, dy.data(), idx.data(), dx.data());
+        spk::max_pool2d_forward_cpu<float>(g, x.data(), y.data(), idx.data(), threads);
+        if (backward) spk::max_pool2d_backward_cpu<float>(g, dy.data(), idx.data(), dx.data(), threads);
         break;
       case Kind::avg:
-        spk::avg_pool2d_forward_cpu<float>(g, x.data(), y.data());
-        if (backward) spk::avg_pool2d_backward_cpu<float>(g, dy.data(), dx.data());
+        spk::avg_pool2d_forward_cpu<float>(g, x.data(), y.data(), threads);
+        if (backward) spk::avg_pool2d_backward_cpu<float>(g, dy.data(), dx.data(), threads);
         break;
       case Kind::adaptive:
-        spk::adaptive_avg_pool2d_forward_cpu<float>(g.N, g.C, g.H, g.W, g.KH, g.KW, x.data(), y.data());
+        spk::adaptive_avg_pool2d_forward_cpu<float>(x.data(), y.data(), g.N, g.C, g.H, g.W, g.KH, g.KW, threads);
         if (backward)
-          spk::adaptive_avg_pool2d_backward_cpu<float>(g.N, g.C, g.H, g.W, g.KH, g.KW, dy.data(), dx.data());
+          spk::adaptive_avg_pool2d_backward_cpu<float>(dy.data(), dx.data(), g.N, g.C, g.H, g.W, g.KH, g.KW, threads);
         break;
     }
   }

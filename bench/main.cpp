@@ -4,7 +4,6 @@
 // device, date and commit. Usage: spk_bench [--filter SUBSTR]... [--budget SECONDS] [--threads N]
 // [--json PATH] [--list] [--check_ops]. See bench/README.md.
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "engine/cpu_threads.h"
 #include "engine/op_table.h"
 
 #include "bench_git_sha.h"   // SPK_BENCH_GIT_SHA, written at build time by bench/git_sha.cmake
@@ -58,7 +58,7 @@ struct Options {
   std::vector<std::string> filters;
   std::string json_path;
   double budget_s = 0.3;
-  int threads = 0;   // 0: leave OpenMP / OpenBLAS defaults
+  int threads = 0;   // 0: leave the engine's (engine/cpu_threads.h) and OpenBLAS's defaults
   bool cpu_clock = false;
   bool list = false;
   bool check_ops = false;
@@ -101,7 +101,7 @@ double now_s() {
   if (g_cpu_clock) {
     timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec)) / omp_get_max_threads();
+    return (double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec)) / spk::cpu_threads();
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     Options opt = parse(argc, argv);
     g_cpu_clock = opt.cpu_clock;
     if (opt.threads > 0) {
-      omp_set_num_threads(opt.threads);
+      spk::set_cpu_threads(opt.threads);
       openblas_set_num_threads(opt.threads);
     }
     if (opt.check_ops) return check_ops() == 0 ? 0 : 1;
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
       return 1;
     }
 
-    const int threads = omp_get_max_threads();
+    const int threads = spk::cpu_threads();
     const std::string cpu = cpu_name();
     const std::string device = "cpu " + cpu + " x" + std::to_string(threads);
     const std::string commit = SPK_BENCH_GIT_SHA;

@@ -14,7 +14,6 @@
 //
 // SPK_CUDA_ONLY and SPK_DISPATCH_FLOAT are the older statement-level forms, still used outside engine/ops.
 #pragma once
-#include <source_location>
 #include <utility>
 
 #include "engine/check.h"
@@ -24,15 +23,27 @@
 namespace spk {
 
 namespace detail {
+// The caller's file and line, as std::source_location::current() gives them. Not std::source_location itself:
+// libstdc++'s needs __builtin_source_location, which clang only has from version 15, and the fuzz build
+// (docs/fuzzing.md) uses clang 14. __builtin_FILE/__builtin_LINE in a default argument are evaluated at the
+// call site in gcc and every clang.
+struct CallSite {
+  const char* file;
+  int line;
+  static constexpr CallSite current(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return {file, line};
+  }
+};
+
 template <class... A>
-[[noreturn]] void fail_at(const std::source_location& at, const A&... parts) {
-  throw_error(at.file_name(), int(at.line()), cat(parts...));
+[[noreturn]] void fail_at(const CallSite& at, const A&... parts) {
+  throw_error(at.file, at.line, cat(parts...));
 }
 }  // namespace detail
 
 template <class CpuFn, class CudaFn>
 decltype(auto) dispatch(const char* op, const Tensor& like, CpuFn&& cpu_fn, CudaFn&& cuda_fn,
-                        std::source_location at = std::source_location::current()) {
+                        detail::CallSite at = detail::CallSite::current()) {
   if (like.device().is_cpu()) {
     switch (like.dtype()) {
       case DType::f32: return cpu_fn.template operator()<float>();

@@ -179,6 +179,13 @@ Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::s
   if (need != e.end - e.begin)
     SPK_FAIL(t, ": shape ", shape_str(e.shape), " ", dt.get<std::string>(), " needs ", uint64_t(need),
              " bytes but data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin);
+  // Tensor's numel and strides multiply the dimensions in int64, zeros included: a [2^32, 2^32, 0] tensor holds
+  // no bytes, so it passes the check above, yet would overflow them. The product of the non-zero dimensions
+  // must fit (for a non-empty tensor it is at most the file size, checked above).
+  int64_t extent = 1;
+  for (int64_t d : e.shape)
+    if (d != 0 && __builtin_mul_overflow(extent, d, &extent))
+      SPK_FAIL(t, ": shape ", shape_str(e.shape), " has more than 2^63 elements");
   return e;
 }
 

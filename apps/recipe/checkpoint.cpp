@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +62,23 @@ nlohmann::json meta_json(const Checkpoint& ck, const std::string& key) {
   } catch (const nlohmann::json::exception& e) {
     SPK_FAIL("checkpoint ", ck.path, ": metadata '", key, "' is not valid JSON: ", e.what());
   }
+}
+
+// A metadata entry that must be a JSON number (spk.lr, spk.margin, spk.adacos_scale).
+double meta_number(const Checkpoint& ck, const std::string& key) {
+  const nlohmann::json j = meta_json(ck, key);
+  if (!j.is_number()) SPK_FAIL("checkpoint ", ck.path, ": metadata '", key, "' is not a number: ", j.dump());
+  return j.get<double>();
+}
+
+// A metadata entry that must be a non-negative integer, as a decimal string (spk.epoch, spk.step).
+int64_t meta_count(const Checkpoint& ck, const std::string& key) {
+  const std::string& text = meta(ck, key);
+  int64_t v = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0)
+    SPK_FAIL("checkpoint ", ck.path, ": metadata '", key, "' is not a non-negative integer: '", text, "'");
+  return v;
 }
 
 // safetensors starts with a little-endian u64 header length and then the JSON header's '{'.
@@ -120,19 +139,25 @@ Checkpoint read_checkpoint(const std::string& path) {
              " (written by another spk version)");
   ck.is_spk = true;
   TrainingState& s = ck.state;
-  try {
-    s.epoch = std::stoll(meta(ck, "spk.epoch"));
-    s.step = std::stoll(meta(ck, "spk.step"));
-  } catch (const std::logic_error&) {
-    SPK_FAIL("checkpoint ", path, ": spk.epoch / spk.step are not integers");
-  }
+  s.epoch = meta_count(ck, "spk.epoch");
+  s.step = meta_count(ck, "spk.step");
+  // Every metadata value is checked for its type here, so no nlohmann exception (or a bad value) reaches the
+  // trainer: the file's content is not trusted (tests/fuzz/fuzz_checkpoint_resume.cpp).
   const auto rng = meta_json(ck, "spk.rng");
-  s.rng_seed = rng.at("seed").get<uint64_t>();
-  s.rng_offset = rng.at("offset").get<uint64_t>();
-  s.lr = meta_json(ck, "spk.lr").get<double>();
+  for (const char* k : {"seed", "offset"})
+    if (!rng.is_object() || !rng.contains(k) || !rng[k].is_number_unsigned())
+      SPK_FAIL("checkpoint ", path, ": metadata 'spk.rng' needs unsigned integers \"seed\" and \"offset\": ", rng.dump());
+  s.rng_seed = rng["seed"].get<uint64_t>();
+  s.rng_offset = rng["offset"].get<uint64_t>();
+  s.lr = meta_number(ck, "spk.lr");
   s.config = meta_json(ck, "spk.config");
+  if (!s.config.is_object()) SPK_FAIL("checkpoint ", path, ": metadata 'spk.config' is not a JSON object");
   s.eval = meta_json(ck, "spk.eval");
-  s.speakers = audio::LabelMap::from_metadata(ck.file.metadata);
+  try {
+    s.speakers = audio::LabelMap::from_metadata(ck.file.metadata);
+  } catch (const Error& e) {
+    SPK_FAIL("checkpoint ", path, ": ", e.what());
+  }
   return ck;
 }
 
@@ -217,13 +242,20 @@ void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optim
   SPK_CHECK(ck.is_spk, "checkpoint ", ck.path, ": not an spk training checkpoint");
   load_state(model, strip(ck.file.tensors, kModelPrefix), {}, ck.path + " (model)");
   load_state(loss, strip(ck.file.tensors, kLossPrefix), {}, ck.path + " (loss)");
-  optim.load_state(ck.file.tensors);
-  optim.set_lr(ck.state.lr);
-  auto m = ck.file.metadata.find("spk.margin");
-  if (m != ck.file.metadata.end() && loss.has_margin()) loss.set_margin(nlohmann::json::parse(m->second).get<double>());
-  auto a = ck.file.metadata.find("spk.adacos_scale");
-  if (a != ck.file.metadata.end())
-    if (auto* ada = dynamic_cast<AdaCosLoss*>(&loss)) ada->set_scale(nlohmann::json::parse(a->second).get<double>());
+  try {
+    optim.load_state(ck.file.tensors);
+    optim.set_lr(ck.state.lr);
+    if (ck.file.metadata.count("spk.margin") && loss.has_margin()) loss.set_margin(meta_number(ck, "spk.margin"));
+    if (auto* ada = dynamic_cast<AdaCosLoss*>(&loss); ada && ck.file.metadata.count("spk.adacos_scale")) {
+      const double scale = meta_number(ck, "spk.adacos_scale");
+      SPK_CHECK(std::isfinite(scale) && scale > 0, "spk.adacos_scale ", scale, " must be finite and positive");
+      ada->set_scale(scale);
+    }
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.find(ck.path) != std::string::npos) throw;
+    SPK_FAIL("checkpoint ", ck.path, ": ", what);
+  }
 }
 
 }  // namespace spk::recipe

@@ -75,6 +75,26 @@ void check_kind(OptionKind kind, const std::string& text, const std::string& whe
   }
 }
 
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned c = p[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > n) return false;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] >> 6) != 0x2) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return false;
+    i += len;
+  }
+  return true;
+}
+
 const char* kind_str(OptionKind k) {
   switch (k) {
     case OptionKind::str: return "TEXT";
@@ -189,6 +209,10 @@ void OptionParser::read_yaml(const std::string& path) {
     const std::string at = path + ":" + std::to_string(kv.first.Mark().line + 1);
     if (!kv.first.IsScalar()) throw UsageError(at + ": keys must be option names");
     const std::string key = kv.first.Scalar();
+    // YAML is Unicode text; yaml-cpp passes other bytes through, but a run's effective config (to_yaml) could
+    // not write them back (tests/fuzz/regressions/config_yaml/).
+    if (!valid_utf8(key) || (kv.second.IsScalar() && !valid_utf8(kv.second.Scalar())))
+      throw UsageError(at + ": not valid UTF-8 text");
     auto it = by_name_.find(key);
     if (it == by_name_.end())
       throw UsageError(at + ": unknown option '" + key + "' (see " + app_ + " --help for the names)");
@@ -210,7 +234,7 @@ void OptionParser::read_yaml(const std::string& path) {
   }
 }
 
-void OptionParser::apply_defaults_from(const nlohmann::json& values, OptionSource source) {
+void OptionParser::apply_defaults_from(const nlohmann::json& values, OptionSource source, const std::string& origin) {
   if (!values.is_object()) return;
   for (auto& [key, v] : values.items()) {
     auto it = by_name_.find(key);
@@ -227,7 +251,8 @@ void OptionParser::apply_defaults_from(const nlohmann::json& values, OptionSourc
       s << v.get<double>();
       text = s.str();
     } else continue;
-    set_text(o, text, source, std::string(option_source_str(source)) + " value of " + key);
+    set_text(o, text, source,
+             std::string(option_source_str(source)) + (origin.empty() ? "" : " " + origin) + " value of " + key);
   }
 }
 

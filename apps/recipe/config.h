@@ -54,8 +54,9 @@ class OptionParser {
   bool parse(int argc, const char* const* argv);
 
   // Fills options that neither the command line nor the YAML set (e.g. from a checkpoint's saved config).
-  // Values are checked like any other; unknown keys are ignored (they may come from a newer version).
-  void apply_defaults_from(const nlohmann::json& values, OptionSource source);
+  // Values are checked like any other; unknown keys are ignored (they may come from a newer version). `origin`
+  // (e.g. the checkpoint's path) goes into the message of a bad value.
+  void apply_defaults_from(const nlohmann::json& values, OptionSource source, const std::string& origin = "");
 
   bool has(const std::string& name) const;
   std::string str(const std::string& name) const;

@@ -90,9 +90,9 @@ AudioReader::AudioReader(const std::string& path) : path_(path) {
 
 AudioReader::~AudioReader() { sf_close(static_cast<SNDFILE*>(f_)); }
 
-void AudioReader::short_read(int64_t got, int64_t want) {
+void AudioReader::short_read(int64_t ended_at) {
   const char* e = sf_strerror(static_cast<SNDFILE*>(f_));
-  SPK_FAIL("audio file '", path_, "': corrupt: read ", got, " of ", want, " frames the header promised",
+  SPK_FAIL("audio file '", path_, "': corrupt: read ", ended_at, " of ", frames_, " frames the header promised",
            (e && *e && std::strcmp(e, "No Error.") != 0) ? std::string(" (libsndfile: ") + e + ")" : std::string());
 }
 
@@ -110,14 +110,14 @@ void AudioReader::read_mono(int64_t start, int64_t count, float* out) {
     thread_local std::vector<short> pcm;
     pcm.resize(size_t(count));
     sf_count_t got = sf_readf_short(f, pcm.data(), count);
-    if (got != count) short_read(got, count);
+    if (got != count) short_read(start + got);
     const short* src = pcm.data();
     for (int64_t i = 0; i < count; ++i) out[i] = float(src[i]) * (1.0f / 32768.0f);
     return;
   }
   if (ch == 1) {
     sf_count_t got = sf_readf_float(f, out, count);
-    if (got != count) short_read(got, count);
+    if (got != count) short_read(start + got);
     return;
   }
   // Interleaved (frames, channels) in blocks, averaged to mono.
@@ -127,7 +127,7 @@ void AudioReader::read_mono(int64_t start, int64_t count, float* out) {
   for (int64_t done = 0; done < count;) {
     const int64_t want = std::min(kBlock, count - done);
     sf_count_t got = sf_readf_float(f, buf_.data(), want);
-    if (got != want) short_read(done + got, count);
+    if (got != want) short_read(start + done + got);
     for (int64_t i = 0; i < want; ++i) {
       float s = 0;
       for (int c = 0; c < ch; ++c) s += buf_[size_t(i * ch + c)];
@@ -138,9 +138,25 @@ void AudioReader::read_mono(int64_t start, int64_t count, float* out) {
 }
 
 std::vector<float> AudioReader::read_all(int target_rate, ResampleQuality quality) {
-  std::vector<float> x(static_cast<size_t>(frames_));
-  read_mono(0, frames_, x.data());
-  if (target_rate <= 0 || sample_rate_ == target_rate) return x;
+  // The frame count is the header's claim: a damaged or hostile file can claim 2^36 frames (FLAC) in a few
+  // bytes. Refuse claims past the cap before anything is allocated, and below it grow the buffer block by block
+  // as frames really arrive, so memory follows the bytes decoded, never the header.
+  if (frames_ > kMaxReadAllFrames)
+    SPK_FAIL("audio file '", path_, "': header claims ", frames_, " frames, more than the ", kMaxReadAllFrames,
+             " spk decodes whole (2^28, 4.6 h at 16 kHz); split the file");
+  const bool resampled = target_rate > 0 && sample_rate_ != target_rate;
+  if (resampled && double(frames_) * double(target_rate) / double(sample_rate_) > double(kMaxReadAllFrames))
+    SPK_FAIL("audio file '", path_, "': ", frames_, " frames at ", sample_rate_, " Hz resample to more than ",
+             kMaxReadAllFrames, " frames at ", target_rate, " Hz");
+  constexpr int64_t kBlock = int64_t(1) << 18;
+  std::vector<float> x;
+  for (int64_t done = 0; done < frames_;) {
+    const int64_t want = std::min(kBlock, frames_ - done);
+    x.resize(size_t(done + want));
+    read_mono(done, want, x.data() + done);
+    done += want;
+  }
+  if (!resampled) return x;
   try {
     return resample(x.data(), frames_, sample_rate_, target_rate, quality);
   } catch (const Error& e) {

@@ -12,7 +12,7 @@
 // that is what makes 2-s crops from long files (and un-split MUSAN) cheap.
 //
 // Every error names the file: missing, unreadable, empty (0 frames), corrupt or unsupported format (with
-// libsndfile's sf_strerror text), short read.
+// libsndfile's sf_strerror text), short read, a frame count past kMaxReadAllFrames.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -21,6 +21,10 @@
 namespace spk::audio {
 
 constexpr int kDefaultSampleRate = 16000;
+// The most frames read_all / read_audio decode from one file (before or after resampling): 2^28, 4.6 h at
+// 16 kHz, 1 GiB of floats. A header claiming more is an error before any allocation, and below the cap the
+// buffer grows only as frames are really decoded (a header's frame count is a claim, not a fact).
+constexpr int64_t kMaxReadAllFrames = int64_t(1) << 28;
 
 enum class ResampleQuality { best, medium, fastest };
 
@@ -52,7 +56,7 @@ class AudioReader {
   std::vector<float> read_all(int target_rate = kDefaultSampleRate, ResampleQuality quality = ResampleQuality::medium);
 
  private:
-  [[noreturn]] void short_read(int64_t got, int64_t want);
+  [[noreturn]] void short_read(int64_t ended_at);   // the file delivered frames only up to ended_at
   std::string path_;
   int64_t frames_ = 0;
   int sample_rate_ = 0, channels_ = 0, format_ = 0;

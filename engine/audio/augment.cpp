@@ -10,6 +10,7 @@
 
 #include "engine/audio/audio_file.h"
 #include "engine/audio/crop.h"
+#include "engine/audio/lists.h"
 #include "engine/check.h"
 
 namespace spk::audio {
@@ -49,7 +50,7 @@ std::vector<std::pair<int64_t, std::vector<std::string>>> read_fields(const std:
   SPK_CHECK(bool(in), "augment: cannot open list '", path, "'");
   std::vector<std::pair<int64_t, std::vector<std::string>>> out;
   std::string line;
-  for (int64_t no = 1; std::getline(in, line); ++no) {
+  for (int64_t no = 1; read_list_line(in, line, path, no); ++no) {
     std::istringstream ss(line);
     std::vector<std::string> f;
     for (std::string w; ss >> w;) f.push_back(w);

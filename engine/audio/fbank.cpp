@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/dispatch.h"
 #include "kernels/fft/fft.h"
 
@@ -96,11 +97,11 @@ Tensor fbank(const Tensor& wav_in, const FbankConfig& cfg) {
   Tensor out = Tensor::empty({B, cfg.n_mels, T}, DType::f32, wav.device());
   if (B > 0) {
     if (wav.device().is_cpu()) {
-      fbank_forward_cpu<float>(cfg, wav.data<float>(), B, L, out.data<float>());
+      fbank_forward_cpu<float>(cfg, wav.data<float>(), out.data<float>(), B, L, cpu_threads());
     } else {
       SPK_CUDA_ONLY({
         const DeviceTables& t = device_tables(cfg, wav.device());
-        fbank_forward_cuda(cfg, wav.data<float>(), B, L, out.data<float>(),
+        fbank_forward_cuda(cfg, wav.data<float>(), out.data<float>(), B, L,
                            FbankDeviceTables{t.f.data<float>(), t.i.data<int32_t>(), t.n_weights},
                            cuda::current_stream());
       });

@@ -26,9 +26,8 @@ void for_each_line(const std::string& path, const char* kind, const std::functio
   if (!in) SPK_FAIL("cannot open ", kind, " '", path, "'");
   Line l;
   std::string raw;
-  while (std::getline(in, raw)) {
+  while (read_list_line(in, raw, path, l.number + 1)) {
     ++l.number;
-    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
     if (l.number == 1 && raw.rfind("\xEF\xBB\xBF", 0) == 0) raw.erase(0, 3);   // UTF-8 byte order mark
     l.fields.clear();
     size_t i = 0;
@@ -44,6 +43,28 @@ void for_each_line(const std::string& path, const char* kind, const std::functio
     fn(l);
   }
 }
+
+}  // namespace
+
+bool read_list_line(std::istream& in, std::string& line, const std::string& path, int64_t line_no) {
+  line.clear();
+  std::streambuf* sb = in.rdbuf();
+  if (!sb) return false;
+  bool any = false;
+  for (int c; (c = sb->sbumpc()) != std::char_traits<char>::eof();) {
+    any = true;
+    if (c == '\n') break;
+    // A NUL byte means a binary file, and would cut every message that quotes the line (what() is a C string).
+    if (c == '\0') SPK_FAIL(path, ":", line_no, ": NUL byte at column ", line.size() + 1, " (not a text file?)");
+    if (line.size() == kMaxListLineBytes)
+      SPK_FAIL(path, ":", line_no, ": line longer than ", kMaxListLineBytes, " bytes (not a list file?)");
+    line.push_back(char(c));
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return any;
+}
+
+namespace {
 
 [[noreturn]] void bad_line(const std::string& path, const Line& l, const std::string& what) {
   SPK_FAIL(path, ":", l.number, ": ", what, ": \"", l.text, "\"");

@@ -14,10 +14,11 @@
 //   kaldi      `utt1 utt2 target|nontarget`
 // The files to embed are the sorted set of the two key columns, as voxceleb_trainer's evaluateFromList.
 //
-// Every malformed line is an error naming file:line and quoting the line. Paths are joined to a root with
+// Every malformed line is an error naming file:line and quoting the line; lines are at most kMaxListLineBytes. Paths are joined to a root with
 // os.path.join semantics (an absolute path ignores the root).
 #pragma once
 #include <cstdint>
+#include <istream>
 #include <map>
 #include <string>
 #include <vector>
@@ -89,6 +90,13 @@ struct TrialOptions {
   bool allow_unlabelled = false;
 };
 TrialList read_trials(const std::string& path, const TrialOptions& opts = {});
+
+// The longest line a list file may have: 64 KiB, far past any path or trial. A longer line is an error naming
+// file:line, found before more than the cap is held in memory (a list with no newline can be any size).
+constexpr size_t kMaxListLineBytes = size_t(64) << 10;
+// The next line of a list file into `line`, without its '\n' or "\r\n"; false at the end of the input.
+// line_no is the number of that line, for the errors: a line past the cap, a NUL byte (a binary file).
+bool read_list_line(std::istream& in, std::string& line, const std::string& path, int64_t line_no);
 
 // os.path.join(root, rel): rel when root is empty or rel is absolute; otherwise root/rel.
 std::string join_path(const std::string& root, const std::string& rel);

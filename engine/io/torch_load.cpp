@@ -156,9 +156,13 @@ class Loader {
       SPK_FAIL(where_, ": tensor '", name, "': size ", shape_str(size), " and stride ", shape_str(stride), " differ in length");
 
     // numel and the last element's index, without overflow.
+    // Tensor's numel and strides multiply the dimensions in int64, zeros included, so the product of the
+    // non-zero ones must fit even when a zero makes the tensor empty ([2^62, 2, 0] holds nothing).
     uint64_t numel = 1, last = offset;
+    int64_t extent = 1;
     for (size_t d = 0; d < size.size(); ++d) {
-      if (__builtin_mul_overflow(numel, uint64_t(size[d]), &numel))
+      if (__builtin_mul_overflow(numel, uint64_t(size[d]), &numel) ||
+          (size[d] != 0 && __builtin_mul_overflow(extent, size[d], &extent)))
         SPK_FAIL(where_, ": tensor '", name, "': size ", shape_str(size), " overflows");
     }
     const size_t esize = s.cls->element_size;

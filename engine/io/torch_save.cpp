@@ -130,7 +130,9 @@ std::string state_dict_pickle(const NamedTensors& tensors) {
     const size_t e = std::min(tensors.size(), b + kBatch);
     if (e - b > 1) p.op('(');
     for (size_t i = b; i < e; ++i) {
-      const auto& [name, t] = tensors[i];
+      // Not a structured binding: clang before 16 cannot capture one in the lambdas below.
+      const std::string& name = tensors[i].first;
+      const Tensor& t = tensors[i].second;
       p.unicode(name);
       p.put();
       p.shared(rebuild, [&] { p.global("torch._utils", "_rebuild_tensor_v2"); });

@@ -1,8 +1,10 @@
 // Convolution ops (conv1d, conv2d): argument checks that name the op and the shapes, the kernel call for the
 // tensors' device (kernels/conv: CPU in f32/f64, CUDA in f32 with the backend conv_cuda_options() picks), and
 // a backward closure that calls the fused backward kernel for exactly the gradients the inputs need. conv1d
-// is conv2d over (N, C_in, 1, L) with a (1, K) kernel.
+// is conv2d over (N, C_in, 1, L) with a (1, K) kernel. Every kernel call gets its options (CPU) or context
+// (CUDA) from engine/conv_context.h, made at the call: settings changed between forward and backward apply.
 #include "engine/autograd.h"
+#include "engine/conv_context.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -58,14 +60,16 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
   if (x.device().is_cpu()) {
     SPK_DISPATCH_FLOAT(x.dtype(), op,
         conv2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (const scalar_t*)wc.data_ptr(),
-                                     bc.defined() ? (const scalar_t*)bc.data_ptr() : nullptr, (scalar_t*)y.data_ptr()));
+                                     bc.defined() ? (const scalar_t*)bc.data_ptr() : nullptr, (scalar_t*)y.data_ptr(),
+                                     conv_cpu_call_options()));
   } else {
     SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
     [[maybe_unused]] const float* bp = bc.defined() ? bc.data<float>() : nullptr;
-    SPK_CUDA_ONLY(is1d ? conv1d_forward_cuda(g, xc.data<float>(), wc.data<float>(), bp, y.data<float>(),
-                                             cuda::current_stream())
+    SPK_CUDA_ONLY(const ConvCudaCall call;
+                  is1d ? conv1d_forward_cuda(g, xc.data<float>(), wc.data<float>(), bp, y.data<float>(),
+                                             call.context(), cuda::current_stream())
                        : conv2d_forward_cuda(g, xc.data<float>(), wc.data<float>(), bp, y.data<float>(),
-                                             cuda::current_stream()));
+                                             call.context(), cuda::current_stream()));
   }
 
   const bool gx = needs_grad({x}), gw = needs_grad({w}), gb = b.defined() && needs_grad({b});
@@ -87,13 +91,14 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
       SPK_DISPATCH_FLOAT(dt, op,
           conv2d_backward_cpu<scalar_t>(g, (const scalar_t*)ptr(xs), (const scalar_t*)ptr(ws),
                                         (const scalar_t*)dy.data_ptr(), (scalar_t*)ptr(dx), (scalar_t*)ptr(dw),
-                                        (scalar_t*)ptr(db)));
+                                        (scalar_t*)ptr(db), conv_cpu_call_options()));
     } else {
       [[maybe_unused]] auto f = [&](const Tensor& t) { return (float*)ptr(t); };
-      SPK_CUDA_ONLY(is1d ? conv1d_backward_cuda(g, f(xs), f(ws), dy.data<float>(), f(dx), f(dw), f(db),
-                                                cuda::current_stream())
+      SPK_CUDA_ONLY(const ConvCudaCall call;
+                    is1d ? conv1d_backward_cuda(g, f(xs), f(ws), dy.data<float>(), f(dx), f(dw), f(db),
+                                                call.context(), cuda::current_stream())
                          : conv2d_backward_cuda(g, f(xs), f(ws), dy.data<float>(), f(dx), f(dw), f(db),
-                                                cuda::current_stream()));
+                                                call.context(), cuda::current_stream()));
     }
     std::vector<Tensor> grads{dx, dw};
     if (has_bias) grads.push_back(db);

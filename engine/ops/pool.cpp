@@ -2,6 +2,7 @@
 // the CPU or CUDA kernels of kernels/pool (by the input's device; CUDA takes f32), and backward closures
 // calling their backward kernels on the gradient's device. The 1-d pools run the 2-d kernels over (N, C, 1, L).
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -40,14 +41,16 @@ Tensor pool_run(OpId id, PoolKind kind, const Tensor& x, const PoolGeom& g, cons
   if (kind == PoolKind::max) {
     Tensor idx = Tensor::empty(out_shape, DType::i64, x.device());
     dispatch(op, x,
-        [&]<class T>() { max_pool2d_forward_cpu<T>(g, xc.data<T>(), y.data<T>(), idx.data<int64_t>()); },
+        [&]<class T>() { max_pool2d_forward_cpu<T>(g, xc.data<T>(), y.data<T>(), idx.data<int64_t>(), cpu_threads()); },
         [&](void* stream) {
           max_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), idx.data<int64_t>(), stream);
         });
     return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
       Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
       dispatch(op, dx,
-          [&]<class T>() { max_pool2d_backward_cpu<T>(g, dy.data<T>(), idx.data<int64_t>(), dx.data<T>()); },
+          [&]<class T>() {
+            max_pool2d_backward_cpu<T>(g, dy.data<T>(), idx.data<int64_t>(), dx.data<T>(), cpu_threads());
+          },
           [&](void* stream) {
             max_pool2d_backward_cuda(g, dy.data<float>(), idx.data<int64_t>(), dx.data<float>(), stream);
           });
@@ -55,12 +58,12 @@ Tensor pool_run(OpId id, PoolKind kind, const Tensor& x, const PoolGeom& g, cons
     });
   }
   dispatch(op, x,
-      [&]<class T>() { avg_pool2d_forward_cpu<T>(g, xc.data<T>(), y.data<T>()); },
+      [&]<class T>() { avg_pool2d_forward_cpu<T>(g, xc.data<T>(), y.data<T>(), cpu_threads()); },
       [&](void* stream) { avg_pool2d_forward_cuda(g, xc.data<float>(), y.data<float>(), stream); });
   return record(op, y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
     Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
     dispatch(op, dx,
-        [&]<class T>() { avg_pool2d_backward_cpu<T>(g, dy.data<T>(), dx.data<T>()); },
+        [&]<class T>() { avg_pool2d_backward_cpu<T>(g, dy.data<T>(), dx.data<T>(), cpu_threads()); },
         [&](void* stream) { avg_pool2d_backward_cuda(g, dy.data<float>(), dx.data<float>(), stream); });
     return {dx};
   });
@@ -119,16 +122,20 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::pair<int64_t, int64_t> output_s
   const DType dt = x.dtype();
   const Shape xshape = x.shape();
   dispatch("adaptive_avg_pool2d", x,
-      [&]<class T>() { adaptive_avg_pool2d_forward_cpu<T>(N, C, H, W, OH, OW, xc.data<T>(), y.data<T>()); },
+      [&]<class T>() {
+        adaptive_avg_pool2d_forward_cpu<T>(xc.data<T>(), y.data<T>(), N, C, H, W, OH, OW, cpu_threads());
+      },
       [&](void* stream) {
-        adaptive_avg_pool2d_forward_cuda(N, C, H, W, OH, OW, xc.data<float>(), y.data<float>(), stream);
+        adaptive_avg_pool2d_forward_cuda(xc.data<float>(), y.data<float>(), N, C, H, W, OH, OW, stream);
       });
   return record("adaptive_avg_pool2d", y, {x}, [=](const Tensor& gout) -> std::vector<Tensor> {
     Tensor dy = gout.contiguous(), dx = Tensor::empty(xshape, dt, gout.device());
     dispatch("adaptive_avg_pool2d", dx,
-        [&]<class T>() { adaptive_avg_pool2d_backward_cpu<T>(N, C, H, W, OH, OW, dy.data<T>(), dx.data<T>()); },
+        [&]<class T>() {
+          adaptive_avg_pool2d_backward_cpu<T>(dy.data<T>(), dx.data<T>(), N, C, H, W, OH, OW, cpu_threads());
+        },
         [&](void* stream) {
-          adaptive_avg_pool2d_backward_cuda(N, C, H, W, OH, OW, dy.data<float>(), dx.data<float>(), stream);
+          adaptive_avg_pool2d_backward_cuda(dy.data<float>(), dx.data<float>(), N, C, H, W, OH, OW, stream);
         });
     return {dx};
   });

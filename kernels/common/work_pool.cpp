@@ -1,4 +1,4 @@
-// The conv kernels' thread pool (work_pool.h). One job at a time: the caller publishes the job under the
+// The CPU kernels' thread pool (work_pool.h). One job at a time: the caller publishes the job under the
 // lock and bumps a generation counter, workers that wake take units from an atomic counter, and the caller
 // returns once every unit has finished and no worker is still inside the job. A worker that wakes after
 // the job is gone finds no job and goes back to sleep, so a descheduled worker never holds the caller up.

@@ -1,6 +1,7 @@
-// A small work-sharing thread pool for the CPU kernels (conv, pooling): parallel_units(n, threads, fn) calls fn(u) for
-// every u in [0, n) on up to `threads` threads (the caller among them), handing units out one at a time,
-// and returns when all are done.
+// A small work-sharing thread pool, the one CPU threading mechanism of kernels/ (conv, pooling, fbank):
+// parallel_units(n, threads, fn) calls fn(u) for every u in [0, n) on up to `threads` threads (the caller among
+// them), handing units out one at a time, and returns when all are done. `threads` comes from the caller: the
+// engine passes its cpu_threads() (engine/cpu_threads.h) down to every kernel that uses the pool.
 //
 // Why not OpenMP: libgomp's threads spin at every barrier (GOMP_SPINCOUNT, milliseconds) unless the process
 // was started with OMP_WAIT_POLICY=passive. On the shared 2-core dev box a spinning thread burns the core

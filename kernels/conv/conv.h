@@ -5,14 +5,19 @@
 //   conv1d is the same kernel with H = KH = 1 (conv1d_geom): x (N, C_in, L), w (C_out, C_in/groups, K).
 //
 // CPU: im2col (or the input itself for 1×1 stride-1 unpadded convs) + GEMM (OpenBLAS), chunked over
-// output rows so the column buffer stays cache-sized, threaded with OpenMP over (image, chunk) while
-// OpenBLAS runs single-threaded inside the region (see conv_cpu.cpp for why and when it falls back to
-// OpenBLAS's own threads). All buffers dense, row-major.
+// output rows so the column buffer stays cache-sized, threaded on the work pool (kernels/common/work_pool.h)
+// over (image, chunk) while OpenBLAS runs single-threaded inside (see conv_cpu.cpp for why and when it falls
+// back to OpenBLAS's own threads). All buffers dense, row-major.
 //
 // Backward writes (=) every gradient it is given a pointer for and skips the null ones:
 //   dx (N, C_in, H, W), dw (C_out, C_in/groups, KH, KW), db (C_out).
 // Parameter gradients accumulate across steps only through autograd, never here.
+//
+// Everything a call depends on besides its buffers comes in as an argument: ConvCpuOptions on the CPU, a
+// ConvCudaContext (options, device facts, cuDNN state, workspace) on CUDA. The engine owns and fills them
+// (engine/conv_context.h, docs/engine.md "Contexts"); nothing here reads the environment or keeps settings.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace spk {
@@ -40,44 +45,34 @@ inline ConvGeom conv1d_geom(int64_t N, int64_t C_in, int64_t L, int64_t C_out, i
   return g;
 }
 
-// Process-wide knobs of the CPU kernels. The defaults are the measured best on the 2-core dev box
-// (bench/README.md); bench/ flips them to time the alternatives. Set them before any conv runs.
+// How the CPU kernels run (the engine's copy: engine/conv_context.h). The defaults are the measured best on
+// the 2-core dev box (bench/README.md); bench/ flips them to time the alternatives.
 enum class ConvThreading : uint8_t {
-  units,   // OpenMP over (image, chunk) units with OpenBLAS held to one thread (default)
+  units,   // the work pool over (image, chunk) units with OpenBLAS held to one thread (default)
   blas,    // units one after another; OpenBLAS threads each GEMM, im2col/col2im run on one thread
 };
 struct ConvCpuOptions {
   ConvThreading threading = ConvThreading::units;
   int64_t col_chunk_bytes = int64_t(1) << 20;   // target size of one im2col chunk
+  int threads = 1;                              // work-pool threads for `units` (the engine's cpu_threads())
 };
-ConvCpuOptions& conv_cpu_options();
 
-template <class T> void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
+template <class T> void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y,
+                                           const ConvCpuOptions& opt);
 template <class T> void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                                            T* db);
-template <class T> void conv1d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  conv2d_forward_cpu<T>(g, x, w, bias, y);
+                                            T* db, const ConvCpuOptions& opt);
+template <class T> void conv1d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y,
+                                           const ConvCpuOptions& opt) {
+  conv2d_forward_cpu<T>(g, x, w, bias, y, opt);
 }
 template <class T> void conv1d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                                            T* db) {
-  conv2d_backward_cpu<T>(g, x, w, dy, dx, dw, db);
+                                            T* db, const ConvCpuOptions& opt) {
+  conv2d_backward_cpu<T>(g, x, w, dy, dx, dw, db, opt);
 }
 
-// CUDA (f32, on the given stream; kernels/conv/conv_cuda.cu, docs/cuda/conv.md). Same semantics and
-// write (=) rule as the CPU kernels. Which implementation runs is a process-wide choice (below): "spk",
-// our TF32 tensor-core implicit GEMM (default), or "cudnn", cuDNN's convolutions as a baseline/fallback.
-void conv2d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                         void* stream);
-void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          float* db, void* stream);
-void conv1d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                         void* stream);
-void conv1d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          float* db, void* stream);
-
-// Knobs of the CUDA conv (kernels/conv/conv_cuda_backend.cpp). The backend's default comes from the
-// environment variable SPK_CONV_BACKEND=spk|cudnn, read when the options are first used; set_conv_backend()
-// changes it later. Both throw on an unknown name, and on "cudnn" in a build without cuDNN.
+// ---- CUDA (f32; kernels/conv/conv_cuda.cu, docs/cuda/conv.md) ----
+// Same semantics and write (=) rule as the CPU kernels. Which implementation runs is ctx.options.backend:
+// "spk", our TF32 tensor-core implicit GEMM (default), or "cudnn", cuDNN's convolutions as a baseline/fallback.
 enum class ConvCudaBackend : uint8_t { spk, cudnn };
 enum class ConvCudaAlgo : uint8_t {
   automatic,   // igemm, except the direct loops for convs too small to fill the GPU
@@ -90,10 +85,50 @@ struct ConvCudaOptions {
   bool cudnn_find = false;   // cudnn backend: time every algorithm once per shape (cudnnFind*Ex) instead of
                              // taking cuDNN's heuristic first choice
 };
-ConvCudaOptions& conv_cuda_options();
-void set_conv_backend(const char* name);   // "spk" | "cudnn"
 const char* conv_backend_name(ConvCudaBackend b);
 ConvCudaBackend parse_conv_backend(const char* name);   // throws on unknown names and unbuilt backends
 bool conv_cudnn_built();   // this build links cuDNN (CMake found it)
+
+// What the spk backend needs to know of the GPU it runs on (conv_cuda_device_facts queries the runtime; the
+// engine asks once per device and keeps the answer).
+struct ConvCudaDevice {
+  int sms = 0;                 // streaming multiprocessors: the launch plan sizes its grid by them
+  bool tensor_cores = false;   // compute capability >= 8.0: TF32 wmma; without, every conv runs the direct loops
+};
+ConvCudaDevice conv_cuda_device_facts(int device);
+
+// The cuDNN backend's state for one device: its handle and its algorithm choices per (geometry, pass, mode).
+// Opaque here (conv_cudnn_cuda.cpp). The engine creates one per device for the current device, on first use
+// of the cudnn backend, and keeps it for the life of the process (as its cuBLAS handles: engine/cuda_cuda.cpp
+// says why they are never destroyed). Throws "built without cuDNN" in builds without it.
+struct ConvCudnnState;
+ConvCudnnState* conv_cudnn_state_create();
+
+// Device scratch for one conv call: get(owner, bytes) returns a buffer of at least `bytes` on the current
+// device. Each call may return a new buffer; all of them stay valid until the kernels that the conv entry
+// point enqueued on its stream have run (the engine hands out blocks of its caching allocator and frees
+// them, stream-ordered, when the entry point returns).
+struct ConvWorkspace {
+  void* (*get)(void* owner, size_t bytes) = nullptr;
+  void* owner = nullptr;
+  void* operator()(size_t bytes) const { return get(owner, bytes); }
+};
+
+// Everything a CUDA conv call depends on besides its buffers and stream (engine/conv_context.h builds it).
+struct ConvCudaContext {
+  ConvCudaOptions options;
+  ConvCudaDevice device;              // facts of the current device
+  ConvCudnnState* cudnn = nullptr;    // the current device's cuDNN state; needed when options.backend == cudnn
+  ConvWorkspace workspace;
+};
+
+void conv2d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                         const ConvCudaContext& ctx, void* stream);
+void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                          float* db, const ConvCudaContext& ctx, void* stream);
+void conv1d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                         const ConvCudaContext& ctx, void* stream);
+void conv1d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                          float* db, const ConvCudaContext& ctx, void* stream);
 
 }  // namespace spk

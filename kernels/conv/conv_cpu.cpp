@@ -13,15 +13,14 @@
 // and the GEMM's packing reads it back while it is still in this core's L2, and the buffer stays bounded
 // for long utterances (N = 1, W in the thousands).
 //
-// Threads: (image, chunk) units are handed out dynamically to the threads of work_pool.h (as many as
-// omp_get_max_threads()), each with its own col buffer, while OpenBLAS is held to one thread. Measured
+// Threads: (image, chunk) units are handed out dynamically to the threads of work_pool.h (opt.threads of
+// them, the engine's cpu_threads()), each with its own col buffer, while OpenBLAS is held to one thread. Measured
 // on the 2-core dev box (bench/README.md): splitting images between cores beats letting OpenBLAS split
 // each small GEMM (its per-call sync and the then serial im2col/col2im cost more), and sleeping workers
 // beat OpenMP's spinning ones on a shared machine. The backward splits blocks of images, not chunks
 // (chunks of one image overlap in dx), each block with its own dw partial; with fewer images than
 // threads it runs serially and lets OpenBLAS thread.
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -41,7 +40,8 @@ constexpr int64_t kPartialBytes = int64_t(16) << 20;   // cap on the backward's 
 
 // OpenBLAS's pthread build knows nothing of our threads: called from two pool workers it would start its
 // own workers for each call and oversubscribe the cores. Its thread count is process-global, so nested or
-// concurrent holders share one saved value.
+// concurrent holders share one saved value: this counter is the one piece of process-wide state the conv
+// kernels keep, because the setting it guards is process-wide in OpenBLAS itself and no caller could own it.
 class BlasSingleThread {
  public:
   BlasSingleThread() {
@@ -65,16 +65,18 @@ class BlasSingleThread {
 };
 
 // Per-thread scratch that only grows: a fresh multi-MB allocation per call would page-fault every time.
-// Tag 0 holds im2col columns, tag 1 the dw partials of the calling thread.
+// Tag 0 holds im2col columns, tag 1 the dw partials of the calling thread. Thread-local memory, not shared
+// state: it carries nothing from one call to the next but its capacity, and a caller-owned buffer would need
+// one per pool worker, which parallel_units does not name.
 template <class T, int Tag = 0> T* scratch(size_t n) {
   thread_local std::vector<T> buf;
   if (buf.size() < n) buf.resize(n);
   return buf.data();
 }
 
-int64_t chunk_cols(const ConvGeom& g, size_t elem) {
+int64_t chunk_cols(const ConvGeom& g, const ConvCpuOptions& opt, size_t elem) {
   const int64_t P = g.H_out() * g.W_out();
-  const int64_t target = conv_cpu_options().col_chunk_bytes / (g.K_g() * int64_t(elem));
+  const int64_t target = opt.col_chunk_bytes / (g.K_g() * int64_t(elem));
   return std::min(std::max<int64_t>(target, 64), std::max<int64_t>(P, 1));
 }
 
@@ -180,10 +182,9 @@ void forward_unit(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
 // may be null.
 template <class T>
 void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw_acc, bool first, int64_t n,
-                    T* col) {
+                    int64_t step, T* col) {
   const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W;
   const int64_t Cig = g.C_in_g(), Cog = g.C_out_g(), Kg = g.K_g();
-  const int64_t step = chunk_cols(g, sizeof(T));
   const bool direct = is_pointwise(g);
   if (dx && !direct) std::fill(dx + n * g.C_in * HW, dx + (n + 1) * g.C_in * HW, T(0));
   for (int64_t p0 = 0; p0 < P; p0 += step) {
@@ -210,31 +211,25 @@ void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* d
   }
 }
 
-bool threaded(const ConvGeom& g, int64_t units) {
-  return conv_cpu_options().threading == ConvThreading::units && omp_get_max_threads() > 1 && units > 1 &&
-         g.flops() >= kParallelFlops;
+bool threaded(const ConvGeom& g, const ConvCpuOptions& opt, int64_t units) {
+  return opt.threading == ConvThreading::units && opt.threads > 1 && units > 1 && g.flops() >= kParallelFlops;
 }
 
 }  // namespace
 
-ConvCpuOptions& conv_cpu_options() {
-  static ConvCpuOptions options;
-  return options;
-}
-
 template <class T>
-void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, const ConvCpuOptions& opt) {
   const int64_t P = g.H_out() * g.W_out();
   if (g.N == 0 || P == 0 || g.C_out == 0) return;
-  const int64_t step = chunk_cols(g, sizeof(T)), chunks = (P + step - 1) / step, units = g.N * chunks;
+  const int64_t step = chunk_cols(g, opt, sizeof(T)), chunks = (P + step - 1) / step, units = g.N * chunks;
   const size_t col_elems = is_pointwise(g) ? 0 : size_t(g.K_g() * step);
   auto unit = [&](int64_t u, T* col) {
     const int64_t n = u / chunks, p0 = (u % chunks) * step;
     forward_unit(g, x, w, bias, y, n, p0, std::min(P, p0 + step), col);
   };
-  if (threaded(g, units)) {
+  if (threaded(g, opt, units)) {
     BlasSingleThread hold;
-    parallel_units(units, omp_get_max_threads(), [&](int64_t u) { unit(u, scratch<T>(col_elems)); });
+    parallel_units(units, opt.threads, [&](int64_t u) { unit(u, scratch<T>(col_elems)); });
   } else {
     T* col = scratch<T>(col_elems);
     for (int64_t u = 0; u < units; ++u) unit(u, col);
@@ -242,7 +237,8 @@ void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias
 }
 
 template <class T>
-void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
+                         const ConvCpuOptions& opt) {
   const int64_t P = g.H_out() * g.W_out(), wn = g.C_out * g.K_g();
   if (db) {
     for (int64_t co = 0; co < g.C_out; ++co) {
@@ -260,13 +256,14 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
     if (dx) std::fill(dx, dx + g.N * g.C_in * g.H * g.W, T(0));
     return;
   }
-  const size_t col_elems = size_t(g.K_g() * chunk_cols(g, sizeof(T)));
-  if (threaded(g, g.N)) {
+  const int64_t step = chunk_cols(g, opt, sizeof(T));
+  const size_t col_elems = size_t(g.K_g() * step);
+  if (threaded(g, opt, g.N)) {
     // Images go out in fixed blocks, a few per thread, handed out dynamically so that a thread whose core
     // is busy with another process does not hold the others back. Each block sums its own dw partial
     // (block 0 straight into dw) and the partials are added in block order: dw does not depend on which
     // thread ran which block. Partials are capped at kPartialBytes.
-    const int threads = omp_get_max_threads();
+    const int threads = opt.threads;
     const int64_t by_memory = kPartialBytes / std::max<int64_t>(1, wn * int64_t(sizeof(T)));
     const int64_t blocks = std::min<int64_t>(g.N, std::max<int64_t>(threads, std::min<int64_t>(4 * threads, by_memory)));
     T* partial = dw ? scratch<T, 1>(size_t(wn) * size_t(blocks - 1)) : nullptr;
@@ -275,7 +272,7 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
       T* col = scratch<T>(col_elems);
       T* acc = !dw ? nullptr : b == 0 ? dw : partial + size_t(b - 1) * size_t(wn);
       const int64_t n0 = b * g.N / blocks, n1 = (b + 1) * g.N / blocks;
-      for (int64_t n = n0; n < n1; ++n) backward_image(g, x, w, dy, dx, acc, n == n0, n, col);
+      for (int64_t n = n0; n < n1; ++n) backward_image(g, x, w, dy, dx, acc, n == n0, n, step, col);
     });
     for (int64_t b = 1; b < blocks && dw; ++b) {
       const T* p = partial + size_t(b - 1) * size_t(wn);
@@ -283,13 +280,14 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
     }
   } else {
     T* col = scratch<T>(col_elems);
-    for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, dw, n == 0, n, col);
+    for (int64_t n = 0; n < g.N; ++n) backward_image(g, x, w, dy, dx, dw, n == 0, n, step, col);
   }
 }
 
 #define SPK_INSTANTIATE(T)                                                                                  \
-  template void conv2d_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*);                  \
-  template void conv2d_backward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*);
+  template void conv2d_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, const ConvCpuOptions&); \
+  template void conv2d_backward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*,             \
+                                       const ConvCpuOptions&);
 SPK_INSTANTIATE(float)
 SPK_INSTANTIATE(double)
 #undef SPK_INSTANTIATE

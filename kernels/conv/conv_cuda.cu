@@ -10,15 +10,13 @@
 // partials, fixed-order tree: deterministic).
 // backward_weight is split over K (the batch's output positions) into partial products in a workspace that
 // a second kernel sums in split order, so dw is deterministic and written (=), never accumulated.
-// The "cudnn" backend (conv_cudnn_cuda.cpp) is dispatched from here when conv_cuda_options() selects it.
+// The "cudnn" backend (conv_cudnn_cuda.cpp) is dispatched from here when ctx.options selects it. Workspace,
+// device facts and cuDNN state come in the ConvCudaContext (the engine's): this file keeps no state.
 //
 // Never run on a GPU when written (no GPU on the development machine): see docs/cuda/conv.md for what was
 // checked without one.
 #include <cuda_runtime.h>
 #include <mma.h>
-
-#include <mutex>
-#include <unordered_map>
 
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/cuda_launch.cuh"
@@ -197,30 +195,8 @@ __global__ void direct_backward_weight_kernel(Geom g, const float* __restrict__ 
   }
 }
 
-// ---------------------------------------------------------------------------------------------- device facts
-
-struct DeviceFacts {
-  int sms = 0;
-  bool tensor_cores = false;   // compute capability >= 8.0: TF32 wmma
-};
-DeviceFacts device_facts() {
-  static std::mutex mu;
-  static auto* table = new std::unordered_map<int, DeviceFacts>();   // leaked: see engine/cuda_cuda.cpp
-  int dev = 0;
-  SPK_CUDA_CHECK(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = table->find(dev);
-  if (it != table->end()) return it->second;
-  DeviceFacts f;
-  int major = 0;
-  SPK_CUDA_CHECK(cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, dev));
-  SPK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-  f.tensor_cores = major >= 8;
-  return (*table)[dev] = f;
-}
-
-bool run_direct(const ConvGeom& g) {
-  return use_direct(g, conv_cuda_options().algo) || !device_facts().tensor_cores;
+bool run_direct(const ConvGeom& g, const ConvCudaContext& ctx) {
+  return use_direct(g, ctx.options.algo) || !ctx.device.tensor_cores;
 }
 
 void zero_async(void* p, int64_t floats, cudaStream_t s) {
@@ -229,49 +205,31 @@ void zero_async(void* p, int64_t floats, cudaStream_t s) {
 
 }  // namespace
 
-// ---------------------------------------------------------------------------------------------- workspace
+// ---------------------------------------------------------------------------------------------- device facts
 
-namespace conv_cuda {
-
-void* workspace(size_t bytes, void* stream) {
-  struct Buf { void* p = nullptr; size_t n = 0; };
-  static std::mutex mu;
-  static auto* bufs = new std::unordered_map<int, Buf>();   // leaked on purpose, as the engine's allocator
-  int dev = 0;
-  SPK_CUDA_CHECK(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  Buf& b = (*bufs)[dev];
-  if (b.n < bytes) {
-    if (b.p) {
-      // Kernels queued earlier on this stream may still read the old buffer.
-      SPK_CUDA_CHECK(cudaStreamSynchronize(cudaStream_t(stream)));
-      SPK_CUDA_CHECK(cudaFree(b.p));
-      b = Buf{};
-    }
-    const size_t mib = size_t(1) << 20, want = bytes > 2 * b.n ? bytes : 2 * b.n;
-    const size_t n = (want + mib - 1) / mib * mib;
-    SPK_CUDA_CHECK(cudaMalloc(&b.p, n));
-    b.n = n;
-  }
-  return b.p;
+ConvCudaDevice conv_cuda_device_facts(int device) {
+  ConvCudaDevice f;
+  int major = 0;
+  SPK_CUDA_CHECK(cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, device));
+  SPK_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  f.tensor_cores = major >= 8;
+  return f;
 }
-
-}  // namespace conv_cuda
 
 // ---------------------------------------------------------------------------------------------- entry points
 
 void conv2d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                         void* stream) {
+                         const ConvCudaContext& ctx, void* stream) {
   if (g.N == 0 || g.H_out() * g.W_out() == 0 || g.C_out == 0) return;
-  if (conv_cuda_options().backend == ConvCudaBackend::cudnn) return conv_cuda::forward_cudnn(g, x, w, bias, y, stream);
+  if (ctx.options.backend == ConvCudaBackend::cudnn) return conv_cuda::forward_cudnn(g, x, w, bias, y, ctx, stream);
   const Geom G = make_geom(g);
   const cudaStream_t s = cudaStream_t(stream);
-  if (run_direct(g)) {
+  if (run_direct(g, ctx)) {
     direct_forward_kernel<<<blocks_for(int64_t(G.N) * G.C_out * G.P), kThreads, 0, s>>>(G, x, w, bias, y);
     SPK_KERNEL_LAUNCH_CHECK();
     return;
   }
-  const Plan pl = plan(G, Pass::forward, device_facts().sms);
+  const Plan pl = plan(G, Pass::forward, ctx.device.sms);
   Forward pr;
   bind(pr, pl);
   pr.g = G; pr.x = x; pr.w = w; pr.bias = bias; pr.y = y;
@@ -279,7 +237,7 @@ void conv2d_forward_cuda(const ConvGeom& g, const float* x, const float* w, cons
 }
 
 void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          float* db, void* stream) {
+                          float* db, const ConvCudaContext& ctx, void* stream) {
   if (!dx && !dw && !db) return;
   const cudaStream_t s = cudaStream_t(stream);
   if (g.N == 0 || g.H_out() * g.W_out() == 0) {   // nothing reaches any gradient: all zeros
@@ -288,19 +246,19 @@ void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, con
     zero_async(db, g.C_out, s);
     return;
   }
-  if (conv_cuda_options().backend == ConvCudaBackend::cudnn)
-    return conv_cuda::backward_cudnn(g, x, w, dy, dx, dw, db, stream);
+  if (ctx.options.backend == ConvCudaBackend::cudnn)
+    return conv_cuda::backward_cudnn(g, x, w, dy, dx, dw, db, ctx, stream);
   const Geom G = make_geom(g);
   if (db) {
     bias_grad_kernel<<<unsigned(G.C_out), kThreads, 0, s>>>(dy, db, G.N, G.C_out, G.P);
     SPK_KERNEL_LAUNCH_CHECK();
   }
-  const bool direct = run_direct(g);
+  const bool direct = run_direct(g, ctx);
   if (dx && direct) {
     direct_backward_data_kernel<<<blocks_for(int64_t(G.N) * G.C_in * G.HW), kThreads, 0, s>>>(G, w, dy, dx);
     SPK_KERNEL_LAUNCH_CHECK();
   } else if (dx) {
-    const Plan pl = plan(G, Pass::backward_data, device_facts().sms);
+    const Plan pl = plan(G, Pass::backward_data, ctx.device.sms);
     BackwardData pr;
     bind(pr, pl);
     pr.g = G; pr.w = w; pr.dy = dy; pr.dx = dx;
@@ -310,11 +268,11 @@ void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, con
     direct_backward_weight_kernel<<<blocks_for(int64_t(G.C_out) * G.Kg * 32), kThreads, 0, s>>>(G, x, dy, dw);
     SPK_KERNEL_LAUNCH_CHECK();
   } else if (dw) {
-    const Plan pl = plan(G, Pass::backward_weight, device_facts().sms);
+    const Plan pl = plan(G, Pass::backward_weight, ctx.device.sms);
     BackwardWeight pr;
     bind(pr, pl);
     pr.g = G; pr.x = x; pr.dy = dy; pr.dw = dw; pr.ws = nullptr;
-    if (pl.dims.splits > 1) pr.ws = static_cast<float*>(conv_cuda::workspace(size_t(pl.workspace_floats) * sizeof(float), stream));
+    if (pl.dims.splits > 1) pr.ws = static_cast<float*>(ctx.workspace(size_t(pl.workspace_floats) * sizeof(float)));
     launch_igemm(pl, pr, s);
     if (pl.dims.splits > 1) {
       const int64_t MN = int64_t(pl.dims.M) * pl.dims.N;
@@ -325,13 +283,13 @@ void conv2d_backward_cuda(const ConvGeom& g, const float* x, const float* w, con
 }
 
 void conv1d_forward_cuda(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                         void* stream) {
-  conv2d_forward_cuda(g, x, w, bias, y, stream);
+                         const ConvCudaContext& ctx, void* stream) {
+  conv2d_forward_cuda(g, x, w, bias, y, ctx, stream);
 }
 
 void conv1d_backward_cuda(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          float* db, void* stream) {
-  conv2d_backward_cuda(g, x, w, dy, dx, dw, db, stream);
+                          float* db, const ConvCudaContext& ctx, void* stream) {
+  conv2d_backward_cuda(g, x, w, dy, dx, dw, db, ctx, stream);
 }
 
 }  // namespace spk

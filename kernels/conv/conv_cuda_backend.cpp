@@ -1,7 +1,6 @@
-// The CUDA conv's process-wide knobs (kernels/conv/conv.h): which backend runs ("spk", our implicit GEMM, or
-// "cudnn"), chosen by SPK_CONV_BACKEND or set_conv_backend(). Plain host code, compiled in every build (so
-// the CPU-only build can test the parsing and the "built without cuDNN" error).
-#include <cstdlib>
+// The names of the CUDA conv's backends (kernels/conv/conv.h): "spk", our implicit GEMM, or "cudnn". Plain host
+// code, compiled in every build (so the CPU-only build can test the parsing and the "built without cuDNN"
+// error). Which backend runs is the engine's setting (engine/conv_context.h, which also reads SPK_CONV_BACKEND).
 #include <cstring>
 
 #include "kernels/common/check.h"
@@ -27,24 +26,5 @@ ConvCudaBackend parse_conv_backend(const char* name) {
   }
   SPK_FAIL("conv backend: unknown name \"", name, "\" (expected spk or cudnn)");
 }
-
-ConvCudaOptions& conv_cuda_options() {
-  // First use reads the environment; a bad value throws here, and again on the next use until it is fixed.
-  static ConvCudaOptions options = [] {
-    ConvCudaOptions o;
-    const char* env = std::getenv("SPK_CONV_BACKEND");
-    if (env && *env) {
-      try {
-        o.backend = parse_conv_backend(env);
-      } catch (const Error& e) {
-        SPK_FAIL("SPK_CONV_BACKEND=", env, ": ", e.what());
-      }
-    }
-    return o;
-  }();
-  return options;
-}
-
-void set_conv_backend(const char* name) { conv_cuda_options().backend = parse_conv_backend(name); }
 
 }  // namespace spk

@@ -4,10 +4,10 @@
 // Math: CUDNN_DEFAULT_MATH, which lets cuDNN use TF32 tensor cores on sm_80+ (as PyTorch does by default),
 // so both backends carry the same rounding; NVIDIA_TF32_OVERRIDE=0 forces fp32 in both cuDNN and cuBLAS.
 // Algorithms: cuDNN's heuristic first choice (cudnnGet*_v7) that fits kMaxWorkspace, or with
-// conv_cuda_options().cudnn_find the fastest measured one (cudnnFind*Ex, which runs every algorithm once on
-// the real buffers). Either way the choice is cached per (device, geometry, pass, mode); the workspace is
-// the conv kernels' shared buffer (conv_cuda::workspace). The handle is per device, bound to the caller's
-// stream on every call.
+// ctx.options.cudnn_find the fastest measured one (cudnnFind*Ex, which runs every algorithm once on the real
+// buffers). Either way the choice is cached per (geometry, pass, mode) in the device's ConvCudnnState, which
+// also holds the device's handle (bound to the caller's stream on every call); the engine creates one state
+// per device and passes it in the context, with the workspace (ctx.workspace, the engine's allocator).
 //
 // Built only when CMake found cuDNN (SPK_HAVE_CUDNN); otherwise the entry points throw "built without cuDNN".
 #include "kernels/conv/conv_cuda_internal.h"
@@ -24,7 +24,6 @@
 #include <climits>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 
 #include "kernels/common/cuda_check.h"
 
@@ -40,39 +39,54 @@
   } while (0)
 #endif
 
-namespace spk::conv_cuda {
-
 #if SPK_HAVE_CUDNN
 
+namespace spk {
+
+namespace conv_cuda {
 namespace {
 
 constexpr size_t kMaxWorkspace = size_t(1) << 30;   // heuristic picks needing more are skipped
 constexpr size_t kFindWorkspace = size_t(256) << 20;  // what cudnnFind*Ex may try algorithms with
 
-int current_device() {
-  int dev = 0;
-  SPK_CUDA_CHECK(cudaGetDevice(&dev));
-  return dev;
+enum class Which : int { forward, backward_data, backward_filter };
+struct Algo {
+  int algo = 0;
+  size_t bytes = 0;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+};
+using Key = std::array<int64_t, 17>;
+
+}  // namespace
+}  // namespace conv_cuda
+
+// One device's handle and algorithm choices (conv.h). The mutex guards the cache only: the engine issues GPU
+// work from one host thread at a time, but a lookup costs nothing next to a conv.
+struct ConvCudnnState {
+  cudnnHandle_t handle = nullptr;
+  std::mutex mu;
+  std::map<conv_cuda::Key, conv_cuda::Algo> algos;
+};
+
+ConvCudnnState* conv_cudnn_state_create() {
+  auto* st = new ConvCudnnState();
+  const cudnnStatus_t e = cudnnCreate(&st->handle);
+  if (e != CUDNN_STATUS_SUCCESS) {
+    delete st;
+    SPK_FAIL("cuDNN error: cudnnCreate: ", cudnnGetErrorString(e));
+  }
+  return st;
 }
 
-// One handle per device, created on first use and never destroyed (see engine/cuda_cuda.cpp on why).
-cudnnHandle_t handle(void* stream) {
-  static std::mutex mu;
-  static auto* handles = new std::unordered_map<int, cudnnHandle_t>();
-  const int dev = current_device();
-  cudnnHandle_t h = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = handles->find(dev);
-    if (it == handles->end()) {
-      SPK_CUDNN_CHECK(cudnnCreate(&h));
-      (*handles)[dev] = h;
-    } else {
-      h = it->second;
-    }
-  }
-  SPK_CUDNN_CHECK(cudnnSetStream(h, cudaStream_t(stream)));
-  return h;
+namespace conv_cuda {
+
+namespace {
+
+// The state's handle, bound to the caller's stream.
+cudnnHandle_t handle(const ConvCudaContext& ctx, void* stream) {
+  SPK_CHECK(ctx.cudnn != nullptr, "conv cudnn: the context carries no cuDNN state (engine/conv_context.h makes one)");
+  SPK_CUDNN_CHECK(cudnnSetStream(ctx.cudnn->handle, cudaStream_t(stream)));
+  return ctx.cudnn->handle;
 }
 
 int to_int(int64_t v, const ConvGeom& g) {
@@ -129,21 +143,10 @@ struct Descs {
   }
 };
 
-enum class Which : int { forward, backward_data, backward_filter };
-struct Algo {
-  int algo = 0;
-  size_t bytes = 0;
-  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
-};
-using Key = std::array<int64_t, 18>;
-
 Key key_of(const ConvGeom& g, Which which, bool find) {
-  return {current_device(), int64_t(which), int64_t(find), g.N, g.C_in, g.H, g.W, g.C_out, g.KH, g.KW,
+  return {int64_t(which), int64_t(find), g.N, g.C_in, g.H, g.W, g.C_out, g.KH, g.KW,
           g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dil_h, g.dil_w, g.groups, 0};
 }
-
-std::mutex& cache_mu() { static std::mutex m; return m; }
-std::map<Key, Algo>& cache() { static auto* c = new std::map<Key, Algo>(); return *c; }
 
 // The first usable entry of a cuDNN perf list (sorted best first), or an error naming the pass.
 template <class Perf>
@@ -157,34 +160,36 @@ Algo first_usable(const Perf* perf, int n, size_t max_bytes, const char* what, c
 
 // Looks up (or chooses and caches) the algorithm of one pass; `choose` returns it.
 template <class Choose>
-Algo algo_for(const ConvGeom& g, Which which, Choose&& choose) {
-  const bool find = conv_cuda_options().cudnn_find;
+Algo algo_for(const ConvGeom& g, Which which, const ConvCudaContext& ctx, Choose&& choose) {
+  const bool find = ctx.options.cudnn_find;
   const Key k = key_of(g, which, find);
+  ConvCudnnState& st = *ctx.cudnn;
   {
-    std::lock_guard<std::mutex> lock(cache_mu());
-    auto it = cache().find(k);
-    if (it != cache().end()) return it->second;
+    std::lock_guard<std::mutex> lock(st.mu);
+    auto it = st.algos.find(k);
+    if (it != st.algos.end()) return it->second;
   }
   const Algo a = choose(find);
-  std::lock_guard<std::mutex> lock(cache_mu());
-  cache()[k] = a;
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.algos[k] = a;
   return a;
 }
 
-void* ws_for(const Algo& a, void* stream) { return a.bytes ? workspace(a.bytes, stream) : nullptr; }
+void* ws_for(const Algo& a, const ConvCudaContext& ctx) { return a.bytes ? ctx.workspace(a.bytes) : nullptr; }
 
 }  // namespace
 
-void forward_cudnn(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, void* stream) {
-  cudnnHandle_t h = handle(stream);
+void forward_cudnn(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                   const ConvCudaContext& ctx, void* stream) {
+  cudnnHandle_t h = handle(ctx, stream);
   Descs d(g);
-  const Algo a = algo_for(g, Which::forward, [&](bool find) {
+  const Algo a = algo_for(g, Which::forward, ctx, [&](bool find) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int n = 0;
     if (find)
       SPK_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x, x, d.w, w, d.conv, d.y, y,
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf,
-                                                             workspace(kFindWorkspace, stream), kFindWorkspace));
+                                                             ctx.workspace(kFindWorkspace), kFindWorkspace));
     else
       SPK_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                                              &n, perf));
@@ -193,24 +198,24 @@ void forward_cudnn(const ConvGeom& g, const float* x, const float* w, const floa
   SPK_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.math));
   const float one = 1.f, zero = 0.f;
   SPK_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x, d.w, w, d.conv, cudnnConvolutionFwdAlgo_t(a.algo),
-                                          ws_for(a, stream), a.bytes, &zero, d.y, y));
+                                          ws_for(a, ctx), a.bytes, &zero, d.y, y));
   if (bias) SPK_CUDNN_CHECK(cudnnAddTensor(h, &one, d.b, bias, &one, d.y, y));
 }
 
 void backward_cudnn(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                    float* db, void* stream) {
-  cudnnHandle_t h = handle(stream);
+                    float* db, const ConvCudaContext& ctx, void* stream) {
+  cudnnHandle_t h = handle(ctx, stream);
   Descs d(g);
   const float one = 1.f, zero = 0.f;
   if (db) SPK_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, dy, &zero, d.b, db));
   if (dx) {
-    const Algo a = algo_for(g, Which::backward_data, [&](bool find) {
+    const Algo a = algo_for(g, Which::backward_data, ctx, [&](bool find) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
       int n = 0;
       if (find)
         SPK_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, w, d.y, dy, d.conv, d.x, dx,
                                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf,
-                                                                    workspace(kFindWorkspace, stream), kFindWorkspace));
+                                                                    ctx.workspace(kFindWorkspace), kFindWorkspace));
       else
         SPK_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x,
                                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
@@ -218,17 +223,17 @@ void backward_cudnn(const ConvGeom& g, const float* x, const float* w, const flo
     });
     SPK_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.math));
     SPK_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, dy, d.conv,
-                                                 cudnnConvolutionBwdDataAlgo_t(a.algo), ws_for(a, stream), a.bytes,
+                                                 cudnnConvolutionBwdDataAlgo_t(a.algo), ws_for(a, ctx), a.bytes,
                                                  &zero, d.x, dx));
   }
   if (dw) {
-    const Algo a = algo_for(g, Which::backward_filter, [&](bool find) {
+    const Algo a = algo_for(g, Which::backward_filter, ctx, [&](bool find) {
       cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
       int n = 0;
       if (find)
         SPK_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x, x, d.y, dy, d.conv, d.w, dw,
                                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n,
-                                                                      perf, workspace(kFindWorkspace, stream),
+                                                                      perf, ctx.workspace(kFindWorkspace),
                                                                       kFindWorkspace));
       else
         SPK_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
@@ -238,20 +243,36 @@ void backward_cudnn(const ConvGeom& g, const float* x, const float* w, const flo
     });
     SPK_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.math));
     SPK_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, dy, d.conv,
-                                                   cudnnConvolutionBwdFilterAlgo_t(a.algo), ws_for(a, stream),
+                                                   cudnnConvolutionBwdFilterAlgo_t(a.algo), ws_for(a, ctx),
                                                    a.bytes, &zero, d.w, dw));
   }
 }
 
+}  // namespace conv_cuda
+
+}  // namespace spk
+
 #else  // built without cuDNN
 
-void forward_cudnn(const ConvGeom&, const float*, const float*, const float*, float*, void*) {
+namespace spk {
+
+struct ConvCudnnState {};
+ConvCudnnState* conv_cudnn_state_create() {
   SPK_FAIL("conv backend \"cudnn\": this build of spk was built without cuDNN (set CUDNN_ROOT and reconfigure)");
 }
-void backward_cudnn(const ConvGeom&, const float*, const float*, const float*, float*, float*, float*, void*) {
+
+namespace conv_cuda {
+
+void forward_cudnn(const ConvGeom&, const float*, const float*, const float*, float*, const ConvCudaContext&, void*) {
   SPK_FAIL("conv backend \"cudnn\": this build of spk was built without cuDNN (set CUDNN_ROOT and reconfigure)");
 }
+void backward_cudnn(const ConvGeom&, const float*, const float*, const float*, float*, float*, float*,
+                    const ConvCudaContext&, void*) {
+  SPK_FAIL("conv backend \"cudnn\": this build of spk was built without cuDNN (set CUDNN_ROOT and reconfigure)");
+}
+
+}  // namespace conv_cuda
+
+}  // namespace spk
 
 #endif
-
-}  // namespace spk::conv_cuda

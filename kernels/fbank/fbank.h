@@ -75,9 +75,12 @@ int64_t fbank_num_frames(const FbankConfig& cfg, int64_t L);        // frames fo
 double fbank_f_max(const FbankConfig& cfg);                          // f_max resolved against Nyquist
 FbankTables fbank_tables(const FbankConfig& cfg);                    // config assumed valid
 
-// CPU reference: plain loops, double arithmetic inside, OpenMP over (utterance, frame) and (utterance, mel).
+// CPU reference: plain loops, double arithmetic inside, on `threads` threads of the work pool
+// (kernels/common/work_pool.h; the engine passes cpu_threads()) over utterances, frame pairs and (utterance,
+// mel) rows; every output is computed by one thread in a fixed order, so the result does not depend on threads.
 // wav (B, L), out (B, n_mels, T).
-template <class T> void fbank_forward_cpu(const FbankConfig& cfg, const T* wav, int64_t B, int64_t L, T* out);
+template <class T> void fbank_forward_cpu(const FbankConfig& cfg, const T* wav, T* out, int64_t B, int64_t L,
+                                          int threads);
 
 // CUDA (f32), on the given stream. The tables travel as two flat arrays (fbank_cuda_pack); the engine uploads them
 // once per config and passes the device pointers in FbankDeviceTables.
@@ -92,7 +95,7 @@ struct FbankDeviceTables {
   int n_weights = 0;
 };
 FbankCudaPack fbank_cuda_pack(const FbankTables& tables);
-void fbank_forward_cuda(const FbankConfig& cfg, const float* wav, int64_t B, int64_t L, float* out,
+void fbank_forward_cuda(const FbankConfig& cfg, const float* wav, float* out, int64_t B, int64_t L,
                         const FbankDeviceTables& tables, void* stream);
 
 }  // namespace spk

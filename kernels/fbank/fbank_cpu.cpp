@@ -1,11 +1,15 @@
 // CPU reference of the log-mel front end (the spec the CUDA kernel is checked against). It follows torchaudio's
 // order of operations literally: build the (pre-emphasised, padded) signal, cut frames, window, FFT, power,
 // filterbank, log, then normalise over time. Everything inside runs in double; T only sets the I/O type.
+// Threads: the kernels' work pool (kernels/common/work_pool.h), never OpenMP, whose spinning threads would
+// hold the cores the convs after it want. Each stage splits into independent units (an utterance, a block
+// of frame pairs, a block of rows) that write disjoint outputs, so the bits do not depend on the threads.
 #include <algorithm>
 #include <cmath>
 #include <complex>
 #include <vector>
 
+#include "kernels/common/work_pool.h"
 #include "kernels/fbank/fbank.h"
 #include "kernels/fft/fft.h"
 
@@ -72,6 +76,14 @@ void build_frame(const FbankConfig& c, const FbankTables& tb, const std::vector<
   }
 }
 
+// fn(lo, hi) over [0, n) cut into a few blocks per thread (blocks amortise the per-block scratch; several per
+// thread let one thread finish the work when another is descheduled).
+template <class F>
+void for_blocks(int64_t n, int threads, F&& fn) {
+  const int64_t blocks = std::min<int64_t>(n, threads > 1 ? 4 * int64_t(threads) : 1);
+  parallel_units(blocks, threads, [&](int64_t b) { fn(b * n / blocks, (b + 1) * n / blocks); });
+}
+
 double log_energy(const FbankConfig& c, double e) {
   e += c.energy_offset;
   return c.log ? std::log(std::max(e, c.energy_floor)) : e;
@@ -80,18 +92,17 @@ double log_energy(const FbankConfig& c, double e) {
 }  // namespace
 
 template <class T>
-void fbank_forward_cpu(const FbankConfig& c, const T* wav, int64_t B, int64_t L, T* out) {
+void fbank_forward_cpu(const FbankConfig& c, const T* wav, T* out, int64_t B, int64_t L, int threads) {
   const FbankTables tb = fbank_tables(c);
   const int64_t Tn = fbank_num_frames(c, L);
   const int M = c.n_mels;
 
   std::vector<std::vector<double>> sig(static_cast<size_t>(B));
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < B; ++b) {
+  parallel_units(B, threads, [&](int64_t b) {
     std::vector<double> x(static_cast<size_t>(L));
     for (int64_t i = 0; i < L; ++i) x[size_t(i)] = double(wav[b * L + i]) * c.input_scale;
     sig[size_t(b)] = c.mode == FbankMode::torchaudio ? torchaudio_signal(c, x.data(), L) : kaldi_signal(c, x.data(), L);
-  }
+  });
 
   // Log-mel energies in double, (B, n_mels, T); rounded to T only after normalisation, so a band with a small
   // spread over time does not amplify the rounding of its values.
@@ -99,8 +110,7 @@ void fbank_forward_cpu(const FbankConfig& c, const T* wav, int64_t B, int64_t L,
   // Frames go through the FFT in pairs: one complex FFT of a + i·b gives both real spectra,
   // A[k] = (Z[k] + conj Z[n-k]) / 2 and B[k] = (Z[k] - conj Z[n-k]) / 2i, at half the cost of two transforms.
   const int64_t n_frames = B * Tn, n = c.n_fft;
-#pragma omp parallel
-  {
+  for_blocks((n_frames + 1) / 2, threads, [&](int64_t pair_lo, int64_t pair_hi) {
     std::vector<double> frame_a(static_cast<size_t>(n)), frame_b(static_cast<size_t>(n));
     std::vector<double> power_a(size_t(tb.n_freq)), power_b(size_t(tb.n_freq));
     std::vector<std::complex<double>> spec(static_cast<size_t>(n));
@@ -113,8 +123,7 @@ void fbank_forward_cpu(const FbankConfig& c, const T* wav, int64_t B, int64_t L,
         feat[size_t((b * M + m) * Tn + t)] = log_energy(c, e);
       }
     };
-#pragma omp for schedule(static)
-    for (int64_t pair = 0; pair < (n_frames + 1) / 2; ++pair) {
+    for (int64_t pair = pair_lo; pair < pair_hi; ++pair) {
       const int64_t ba = 2 * pair, bb = 2 * pair + 1;   // global frame indices b·T + t
       build_frame(c, tb, sig[size_t(ba / Tn)], ba % Tn, frame_a);
       if (bb < n_frames)
@@ -131,12 +140,11 @@ void fbank_forward_cpu(const FbankConfig& c, const T* wav, int64_t B, int64_t L,
       mel_log(power_a, ba);
       if (bb < n_frames) mel_log(power_b, bb);
     }
-  }
+  });
 
   // Normalisation per (utterance, mel bin) over time: mean subtraction, or InstanceNorm1d's
   // (x - mean) / sqrt(biased var + eps).
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < B * M; ++row) {
+  auto normalise_row = [&](int64_t row) {
     double* r = feat.data() + row * Tn;
     if (c.norm != FbankNorm::none && Tn > 0) {
       double mean = 0, var = 0;
@@ -148,10 +156,13 @@ void fbank_forward_cpu(const FbankConfig& c, const T* wav, int64_t B, int64_t L,
       for (int64_t t = 0; t < Tn; ++t) r[t] = (r[t] - mean) * inv;
     }
     for (int64_t t = 0; t < Tn; ++t) out[row * Tn + t] = T(r[t]);
-  }
+  };
+  for_blocks(B * M, threads, [&](int64_t lo, int64_t hi) {
+    for (int64_t row = lo; row < hi; ++row) normalise_row(row);
+  });
 }
 
-template void fbank_forward_cpu<float>(const FbankConfig&, const float*, int64_t, int64_t, float*);
-template void fbank_forward_cpu<double>(const FbankConfig&, const double*, int64_t, int64_t, double*);
+template void fbank_forward_cpu<float>(const FbankConfig&, const float*, float*, int64_t, int64_t, int);
+template void fbank_forward_cpu<double>(const FbankConfig&, const double*, double*, int64_t, int64_t, int);
 
 }  // namespace spk

@@ -172,7 +172,7 @@ fbank_norm_kernel(float* __restrict__ out, int64_t rows, int64_t T, int instance
 
 }  // namespace
 
-void fbank_forward_cuda(const FbankConfig& cfg, const float* wav, int64_t B, int64_t L, float* out,
+void fbank_forward_cuda(const FbankConfig& cfg, const float* wav, float* out, int64_t B, int64_t L,
                         const FbankDeviceTables& tables, void* stream) {
   const FbankKernelParams p = fbank_kernel_params(cfg, L, tables.n_weights);
   if (B == 0 || p.T == 0) return;

@@ -10,7 +10,8 @@
 //   adaptive_avg_pool2d: output (OH, OW); bin i covers rows [floor(i·H/OH), ceil((i+1)·H/OH)), likewise
 //                columns; y = mean over the bin. backward spreads dy / bin size.
 // H_out = floor((H + 2·pad_h − KH) / stride_h) + 1, likewise W_out.
-// Backward kernels write (=) dx. CPU kernels thread over the N·C planes (kernels/common/work_pool.h).
+// Backward kernels write (=) dx. CPU kernels thread over the N·C planes on `threads` threads of the work pool
+// (kernels/common/work_pool.h; the engine passes cpu_threads()).
 #pragma once
 #include <cstdint>
 
@@ -31,15 +32,16 @@ inline PoolGeom pool1d_geom(int64_t N, int64_t C, int64_t L, int64_t kernel, int
   return g;
 }
 
-template <class T> void max_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int64_t* idx);
-template <class T> void max_pool2d_backward_cpu(const PoolGeom& g, const T* dy, const int64_t* idx, T* dx);
-template <class T> void avg_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y);
-template <class T> void avg_pool2d_backward_cpu(const PoolGeom& g, const T* dy, T* dx);
+template <class T> void max_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int64_t* idx, int threads);
+template <class T> void max_pool2d_backward_cpu(const PoolGeom& g, const T* dy, const int64_t* idx, T* dx,
+                                                int threads);
+template <class T> void avg_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int threads);
+template <class T> void avg_pool2d_backward_cpu(const PoolGeom& g, const T* dy, T* dx, int threads);
 // x (N, C, H, W) -> y (N, C, OH, OW)
-template <class T> void adaptive_avg_pool2d_forward_cpu(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH,
-                                                        int64_t OW, const T* x, T* y);
-template <class T> void adaptive_avg_pool2d_backward_cpu(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH,
-                                                         int64_t OW, const T* dy, T* dx);
+template <class T> void adaptive_avg_pool2d_forward_cpu(const T* x, T* y, int64_t N, int64_t C, int64_t H, int64_t W,
+                                                        int64_t OH, int64_t OW, int threads);
+template <class T> void adaptive_avg_pool2d_backward_cpu(const T* dy, T* dx, int64_t N, int64_t C, int64_t H,
+                                                         int64_t W, int64_t OH, int64_t OW, int threads);
 
 // CUDA (f32, on the given stream; kernels/pool/pool_cuda.cu): the same arithmetic in the same order as the
 // CPU kernels, so outputs, argmax indices and gradients equal the CPU's bit for bit. Backward kernels
@@ -48,9 +50,9 @@ void max_pool2d_forward_cuda(const PoolGeom& g, const float* x, float* y, int64_
 void max_pool2d_backward_cuda(const PoolGeom& g, const float* dy, const int64_t* idx, float* dx, void* stream);
 void avg_pool2d_forward_cuda(const PoolGeom& g, const float* x, float* y, void* stream);
 void avg_pool2d_backward_cuda(const PoolGeom& g, const float* dy, float* dx, void* stream);
-void adaptive_avg_pool2d_forward_cuda(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                      const float* x, float* y, void* stream);
-void adaptive_avg_pool2d_backward_cuda(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                       const float* dy, float* dx, void* stream);
+void adaptive_avg_pool2d_forward_cuda(const float* x, float* y, int64_t N, int64_t C, int64_t H, int64_t W,
+                                      int64_t OH, int64_t OW, void* stream);
+void adaptive_avg_pool2d_backward_cuda(const float* dy, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+                                       int64_t OH, int64_t OW, void* stream);
 
 }  // namespace spk

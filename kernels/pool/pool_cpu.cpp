@@ -1,5 +1,5 @@
-// CPU pooling: plain loops over each (H, W) plane, the planes split across the conv kernels' thread pool
-// (not OpenMP: its spinning threads would hold the core the next conv wants). Pools are memory-bound and
+// CPU pooling: plain loops over each (H, W) plane, the planes split across the kernels' work pool on `threads`
+// threads (not OpenMP: its spinning threads would hold the core the next conv wants). Pools are memory-bound and
 // small next to the convs around them, so the loops stay the readable spec.
 #include <algorithm>
 #include <bit>
@@ -8,8 +8,6 @@
 #include <limits>
 #include <type_traits>
 #include <vector>
-
-#include <omp.h>
 
 #include "kernels/common/work_pool.h"
 #include "kernels/pool/pool.h"
@@ -20,11 +18,10 @@ namespace {
 
 constexpr int64_t kParallelElems = 1 << 15;   // below this a pool runs on one thread
 
-// fn(plane) for every (n, c) plane; split into a few blocks per thread on the conv kernels' sleeping pool
+// fn(plane) for every (n, c) plane; split into a few blocks per thread on the kernels' sleeping work pool
 // (kernels/common/work_pool.h) when `work` (elements touched) is worth it.
 template <class F>
-void for_planes(int64_t planes, int64_t work, F&& fn) {
-  const int threads = omp_get_max_threads();
+void for_planes(int64_t planes, int64_t work, int threads, F&& fn) {
   if (threads <= 1 || planes <= 1 || work < kParallelElems) {
     for (int64_t pl = 0; pl < planes; ++pl) fn(pl);
     return;
@@ -77,7 +74,7 @@ void max_pool_plane(const PoolGeom g, const int64_t* lo, const int64_t* hi, cons
 }
 
 template <class T>
-void max_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
+void max_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int64_t* idx, int threads) {
   const int64_t W = g.W, Wo = g.W_out(), sw = g.stride_w, planes = g.N * g.C;
   const int64_t in_plane = g.H * g.W, out_plane = g.H_out() * Wo;
   // Output columns [lo, hi) whose tap kw lands inside [0, W): the same for every row and plane.
@@ -87,15 +84,15 @@ void max_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
     lo[size_t(kw)] = off >= 0 ? 0 : (-off + sw - 1) / sw;
     hi[size_t(kw)] = std::max(lo[size_t(kw)], std::min(Wo, W - off <= 0 ? 0 : (W - off - 1) / sw + 1));
   }
-  for_planes(planes, planes * out_plane * g.KH * g.KW, [&](int64_t pl) {
+  for_planes(planes, planes * out_plane * g.KH * g.KW, threads, [&](int64_t pl) {
     max_pool_plane<T>(g, lo.data(), hi.data(), x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
   });
 }
 
 template <class T>
-void max_pool2d_backward_cpu(const PoolGeom& g, const T* dy, const int64_t* idx, T* dx) {
+void max_pool2d_backward_cpu(const PoolGeom& g, const T* dy, const int64_t* idx, T* dx, int threads) {
   const int64_t P = g.H_out() * g.W_out(), HW = g.H * g.W, planes = g.N * g.C;
-  for_planes(planes, planes * HW, [&](int64_t pl) {
+  for_planes(planes, planes * HW, threads, [&](int64_t pl) {
     T* d = dx + pl * HW;
     std::fill(d, d + HW, T(0));
     for (int64_t p = 0; p < P; ++p) d[idx[pl * P + p]] += dy[pl * P + p];
@@ -103,10 +100,10 @@ void max_pool2d_backward_cpu(const PoolGeom& g, const T* dy, const int64_t* idx,
 }
 
 template <class T>
-void avg_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y) {
+void avg_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y, int threads) {
   const int64_t Ho = g.H_out(), Wo = g.W_out(), planes = g.N * g.C;
   const double inv = 1.0 / double(g.KH * g.KW);
-  for_planes(planes, planes * Ho * Wo * g.KH * g.KW, [&](int64_t pl) {
+  for_planes(planes, planes * Ho * Wo * g.KH * g.KW, threads, [&](int64_t pl) {
     const T* xp = x + pl * g.H * g.W;
     for (int64_t oh = 0; oh < Ho; ++oh)
       for (int64_t ow = 0; ow < Wo; ++ow) {
@@ -120,10 +117,10 @@ void avg_pool2d_forward_cpu(const PoolGeom& g, const T* x, T* y) {
 }
 
 template <class T>
-void avg_pool2d_backward_cpu(const PoolGeom& g, const T* dy, T* dx) {
+void avg_pool2d_backward_cpu(const PoolGeom& g, const T* dy, T* dx, int threads) {
   const int64_t Ho = g.H_out(), Wo = g.W_out(), HW = g.H * g.W, planes = g.N * g.C;
   const T inv = T(1.0 / double(g.KH * g.KW));
-  for_planes(planes, planes * HW, [&](int64_t pl) {
+  for_planes(planes, planes * HW, threads, [&](int64_t pl) {
     T* d = dx + pl * HW;
     std::fill(d, d + HW, T(0));
     for (int64_t oh = 0; oh < Ho; ++oh)
@@ -137,10 +134,10 @@ void avg_pool2d_backward_cpu(const PoolGeom& g, const T* dy, T* dx) {
 }
 
 template <class T>
-void adaptive_avg_pool2d_forward_cpu(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x,
-                                     T* y) {
+void adaptive_avg_pool2d_forward_cpu(const T* x, T* y, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH,
+                                     int64_t OW, int threads) {
   const int64_t planes = N * C;
-  for_planes(planes, planes * H * W, [&](int64_t pl) {
+  for_planes(planes, planes * H * W, threads, [&](int64_t pl) {
     const T* xp = x + pl * H * W;
     for (int64_t i = 0; i < OH; ++i) {
       const int64_t h0 = bin_start(i, H, OH), h1 = bin_end(i, H, OH);
@@ -156,10 +153,10 @@ void adaptive_avg_pool2d_forward_cpu(int64_t N, int64_t C, int64_t H, int64_t W,
 }
 
 template <class T>
-void adaptive_avg_pool2d_backward_cpu(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                      const T* dy, T* dx) {
+void adaptive_avg_pool2d_backward_cpu(const T* dy, T* dx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH,
+                                      int64_t OW, int threads) {
   const int64_t planes = N * C;
-  for_planes(planes, planes * H * W, [&](int64_t pl) {
+  for_planes(planes, planes * H * W, threads, [&](int64_t pl) {
     T* d = dx + pl * H * W;
     std::fill(d, d + H * W, T(0));
     for (int64_t i = 0; i < OH; ++i) {
@@ -175,14 +172,14 @@ void adaptive_avg_pool2d_backward_cpu(int64_t N, int64_t C, int64_t H, int64_t W
 }
 
 #define SPK_INSTANTIATE(T)                                                                                     \
-  template void max_pool2d_forward_cpu<T>(const PoolGeom&, const T*, T*, int64_t*);                           \
-  template void max_pool2d_backward_cpu<T>(const PoolGeom&, const T*, const int64_t*, T*);                    \
-  template void avg_pool2d_forward_cpu<T>(const PoolGeom&, const T*, T*);                                     \
-  template void avg_pool2d_backward_cpu<T>(const PoolGeom&, const T*, T*);                                    \
-  template void adaptive_avg_pool2d_forward_cpu<T>(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,      \
-                                                   const T*, T*);                                             \
-  template void adaptive_avg_pool2d_backward_cpu<T>(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,     \
-                                                    const T*, T*);
+  template void max_pool2d_forward_cpu<T>(const PoolGeom&, const T*, T*, int64_t*, int);                      \
+  template void max_pool2d_backward_cpu<T>(const PoolGeom&, const T*, const int64_t*, T*, int);               \
+  template void avg_pool2d_forward_cpu<T>(const PoolGeom&, const T*, T*, int);                                \
+  template void avg_pool2d_backward_cpu<T>(const PoolGeom&, const T*, T*, int);                               \
+  template void adaptive_avg_pool2d_forward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t, \
+                                                   int64_t, int);                                             \
+  template void adaptive_avg_pool2d_backward_cpu<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, int64_t,\
+                                                    int64_t, int);
 SPK_INSTANTIATE(float)
 SPK_INSTANTIATE(double)
 #undef SPK_INSTANTIATE

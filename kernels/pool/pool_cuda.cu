@@ -230,8 +230,8 @@ void avg_pool2d_backward_cuda(const PoolGeom& g, const float* dy, float* dx, voi
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
-void adaptive_avg_pool2d_forward_cuda(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                      const float* x, float* y, void* stream) {
+void adaptive_avg_pool2d_forward_cuda(const float* x, float* y, int64_t N, int64_t C, int64_t H, int64_t W,
+                                      int64_t OH, int64_t OW, void* stream) {
   const int64_t n = N * C * OH * OW;
   if (n == 0) return;
   const cudaStream_t s = cudaStream_t(stream);
@@ -243,8 +243,8 @@ void adaptive_avg_pool2d_forward_cuda(int64_t N, int64_t C, int64_t H, int64_t W
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
-void adaptive_avg_pool2d_backward_cuda(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                       const float* dy, float* dx, void* stream) {
+void adaptive_avg_pool2d_backward_cuda(const float* dy, float* dx, int64_t N, int64_t C, int64_t H, int64_t W,
+                                       int64_t OH, int64_t OW, void* stream) {
   const int64_t n = N * C * H * W;
   if (n == 0) return;
   const cudaStream_t s = cudaStream_t(stream);

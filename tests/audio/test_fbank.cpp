@@ -3,6 +3,7 @@
 // windows and frame counts, presets, and every error path. GPU checks live in test_fbank_gpu.cpp (not *_cuda.cpp, which CPU builds skip).
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/audio/fbank.h"
+#include "engine/cpu_threads.h"
 #include "support/check.h"
 
 using namespace spk;
@@ -111,13 +113,40 @@ TEST_CASE("fbank CPU reference matches torchaudio (golden files)") {
 
       // float64 instantiation of the reference: only the golden's float32 rounding separates them.
       std::vector<double> wav64(wav.begin(), wav.end()), out64(ref.size());
-      fbank_forward_cpu<double>(cfg, wav64.data(), B, L, out64.data());
+      fbank_forward_cpu<double>(cfg, wav64.data(), out64.data(), B, L, cpu_threads());
       check_close(out64, ref, logd ? 1e-7 : 0, 1e-7, name + " f64 reference");
 
       // The f32 Tensor op, batched.
       Tensor out = fbank(Tensor::from_vector(wav, {B, L}), cfg);
       REQUIRE(out.shape() == Shape{B, cfg.n_mels, shape[2]});
       check_close(out.to_double(), ref, logd ? 1e-7 : 0, 2.5e-7, name + " f32 op");
+    }
+  }
+}
+
+// The CPU kernel splits utterances, frame pairs and rows over the work pool; each output is computed by one thread
+// in a fixed order, so every thread count must give the same bits (a schedule-dependent sum would show here).
+TEST_CASE("fbank CPU reference gives the same bits on any thread count") {
+  uint64_t state = 12345;
+  auto uniform = [&] {   // 64-bit LCG (Knuth MMIX), top 24 bits -> [-1, 1)
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return float(int64_t(state >> 40) - (int64_t(1) << 23)) / float(int64_t(1) << 23);
+  };
+  for (const char* preset : {"resnetse34l", "ecapa", "wespeaker"}) {
+    SUBCASE(preset) {
+      const FbankConfig cfg = fbank_preset(preset);
+      const int64_t B = 5, L = 16000 + 123;
+      std::vector<float> wav(size_t(B * L));
+      for (float& v : wav) v = 0.3f * uniform();
+      const size_t n = size_t(B * cfg.n_mels * fbank_frames(cfg, L));
+      std::vector<float> one(n), many(n);
+      fbank_forward_cpu<float>(cfg, wav.data(), one.data(), B, L, 1);
+      for (int threads : {2, 3, 8}) {
+        std::fill(many.begin(), many.end(), -1.f);
+        fbank_forward_cpu<float>(cfg, wav.data(), many.data(), B, L, threads);
+        CHECK_MESSAGE(std::memcmp(one.data(), many.data(), n * sizeof(float)) == 0, preset, ": ", threads,
+                      " threads differ from one");
+      }
     }
   }
 }

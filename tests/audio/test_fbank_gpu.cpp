@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/audio/fbank.h"
+#include "engine/cpu_threads.h"
 #include "kernels/fbank/fbank_device.h"
 #include "support/check.h"
 
@@ -222,7 +223,7 @@ TEST_CASE("fbank CUDA kernel, emulated on the CPU, matches the CPU reference") {
         const int64_t B = 3;
         const auto wav = test_waves(B, L, uint64_t(L));
         std::vector<float> ref(size_t(B * cfg.n_mels * fbank_frames(cfg, L)));
-        fbank_forward_cpu<float>(cfg, wav.data(), B, L, ref.data());
+        fbank_forward_cpu<float>(cfg, wav.data(), ref.data(), B, L, cpu_threads());
         // The kernel's tile size (8 frames; fewer for n_fft >= 2048), and 3, which leaves a partial last tile.
         for (int F : {8, 3}) {
           if (F == 3 && L > 10000) continue;   // tiling is exercised by the short input; keep the test fast

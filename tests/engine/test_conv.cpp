@@ -3,6 +3,8 @@
 // on small odd shapes, and the error messages for bad arguments.
 #include <string>
 
+#include "engine/conv_context.h"
+#include "engine/cpu_threads.h"
 #include "kernels/conv/conv.h"
 #include "support/check.h"
 
@@ -259,4 +261,21 @@ TEST_CASE("conv errors name the op and the shapes") {
                        Error);
   CHECK_THROWS_WITH_AS(conv1d(Tensor::zeros({2, 3, 10}), Tensor::zeros({4, 3, 3, 3})),
                        doctest::Contains("conv1d: weight f32(4, 3, 3, 3) cpu must be (C_out, C_in/groups, K)"), Error);
+}
+
+// The CPU kernels get their thread count from the engine at each call (engine/conv_context.h): the stored
+// settings say 0 ("the engine's cpu_threads()"), a fixed count wins, and set_cpu_threads changes what convs use.
+TEST_CASE("conv CPU options: the engine resolves the thread count per call") {
+  const ConvCpuOptions saved = conv_cpu_options();
+  CHECK(saved.threads == 0);
+  CHECK(conv_cpu_call_options().threads == cpu_threads());
+  set_cpu_threads(3);
+  CHECK(cpu_threads() == 3);
+  CHECK(conv_cpu_call_options().threads == 3);
+  conv_cpu_options().threads = 2;
+  CHECK(conv_cpu_call_options().threads == 2);
+  conv_cpu_options() = saved;
+  set_cpu_threads(0);
+  CHECK(cpu_threads() >= 1);
+  CHECK_THROWS_WITH_AS(set_cpu_threads(-1), doctest::Contains("thread count must be >= 1"), Error);
 }

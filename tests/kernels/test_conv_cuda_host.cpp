@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/conv_context.h"
 #include "kernels/conv/conv_cuda_direct.h"
 #include "kernels/conv/conv_cuda_igemm.h"
 #include "support/check.h"
@@ -175,8 +176,9 @@ struct Ref { std::vector<double> y, dx, dw; };
 Ref reference(const ConvGeom& g, const Data& d, bool bias) {
   const std::vector<double> x = to_d(d.x), w = to_d(d.w), b = to_d(d.b), dy = to_d(d.dy);
   Ref r{std::vector<double>(dy.size()), std::vector<double>(x.size()), std::vector<double>(w.size())};
-  conv2d_forward_cpu<double>(g, x.data(), w.data(), bias ? b.data() : nullptr, r.y.data());
-  conv2d_backward_cpu<double>(g, x.data(), w.data(), dy.data(), r.dx.data(), r.dw.data(), nullptr);
+  conv2d_forward_cpu<double>(g, x.data(), w.data(), bias ? b.data() : nullptr, r.y.data(), conv_cpu_call_options());
+  conv2d_backward_cpu<double>(g, x.data(), w.data(), dy.data(), r.dx.data(), r.dw.data(), nullptr,
+                              conv_cpu_call_options());
   return r;
 }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cuda_parity.h"
+#include "engine/conv_context.h"
 #include "kernels/conv/conv.h"
 
 using namespace spk;

@@ -4,6 +4,7 @@
 // error-formatting cases run on any machine.
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "engine/out_of_memory.h"
 #include "support/check.h"
@@ -29,8 +30,11 @@ void expect_same_values(const Tensor& got, const Tensor& ref, const std::string&
     const bool same = (std::isnan(g[i]) && std::isnan(r[i])) || (g[i] == r[i] && std::signbit(g[i]) == std::signbit(r[i]));
     if (!same && bad++ == 0) first = int64_t(i);
   }
-  if (bad) INFO(what << ": first difference at " << first << ": got " << g[size_t(first)] << " expected " << r[size_t(first)]);
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << g.size() << " values differ");
+  // The first difference goes into the check's own message: an INFO inside `if (bad)` would end with the `if`
+  // and never be printed.
+  std::ostringstream first_diff;
+  if (bad) first_diff << "; first difference at " << first << ": got " << g[size_t(first)] << " expected " << r[size_t(first)];
+  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << g.size() << " values differ" << first_diff.str());
 }
 
 std::vector<uint8_t> host_bytes(const Tensor& t) {

@@ -1,7 +1,9 @@
 #include "support/check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 #include "engine/autograd.h"
 
@@ -65,22 +67,42 @@ void gradcheck(const Fn& f, const std::vector<Tensor>& inputs, GradTol tol) {
   }
 }
 
-void expect_close(const Tensor& got, const std::vector<double>& r, double atol, double rtol, const std::string& what) {
-  std::vector<double> g = got.to_double();
-  REQUIRE_MESSAGE(g.size() == r.size(), what << ": " << g.size() << " values, expected " << r.size());
-  int64_t bad = 0, worst_i = -1;
-  double worst = 0;
+CloseReport compare_close(const std::vector<double>& g, const std::vector<double>& r, double atol, double rtol,
+                          const std::string& what) {
+  CloseReport rep;
+  if (g.size() != r.size()) {
+    rep.bad = int64_t(std::max(g.size(), r.size()));
+    rep.text = what + ": " + std::to_string(g.size()) + " values, expected " + std::to_string(r.size());
+    return rep;
+  }
   for (size_t i = 0; i < g.size(); ++i) {
     double err = std::abs(g[i] - r[i]), allowed = atol + rtol * std::abs(r[i]);
     bool ok = err <= allowed && !std::isnan(g[i]) == !std::isnan(r[i]) && !std::isnan(g[i]);
-    if (!ok) ++bad;
-    double excess = ok ? err / allowed : INFINITY;
-    if (worst_i < 0 || excess > worst) { worst = excess; worst_i = int64_t(i); }
+    if (!ok) ++rep.bad;
+    // NaN on either side is the worst; otherwise the largest error relative to what is allowed.
+    double excess = std::isnan(g[i]) || std::isnan(r[i]) ? INFINITY : err / allowed;
+    if (rep.worst_index < 0 || excess > rep.excess) {
+      rep.excess = excess;
+      rep.worst_index = int64_t(i);
+      rep.got = g[i];
+      rep.expected = r[i];
+    }
   }
-  if (!g.empty())
-    INFO(what << ": worst element " << worst_i << " got " << g[size_t(worst_i)] << " expected " << r[size_t(worst_i)]
-              << " (error/allowed " << worst << ")");
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << g.size() << " values outside atol " << atol << " + rtol " << rtol);
+  std::ostringstream os;
+  os.precision(9);
+  os << what << ": " << rep.bad << " of " << g.size() << " values outside atol " << atol << " + rtol " << rtol;
+  if (rep.worst_index >= 0)
+    os << "; worst element " << rep.worst_index << " got " << rep.got << " expected " << rep.expected
+       << " (error/allowed " << rep.excess << ")";
+  rep.text = os.str();
+  return rep;
+}
+
+void expect_close(const Tensor& got, const std::vector<double>& r, double atol, double rtol, const std::string& what) {
+  // The report is the check's own message: an INFO would have to outlive the check to be printed, and an INFO
+  // inside an `if` dies with the `if` (doctest prints only the captures alive at the failing assertion).
+  const CloseReport rep = compare_close(got.to_double(), r, atol, rtol, what);
+  CHECK_MESSAGE(rep.bad == 0, rep.text);
 }
 
 void expect_close(const Tensor& got, const Tensor& ref, double atol, double rtol, const std::string& what) {

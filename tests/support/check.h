@@ -44,6 +44,17 @@ using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 // Reports the worst element (input, index, analytic, numeric) on failure.
 void gradcheck(const Fn& f, const std::vector<Tensor>& inputs, GradTol tol = {});
 
+// Per-element |got - ref| <= atol + rtol·|ref|, NaN never passes. `text` is what a failing expect_close prints:
+// the count outside tolerance and the worst element (index, got, expected, error/allowed).
+struct CloseReport {
+  int64_t bad = 0;           // elements outside tolerance (all of them when the sizes differ)
+  int64_t worst_index = -1;  // largest error/allowed, NaN counting as infinite; -1 when empty or sizes differ
+  double got = 0, expected = 0, excess = 0;
+  std::string text;
+};
+CloseReport compare_close(const std::vector<double>& got, const std::vector<double>& ref, double atol, double rtol,
+                          const std::string& what);
+
 // Per-element |got - ref| <= atol + rtol·|ref|, shapes equal, NaN never passes; prints the worst pair.
 void expect_close(const Tensor& got, const Tensor& ref, double atol, double rtol, const std::string& what);
 void expect_close(const Tensor& got, const std::vector<double>& ref, double atol, double rtol, const std::string& what);
