@@ -5,8 +5,10 @@
 // Flags, the YAML file and what lands in --save_path: docs/recipes.md. The app parses, shows progress and
 // writes files; the loop lives in apps/recipe/trainer.cpp. Exit status: 0 done, 2 bad flags or settings
 // (before any work), 1 any other error (a file that cannot be read, a diverged loss, ...).
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -66,6 +68,7 @@ void add_console_hooks(TrainerHooks& hooks, ProgressLine& bar) {
                        metric_name(e.metric_kind) + " " + fmt("%.2f", e.metric) + "%  lr " + fmt("%.3g", e.lr) +
                        "  " + fmt("%.1f", e.samples_per_s) + " samples/s  " + format_duration(e.seconds);
     if (e.bad_files) line += "  skipped " + std::to_string(e.bad_files) + " bad files";
+    if (e.skipped_steps) line += "  skipped " + std::to_string(e.skipped_steps) + " non-finite steps";
     if (e.eval.is_object() && e.eval.contains("vt_eer"))
       line += "  VEER " + fmt("%.4f", e.eval["vt_eer"].get<double>()) + "%  MinDCF " +
               fmt("%.5f", e.eval["min_dcf"].get<double>());
@@ -97,10 +100,12 @@ nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const L
 
 // The effective settings, loadable with --config (the run's own record, as wespeaker's config.yaml).
 void write_effective_config(const OptionParser& options, const RecipeConfig& cfg) {
-  std::ofstream out(fs::path(cfg.save_path) / "config.yaml");
+  const std::string path = (fs::path(cfg.save_path) / "config.yaml").string();
+  std::ofstream out(path);
   out << "# spk_train effective options" << (options.config_path().empty() ? "" : " (from --config " +
                                                                                       options.config_path() + ")")
       << "\n" << options.to_yaml();
+  if (!out.flush()) throw Error("cannot write " + path + ": " + std::strerror(errno) + " (is the disk full?)");
 }
 
 int run(int argc, char** argv) {

@@ -24,6 +24,8 @@
 #include "engine/check.h"
 #include "engine/cuda.h"
 #include "engine/cuda_check.h"
+#include "engine/fault.h"
+#include "engine/out_of_memory.h"
 
 namespace spk::cuda {
 
@@ -96,14 +98,7 @@ cudaStream_t stream_for(int index) {
   return d.stream;
 }
 
-std::string bytes_str(size_t n) {
-  char buf[64];
-  if (n >= (size_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(n) / double(size_t(1) << 30));
-  else if (n >= (size_t(1) << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", double(n) / double(size_t(1) << 20));
-  else if (n >= 1024) std::snprintf(buf, sizeof buf, "%.2f KiB", double(n) / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%zu B", n);
-  return buf;
-}
+std::string bytes_str(size_t n) { return format_bytes(n); }
 
 // ---------------------------------------------------------------------------------------------- allocator
 
@@ -169,12 +164,15 @@ void* device_malloc(int index, Heap& h, size_t requested, size_t cls) {
   (void)cudaGetLastError();
   size_t free_b = 0, total_b = 0;
   if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) (void)cudaGetLastError();
-  SPK_FAIL("cuda::alloc: ", e == cudaErrorMemoryAllocation ? "out of memory" : "cudaMalloc failed", " on cuda:",
-           index, " allocating ", requested, " bytes (", bytes_str(requested), ", block ", bytes_str(cls),
-           ") after emptying the cache: ", cudaGetErrorName(e), " (", cudaGetErrorString(e), "); allocator: in use ",
-           bytes_str(h.stats.bytes_in_use), ", cached ", bytes_str(h.stats.bytes_cached), ", peak ",
-           bytes_str(h.stats.peak_bytes_in_use), ", device mallocs ", h.stats.device_mallocs, "; device: free ",
-           bytes_str(free_b), " of ", bytes_str(total_b));
+  const std::string allocator_figures =
+      "block " + bytes_str(cls) + ", after emptying the cache; allocator: in use " + bytes_str(h.stats.bytes_in_use) +
+      ", cached " + bytes_str(h.stats.bytes_cached) + ", peak " + bytes_str(h.stats.peak_bytes_in_use) +
+      ", device mallocs " + std::to_string(h.stats.device_mallocs);
+  if (e == cudaErrorMemoryAllocation)
+    throw OutOfMemoryError("cuda:" + std::to_string(index), requested, free_b, total_b, allocator_figures);
+  SPK_FAIL("cuda::alloc: cudaMalloc failed on cuda:", index, " allocating ", requested, " bytes (",
+           bytes_str(requested), ", ", allocator_figures, "): ", cudaGetErrorName(e), " (", cudaGetErrorString(e),
+           "); device: free ", bytes_str(free_b), " of ", bytes_str(total_b));
 }
 
 }  // namespace
@@ -221,6 +219,12 @@ void synchronize() {
 void* alloc(size_t nbytes, int device) {
   check_device_index(device, "cuda::alloc");
   SPK_CHECK(nbytes <= kMaxRequest, "cuda::alloc: request of ", nbytes, " bytes on cuda:", device, " is absurd");
+  if (fault::hit(fault::Point::alloc)) {   // SPK_FAULT alloc:fail (engine/fault.h): as if cudaMalloc had failed
+    size_t free_b = 0, total_b = 0;
+    DeviceGuard guard(device);
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) (void)cudaGetLastError();
+    throw OutOfMemoryError("cuda:" + std::to_string(device), nbytes, free_b, total_b, "injected by SPK_FAULT");
+  }
   // Zero-byte tensors still get a real (minimum) block: a unique, valid pointer keeps every caller simple.
   const size_t cls = size_class(nbytes);
   Allocator& a = allocator();

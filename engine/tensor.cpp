@@ -5,6 +5,8 @@
 
 #include "engine/cuda.h"
 #include "engine/dispatch.h"
+#include "engine/fault.h"
+#include "engine/out_of_memory.h"
 #include "engine/rng.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/strided.h"
@@ -52,9 +54,11 @@ Device Device::parse(const std::string& s) {
 
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   if (d.is_cpu()) {
+    // The fault point "alloc" with `fail` (engine/fault.h) stands for an allocation the host cannot serve.
+    if (fault::hit(fault::Point::alloc)) throw_host_out_of_memory(n, "injected by SPK_FAULT");
     size_t rounded = (std::max<size_t>(n, 1) + 63) / 64 * 64;
     data = std::aligned_alloc(64, rounded);
-    SPK_CHECK(data != nullptr, "out of host memory allocating ", n, " bytes");
+    if (data == nullptr) throw_host_out_of_memory(n, "");
   } else {
     data = cuda::alloc(n, d.index);
   }

@@ -1,6 +1,10 @@
 // Checkpoints and weight import (see checkpoint.h).
 #include "apps/recipe/checkpoint.h"
 
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +13,7 @@
 #include <regex>
 
 #include "apps/recipe/config.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/torch_checkpoint.h"
 #include "engine/optim.h"
 #include "losses/adasoftmax.h"
@@ -185,8 +190,9 @@ std::string find_resume_checkpoint(const std::string& save_path) {
   }
   std::string best;
   int64_t best_epoch = -1;
-  // The numbered file first: on a tie with last.safetensors (same content) it is kept.
-  for (const std::string& path : {best_numbered, last_checkpoint_path(save_path)}) {
+  // last.safetensors first: on a tie with the numbered file (same content) it is kept, so the resume source is a
+  // numbered file only when last.safetensors is behind it (a run stopped between the two writes of an epoch).
+  for (const std::string& path : {last_checkpoint_path(save_path), best_numbered}) {
     if (path.empty() || !fs::exists(path)) continue;
     const Checkpoint ck = read_checkpoint(path);   // unreadable: an error naming it, never silently skipped
     if (!ck.is_spk) SPK_FAIL("checkpoint ", path, " has no spk metadata; move it out of ", dir.string());
@@ -196,6 +202,40 @@ std::string find_resume_checkpoint(const std::string& save_path) {
     }
   }
   return best;
+}
+
+void copy_checkpoint(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) SPK_FAIL("checkpoint ", from, ": cannot open it to copy it to ", to);
+  io::AtomicFile out(to, "checkpoint " + to);
+  std::vector<char> buf(size_t(1) << 20);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    if (in.gcount() > 0) out.write(buf.data(), size_t(in.gcount()));
+  }
+  if (in.bad()) SPK_FAIL("checkpoint ", from, ": read error while copying it to ", to);
+  out.commit();
+}
+
+std::vector<std::string> remove_interrupted_writes(const std::string& save_path) {
+  const fs::path dir = fs::path(save_path) / "model";
+  std::vector<std::string> removed;
+  if (!fs::is_directory(dir)) return removed;
+  // engine/io/atomic_file.h names its temporary file "<target>.tmp.<pid>". One whose writer is still alive (a
+  // second process on the same --save_path) is left alone; kill(pid, 0) fails with ESRCH when there is none.
+  static const std::regex temporary(R"((model\d{9}|last)\.safetensors\.tmp\.(\d+))");
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string fname = e.path().filename().string();
+    std::smatch m;
+    if (!std::regex_match(fname, m, temporary)) continue;
+    const long long pid = std::stoll(m[2]);
+    if (pid > 0 && pid < (1ll << 22) && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) {
+      std::error_code ec;
+      if (fs::remove(e.path(), ec)) removed.push_back(e.path().string());
+    }
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
 }
 
 void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim) {

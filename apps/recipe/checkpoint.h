@@ -71,9 +71,17 @@ Checkpoint read_checkpoint(const std::string& path);
 std::string numbered_checkpoint_path(const std::string& save_path, int64_t epoch);
 std::string last_checkpoint_path(const std::string& save_path);
 // The spk checkpoint in <save_path>/model with the highest epoch ("" if none): last.safetensors or the numbered
-// file with the highest epoch in its name, whichever is newer (only those two are read). Leftover temporary files
-// of an interrupted write are ignored; an unreadable candidate is an error naming it (never silently skipped).
+// file with the highest epoch in its name, whichever is newer, last.safetensors on a tie (only those two are
+// read). Leftover temporary files of an interrupted write are ignored; an unreadable candidate is an error naming
+// it (never silently skipped).
 std::string find_resume_checkpoint(const std::string& save_path);
+
+// Copies a checkpoint file byte for byte, atomically (the resume brings a stale last.safetensors up to date).
+void copy_checkpoint(const std::string& from, const std::string& to);
+
+// Removes the temporary files that writes of checkpoints into <save_path>/model left when their process was
+// killed ("last.safetensors.tmp.<pid>" of a pid no longer running); returns their paths.
+std::vector<std::string> remove_interrupted_writes(const std::string& save_path);
 
 // Restores model, loss and optimiser exactly from an spk checkpoint (strict: every entry must match).
 void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim);

@@ -1,8 +1,10 @@
 // Per-epoch CSV log (see epoch_log.h).
 #include "apps/recipe/epoch_log.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -60,7 +62,7 @@ EpochLog::EpochLog(std::string path, int64_t keep_upto_epoch) : path_(std::move(
     if (!out) SPK_FAIL("train log ", path_, ": cannot write ", tmp);
     out << kHeader << "\n";
     for (const auto& l : kept) out << l << "\n";
-    if (!out.flush()) SPK_FAIL("train log ", path_, ": write failed");
+    if (!out.flush()) SPK_FAIL("train log ", path_, ": write failed: ", std::strerror(errno));
   }
   std::filesystem::rename(tmp, path_);
 }
@@ -74,7 +76,7 @@ void EpochLog::append(const EpochSummary& s) {
       << s.samples_per_s << "," << s.seconds << "," << s.bad_files << "," << eval_field(s.eval, "vt_eer") << ","
       << eval_field(s.eval, "interp_eer") << "," << eval_field(s.eval, "min_dcf") << ","
       << eval_field(s.eval, "min_dcf_p01") << "," << now_iso() << "\n";
-  if (!out.flush()) SPK_FAIL("train log ", path_, ": write failed");
+  if (!out.flush()) SPK_FAIL("train log ", path_, ": write failed: ", std::strerror(errno));
 }
 
 }  // namespace spk::recipe

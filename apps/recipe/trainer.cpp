@@ -2,10 +2,9 @@
 #include "apps/recipe/trainer.h"
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,9 +17,10 @@
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
 #include "engine/autograd.h"
-#include "engine/cuda.h"
+#include "engine/fault.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
+#include "engine/out_of_memory.h"
 #include "engine/rng.h"
 #include "engine/schedule.h"
 #include "nets/model.h"
@@ -32,13 +32,10 @@ namespace spk::recipe {
 namespace {
 
 std::string num(double v) {
+  if (std::isnan(v)) return "NaN";   // not "nan" or "-nan", whichever sign the NaN has
   std::ostringstream s;
   s << v;
   return s.str();
-}
-
-void require(bool ok, const std::string& flag, const std::string& what) {
-  if (!ok) throw UsageError(flag + ": " + what);
 }
 
 // Losses with a classification head over nClasses speakers.
@@ -55,78 +52,6 @@ const char* const kFixedOnResume[] = {"model", "encoder_type", "nOut", "n_mels",
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 }  // namespace
-
-void validate_train_config(const RecipeConfig& c) {
-  require(!c.model.empty(), "--model", "is required (" + [] {
-    std::string s;
-    for (const auto& n : model_names()) s += (s.empty() ? "" : ", ") + n;
-    return s;
-  }() + ")");
-  bool known_model = false;
-  for (const auto& n : model_names()) known_model |= n == c.model;
-  require(known_model, "--model", "unknown model '" + c.model + "'");
-  PerSpeaker per_speaker{};
-  {
-    std::string names;
-    for (const auto& n : loss_names()) names += (names.empty() ? "" : ", ") + n;
-    require(!c.trainfunc.empty(), "--trainfunc", "is required (" + names + ")");
-    require(loss_per_speaker(c.trainfunc, per_speaker), "--trainfunc",
-            "unknown loss '" + c.trainfunc + "' (" + names + ")");
-  }
-  require(c.nPerSpeaker >= 1, "--nPerSpeaker", "must be at least 1, got " + num(c.nPerSpeaker));
-  require(per_speaker_accepts(per_speaker, c.nPerSpeaker), "--nPerSpeaker",
-          num(c.nPerSpeaker) + " does not suit --trainfunc " + c.trainfunc + ", which needs nPerSpeaker " +
-              per_speaker_str(per_speaker) +
-              (per_speaker == PerSpeaker::one ? " (a classification loss takes one utterance per speaker)"
-                                              : " (a metric loss compares utterances of the same speaker)"));
-  require(c.nOut >= 1, "--nOut", "must be at least 1, got " + num(c.nOut));
-  require(c.n_mels >= 1, "--n_mels", "must be at least 1, got " + num(c.n_mels));
-  require(c.max_frames >= 1, "--max_frames", "must be at least 1, got " + num(c.max_frames));
-  require(c.eval_frames >= 0, "--eval_frames", "must be 0 (whole utterance) or more, got " + num(c.eval_frames));
-  require(c.num_eval >= 1, "--num_eval", "must be at least 1, got " + num(c.num_eval));
-  require(c.batch_size >= 1, "--batch_size", "must be at least 1, got " + num(c.batch_size));
-  require(c.max_seg_per_spk >= c.nPerSpeaker, "--max_seg_per_spk",
-          num(c.max_seg_per_spk) + " is below --nPerSpeaker " + num(c.nPerSpeaker));
-  require(c.nDataLoaderThread >= 0, "--nDataLoaderThread", "must be 0 or more, got " + num(c.nDataLoaderThread));
-  require(c.nClasses >= 0, "--nClasses", "must be 0 (from the train list) or more, got " + num(c.nClasses));
-  require(c.margin >= 0 && c.margin < 3.14159, "--margin", "must be in [0, pi), got " + num(c.margin));
-  require(c.scale > 0, "--scale", "must be positive, got " + num(c.scale));
-  if (c.increase_start_epoch > 0 || c.fix_start_epoch > 0) {
-    require(c.increase_start_epoch >= 1 && c.fix_start_epoch > c.increase_start_epoch, "--fix_start_epoch",
-            "the margin ramp needs 1 <= --increase_start_epoch < --fix_start_epoch, got " + num(c.increase_start_epoch) +
-                " and " + num(c.fix_start_epoch));
-    require(c.initial_margin >= 0 && c.initial_margin < 3.14159, "--initial_margin",
-            "must be in [0, pi), got " + num(c.initial_margin));
-    static const std::set<std::string> margins = {"amsoftmax", "aamsoftmax", "arc_margin"};
-    require(margins.count(c.trainfunc) != 0, "--increase_start_epoch",
-            "a margin ramp needs a margin loss (amsoftmax, aamsoftmax, arc_margin), not " + c.trainfunc);
-  }
-  require(c.hard_prob >= 0 && c.hard_prob <= 1, "--hard_prob", "must be in [0, 1], got " + num(c.hard_prob));
-  require(c.optimizer == "adam" || c.optimizer == "sgd" || c.optimizer == "adamw", "--optimizer",
-          "unknown optimizer '" + c.optimizer + "' (adam, sgd, adamw)");
-  require(c.scheduler == "steplr" || c.scheduler == "exponential" || c.scheduler == "cosine", "--scheduler",
-          "unknown scheduler '" + c.scheduler + "' (steplr, exponential, cosine)");
-  require(c.lr > 0, "--lr", "must be positive, got " + num(c.lr));
-  require(c.lr_decay > 0 && c.lr_decay <= 1, "--lr_decay", "must be in (0, 1], got " + num(c.lr_decay));
-  require(c.final_lr > 0, "--final_lr", "must be positive, got " + num(c.final_lr));
-  require(c.weight_decay >= 0, "--weight_decay", "must be 0 or more, got " + num(c.weight_decay));
-  require(c.max_epoch >= 1, "--max_epoch", "must be at least 1, got " + num(c.max_epoch));
-  require(c.warm_up_epoch >= 0 && c.warm_up_epoch < c.max_epoch, "--warm_up_epoch",
-          "must be in [0, max_epoch), got " + num(c.warm_up_epoch));
-  require(c.test_interval >= 1, "--test_interval", "must be at least 1, got " + num(c.test_interval));
-  require(c.seed >= 0, "--seed", "must be 0 or more, got " + num(c.seed));
-  require(c.dcf_p_target > 0 && c.dcf_p_target < 1, "--dcf_p_target", "must be in (0, 1), got " + num(c.dcf_p_target));
-  require(c.dcf_c_miss > 0, "--dcf_c_miss", "must be positive, got " + num(c.dcf_c_miss));
-  require(c.dcf_c_fa > 0, "--dcf_c_fa", "must be positive, got " + num(c.dcf_c_fa));
-  require(!c.save_path.empty(), "--save_path", "must not be empty");
-  require(c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0, "--device",
-          "'" + c.device + "' is not cpu or cuda");
-  if (c.device != "cpu") {
-    require(cuda::available(), "--device",
-            c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
-  }
-  frontend_config(c);   // checks --frontend and --n_mels against the preset
-}
 
 Trainer::Trainer(const RecipeConfig& config, nlohmann::json options, TrainerHooks hooks)
     : cfg_(config), options_(std::move(options)), hooks_(std::move(hooks)) {}
@@ -150,7 +75,7 @@ void Trainer::setup() {
 void Trainer::check_config() {
   validate_train_config(cfg_);
   device_ = Device::parse(cfg_.device);
-  if (const char* k = std::getenv("SPK_FAULT_KILL_AT_STEP")) kill_at_step_ = std::atoll(k);
+  fault::check_env();   // a malformed SPK_FAULT is reported before any work
   fbank_ = frontend_config(cfg_);
 }
 
@@ -214,6 +139,8 @@ void Trainer::build_optimiser() {
 
 // Resume from the newest checkpoint in --save_path, or start (maybe from --initial_model).
 void Trainer::resume_or_initialise() {
+  for (const std::string& f : remove_interrupted_writes(cfg_.save_path))
+    log("removed " + f + ", left by a checkpoint write that was interrupted");
   const std::string resume = find_resume_checkpoint(cfg_.save_path);
   if (!resume.empty()) {
     const Checkpoint ck = read_checkpoint(resume);
@@ -233,7 +160,16 @@ void Trainer::resume_or_initialise() {
     epoch_ = ck.state.epoch;
     step_ = ck.state.step;
     resumed_ = true;
+    last_checkpoint_ = resume;
+    last_checkpoint_epoch_ = epoch_;
     log("resuming from " + resume + " (epoch " + std::to_string(epoch_) + ", step " + std::to_string(step_) + ")");
+    // A run stopped between the numbered file and last.safetensors of an epoch left the latter one epoch behind.
+    // If nothing is left to train, nothing would rewrite it: it must hold the newest state in every case.
+    const std::string last = last_checkpoint_path(cfg_.save_path);
+    if (resume != last) {
+      copy_checkpoint(resume, last);
+      log(last + " was older than " + resume + " (a run stopped between the two writes): brought up to date");
+    }
     if (!cfg_.initial_model.empty()) log("--initial_model ignored: the run resumes from its own checkpoint");
   } else if (!cfg_.initial_model.empty()) {
     const Checkpoint ck = read_checkpoint(cfg_.initial_model);
@@ -296,7 +232,14 @@ double Trainer::lr_at(int64_t epoch0, int64_t batch) const {
   return step_lr(cfg_.lr, cfg_.lr_decay, cfg_.test_interval, epoch0);
 }
 
-void Trainer::save(const std::string& path, const nlohmann::json& eval) const {
+std::string Trainer::resume_note() const {
+  if (last_checkpoint_.empty())
+    return "no checkpoint was written yet, so a rerun starts from the beginning";
+  return "the last complete checkpoint is " + last_checkpoint_ + " (epoch " + std::to_string(last_checkpoint_epoch_) +
+         "): a rerun with the same --save_path resumes from it";
+}
+
+void Trainer::save(const std::string& path, const nlohmann::json& eval) {
   TrainingState st;
   st.epoch = epoch_;
   st.step = step_;
@@ -306,7 +249,115 @@ void Trainer::save(const std::string& path, const nlohmann::json& eval) const {
   st.config = options_;
   st.speakers = train_.speakers;
   st.eval = eval.is_null() ? nlohmann::json::object() : eval;
-  save_checkpoint(path, *model_, *loss_, *optim_, st);
+  try {
+    save_checkpoint(path, *model_, *loss_, *optim_, st);
+  } catch (const Error& e) {
+    // The write is atomic (engine/io/atomic_file.h): the file at `path`, if any, and every other checkpoint are
+    // as they were.
+    throw Error("cannot write the checkpoint of epoch " + std::to_string(epoch_) + ": " + e.what() + "; " +
+                resume_note());
+  }
+  last_checkpoint_ = path;
+  last_checkpoint_epoch_ = epoch_;
+}
+
+void Trainer::set_step_schedule(int64_t epoch, int64_t batch) {
+  optim_->set_lr(lr_at(epoch - 1, batch));
+  if (cfg_.fix_start_epoch > 0) {   // wespeaker's margin ramp, per iteration
+    MarginSchedule ms;
+    ms.initial_margin = cfg_.initial_margin;
+    ms.final_margin = cfg_.margin;
+    ms.increase_start_epoch = cfg_.increase_start_epoch;
+    ms.fix_start_epoch = cfg_.fix_start_epoch;
+    ms.epoch_iter = batches_per_epoch_;
+    loss_->set_margin(ms((epoch - 1) * batches_per_epoch_ + batch));
+  }
+}
+
+// x * 0 is 0 for every finite x and NaN for NaN and ±Inf, so the sum over all gradients is 0 exactly when every
+// element is finite (a plain sum or norm could overflow on large finite values). One host sync per step.
+bool Trainer::gradients_finite() const {
+  NoGradGuard ng;
+  Tensor acc;
+  for (const auto& [name, p] : optim_->params()) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    Tensor z = sum(mul_scalar(g, 0.0));
+    acc = !acc.defined() ? z : acc + (z.dtype() == acc.dtype() ? z : z.to(acc.dtype()));
+  }
+  return !acc.defined() || std::isfinite(acc.item());
+}
+
+std::string Trainer::batch_files(const audio::Batch& b) const {
+  constexpr size_t kShown = 8;
+  std::string s;
+  for (size_t i = 0; i < b.utterances.size() && i < kShown; ++i)
+    s += (i ? ", " : "") + train_.paths[size_t(b.utterances[i])];
+  if (b.utterances.size() > kShown) s += ", ... (" + std::to_string(b.utterances.size()) + " files in all)";
+  return s;
+}
+
+bool Trainer::non_finite_step(int64_t epoch, const audio::Batch& b, const std::string& what) {
+  optim_->zero_grad();   // nothing of this batch reaches the parameters or the optimiser state
+  const std::string where = what + " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b.index + 1) +
+                            " of " + std::to_string(loader_->num_batches()) + " (step " + std::to_string(step_ + 1) +
+                            ", lr " + num(optim_->lr()) + ")";
+  const std::string files = "; the batch's files: " + batch_files(b);
+  if (cfg_.nan_policy == "stop")
+    throw Error("training stopped (--nan_policy stop): " + where + files +
+                "; lower --lr or check those files, or pass --nan_policy skip");
+  ++non_finite_in_row_;
+  if (non_finite_in_row_ > cfg_.nan_max_skips)
+    throw Error("training stopped (--nan_policy skip): " + std::to_string(non_finite_in_row_) +
+                " steps in a row had a non-finite loss or gradient, more than --nan_max_skips " +
+                std::to_string(cfg_.nan_max_skips) + "; the last: " + where + files + "; lower --lr or check the data");
+  // The forward pass has already updated BatchNorm's running statistics; skipping the update cannot undo that,
+  // so statistics that became non-finite stop the run rather than silently spoil every later evaluation.
+  {
+    NoGradGuard ng;
+    for (const auto& [name, t] : model_->named_buffers())
+      if (is_floating(t.dtype()) && !std::isfinite(sum(mul_scalar(t, 0.0)).item()))
+        throw Error("training stopped (--nan_policy skip): " + where + " made the model's buffer " + name +
+                    " non-finite, which skipping the step cannot undo" + files);
+  }
+  log("skipped step: " + where + " (" + std::to_string(non_finite_in_row_) + " in a row, at most " +
+      std::to_string(cfg_.nan_max_skips) + ")" + files);
+  return false;
+}
+
+bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_value, double& metric) {
+  set_step_schedule(epoch, b.index);
+  Tensor wav = b.wav.to(device_);
+  Tensor labels = b.labels.to(device_);
+  Tensor feats;
+  {
+    NoGradGuard ng;
+    feats = spk::fbank(wav, fbank_);                                  // (M·N, n_mels, T)
+  }
+  Tensor emb = model_->forward(feats);                                // (M·N, D)
+  Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
+  LossOutput out = loss_->forward(x, labels);
+  if (fault::hit(fault::Point::train_loss))   // SPK_FAULT train.loss:fail
+    out.loss = mul_scalar(out.loss, std::numeric_limits<double>::quiet_NaN());
+  const double lv = out.loss.item();
+  if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
+  out.loss.backward();
+  if (fault::hit(fault::Point::train_grad)) {   // SPK_FAULT train.grad:fail: the first gradient becomes NaN
+    for (const auto& [name, p] : optim_->params())
+      if (p.grad().defined()) {
+        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
+        break;
+      }
+  }
+  if (!gradients_finite()) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
+  optim_->step();
+  optim_->zero_grad();
+  ++step_;
+  non_finite_in_row_ = 0;
+  fault::hit(fault::Point::train_step);   // SPK_FAULT train.step:kill@N: the kill-mid-epoch test
+  loss_value = lv;
+  metric = out.metric;
+  return true;
 }
 
 EpochSummary Trainer::train_epoch(int64_t epoch) {
@@ -323,39 +374,14 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
   int64_t samples = 0, batches = 0;
   audio::Batch b;
   while (loader_->next(b)) {
-    optim_->set_lr(lr_at(epoch - 1, b.index));
-    if (cfg_.fix_start_epoch > 0) {   // wespeaker's margin ramp, per iteration
-      MarginSchedule ms;
-      ms.initial_margin = cfg_.initial_margin;
-      ms.final_margin = cfg_.margin;
-      ms.increase_start_epoch = cfg_.increase_start_epoch;
-      ms.fix_start_epoch = cfg_.fix_start_epoch;
-      ms.epoch_iter = batches_per_epoch_;
-      loss_->set_margin(ms((epoch - 1) * batches_per_epoch_ + b.index));
+    double lv = 0, metric = 0;
+    if (!train_step(epoch, b, lv, metric)) {
+      ++sum.skipped_steps;
+      continue;
     }
-    Tensor wav = b.wav.to(device_);
-    Tensor labels = b.labels.to(device_);
-    Tensor feats;
-    {
-      NoGradGuard ng;
-      feats = spk::fbank(wav, fbank_);                                  // (M·N, n_mels, T)
-    }
-    Tensor emb = model_->forward(feats);                             // (M·N, D)
-    Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
-    LossOutput out = loss_->forward(x, labels);
-    const double lv = out.loss.item();
-    if (!std::isfinite(lv))
-      SPK_FAIL("training diverged: the loss is ", lv, " at epoch ", epoch, ", batch ", b.index + 1, " (lr ",
-               optim_->lr(), "); lower --lr or check the data");
-    out.loss.backward();
-    optim_->step();
-    optim_->zero_grad();
-    ++step_;
-    // Fault injection for the kill-and-resume test: die like `kill -9` right after the given step.
-    if (kill_at_step_ > 0 && step_ == kill_at_step_) std::raise(SIGKILL);
     ++batches;
     loss_sum += lv;
-    metric_sum += out.metric;
+    metric_sum += metric;
     samples += b.m * b.n;
     if (hooks_.on_step) {
       StepProgress p;
@@ -382,21 +408,53 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
   return sum;
 }
 
+// Runs f; an error on the way gets what to do next: the hint for out of memory and where to resume from.
+template <class F>
+void Trainer::with_resume_note(F&& f, const std::string& oom_hint) const {
+  try {
+    f();
+  } catch (const OutOfMemoryError& oom) {
+    throw oom.with_hint(oom_hint + "; " + resume_note());
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; " + resume_note());
+  }
+}
+
+void Trainer::end_epoch(EpochSummary& sum) {
+  const int64_t e = sum.epoch;
+  const bool test = e % cfg_.test_interval == 0;
+  if (test && hooks_.evaluate) {
+    with_resume_note([&] { sum.eval = hooks_.evaluate(*model_, *loss_, e); },
+                     "evaluation needs less memory with a smaller --eval_frames (now " +
+                         std::to_string(cfg_.eval_frames) + "; 0 embeds whole utterances) or --num_eval (now " +
+                         std::to_string(cfg_.num_eval) + ")");
+    model_->train();
+  }
+  epoch_ = e;
+  // The log row before the checkpoints: a kill between the two leaves a row of an epoch that no checkpoint
+  // holds yet, which the resumed run drops (EpochLog keeps the rows up to its checkpoint's epoch) and writes
+  // again. The other order loses the row of an epoch whose checkpoint was complete.
+  try {
+    epoch_log_->append(sum);
+  } catch (const Error& err) {
+    throw Error(std::string(err.what()) + " (is the disk full?); " + resume_note());
+  }
+  // The numbered file first: if the kill comes between the two, the resume still finds this epoch.
+  if (test) save(numbered_checkpoint_path(cfg_.save_path, e), sum.eval);
+  save(last_checkpoint_path(cfg_.save_path), sum.eval);
+}
+
 void Trainer::run() {
   SPK_CHECK(model_, "Trainer::run: call setup() first");
   while (epoch_ < cfg_.max_epoch) {
-    const int64_t e = epoch_ + 1;
-    EpochSummary sum = train_epoch(e);
-    epoch_ = e;
-    const bool test = e % cfg_.test_interval == 0;
-    if (test && hooks_.evaluate) {
-      sum.eval = hooks_.evaluate(*model_, *loss_, e);
-      model_->train();
-    }
-    // The numbered file first: if the kill comes between the two, the resume still finds this epoch.
-    if (test) save(numbered_checkpoint_path(cfg_.save_path, e), sum.eval);
-    save(last_checkpoint_path(cfg_.save_path), sum.eval);
-    epoch_log_->append(sum);
+    EpochSummary sum;
+    with_resume_note([&] { sum = train_epoch(epoch_ + 1); },
+                     "a training step needs less memory with a smaller --batch_size (now " +
+                         std::to_string(cfg_.batch_size) + ") or --max_frames (now " +
+                         std::to_string(cfg_.max_frames) + ")");
+    end_epoch(sum);
     if (hooks_.on_epoch) hooks_.on_epoch(sum);
   }
 }

@@ -16,6 +16,14 @@
 // optionally from --initial_model weights (fine-tuning; a head of another class count is re-initialised).
 // A resumed run continues exactly as the uninterrupted one would have: the checkpoint holds model, loss,
 // optimiser, learning rate, step count and RNG state, and the data order depends only on (seed, epoch).
+//
+// Faults (docs/reliability.md): the end of an epoch writes its log row first and its checkpoints after it, each
+// atomically, so a kill at any moment resumes from a complete checkpoint with a log that has each epoch once. A
+// loss or gradient that is not finite stops the run (--nan_policy stop) naming the step, the batch's files and
+// the last complete checkpoint, or skips the step (--nan_policy skip: no optimiser update) and stops after
+// --nan_max_skips in a row. Any error during an epoch (an unreadable file, out of memory, a checkpoint that
+// cannot be written) ends with the last complete checkpoint to resume from; out of memory also names the flags
+// that shrink a step. Fault points (engine/fault.h): train.loss, train.grad, train.step.
 #pragma once
 #include <functional>
 #include <memory>
@@ -38,6 +46,7 @@ class Rng;
 namespace spk::audio {
 class Augmenter;
 class TrainLoader;
+struct Batch;
 }
 
 namespace spk::recipe {
@@ -61,6 +70,7 @@ struct EpochSummary {
   double loss = 0, metric = 0, lr = 0, samples_per_s = 0, seconds = 0;
   MetricKind metric_kind = MetricKind::accuracy;
   int64_t bad_files = 0;
+  int64_t skipped_steps = 0;                       // --nan_policy skip: steps of this epoch not applied
   nlohmann::json eval;                             // the evaluation of this epoch, or null
 };
 
@@ -103,7 +113,19 @@ class Trainer {
   void make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter);
   double lr_at(int64_t epoch0, int64_t batch) const;   // epoch0: epochs completed before this step
   EpochSummary train_epoch(int64_t epoch);
-  void save(const std::string& path, const nlohmann::json& eval) const;
+  // One training step on b; false when --nan_policy skip dropped it. Sets loss and metric when applied.
+  bool train_step(int64_t epoch, const audio::Batch& b, double& loss, double& metric);
+  void set_step_schedule(int64_t epoch, int64_t batch);   // learning rate and margin ramp of this step
+  bool gradients_finite() const;
+  // A non-finite loss or gradient (`what`) at batch b: skips (returns false) or throws, per --nan_policy.
+  bool non_finite_step(int64_t epoch, const audio::Batch& b, const std::string& what);
+  std::string batch_files(const audio::Batch& b) const;   // the batch's files, for an error message
+  void end_epoch(EpochSummary& sum);                      // evaluation, log row, checkpoints
+  template <class F>
+  void with_resume_note(F&& f, const std::string& oom_hint) const;
+  void save(const std::string& path, const nlohmann::json& eval);
+  // "the last complete checkpoint is <path> (epoch k): rerun ... to resume from it", or that there is none yet.
+  std::string resume_note() const;
 
   RecipeConfig cfg_;
   nlohmann::json options_;
@@ -119,7 +141,9 @@ class Trainer {
   std::unique_ptr<EpochLog> epoch_log_;
   int64_t epoch_ = 0, step_ = 0;
   int64_t batches_per_epoch_ = 0;
-  int64_t kill_at_step_ = 0;   // SPK_FAULT_KILL_AT_STEP (tests only): SIGKILL after this optimiser step
+  int64_t non_finite_in_row_ = 0;      // steps skipped since the last applied one (--nan_policy skip)
+  std::string last_checkpoint_;        // the newest complete checkpoint (resumed from or written), or ""
+  int64_t last_checkpoint_epoch_ = 0;
   bool resumed_ = false;
 };
 

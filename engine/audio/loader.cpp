@@ -5,6 +5,7 @@
 
 #include "engine/audio/crop.h"
 #include "engine/check.h"
+#include "engine/out_of_memory.h"
 #include "engine/rng.h"
 
 namespace spk::audio {
@@ -89,6 +90,8 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
       try {
         train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
         if (cfg_.augment) cfg_.augment->augment(row, L, rng);
+      } catch (const OutOfMemoryError&) {
+        throw;   // not the file's fault: never skipped, never reworded as a bad file
       } catch (const Error& e) {
         if (!cfg_.skip_bad_files)
           SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", u, " '", path, "': ", e.what());

@@ -2,6 +2,9 @@
 // it, renames it over `path` and fsyncs the directory, so a crash leaves either the old file or the whole
 // new one, never a torn mix. A writer destroyed without commit() (an exception on the way) removes the
 // temporary file. Shared by every checkpoint writer (safetensors, torch.save format).
+// Errors name the file and errno; a full disk (ENOSPC, EDQUOT) or a file size limit (EFBIG) adds that the
+// previous file is unchanged. The steps are fault points (engine/fault.h: atomic.write, atomic.fsync,
+// atomic.rename, atomic.dir_fsync, atomic.committed), so the tests can kill or fail the writer between any two.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "engine/out_of_memory.h"
 #include "support/check.h"
 #if SPK_HAVE_CUDA
 #include "engine/cuda_check.h"
@@ -156,8 +157,20 @@ TEST_CASE("cuda allocator: steady-state alloc/free cycles never call cudaMalloc"
 TEST_CASE("cuda allocator: out of memory names the request and the stats, and leaves the GPU usable") {
   if (!test::gpu_or_skip()) return;
   const size_t huge = size_t(1) << 50;   // 1 PiB
-  CHECK_THROWS_WITH_AS(cuda::alloc(huge, 0), doctest::Contains("out of memory on cuda:0 allocating 1125899906842624 bytes"), Error);
+  CHECK_THROWS_WITH_AS(
+      cuda::alloc(huge, 0),
+      doctest::Contains("out of memory on cuda:0: cannot allocate 1048576.00 GiB (1125899906842624 bytes)"),
+      OutOfMemoryError);
   CHECK_THROWS_WITH_AS(cuda::alloc(huge, 0), doctest::Contains("device mallocs"), Error);
+  try {
+    cuda::alloc(huge, 0);
+    FAIL("no error");
+  } catch (const OutOfMemoryError& e) {   // the figures an app's message is made of
+    CHECK(e.device == "cuda:0");
+    CHECK(e.requested_bytes == huge);
+    CHECK(e.total_bytes > 0);
+    CHECK(e.free_bytes <= e.total_bytes);
+  }
   // The failed cudaMalloc must not linger as the runtime's last error: the next kernel launch check
   // would report it against an innocent kernel.
   Tensor x = Tensor::ones({5}, DType::f32, Device::cuda());

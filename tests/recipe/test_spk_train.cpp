@@ -16,11 +16,11 @@
 #include "apps/recipe/checkpoint.h"
 #include "apps/recipe/config.h"
 #include "apps/recipe/trainer.h"
-#include "engine/audio/audio_file.h"
 #include "engine/safetensors.h"
 #include "engine/schedule.h"
 #include "support/check.h"
 #include "recipe/app_run.h"
+#include "recipe/tiny_corpus.h"
 
 #ifdef SPK_TRAIN_BINARY
 
@@ -36,53 +36,8 @@ Run run_train(const std::string& args, const std::string& env = "") {
   return spk::test::run_binary(SPK_TRAIN_BINARY, args, env);
 }
 
-// Speaker k: harmonics of its own fundamental; utterance u shifts the phase, the level and the length.
-std::vector<float> voice(int k, int u, int64_t n) {
-  std::vector<float> x(static_cast<size_t>(n));
-  const double f0 = 110.0 + 70.0 * k;
-  for (int64_t i = 0; i < n; ++i) {
-    double v = 0;
-    for (int h = 1; h <= 5; ++h) v += std::sin(2 * M_PI * f0 * h * double(i) / 16000.0 + u * 0.9 * h) / h;
-    x[size_t(i)] = float((0.1 + 0.04 * u) * v);
-  }
-  return x;
-}
-
-struct Fixture {
-  fs::path dir;
-  std::string train4, train3, trials, common;
-  Fixture() {
-    dir = fs::temp_directory_path() / ("spk_test_spk_train_" + std::to_string(::getpid()));
-    fs::create_directories(dir / "wav");
-    train4 = file("train4.txt");
-    train3 = file("train3.txt");
-    std::ofstream t4(train4), t3(train3);
-    for (int k = 0; k < 7; ++k)
-      for (int u = 0; u < 4; ++u) {
-        const std::string rel = "s" + std::to_string(k) + "/u" + std::to_string(u) + ".wav";
-        fs::create_directories(dir / "wav" / ("s" + std::to_string(k)));
-        audio::write_audio((dir / "wav" / rel).string(), voice(k, u, 6000 + 700 * u), 16000);
-        if (k < 4) t4 << "spk" << k << " " << rel << "\n";
-        else t3 << "spk" << k << " " << rel << "\n";
-      }
-    trials = file("trials.txt");
-    std::ofstream tr(trials);
-    tr << "1 s0/u0.wav s0/u1.wav\n0 s0/u0.wav s1/u0.wav\n1 s1/u2.wav s1/u3.wav\n0 s2/u1.wav s3/u1.wav\n";
-    // A tiny, fast recipe: 4 batches of 4 crops of 0.2 s per epoch.
-    common = "--model ResNetSE34L --nOut 16 --trainfunc softmax --nClasses 0 --log_input --max_frames 20 "
-             "--batch_size 4 --nDataLoaderThread 1 --eval_frames 20 --num_eval 2 --lr 0.001 --train_path " +
-             (dir / "wav").string() + " --test_path " + (dir / "wav").string() + " --test_list " + trials;
-  }
-  ~Fixture() {
-    if (std::getenv("SPK_TEST_KEEP")) return;
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
-
-Fixture& fx() {
-  static Fixture f;
+spk::test::TinyCorpus& fx() {
+  static spk::test::TinyCorpus f("spk_test_spk_train");
   return f;
 }
 
@@ -104,7 +59,7 @@ void check_failure(const std::string& args, const std::string& needle, int statu
 }  // namespace
 
 TEST_CASE("spk_train: the loss falls on a tiny corpus, and the run writes its log, config and checkpoints") {
-  Fixture& f = fx();
+  spk::test::TinyCorpus& f = fx();
   const std::string out = f.file("learn");
   const Run r = run_train(f.common + " --train_list " + f.train4 + " --max_epoch 8 --test_interval 4 --save_path " + out);
   INFO(r.output);
@@ -149,7 +104,7 @@ TEST_CASE("spk_train: the loss falls on a tiny corpus, and the run writes its lo
 }
 
 TEST_CASE("spk_train: a run killed mid-epoch resumes to the same parameters as an uninterrupted run") {
-  Fixture& f = fx();
+  spk::test::TinyCorpus& f = fx();
   const std::string args = f.common + " --train_list " + f.train4 + " --max_epoch 4 --test_interval 2 --save_path ";
   const Run a = run_train(args + f.file("whole"));
   INFO(a.output);
@@ -157,7 +112,7 @@ TEST_CASE("spk_train: a run killed mid-epoch resumes to the same parameters as a
 
   // Killed by SIGKILL after step 7: epoch 2 (steps 5-8) is half done; last.safetensors holds epoch 1.
   const std::string b_dir = f.file("killed");
-  const Run killed = run_train(args + b_dir, "SPK_FAULT_KILL_AT_STEP=7");
+  const Run killed = run_train(args + b_dir, "SPK_FAULT=train.step:kill@7");
   INFO(killed.output);
   REQUIRE(killed.signal == SIGKILL);
   REQUIRE(read_checkpoint(b_dir + "/model/last.safetensors").state.epoch == 1);
@@ -195,7 +150,7 @@ TEST_CASE("spk_train: a run killed mid-epoch resumes to the same parameters as a
 }
 
 TEST_CASE("spk_train: --initial_model fine-tunes onto another class count, re-initialising the head") {
-  Fixture& f = fx();
+  spk::test::TinyCorpus& f = fx();
   const std::string base = f.file("base");
   REQUIRE(run_train(f.common + " --train_list " + f.train4 + " --max_epoch 1 --save_path " + base).status == 0);
   const std::string ckpt = base + "/model/last.safetensors";
@@ -230,7 +185,7 @@ TEST_CASE("spk_train: --initial_model fine-tunes onto another class count, re-in
 }
 
 TEST_CASE("spk_train: wespeaker's margin ramp sets the loss margin every step") {
-  Fixture& f = fx();
+  spk::test::TinyCorpus& f = fx();
   const std::string out = f.file("ramp");
   const Run r = run_train(f.common + " --train_list " + f.train4 + " --trainfunc aamsoftmax --margin 0.2 --initial_margin "
                           "0.05 --increase_start_epoch 2 --fix_start_epoch 3 --max_epoch 3 --test_interval 1 --save_path " +
@@ -258,7 +213,7 @@ TEST_CASE("spk_train: wespeaker's margin ramp sets the loss margin every step") 
 }
 
 TEST_CASE("spk_train: bad input fails before any work, naming the flag, file or line") {
-  Fixture& f = fx();
+  spk::test::TinyCorpus& f = fx();
   const std::string ok = f.common + " --train_list " + f.train4 + " --max_epoch 1 --save_path " + f.file("bad");
   SUBCASE("flags") {
     check_failure(ok + " --nonsense 3", "--nonsense");

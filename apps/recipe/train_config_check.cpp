@@ -1,0 +1,103 @@
+// validate_train_config (see trainer.h): every range and consistency check of the training options, before any
+// work; each failure is a UsageError naming the flag.
+#include <set>
+#include <sstream>
+
+#include "apps/recipe/frontend.h"
+#include "apps/recipe/trainer.h"
+#include "engine/cuda.h"
+#include "losses/loss.h"
+#include "nets/model.h"
+
+namespace spk::recipe {
+
+namespace {
+
+std::string num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void require(bool ok, const std::string& flag, const std::string& what) {
+  if (!ok) throw UsageError(flag + ": " + what);
+}
+
+}  // namespace
+
+void validate_train_config(const RecipeConfig& c) {
+  require(!c.model.empty(), "--model", "is required (" + [] {
+    std::string s;
+    for (const auto& n : model_names()) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }() + ")");
+  bool known_model = false;
+  for (const auto& n : model_names()) known_model |= n == c.model;
+  require(known_model, "--model", "unknown model '" + c.model + "'");
+  PerSpeaker per_speaker{};
+  {
+    std::string names;
+    for (const auto& n : loss_names()) names += (names.empty() ? "" : ", ") + n;
+    require(!c.trainfunc.empty(), "--trainfunc", "is required (" + names + ")");
+    require(loss_per_speaker(c.trainfunc, per_speaker), "--trainfunc",
+            "unknown loss '" + c.trainfunc + "' (" + names + ")");
+  }
+  require(c.nPerSpeaker >= 1, "--nPerSpeaker", "must be at least 1, got " + num(c.nPerSpeaker));
+  require(per_speaker_accepts(per_speaker, c.nPerSpeaker), "--nPerSpeaker",
+          num(c.nPerSpeaker) + " does not suit --trainfunc " + c.trainfunc + ", which needs nPerSpeaker " +
+              per_speaker_str(per_speaker) +
+              (per_speaker == PerSpeaker::one ? " (a classification loss takes one utterance per speaker)"
+                                              : " (a metric loss compares utterances of the same speaker)"));
+  require(c.nOut >= 1, "--nOut", "must be at least 1, got " + num(c.nOut));
+  require(c.n_mels >= 1, "--n_mels", "must be at least 1, got " + num(c.n_mels));
+  require(c.max_frames >= 1, "--max_frames", "must be at least 1, got " + num(c.max_frames));
+  require(c.eval_frames >= 0, "--eval_frames", "must be 0 (whole utterance) or more, got " + num(c.eval_frames));
+  require(c.num_eval >= 1, "--num_eval", "must be at least 1, got " + num(c.num_eval));
+  require(c.batch_size >= 1, "--batch_size", "must be at least 1, got " + num(c.batch_size));
+  require(c.max_seg_per_spk >= c.nPerSpeaker, "--max_seg_per_spk",
+          num(c.max_seg_per_spk) + " is below --nPerSpeaker " + num(c.nPerSpeaker));
+  require(c.nDataLoaderThread >= 0, "--nDataLoaderThread", "must be 0 or more, got " + num(c.nDataLoaderThread));
+  require(c.nClasses >= 0, "--nClasses", "must be 0 (from the train list) or more, got " + num(c.nClasses));
+  require(c.margin >= 0 && c.margin < 3.14159, "--margin", "must be in [0, pi), got " + num(c.margin));
+  require(c.scale > 0, "--scale", "must be positive, got " + num(c.scale));
+  if (c.increase_start_epoch > 0 || c.fix_start_epoch > 0) {
+    require(c.increase_start_epoch >= 1 && c.fix_start_epoch > c.increase_start_epoch, "--fix_start_epoch",
+            "the margin ramp needs 1 <= --increase_start_epoch < --fix_start_epoch, got " + num(c.increase_start_epoch) +
+                " and " + num(c.fix_start_epoch));
+    require(c.initial_margin >= 0 && c.initial_margin < 3.14159, "--initial_margin",
+            "must be in [0, pi), got " + num(c.initial_margin));
+    static const std::set<std::string> margins = {"amsoftmax", "aamsoftmax", "arc_margin"};
+    require(margins.count(c.trainfunc) != 0, "--increase_start_epoch",
+            "a margin ramp needs a margin loss (amsoftmax, aamsoftmax, arc_margin), not " + c.trainfunc);
+  }
+  require(c.hard_prob >= 0 && c.hard_prob <= 1, "--hard_prob", "must be in [0, 1], got " + num(c.hard_prob));
+  require(c.optimizer == "adam" || c.optimizer == "sgd" || c.optimizer == "adamw", "--optimizer",
+          "unknown optimizer '" + c.optimizer + "' (adam, sgd, adamw)");
+  require(c.scheduler == "steplr" || c.scheduler == "exponential" || c.scheduler == "cosine", "--scheduler",
+          "unknown scheduler '" + c.scheduler + "' (steplr, exponential, cosine)");
+  require(c.lr > 0, "--lr", "must be positive, got " + num(c.lr));
+  require(c.lr_decay > 0 && c.lr_decay <= 1, "--lr_decay", "must be in (0, 1], got " + num(c.lr_decay));
+  require(c.final_lr > 0, "--final_lr", "must be positive, got " + num(c.final_lr));
+  require(c.weight_decay >= 0, "--weight_decay", "must be 0 or more, got " + num(c.weight_decay));
+  require(c.max_epoch >= 1, "--max_epoch", "must be at least 1, got " + num(c.max_epoch));
+  require(c.warm_up_epoch >= 0 && c.warm_up_epoch < c.max_epoch, "--warm_up_epoch",
+          "must be in [0, max_epoch), got " + num(c.warm_up_epoch));
+  require(c.test_interval >= 1, "--test_interval", "must be at least 1, got " + num(c.test_interval));
+  require(c.seed >= 0, "--seed", "must be 0 or more, got " + num(c.seed));
+  require(c.nan_policy == "stop" || c.nan_policy == "skip", "--nan_policy",
+          "unknown policy '" + c.nan_policy + "' (stop, skip)");
+  require(c.nan_max_skips >= 1, "--nan_max_skips", "must be at least 1, got " + num(c.nan_max_skips));
+  require(c.dcf_p_target > 0 && c.dcf_p_target < 1, "--dcf_p_target", "must be in (0, 1), got " + num(c.dcf_p_target));
+  require(c.dcf_c_miss > 0, "--dcf_c_miss", "must be positive, got " + num(c.dcf_c_miss));
+  require(c.dcf_c_fa > 0, "--dcf_c_fa", "must be positive, got " + num(c.dcf_c_fa));
+  require(!c.save_path.empty(), "--save_path", "must not be empty");
+  require(c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0, "--device",
+          "'" + c.device + "' is not cpu or cuda");
+  if (c.device != "cpu") {
+    require(cuda::available(), "--device",
+            c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
+  }
+  frontend_config(c);   // checks --frontend and --n_mels against the preset
+}
+
+}  // namespace spk::recipe
