@@ -29,7 +29,8 @@ std::vector<std::string> read_path_list(const std::string& list, const std::stri
   if (!f) usage("--embed_list: cannot open '" + list + "'");
   std::vector<std::string> out;
   std::string line;
-  for (int64_t n = 1; std::getline(f, line); ++n) {
+  // The list readers' line reader: a NUL byte or a line past the cap is an error naming list:line.
+  for (int64_t n = 1; audio::read_list_line(f, line, list, n); ++n) {
     const auto b = line.find_first_not_of(" \t\r");
     if (b == std::string::npos) continue;
     const auto e = line.find_last_not_of(" \t\r");

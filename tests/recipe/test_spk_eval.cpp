@@ -433,6 +433,8 @@ TEST_CASE("spk_eval: bad input fails before any work, naming the flag, file or l
   check_failure(base + " --mode embed", "--embed_out");
   check_failure(base + " --mode embed --embed_out e --embed_format hdf5", "--embed_format");
   check_failure(base + " --mode embed --embed_out e --embed_list " + f.file("none_list.txt"), "none_list.txt");
+  { std::ofstream(f.file("nul_list.txt"), std::ios::binary) << "test/s0_0.wav\ntest/s0_1.wav" << '\0' << "\n"; }
+  check_failure(base + " --mode embed --embed_out e --embed_list " + f.file("nul_list.txt"), "nul_list.txt:2: NUL");
   check_failure("--mode pair --initial_model " + f.ckpt + " --enrol_file " + f.file("a.wav"), "--enrol_file");
   check_failure("--mode pair --initial_model " + f.ckpt + " --test_file " + f.file("b.wav"), "--enrol_file: required");
   check_failure(base + " --enrol_file x.wav", "--enrol_file is not used with --mode eval");
