@@ -46,7 +46,7 @@ bool uses_classes(const std::string& trainfunc) {
 }
 
 // Settings a resumed run must share with its checkpoint: they fix the shapes and meaning of what was saved.
-const char* const kFixedOnResume[] = {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend",
+const char* const kFixedOnResume[] = {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps",
                                       "trainfunc", "nClasses", "nPerSpeaker", "optimizer", "seed"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
@@ -76,7 +76,7 @@ void Trainer::check_config() {
   validate_train_config(cfg_);
   device_ = Device::parse(cfg_.device);
   fault::check_env();   // a malformed SPK_FAULT is reported before any work
-  fbank_ = frontend_config(cfg_);
+  frontend_ = frontend_config(cfg_);
 }
 
 // Data: lists, files, augmentation. Resolves --nClasses from the list when it is 0.
@@ -332,7 +332,7 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   Tensor feats;
   {
     NoGradGuard ng;
-    feats = spk::fbank(wav, fbank_);                                  // (M·N, n_mels, T)
+    feats = frontend_.features(wav);                                  // (M·N, n_mels or n_ceps, T)
   }
   Tensor emb = model_->forward(feats);                                // (M·N, D)
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)

@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/recipe/config.h"
+#include "apps/recipe/frontend.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
 #include "engine/device.h"
@@ -99,7 +100,7 @@ class Trainer {
   SpeakerNet& model() { return *model_; }
   Loss& loss() { return *loss_; }
   const audio::TrainList& train_list() const { return train_; }
-  const FbankConfig& fbank() const { return fbank_; }
+  const FrontEnd& frontend() const { return frontend_; }
   bool resumed() const { return resumed_; }
 
  private:
@@ -132,7 +133,7 @@ class Trainer {
   TrainerHooks hooks_;
   Device device_;
   audio::TrainList train_;
-  FbankConfig fbank_;
+  FrontEnd frontend_;
   std::shared_ptr<Rng> rng_;
   std::shared_ptr<SpeakerNet> model_;
   std::shared_ptr<Loss> loss_;
