@@ -40,8 +40,9 @@ std::string num(double v) {
 
 // Losses with a classification head over nClasses speakers.
 bool uses_classes(const std::string& trainfunc) {
-  static const std::set<std::string> s = {"softmax", "amsoftmax", "aamsoftmax", "adasoftmax", "arc_margin",
-                                          "softmaxproto", "infonce", "aam_infonce"};
+  static const std::set<std::string> s = {"softmax",      "amsoftmax",   "aamsoftmax", "adasoftmax",
+                                          "arc_margin",   "softmaxproto", "infonce",   "aam_infonce",
+                                          "arc_linear",   "coco",         "center",    "pyannote_softmax"};
   return s.count(trainfunc) != 0;
 }
 
@@ -337,6 +338,10 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   Tensor emb = model_->forward(feats);                                // (M·N, D)
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
   LossOutput out = loss_->forward(x, labels);
+  if (!out.warning.empty()) {
+    const std::string line = loss_warnings_.note(epoch, b.index + 1, loader_->num_batches(), out.warning);
+    if (!line.empty()) log(line);
+  }
   if (fault::hit(fault::Point::train_loss))   // SPK_FAULT train.loss:fail
     out.loss = mul_scalar(out.loss, std::numeric_limits<double>::quiet_NaN());
   const double lv = out.loss.item();
@@ -398,6 +403,8 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
       hooks_.on_step(p);
     }
   }
+  const std::string warnings = loss_warnings_.end_epoch(epoch, nb);
+  if (!warnings.empty()) log(warnings);
   sum.seconds = std::chrono::duration<double>(clock::now() - t0).count();
   sum.steps = step_;
   sum.loss = batches ? loss_sum / double(batches) : 0;

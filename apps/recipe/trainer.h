@@ -33,6 +33,7 @@
 
 #include "apps/recipe/config.h"
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/loss_warnings.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
 #include "engine/device.h"
@@ -134,6 +135,7 @@ class Trainer {
   Device device_;
   audio::TrainList train_;
   FrontEnd frontend_;
+  LossWarnings loss_warnings_;   // LossOutput::warning of this epoch's steps
   std::shared_ptr<Rng> rng_;
   std::shared_ptr<SpeakerNet> model_;
   std::shared_ptr<Loss> loss_;
