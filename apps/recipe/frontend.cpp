@@ -35,7 +35,8 @@ FrontEnd mfcc_frontend(const RecipeConfig& c, const std::string& name) {
     throw UsageError("--n_mels " + std::to_string(c.n_mels) + " with --frontend " + name + ": the model's input " +
                      "width (--n_mels) must equal the cepstra (" + std::to_string(m.n_ceps) + ", --n_ceps" +
                      (c.n_ceps > 0 ? "" : " unset: the preset's") + "); set --n_mels " + std::to_string(m.n_ceps) +
-                     " or --n_ceps " + std::to_string(c.n_mels));
+                     (c.n_mels <= m.fbank.n_mels ? " or --n_ceps " + std::to_string(c.n_mels)
+                                                 : " (at most " + std::to_string(m.fbank.n_mels) + " cepstra)"));
   const std::string err = mfcc_config_error(m);
   if (!err.empty()) throw UsageError("--n_ceps " + std::to_string(m.n_ceps) + " with front end " + name + ": " + err);
   return FrontEnd(m);
