@@ -77,7 +77,7 @@ void add_console_hooks(TrainerHooks& hooks, ProgressLine& bar) {
 }
 
 // One evaluation on the trial list (VT scoring, as voxceleb_trainer's), as the figures the epoch log records.
-nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const Loss& loss, const FbankConfig& fbank,
+nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const Loss& loss, const FrontEnd& frontend,
                              const audio::TrialList& trials, const EvalProgress& progress) {
   TrialEvalSettings s;
   s.embed.eval_frames = cfg.eval_frames;
@@ -85,7 +85,7 @@ nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const L
   s.embed.num_workers = int(std::max<int64_t>(1, cfg.nDataLoaderThread));
   s.test_normalize = loss.test_normalize();
   s.scoring = "vt";
-  const TrialEvalResult r = evaluate_trials(model, fbank, trials, cfg.test_path, s, progress);
+  const TrialEvalResult r = evaluate_trials(model, frontend, trials, cfg.test_path, s, progress);
   nlohmann::json j;
   j["n_target"] = r.metrics.n_target;
   j["n_nontarget"] = r.metrics.n_nontarget;
@@ -125,7 +125,7 @@ int run(int argc, char** argv) {
   };
   std::unique_ptr<Trainer> trainer;   // made after the hooks, which the evaluation's front end comes from
   auto eval_once = [&](SpeakerNet& model, const Loss& loss) {
-    return evaluate_once(cfg, model, loss, trainer->fbank(), trials, eval_progress);
+    return evaluate_once(cfg, model, loss, trainer->frontend(), trials, eval_progress);
   };
   nlohmann::json last_eval;
   int64_t last_eval_epoch = -1;

@@ -25,7 +25,7 @@ constexpr const char* kDescription =
     "primary scores (VT scoring; cosine with --scoring cosine; the normalised ones with --score_norm). "
     "--json holds every figure of every score set.";
 
-EmbedSettings embed_settings(const RecipeConfig& rc, const FbankConfig& fb, const SpeakerNet& model,
+EmbedSettings embed_settings(const RecipeConfig& rc, const FrontEnd& fb, const SpeakerNet& model,
                              int64_t eval_batch) {
   EmbedSettings es;
   es.eval_frames = rc.eval_frames;
@@ -53,7 +53,7 @@ json run_record(const OptionParser& p, const EvalRun& r, const json& checkpoint)
                   {"embedding_dim", r.model.embedding_dim()},
                   {"n_mels", r.model.n_mels()}};
   out["checkpoint"] = checkpoint;
-  out["frontend"] = {{"preset", frontend_name(r.recipe)}, {"config", fbank_config_str(r.fbank)}};
+  out["frontend"] = {{"preset", frontend_name(r.recipe)}, {"config", r.frontend.str()}};
   out["device"] = r.flags.device.str();
   out["test_normalize"] = {{"value", r.test_normalize}, {"why", r.test_normalize_why}};
   return out;
@@ -85,9 +85,9 @@ int run_spk_eval(int argc, char** argv) {
   // The settings that depend on the model, now that the checkpoint's model keys are in.
   EvalRun r{p, flags, inputs, *loaded.model};
   r.recipe = recipe_config(p);
-  r.fbank = frontend_config(r.recipe);
+  r.frontend = frontend_config(r.recipe);
   r.test_normalize = resolve_test_normalize(flags.test_normalize, r.recipe, r.test_normalize_why);
-  r.embed = embed_settings(r.recipe, r.fbank, r.model, flags.eval_batch);
+  r.embed = embed_settings(r.recipe, r.frontend, r.model, flags.eval_batch);
   r.out = run_record(p, r, loaded.info);
 
   if (flags.mode == "pair") return run_pair_mode(r);

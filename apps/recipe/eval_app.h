@@ -89,7 +89,7 @@ struct EvalRun {
   const EvalInputs& inputs;
   SpeakerNet& model;
   RecipeConfig recipe;   // after the checkpoint's model keys
-  FbankConfig fbank;
+  FrontEnd frontend;
   EmbedSettings embed;
   bool test_normalize = true;
   std::string test_normalize_why;

@@ -20,7 +20,7 @@ int run_embed_mode(EvalRun& r) {
   const bool crops_out = p.boolean("embed_crops");
   EmbedSettings s = r.embed;
   s.mean_over_crops = !crops_out;
-  const Tensor e = embed_files(r.model, r.fbank, in.paths, s, progress_printer("embedding"));   // (F, n, D)
+  const Tensor e = embed_files(r.model, r.frontend, in.paths, s, progress_printer("embedding"));   // (F, n, D)
   Embeddings emb;
   emb.matrix = reshape(e, {e.size(0) * e.size(1), e.size(2)});
   for (const auto& k : in.keys)

@@ -68,7 +68,7 @@ void add_normalised_sets(EvalRun& r, const Tensor& crops, Scored& sc, Laps& laps
   const std::string& norm = r.flags.score_norm;
   EmbedSettings cs = r.embed;
   cs.mean_over_crops = true;
-  const Tensor ce = embed_files(r.model, r.fbank, cohort_list.paths, cs, progress_printer("embedding cohort"));
+  const Tensor ce = embed_files(r.model, r.frontend, cohort_list.paths, cs, progress_printer("embedding cohort"));
   laps.lap("embed_cohort");
   std::vector<std::string> speakers;
   for (int64_t l : cohort_list.labels) speakers.push_back(cohort_list.speakers.name(l));
@@ -91,7 +91,7 @@ Scored embed_and_score(EvalRun& r, Laps& laps) {
   sc.pairs = trial_pairs(r.inputs.trials);
   sc.labels = trial_labels(r.inputs.trials);
   sc.labelled = r.inputs.trials.labelled();
-  const Tensor crops = embed_files(r.model, r.fbank, r.inputs.paths, r.embed, progress_printer("embedding"));
+  const Tensor crops = embed_files(r.model, r.frontend, r.inputs.paths, r.embed, progress_printer("embedding"));
   sc.crops_per_file = crops.size(1);
   laps.lap("embed");
   const std::string& scoring = r.flags.scoring;

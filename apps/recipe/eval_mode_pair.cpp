@@ -9,7 +9,7 @@ namespace spk::recipe::eval_app {
 int run_pair_mode(EvalRun& r) {
   const OptionParser& p = r.options;
   r.model.to(r.flags.device);
-  const Tensor crops = embed_files(r.model, r.fbank, {p.str("enrol_file"), p.str("test_file")}, r.embed);   // (2, n, D)
+  const Tensor crops = embed_files(r.model, r.frontend, {p.str("enrol_file"), p.str("test_file")}, r.embed);   // (2, n, D)
   const std::vector<TrialPair> pair{{0, 1}};
   const double vt = score_trials(crops, pair, "vt", r.test_normalize)[0];
   const double cos = score_trials(crops, pair, "cosine", r.test_normalize)[0];

@@ -54,16 +54,18 @@ Device model_device(const SpeakerNet& model) {
   return Device::cpu();
 }
 
-void check_embed_settings(const EmbedSettings& s, const FbankConfig& fbank, const SpeakerNet& model) {
+void check_embed_settings(const EmbedSettings& s, const FrontEnd& frontend, const SpeakerNet& model) {
   SPK_CHECK(s.eval_frames >= 0, "--eval_frames must be >= 0 (0 = the whole file), got ", s.eval_frames);
   SPK_CHECK(s.num_eval >= 1, "--num_eval must be >= 1, got ", s.num_eval);
   SPK_CHECK(s.num_workers >= 0, "--nDataLoaderThread must be >= 0, got ", s.num_workers);
   SPK_CHECK(s.max_batch_rows >= 1, "evaluation batch (max_batch_rows) must be >= 1, got ", s.max_batch_rows);
   SPK_CHECK(s.sample_rate > 0, "sample rate must be positive, got ", s.sample_rate);
-  const std::string err = fbank_config_error(fbank);
+  const FbankConfig& fbank = frontend.fbank;
+  const std::string err = frontend.error();
   SPK_CHECK(err.empty(), "front end: ", err);
-  SPK_CHECK(int64_t(fbank.n_mels) == model.n_mels(), "front end gives ", fbank.n_mels, " mel bands but model ",
-            model.name(), " expects --n_mels ", model.n_mels());
+  SPK_CHECK(frontend.width() == model.n_mels(), "front end gives ", frontend.width(),
+            frontend.is_mfcc ? " cepstra (--n_ceps)" : " mel bands", " but model ", model.name(),
+            " expects --n_mels ", model.n_mels());
   SPK_CHECK(double(s.sample_rate) == fbank.sample_rate, "front end is configured for ", fbank.sample_rate,
             " Hz but files are read at ", s.sample_rate, " Hz");
   if (s.eval_frames > 0) {
@@ -72,9 +74,9 @@ void check_embed_settings(const EmbedSettings& s, const FbankConfig& fbank, cons
   }
 }
 
-Tensor embed_files(SpeakerNet& model, const FbankConfig& fbank, const std::vector<std::string>& paths,
+Tensor embed_files(SpeakerNet& model, const FrontEnd& frontend, const std::vector<std::string>& paths,
                    const EmbedSettings& s, const EvalProgress& progress) {
-  check_embed_settings(s, fbank, model);
+  check_embed_settings(s, frontend, model);
   const int64_t F = int64_t(paths.size());
   const int64_t n = (s.eval_frames == 0 || s.mean_over_crops) ? 1 : s.num_eval;
   const int64_t D = model.embedding_dim();
@@ -104,7 +106,7 @@ Tensor embed_files(SpeakerNet& model, const FbankConfig& fbank, const std::vecto
       for (int64_t r0 = 0; r0 < group_rows; r0 += s.max_batch_rows) {
         const int64_t r1 = std::min(group_rows, r0 + s.max_batch_rows);
         Tensor rows = (r0 == 0 && r1 == group_rows) ? wav : slice(wav, 0, r0, r1);
-        parts.push_back(model.forward(spk::fbank(rows.contiguous(), fbank)));   // (r, D)
+        parts.push_back(model.forward(frontend.features(rows.contiguous())));   // (r, D)
       }
       Tensor emb = parts.size() == 1 ? parts[0] : concat(parts, 0);   // (R, D)
       SPK_CHECK(emb.dim() == 2 && emb.size(0) == group_rows && emb.size(1) == D, "model ", model.name(),
@@ -175,20 +177,20 @@ std::vector<double> score_trials(const Tensor& crops, const std::vector<TrialPai
   SPK_FAIL("scoring must be vt or cosine, got '", scoring, "'");
 }
 
-TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FrontEnd& frontend, const audio::TrialList& trials,
                                    const std::vector<std::string>& paths, const TrialEvalSettings& s,
                                    const EvalProgress& progress) {
   SPK_CHECK(s.scoring == "vt" || s.scoring == "cosine", "scoring must be vt or cosine, got '", s.scoring, "'");
   SPK_CHECK(paths.size() == trials.files.size(), "evaluate_trials: ", paths.size(), " paths for ",
             trials.files.size(), " files of trial list ", trials.source);
   SPK_CHECK(!trials.trials.empty(), "trial list ", trials.source, " has no trials");
-  check_embed_settings(s.embed, fbank, model);
+  check_embed_settings(s.embed, frontend, model);
   TrialEvalResult r;
   const std::vector<TrialPair> pairs = trial_pairs(trials);
   r.labels = trial_labels(trials);
 
   auto t0 = std::chrono::steady_clock::now();
-  r.crops = embed_files(model, fbank, paths, s.embed, progress);
+  r.crops = embed_files(model, frontend, paths, s.embed, progress);
   r.embed_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -231,13 +233,13 @@ nlohmann::json metrics_json(const MetricsReport& m) {
   return j;
 }
 
-TrialEvalResult evaluate_trials(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+TrialEvalResult evaluate_trials(SpeakerNet& model, const FrontEnd& frontend, const audio::TrialList& trials,
                                 const std::string& test_path, const TrialEvalSettings& s,
                                 const EvalProgress& progress) {
   std::vector<std::string> paths;
   paths.reserve(trials.files.size());
   for (const std::string& key : trials.files) paths.push_back(audio::join_path(test_path, key));
-  return evaluate_trials_at(model, fbank, trials, paths, s, progress);
+  return evaluate_trials_at(model, frontend, trials, paths, s, progress);
 }
 
 }  // namespace spk::recipe

@@ -3,7 +3,7 @@
 //
 // Embedding (voxceleb_trainer SpeakerNet.py evaluateFromList): each file gives num_eval evenly spaced crops of
 // eval_frames·160 + 240 samples (engine/audio/crop.h), or the whole file as one crop with eval_frames 0; the
-// front end (fbank) and the model run on the model's device, in eval mode, without autograd. VT feeds one file
+// front end (fbank or MFCC) and the model run on the model's device, in eval mode, without autograd. VT feeds one file
 // per forward pass; we batch the crops of consecutive files of equal crop length up to max_batch_rows rows per
 // pass. In eval mode every row is computed independently (BatchNorm uses running statistics, the front end's
 // normalisation is per row), so batching changes only the speed (and the last bits, where a kernel's summation
@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/recipe/frontend.h"
 #include "apps/recipe/scoring.h"
 #include <nlohmann/json.hpp>
 
@@ -42,13 +43,13 @@ struct EmbedSettings {
 };
 
 // Checks the settings (and that the front end gives the model's n_mels); an spk::Error names the setting.
-void check_embed_settings(const EmbedSettings& s, const FbankConfig& fbank, const SpeakerNet& model);
+void check_embed_settings(const EmbedSettings& s, const FrontEnd& frontend, const SpeakerNet& model);
 
 // Crop embeddings of every file, in order: (F, n, D) f32 on the model's device (n = num_eval, or 1 with
 // eval_frames 0 or mean_over_crops). Puts the model in eval mode under NoGradGuard for the duration and
 // restores its previous training mode, also on error. Errors name the file (decoding, or a forward pass that
 // fails, e.g. a file too short for the model with eval_frames 0).
-Tensor embed_files(SpeakerNet& model, const FbankConfig& fbank, const std::vector<std::string>& paths,
+Tensor embed_files(SpeakerNet& model, const FrontEnd& frontend, const std::vector<std::string>& paths,
                    const EmbedSettings& s, const EvalProgress& progress = {});
 
 // The model's device (that of its first parameter or buffer; the CPU for a model without tensors).
@@ -78,11 +79,11 @@ struct TrialEvalResult {
 };
 
 // The files of `trials` (keys joined to test_path), embedded and scored; metrics when the list is labelled.
-TrialEvalResult evaluate_trials(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+TrialEvalResult evaluate_trials(SpeakerNet& model, const FrontEnd& frontend, const audio::TrialList& trials,
                                 const std::string& test_path, const TrialEvalSettings& s,
                                 const EvalProgress& progress = {});
 // The same with an explicit path for each of trials.files (e.g. Kaldi utterance ids resolved through wav.scp).
-TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FbankConfig& fbank, const audio::TrialList& trials,
+TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FrontEnd& frontend, const audio::TrialList& trials,
                                    const std::vector<std::string>& paths, const TrialEvalSettings& s,
                                    const EvalProgress& progress = {});
 

@@ -4,15 +4,66 @@
 #include <map>
 
 #include "engine/audio/fbank.h"
+#include "engine/audio/mfcc.h"
 
 namespace spk::recipe {
+
+namespace {
+
+constexpr const char* kMfccSuffix = "_mfcc";
+
+// "kaldi_voxceleb_mfcc" -> "kaldi_voxceleb"; "" when `name` is not an MFCC front end.
+std::string mfcc_preset_of(const std::string& name) {
+  for (const auto& n : mfcc_preset_names())
+    if (name == n + kMfccSuffix) return n;
+  return "";
+}
+
+FrontEnd mfcc_frontend(const RecipeConfig& c, const std::string& name) {
+  MfccConfig m = mfcc_preset(mfcc_preset_of(name));
+  // Per-utterance CMN of the cepstra: Kaldi's x-vector recipe follows its MFCC with sliding CMN over 300 frames
+  // (egs/voxceleb/v2/run.sh, apply-cmvn-sliding), which equals this for crops up to 300 frames; the kaldi-mode
+  // fbank presets (wespeaker, 3dspeaker) normalise so too.
+  m.norm = FbankNorm::mean;
+  if (c.n_ceps < 0) throw UsageError("--n_ceps: must be >= 0 (0 = the preset's), got " + std::to_string(c.n_ceps));
+  if (c.n_ceps > 0) m.n_ceps = int(c.n_ceps);
+  if (m.n_ceps > m.fbank.n_mels)
+    throw UsageError("--n_ceps " + std::to_string(m.n_ceps) + ": front end " + name + " has " +
+                     std::to_string(m.fbank.n_mels) + " mel bins, so at most " + std::to_string(m.fbank.n_mels) +
+                     " cepstra");
+  if (c.n_mels != m.n_ceps)
+    throw UsageError("--n_mels " + std::to_string(c.n_mels) + " with --frontend " + name + ": the model's input " +
+                     "width (--n_mels) must equal the cepstra (" + std::to_string(m.n_ceps) + ", --n_ceps" +
+                     (c.n_ceps > 0 ? "" : " unset: the preset's") + "); set --n_mels " + std::to_string(m.n_ceps) +
+                     (c.n_mels <= m.fbank.n_mels ? " or --n_ceps " + std::to_string(c.n_mels)
+                                                 : " (at most " + std::to_string(m.fbank.n_mels) + " cepstra)"));
+  const std::string err = mfcc_config_error(m);
+  if (!err.empty()) throw UsageError("--n_ceps " + std::to_string(m.n_ceps) + " with front end " + name + ": " + err);
+  return FrontEnd(m);
+}
+
+}  // namespace
+
+std::string FrontEnd::error() const { return is_mfcc ? mfcc_config_error(mfcc) : fbank_config_error(fbank); }
+
+std::string FrontEnd::str() const { return is_mfcc ? "mfcc " + mfcc_config_str(mfcc) : fbank_config_str(fbank); }
+
+Tensor FrontEnd::features(const Tensor& wav) const { return is_mfcc ? spk::mfcc(wav, mfcc) : spk::fbank(wav, fbank); }
+
+std::vector<std::string> mfcc_frontend_names() {
+  std::vector<std::string> out;
+  for (const auto& n : mfcc_preset_names()) out.push_back(n + kMfccSuffix);
+  return out;
+}
 
 std::string frontend_name(const RecipeConfig& c) {
   if (c.frontend != "auto") {
     for (const auto& n : fbank_preset_names())
       if (n == c.frontend) return n;
+    if (!mfcc_preset_of(c.frontend).empty()) return c.frontend;
     std::string names;
     for (const auto& n : fbank_preset_names()) names += " " + n;
+    for (const auto& n : mfcc_frontend_names()) names += " " + n;
     throw UsageError("--frontend: unknown preset '" + c.frontend + "' (auto," + names + ")");
   }
   static const std::map<std::string, std::string> by_model = {
@@ -25,10 +76,17 @@ std::string frontend_name(const RecipeConfig& c) {
   return it->second;
 }
 
-FbankConfig frontend_config(const RecipeConfig& c) {
+FrontEnd frontend_config(const RecipeConfig& c) {
   const std::string name = frontend_name(c);
-  FbankConfig fb = fbank_preset(name);
   if (c.n_mels < 1) throw UsageError("--n_mels: must be at least 1, got " + std::to_string(c.n_mels));
+  if (!mfcc_preset_of(name).empty()) return mfcc_frontend(c, name);
+  if (c.n_ceps != 0)
+    throw UsageError("--n_ceps " + std::to_string(c.n_ceps) + ": only for an MFCC --frontend (" + [] {
+      std::string s;
+      for (const auto& n : mfcc_frontend_names()) s += (s.empty() ? "" : ", ") + n;
+      return s;
+    }() + "), not " + name);
+  FbankConfig fb = fbank_preset(name);
   fb.n_mels = int(c.n_mels);
   if (name == "resnetse34l" || name == "resnetse34v2" || name == "vggvox") fb.log = c.log_input;
   const std::string err = fbank_config_error(fb);

@@ -66,9 +66,9 @@ void validate_train_config(const RecipeConfig& c) {
                 " and " + num(c.fix_start_epoch));
     require(c.initial_margin >= 0 && c.initial_margin < 3.14159, "--initial_margin",
             "must be in [0, pi), got " + num(c.initial_margin));
-    static const std::set<std::string> margins = {"amsoftmax", "aamsoftmax", "arc_margin"};
+    static const std::set<std::string> margins = {"amsoftmax", "aamsoftmax", "arc_margin", "arc_linear"};
     require(margins.count(c.trainfunc) != 0, "--increase_start_epoch",
-            "a margin ramp needs a margin loss (amsoftmax, aamsoftmax, arc_margin), not " + c.trainfunc);
+            "a margin ramp needs a margin loss (amsoftmax, aamsoftmax, arc_margin, arc_linear), not " + c.trainfunc);
   }
   require(c.hard_prob >= 0 && c.hard_prob <= 1, "--hard_prob", "must be in [0, 1], got " + num(c.hard_prob));
   require(c.optimizer == "adam" || c.optimizer == "sgd" || c.optimizer == "adamw", "--optimizer",

@@ -40,13 +40,14 @@ std::string num(double v) {
 
 // Losses with a classification head over nClasses speakers.
 bool uses_classes(const std::string& trainfunc) {
-  static const std::set<std::string> s = {"softmax", "amsoftmax", "aamsoftmax", "adasoftmax", "arc_margin",
-                                          "softmaxproto", "infonce", "aam_infonce"};
+  static const std::set<std::string> s = {"softmax",      "amsoftmax",   "aamsoftmax", "adasoftmax",
+                                          "arc_margin",   "softmaxproto", "infonce",   "aam_infonce",
+                                          "arc_linear",   "coco",         "center",    "pyannote_softmax"};
   return s.count(trainfunc) != 0;
 }
 
 // Settings a resumed run must share with its checkpoint: they fix the shapes and meaning of what was saved.
-const char* const kFixedOnResume[] = {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend",
+const char* const kFixedOnResume[] = {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps",
                                       "trainfunc", "nClasses", "nPerSpeaker", "optimizer", "seed"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
@@ -76,7 +77,7 @@ void Trainer::check_config() {
   validate_train_config(cfg_);
   device_ = Device::parse(cfg_.device);
   fault::check_env();   // a malformed SPK_FAULT is reported before any work
-  fbank_ = frontend_config(cfg_);
+  frontend_ = frontend_config(cfg_);
 }
 
 // Data: lists, files, augmentation. Resolves --nClasses from the list when it is 0.
@@ -332,11 +333,15 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   Tensor feats;
   {
     NoGradGuard ng;
-    feats = spk::fbank(wav, fbank_);                                  // (M·N, n_mels, T)
+    feats = frontend_.features(wav);                                  // (M·N, n_mels or n_ceps, T)
   }
   Tensor emb = model_->forward(feats);                                // (M·N, D)
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
   LossOutput out = loss_->forward(x, labels);
+  if (!out.warning.empty()) {
+    const std::string line = loss_warnings_.note(epoch, b.index + 1, loader_->num_batches(), out.warning);
+    if (!line.empty()) log(line);
+  }
   if (fault::hit(fault::Point::train_loss))   // SPK_FAULT train.loss:fail
     out.loss = mul_scalar(out.loss, std::numeric_limits<double>::quiet_NaN());
   const double lv = out.loss.item();
@@ -398,6 +403,8 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
       hooks_.on_step(p);
     }
   }
+  const std::string warnings = loss_warnings_.end_epoch(epoch, nb);
+  if (!warnings.empty()) log(warnings);
   sum.seconds = std::chrono::duration<double>(clock::now() - t0).count();
   sum.steps = step_;
   sum.loss = batches ? loss_sum / double(batches) : 0;

@@ -32,6 +32,8 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/recipe/config.h"
+#include "apps/recipe/frontend.h"
+#include "apps/recipe/loss_warnings.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
 #include "engine/device.h"
@@ -99,7 +101,7 @@ class Trainer {
   SpeakerNet& model() { return *model_; }
   Loss& loss() { return *loss_; }
   const audio::TrainList& train_list() const { return train_; }
-  const FbankConfig& fbank() const { return fbank_; }
+  const FrontEnd& frontend() const { return frontend_; }
   bool resumed() const { return resumed_; }
 
  private:
@@ -132,7 +134,8 @@ class Trainer {
   TrainerHooks hooks_;
   Device device_;
   audio::TrainList train_;
-  FbankConfig fbank_;
+  FrontEnd frontend_;
+  LossWarnings loss_warnings_;   // LossOutput::warning of this epoch's steps
   std::shared_ptr<Rng> rng_;
   std::shared_ptr<SpeakerNet> model_;
   std::shared_ptr<Loss> loss_;

@@ -131,7 +131,7 @@ struct Fixture {
     import_weights(read_checkpoint(ckpt), *m, nullptr);
     return m;
   }
-  static FbankConfig frontend() {
+  static FrontEnd frontend() {
     RecipeConfig rc;
     rc.model = "ResNetSE34L";
     rc.frontend = "auto";
