@@ -74,6 +74,36 @@ MinDcf compute_min_dcf(const ErrorRates& rates, double p_target, double c_miss =
 MinDcf min_dcf(const std::vector<double>& scores, const std::vector<int>& labels, double p_target, double c_miss = 1,
                double c_fa = 1);
 
+// A bootstrap confidence interval of the VT EER (the headline EER, vt_eer's convention), as the seed project
+// reports "EER 3.94 % [3.74, 4.14]" (Coria et al., SLSP 2020). Method (docs/evaluation.md):
+//   - the resampling unit is the trial; resampling is stratified by class: each replicate draws N_tgt trials
+//     with replacement from the targets and N_non from the non-targets, so every replicate keeps the list's
+//     class counts (fixed by the list's design, not random) and always has both classes;
+//   - replicate b draws from Rng(seed).fork(b): first N_tgt draws randint(0, N_tgt) indexing the targets in
+//     input order, then N_non draws randint(0, N_non) indexing the non-targets in input order; so the result
+//     depends only on (scores, labels, resamples, seed), never on threads or on the other replicates;
+//   - each replicate's EER is vt_eer of the resampled list, computed without materialising it: scores are
+//     sorted once, a replicate is a count per distinct score, and one weighted sweep replays roc_curve's
+//     tie grouping and drop_intermediate exactly (equal to the last bit to vt_eer on the materialised list);
+//   - the interval is the percentile interval (Efron & Tibshirani 1993, ch. 13): the (1 − level)/2 and
+//     (1 + level)/2 quantiles of the B replicates, linearly interpolated between order statistics (numpy's
+//     default "linear" quantile).
+struct EerInterval {
+  double eer = 0;                // the point VT EER of the full list, percent
+  double low = 0, high = 0;      // percent
+  double level = 0.95;
+  int64_t resamples = 0;
+  uint64_t seed = 0;
+};
+// The `resamples` bootstrap replicates of the VT EER (percent), in replicate order. resamples >= 1.
+std::vector<double> vt_eer_bootstrap(const std::vector<double>& scores, const std::vector<int>& labels,
+                                     int64_t resamples, uint64_t seed);
+// level in (0, 1), resamples >= 2.
+EerInterval vt_eer_confidence_interval(const std::vector<double>& scores, const std::vector<int>& labels,
+                                       double level = 0.95, int64_t resamples = 1000, uint64_t seed = 0);
+// numpy.quantile(values, q) with the default "linear" method; values non-empty, q in [0, 1].
+double linear_quantile(std::vector<double> values, double q);
+
 // Everything spk_eval reports for one trial list.
 struct MetricsReport {
   int64_t n_target = 0, n_nontarget = 0;

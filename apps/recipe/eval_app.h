@@ -42,6 +42,9 @@ struct EvalFlags {
   std::string test_normalize;   // auto, true, false
   int64_t eval_batch = 64;
   int64_t top_n = 300;
+  double eer_ci = 0;              // the EER confidence interval's level; 0 = no interval
+  int64_t eer_ci_resamples = 1000;
+  uint64_t eer_ci_seed = 0;
   RecipeConfig recipe;          // all but the model keys, which a checkpoint may still supply
   Device device;
   std::string model_path;       // --initial_model, an existing file

@@ -31,6 +31,7 @@ void check_mode_flags(const OptionParser& p, const std::string& mode) {
   static const std::vector<std::pair<std::string, std::set<std::string>>> used_by = {
       {"score_file", {"eval"}},  {"score_format", {"eval"}}, {"det_plot", {"eval"}},    {"score_norm", {"eval"}},
       {"cohort_list", {"eval"}}, {"cohort_path", {"eval"}},  {"top_n", {"eval"}},       {"scoring", {"eval"}},
+      {"eer_ci", {"eval"}},      {"eer_ci_resamples", {"eval"}},                      {"eer_ci_seed", {"eval"}},
       {"allow_unlabelled", {"eval", "embed"}},               {"embed_list", {"embed"}}, {"embed_path", {"embed"}},
       {"embed_out", {"embed"}},  {"embed_format", {"embed"}}, {"embed_crops", {"embed"}},
       {"enrol_file", {"pair"}},  {"test_file", {"pair"}}};
@@ -59,6 +60,23 @@ void check_own_flags(const OptionParser& p, EvalFlags& f) {
     usage("--score_norm " + norm + " normalises cosine scores; use --scoring cosine or both");
   if (norm != "none" && p.str("cohort_list").empty()) usage("--score_norm " + norm + ": needs --cohort_list");
   if (norm == "none" && !p.str("cohort_list").empty()) usage("--cohort_list is only used with --score_norm");
+}
+
+// The EER confidence interval: off (0) or a level in (0, 1); its resamples and seed only with it.
+void check_eer_ci_flags(const OptionParser& p, EvalFlags& f) {
+  f.eer_ci = p.real("eer_ci");
+  if (!(f.eer_ci == 0 || (f.eer_ci > 0 && f.eer_ci < 1)))
+    usage("--eer_ci: must be 0 (no interval) or a level in (0, 1) such as 0.95, got " + fmt("%g", f.eer_ci));
+  f.eer_ci_resamples = p.integer("eer_ci_resamples");
+  if (f.eer_ci_resamples < 100)
+    usage("--eer_ci_resamples: must be >= 100 (a percentile interval needs the tails), got " +
+          std::to_string(f.eer_ci_resamples));
+  const int64_t seed = p.integer("eer_ci_seed");
+  if (seed < 0) usage("--eer_ci_seed: must be >= 0, got " + std::to_string(seed));
+  f.eer_ci_seed = uint64_t(seed);
+  for (const char* flag : {"eer_ci_resamples", "eer_ci_seed"})
+    if (f.eer_ci == 0 && p.source(flag) != OptionSource::default_value)
+      usage(std::string("--") + flag + " is only used with --eer_ci (e.g. --eer_ci 0.95)");
 }
 
 // The recipe flags spk_eval reads before the model: minDCF's parameters, crops, loader threads.
@@ -106,6 +124,10 @@ void add_eval_options(OptionParser& p) {
         "('path1 path2 score target|nontarget')", g);
   p.add("json", OptionKind::str, "", "write every figure (EERs, thresholds, minDCFs, counts, settings) as JSON here", g);
   p.add("det_plot", OptionKind::str, "", "write a DET plot (SVG) of every score set here", g);
+  p.add("eer_ci", OptionKind::real, "0", "a confidence interval of the VT EER at this level (e.g. 0.95): stratified "
+        "percentile bootstrap over the trials; 0 = none", g);
+  p.add("eer_ci_resamples", OptionKind::integer, "1000", "--eer_ci: bootstrap resamples (>= 100)", g);
+  p.add("eer_ci_seed", OptionKind::integer, "0", "--eer_ci: seed of the resampling (same seed, same interval)", g);
   p.add("score_norm", OptionKind::str, "none", "none, asnorm (top --top_n cohort scores) or snorm (whole cohort); "
         "normalises the cosine scores", g);
   p.add("cohort_list", OptionKind::str, "", "score normalisation cohort: a train list ('speaker path' lines)", g);
@@ -130,6 +152,7 @@ void add_eval_options(OptionParser& p) {
 EvalFlags check_eval_flags(const OptionParser& p) {
   EvalFlags f;
   check_own_flags(p, f);
+  check_eer_ci_flags(p, f);
   f.recipe = recipe_config(p);
   check_recipe_flags(f.recipe);
   f.device = check_device(f.recipe.device);

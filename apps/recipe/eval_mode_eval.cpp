@@ -25,6 +25,8 @@ struct ScoreSet {
   bool has_metrics = false;
   MetricsReport metrics;
   MinDcf dcf;         // at --dcf_p_target, --dcf_c_miss, --dcf_c_fa
+  bool has_ci = false;
+  EerInterval ci;     // --eer_ci
 };
 
 // The seconds each step took, for --json.
@@ -46,6 +48,9 @@ struct Scored {
   int64_t crops_per_file = 0;
   std::vector<ScoreSet> sets;
   size_t primary_index = 0;   // the normalised set with --score_norm, else the first
+  double ci_level = 0;        // --eer_ci (0 = none), with its resamples and seed: the same draws for every set
+  int64_t ci_resamples = 0;
+  uint64_t ci_seed = 0;
   const ScoreSet& primary() const { return sets[primary_index]; }
 
   void add(const RecipeConfig& rc, const std::string& name, std::vector<double> scores) {
@@ -56,6 +61,8 @@ struct Scored {
     if (labelled) {
       s.metrics = compute_metrics(s.scores, labels);
       s.dcf = min_dcf(s.scores, labels, rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa);
+      s.has_ci = ci_level > 0;
+      if (s.has_ci) s.ci = vt_eer_confidence_interval(s.scores, labels, ci_level, ci_resamples, ci_seed);
     }
     sets.push_back(std::move(s));
   }
@@ -91,6 +98,9 @@ Scored embed_and_score(EvalRun& r, Laps& laps) {
   sc.pairs = trial_pairs(r.inputs.trials);
   sc.labels = trial_labels(r.inputs.trials);
   sc.labelled = r.inputs.trials.labelled();
+  sc.ci_level = r.flags.eer_ci;
+  sc.ci_resamples = r.flags.eer_ci_resamples;
+  sc.ci_seed = r.flags.eer_ci_seed;
   const Tensor crops = embed_files(r.model, r.frontend, r.inputs.paths, r.embed, progress_printer("embedding"));
   sc.crops_per_file = crops.size(1);
   laps.lap("embed");
@@ -118,6 +128,14 @@ void record_figures(EvalRun& r, const Scored& sc) {
     if (s.has_metrics) {
       j.update(metrics_json(s.metrics));
       j["min_dcf"] = min_dcf_json(s.dcf);
+      if (s.has_ci) {
+        j["eer_ci_low"] = s.ci.low;
+        j["eer_ci_high"] = s.ci.high;
+        j["eer_ci_level"] = s.ci.level;
+        j["eer_ci_resamples"] = s.ci.resamples;
+        j["eer_ci_seed"] = s.ci.seed;
+        j["eer_ci_method"] = "percentile bootstrap over trials, stratified by target/non-target";
+      }
     }
     js[s.name] = j;
   }
@@ -159,12 +177,18 @@ void print_eval_figures(const EvalRun& r, const Scored& sc) {
   // The minDCF of the flags is printed separately only when it is not one of the two standard ones.
   const bool custom_dcf = (rc.dcf_p_target != 0.05 && rc.dcf_p_target != 0.01) || rc.dcf_c_miss != 1 || rc.dcf_c_fa != 1;
   for (const auto& s : sc.sets) {
-    std::printf("%-22s EER %.4f %% (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.name.c_str(),
-                s.metrics.vt.eer, s.metrics.interpolated.eer, s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
+    std::printf("%-22s EER %.4f %%", s.name.c_str(), s.metrics.vt.eer);
+    if (s.has_ci) std::printf(" [%.4f, %.4f]", s.ci.low, s.ci.high);
+    std::printf(" (interpolated %.4f %%)  minDCF(0.05) %.5f  minDCF(0.01) %.5f", s.metrics.interpolated.eer,
+                s.metrics.dcf_p05.min_dcf, s.metrics.dcf_p01.min_dcf);
     if (custom_dcf)
       std::printf("  minDCF(%g, C_miss %g, C_fa %g) %.5f", rc.dcf_p_target, rc.dcf_c_miss, rc.dcf_c_fa, s.dcf.min_dcf);
     std::printf("\n");
   }
+  if (sc.primary().has_ci)
+    std::printf("EER %g %% confidence interval: %lld stratified bootstrap resamples of the trials, seed %llu\n",
+                sc.primary().ci.level * 100, (long long)sc.primary().ci.resamples,
+                (unsigned long long)sc.primary().ci.seed);
   // voxceleb_trainer's "VEER {:2.4f} MinDCF {:2.5f}": the primary scores' VT EER and minDCF at --dcf_p_target.
   std::printf("EER %.4f MinDCF %.5f\n", sc.primary().metrics.vt.eer, sc.primary().dcf.min_dcf);
 }

@@ -25,6 +25,7 @@
 #include "engine/optim.h"
 #include "engine/safetensors.h"
 #include "losses/loss.h"
+#include "losses/verification.h"
 #include "nets/model.h"
 #include "support/check.h"
 #include "recipe/app_run.h"
@@ -215,6 +216,58 @@ TEST_CASE("spk_eval: a real run prints the EER line and writes the JSON, score f
   const std::string svg = slurp(out + "/det.svg");
   CHECK(svg.find("<svg") != std::string::npos);
   CHECK(svg.find("cosine") != std::string::npos);
+
+  // No --eer_ci: the output is as before, no interval.
+  CHECK_FALSE(j["scores"]["vt"].contains("eer_ci_low"));
+  CHECK(r.output.find("confidence interval") == std::string::npos);
+}
+
+TEST_CASE("spk_eval: --eer_ci prints the EER's bootstrap interval and records it in the JSON") {
+  Fixture& f = fx();
+  const std::string base = "--initial_model " + f.ckpt + " --test_list " + f.trials + " " + f.common +
+                           " --eer_ci 0.9 --eer_ci_resamples 300 --eer_ci_seed 5 --score_format kaldi";
+  const Run r = run_eval(base + " --json " + f.file("ci.json") + " --score_file " + f.file("ci_scores.txt"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const json j = json::parse(slurp(f.file("ci.json")));
+  for (const char* set : {"vt", "cosine"}) {
+    const json& s = j["scores"][set];
+    INFO(set, ": ", s.dump());
+    REQUIRE(s.contains("eer_ci_low"));
+    CHECK(s["eer_ci_level"] == 0.9);
+    CHECK(s["eer_ci_resamples"] == 300);
+    CHECK(s["eer_ci_seed"] == 5);
+    CHECK(s["eer_ci_method"].get<std::string>().find("stratified") != std::string::npos);
+    CHECK(s["eer_ci_low"].get<double>() <= s["vt_eer"].get<double>());
+    CHECK(s["vt_eer"].get<double>() <= s["eer_ci_high"].get<double>());
+    // The console's line for the set: "vt   EER 16.6667 % [lo, hi] (interpolated ...".
+    char want[96];
+    std::snprintf(want, sizeof want, " EER %.4f %% [%.4f, %.4f] (interpolated", s["vt_eer"].get<double>(),
+                  s["eer_ci_low"].get<double>(), s["eer_ci_high"].get<double>());
+    CHECK(r.output.find(std::string(set) + " ") != std::string::npos);
+    CHECK(r.output.find(want) != std::string::npos);
+  }
+  CHECK(r.output.find("EER 90 % confidence interval: 300 stratified bootstrap resamples of the trials, seed 5") !=
+        std::string::npos);
+  CHECK(std::regex_match(r.last_line(), std::regex(R"(EER [0-9]+\.[0-9]{4} MinDCF [0-9]+\.[0-9]{5})")));
+
+  // The interval is the library's on the primary scores written to the score file (exact round trip).
+  const std::vector<ScoreLine> lines = read_scores_kaldi(f.file("ci_scores.txt"));
+  std::vector<double> scores;
+  std::vector<int> labels;
+  for (const auto& l : lines) {
+    scores.push_back(l.score);
+    labels.push_back(l.label);
+  }
+  const EerInterval ci = vt_eer_confidence_interval(scores, labels, 0.9, 300, 5);
+  CHECK(j["scores"]["vt"]["eer_ci_low"].get<double>() == doctest::Approx(ci.low).epsilon(1e-12));
+  CHECK(j["scores"]["vt"]["eer_ci_high"].get<double>() == doctest::Approx(ci.high).epsilon(1e-12));
+
+  // The same seed again: the same interval.
+  REQUIRE(run_eval(base + " --json " + f.file("ci2.json")).status == 0);
+  const json j2 = json::parse(slurp(f.file("ci2.json")));
+  for (const char* set : {"vt", "cosine"})
+    for (const char* key : {"eer_ci_low", "eer_ci_high"}) CHECK(j2["scores"][set][key] == j["scores"][set][key]);
 }
 
 TEST_CASE("spk_eval: cosine scoring, Kaldi score file, minDCF at another prior, YAML config") {
@@ -397,6 +450,15 @@ TEST_CASE("spk_eval: bad input fails before any work, naming the flag, file or l
   check_failure(base + " --test_normalize maybe", "--test_normalize");
   check_failure(base + " --frontend nosuch", "--frontend");
   check_failure(base + " --log_input perhaps", "--log_input");
+  check_failure(base + " --eer_ci 1", "--eer_ci");
+  check_failure(base + " --eer_ci -0.5", "--eer_ci");
+  check_failure(base + " --eer_ci 95", "--eer_ci");
+  check_failure(base + " --eer_ci half", "--eer_ci");
+  check_failure(base + " --eer_ci 0.95 --eer_ci_resamples 10", "--eer_ci_resamples");
+  check_failure(base + " --eer_ci 0.95 --eer_ci_seed -1", "--eer_ci_seed");
+  check_failure(base + " --eer_ci_resamples 500", "--eer_ci_resamples is only used with --eer_ci");
+  check_failure(base + " --eer_ci_seed 3", "--eer_ci_seed is only used with --eer_ci");
+  check_failure(base + " --mode embed --embed_out e --eer_ci 0.95", "--eer_ci is not used with --mode embed");
   check_failure(base + " --eval_frames", "--eval_frames");   // missing value
   // Files.
   check_failure("--initial_model " + f.file("nope.safetensors") + " --test_list " + f.trials, "nope.safetensors");
