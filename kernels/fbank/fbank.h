@@ -79,6 +79,10 @@ FbankTables fbank_tables(const FbankConfig& cfg);                    // config a
 // (kernels/common/work_pool.h; the engine passes cpu_threads()) over utterances, frame pairs and (utterance,
 // mel) rows; every output is computed by one thread in a fixed order, so the result does not depend on threads.
 // wav (B, L), out (B, n_mels, T).
+// One row of features over time (Tn frames), in place: FbankNorm::mean subtracts the mean, ::instance is
+// InstanceNorm1d's (x - mean) / sqrt(biased var + eps). Shared by the fbank and MFCC CPU references.
+void normalise_over_time(double* row, int64_t Tn, FbankNorm norm, double eps);
+
 template <class T> void fbank_forward_cpu(const FbankConfig& cfg, const T* wav, T* out, int64_t B, int64_t L,
                                           int threads);
 

@@ -91,6 +91,17 @@ double log_energy(const FbankConfig& c, double e) {
 
 }  // namespace
 
+void normalise_over_time(double* r, int64_t Tn, FbankNorm norm, double eps) {
+  if (norm == FbankNorm::none || Tn <= 0) return;
+  double mean = 0, var = 0;
+  for (int64_t t = 0; t < Tn; ++t) mean += r[t];
+  mean /= double(Tn);
+  for (int64_t t = 0; t < Tn; ++t) var += (r[t] - mean) * (r[t] - mean);
+  var /= double(Tn);
+  const double inv = norm == FbankNorm::instance ? 1.0 / std::sqrt(var + eps) : 1.0;
+  for (int64_t t = 0; t < Tn; ++t) r[t] = (r[t] - mean) * inv;
+}
+
 template <class T>
 void fbank_forward_cpu(const FbankConfig& c, const T* wav, T* out, int64_t B, int64_t L, int threads) {
   const FbankTables tb = fbank_tables(c);
@@ -146,15 +157,7 @@ void fbank_forward_cpu(const FbankConfig& c, const T* wav, T* out, int64_t B, in
   // (x - mean) / sqrt(biased var + eps).
   auto normalise_row = [&](int64_t row) {
     double* r = feat.data() + row * Tn;
-    if (c.norm != FbankNorm::none && Tn > 0) {
-      double mean = 0, var = 0;
-      for (int64_t t = 0; t < Tn; ++t) mean += r[t];
-      mean /= double(Tn);
-      for (int64_t t = 0; t < Tn; ++t) var += (r[t] - mean) * (r[t] - mean);
-      var /= double(Tn);
-      const double inv = c.norm == FbankNorm::instance ? 1.0 / std::sqrt(var + c.norm_eps) : 1.0;
-      for (int64_t t = 0; t < Tn; ++t) r[t] = (r[t] - mean) * inv;
-    }
+    normalise_over_time(r, Tn, c.norm, c.norm_eps);
     for (int64_t t = 0; t < Tn; ++t) out[row * Tn + t] = T(r[t]);
   };
   for_blocks(B * M, threads, [&](int64_t lo, int64_t hi) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "kernels/common/check.h"
 #include "kernels/fbank/fbank.h"
 #include "kernels/fft/fft.h"
 
@@ -12,12 +13,7 @@ namespace spk {
 
 namespace {
 
-template <class... A>
-std::string cat(const A&... a) {
-  std::ostringstream s;
-  (s << ... << a);
-  return s.str();
-}
+using detail::cat;   // kernels/common/check.h
 
 const char* mode_name(FbankMode m) { return m == FbankMode::kaldi ? "kaldi" : "torchaudio"; }
 

@@ -7,18 +7,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "kernels/common/check.h"
 #include "kernels/fbank/mfcc.h"
 
 namespace spk {
 
 namespace {
 
-template <class... A>
-std::string cat(const A&... a) {
-  std::ostringstream s;
-  (s << ... << a);
-  return s.str();
-}
+using detail::cat;   // kernels/common/check.h
 
 }  // namespace
 
@@ -115,15 +111,7 @@ void mfcc_forward_cpu(const MfccConfig& c, const T* wav, T* out, int64_t B, int6
       }
     for (int64_t k = 0; k < K; ++k) {
       double* r = ceps.data() + k * Tn;
-      if (c.norm != FbankNorm::none && Tn > 0) {
-        double mean = 0, var = 0;
-        for (int64_t t = 0; t < Tn; ++t) mean += r[t];
-        mean /= double(Tn);
-        for (int64_t t = 0; t < Tn; ++t) var += (r[t] - mean) * (r[t] - mean);
-        var /= double(Tn);
-        const double inv = c.norm == FbankNorm::instance ? 1.0 / std::sqrt(var + c.norm_eps) : 1.0;
-        for (int64_t t = 0; t < Tn; ++t) r[t] = (r[t] - mean) * inv;
-      }
+      normalise_over_time(r, Tn, c.norm, c.norm_eps);
       for (int64_t t = 0; t < Tn; ++t) out[(b * K + k) * Tn + t] = T(r[t]);
     }
   }
