@@ -13,6 +13,13 @@ namespace spk::audio {
 
 namespace {
 
+// A bad setting: a plain message that starts with the flag (no file:line or condition, unlike SPK_CHECK), which
+// the recipe shows as is.
+template <class... Parts>
+void require(bool ok, const Parts&... parts) {
+  if (!ok) throw Error(detail::cat(parts...));
+}
+
 int64_t to_samples(double seconds, int rate) { return int64_t(std::llround(seconds * double(rate))); }
 
 double effective_min(const ChunkSamplerConfig& c) { return c.min_duration > 0 ? c.min_duration : c.duration; }
@@ -24,19 +31,19 @@ void shuffle(std::vector<int64_t>& v, Rng& rng) {
 }  // namespace
 
 void check_chunk_config(const ChunkSamplerConfig& c) {
-  SPK_CHECK(std::isfinite(c.duration) && c.duration > 0, "--chunk_duration must be positive, got ", c.duration, " s");
-  SPK_CHECK(std::isfinite(c.min_duration) && c.min_duration >= 0, "--chunk_min_duration must be 0 (= --chunk_duration) "
+  require(std::isfinite(c.duration) && c.duration > 0, "--chunk_duration must be positive, got ", c.duration, " s");
+  require(std::isfinite(c.min_duration) && c.min_duration >= 0, "--chunk_min_duration must be 0 (= --chunk_duration) "
             "or positive, got ", c.min_duration, " s");
-  SPK_CHECK(c.min_duration <= c.duration, "--chunk_min_duration ", c.min_duration,
+  require(c.min_duration <= c.duration, "--chunk_min_duration ", c.min_duration,
             " s is longer than --chunk_duration ", c.duration, " s: the duration range is empty");
   SPK_CHECK(c.sample_rate > 0, "chunk sampler: sample rate must be positive, got ", c.sample_rate);
-  SPK_CHECK(to_samples(effective_min(c), c.sample_rate) >= 1, "--chunk_min_duration ", effective_min(c),
+  require(to_samples(effective_min(c), c.sample_rate) >= 1, "--chunk_min_duration ", effective_min(c),
             " s is shorter than one sample at ", c.sample_rate, " Hz");
-  SPK_CHECK(c.per_label >= 1, "--per_label must be at least 1, got ", c.per_label);
-  SPK_CHECK(c.per_fold >= 1, "--per_fold must be at least 1, got ", c.per_fold);
-  SPK_CHECK(std::isfinite(c.per_epoch) && c.per_epoch >= 0, "--per_epoch must be 0 (the whole data) or a positive "
+  require(c.per_label >= 1, "--per_label must be at least 1, got ", c.per_label);
+  require(c.per_fold >= 1, "--per_fold must be at least 1, got ", c.per_fold);
+  require(std::isfinite(c.per_epoch) && c.per_epoch >= 0, "--per_epoch must be 0 (the whole data) or a positive "
             "number of days, got ", c.per_epoch);
-  SPK_CHECK(std::isfinite(c.label_min_duration) && c.label_min_duration >= 0,
+  require(std::isfinite(c.label_min_duration) && c.label_min_duration >= 0,
             "--label_min_duration must be 0 or more seconds, got ", c.label_min_duration);
 }
 
@@ -67,7 +74,7 @@ ChunkSampler::ChunkSampler(const std::vector<int64_t>& labels, const std::vector
     s.cumlen.push_back((s.cumlen.empty() ? 0 : s.cumlen.back()) + lengths[u]);
     s.files.push_back(int64_t(u));
   }
-  SPK_CHECK(longest > max_samples_, "--chunk_duration ", cfg_.duration,
+  require(longest > max_samples_, "--chunk_duration ", cfg_.duration,
             " s is not shorter than any file of the training list (the longest has ", double(longest) / cfg_.sample_rate,
             " s); chunks are cut from files longer than --chunk_duration");
   int64_t with_files = 0;
@@ -85,7 +92,7 @@ ChunkSampler::ChunkSampler(const std::vector<int64_t>& labels, const std::vector
     speakers_.push_back(k);
     data_.push_back(std::move(s));
   }
-  SPK_CHECK(int64_t(speakers_.size()) >= cfg_.per_fold, "--per_fold ", cfg_.per_fold, " needs that many speakers in "
+  require(int64_t(speakers_.size()) >= cfg_.per_fold, "--per_fold ", cfg_.per_fold, " needs that many speakers in "
             "every batch, but only ", speakers_.size(), " speakers qualify (", with_files, " have files longer than "
             "--chunk_duration ", cfg_.duration, " s, ", dropped_speakers_, " of them with less than --label_min_duration ",
             cfg_.label_min_duration, " s of such audio); use --per_fold <= ", speakers_.size(),
