@@ -1,6 +1,7 @@
 // spk_train --sampler pyannote (pyannote-audio's chunk sampler) and --add_noise (its background noise) on the tiny
 // synthetic corpus: a run trains, logs the sampler's accounting and gives the same model for any loader thread
-// count; every bad setting stops before any work with an error naming its flag.
+// count, --per_epoch sets the epoch, a resumed run equals an uninterrupted one, a metric loss trains with
+// --per_label 2, and every bad setting stops before any work with an error naming its flag.
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -74,25 +75,26 @@ bool same_tensors(const SafetensorsFile& a, const SafetensorsFile& b) {
 }  // namespace
 
 TEST_CASE("spk_train --sampler pyannote --add_noise: trains, logs the sampler, the same model for 1 and 3 threads") {
-  // 16 files of 0.375-0.5 s (all longer than 0.3 s): 7.05 s kept; batches of 4 chunks of 0.25 s on average -> 8.
-  const std::string noise = " --add_noise --noise_path " + noise_dir() + " --noise_snr_min 5 --noise_snr_max 15";
+  // 0.00002 days = 1.728 s of chunks of 0.25 s on average, 4 per batch -> 2 batches an epoch.
+  const std::string noise = " --per_epoch 0.00002 --add_noise --noise_path " + noise_dir() +
+                            " --noise_snr_min 5 --noise_snr_max 15";
   const Run a = run_train(flags("run1") + noise + " --nDataLoaderThread 1");
   INFO(a.output);
   REQUIRE(a.status == 0);
-  CHECK(a.output.find("8 batches of 4x1 chunks per epoch") != std::string::npos);
+  CHECK(a.output.find("2 batches of 4x1 chunks per epoch") != std::string::npos);
   CHECK(a.output.find("--sampler pyannote: chunks of 0.2..0.3 s from 16 files of 4 speakers (0 files not longer "
                       "than --chunk_duration left out, 0 speakers under --label_min_duration dropped") !=
         std::string::npos);
   CHECK(a.output.find("--add_noise: 2 noise files at SNR 5..15 dB") != std::string::npos);
   const Checkpoint ca = read_checkpoint(fx().file("run1") + "/model/last.safetensors");
-  CHECK(ca.state.step == 8);
+  CHECK(ca.state.step == 2);
   const Run b = run_train(flags("run3") + noise + " --nDataLoaderThread 3");
   REQUIRE(b.status == 0);
   // Same data in the same order: the same weights, bit for bit.
   const Checkpoint cb = read_checkpoint(fx().file("run3") + "/model/last.safetensors");
   CHECK(same_tensors(ca.file, cb.file));
   // Without noise the model differs (the noise reached the batches).
-  const Run c = run_train(flags("run_clean") + " --nDataLoaderThread 1");
+  const Run c = run_train(flags("run_clean") + " --per_epoch 0.00002 --nDataLoaderThread 1");
   REQUIRE(c.status == 0);
   const Checkpoint cc = read_checkpoint(fx().file("run_clean") + "/model/last.safetensors");
   CHECK_FALSE(same_tensors(ca.file, cc.file));
@@ -136,11 +138,32 @@ TEST_CASE("spk_train --sampler pyannote: bad settings stop before any work, nami
                 "both");
 }
 
+TEST_CASE("spk_train --sampler pyannote: --per_epoch sets the batches; a resumed run equals an uninterrupted one") {
+  // 0.00002 days = 1.728 s of chunks of 0.25 s on average, 4 per batch -> 2 batches an epoch.
+  const std::string two = " --per_epoch 0.00002 --add_noise --noise_path " + noise_dir();
+  const Run a = run_train(flags("straight") + two + " --max_epoch 3");
+  INFO(a.output);
+  REQUIRE(a.status == 0);
+  CHECK(a.output.find("2 batches of 4x1 chunks per epoch") != std::string::npos);
+  REQUIRE(run_train(flags("resumed") + two + " --max_epoch 1").status == 0);
+  const Run b = run_train(flags("resumed") + two + " --max_epoch 3");
+  INFO(b.output);
+  REQUIRE(b.status == 0);
+  CHECK(b.output.find("resuming from") != std::string::npos);
+  const Checkpoint ca = read_checkpoint(fx().file("straight") + "/model/last.safetensors");
+  const Checkpoint cb = read_checkpoint(fx().file("resumed") + "/model/last.safetensors");
+  CHECK(ca.state.step == 6);
+  CHECK(cb.state.step == 6);
+  CHECK(same_tensors(ca.file, cb.file));
+}
+
 TEST_CASE("spk_train --sampler pyannote trains a metric loss with --per_label 2") {
   const Run r = run_train(flags("metric_ok") + " --trainfunc angleproto --per_label 2 --per_fold 3");
   INFO(r.output);
   CHECK(r.status == 0);
-  CHECK(r.output.find("batches of 3x2 chunks per epoch") != std::string::npos);
+  // The default --per_epoch: all the kept audio, 16 files of 0.375-0.5 s = 7.05 s, in batches of 3 x 2 chunks of
+  // 0.25 s on average -> ceil(4.7) = 5 batches.
+  CHECK(r.output.find("5 batches of 3x2 chunks per epoch") != std::string::npos);
 }
 
 #endif
