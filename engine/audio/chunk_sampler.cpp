@@ -95,8 +95,10 @@ ChunkSampler::ChunkSampler(const std::vector<int64_t>& labels, const std::vector
   require(int64_t(speakers_.size()) >= cfg_.per_fold, "--per_fold ", cfg_.per_fold, " needs that many speakers in "
             "every batch, but only ", speakers_.size(), " speakers qualify (", with_files, " have files longer than "
             "--chunk_duration ", cfg_.duration, " s, ", dropped_speakers_, " of them with less than --label_min_duration ",
-            cfg_.label_min_duration, " s of such audio); use --per_fold <= ", speakers_.size(),
-            " or lower --label_min_duration");
+            cfg_.label_min_duration, " s of such audio); ",
+            speakers_.empty() ? std::string("lower --label_min_duration or --chunk_duration")
+                              : "use --per_fold <= " + std::to_string(speakers_.size()) +
+                                    " or lower --label_min_duration");
   const double per_epoch_s = cfg_.per_epoch > 0 ? cfg_.per_epoch * 24 * 60 * 60 : kept_seconds_;
   const double per_batch_s = 0.5 * (effective_min(cfg_) + cfg_.duration) * double(cfg_.per_fold * cfg_.per_label);
   num_batches_ = std::max<int64_t>(1, int64_t(std::ceil(per_epoch_s / per_batch_s)));

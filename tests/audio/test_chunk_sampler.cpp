@@ -254,7 +254,8 @@ TEST_CASE("chunk sampler: --per_fold above the speakers left by --label_min_dura
   cfg.label_min_duration = 8;
   CHECK_THROWS_WITH_AS(ChunkSampler(c.labels, c.lengths, cfg),
                        has("--per_fold 3 needs that many speakers in every batch, but only 2 speakers qualify (3 have "
-                           "files longer than --chunk_duration 1 s, 1 of them with less than --label_min_duration 8 s"),
+                           "files longer than --chunk_duration 1 s, 1 of them with less than --label_min_duration 8 s of such "
+                           "audio); use --per_fold <= 2 or lower --label_min_duration"),
                        spk::Error);
   cfg.label_min_duration = 5;
   CHECK_NOTHROW(ChunkSampler(c.labels, c.lengths, cfg));

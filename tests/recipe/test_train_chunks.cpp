@@ -100,7 +100,8 @@ TEST_CASE("spk_train --sampler pyannote --add_noise: trains, logs the sampler, t
   CHECK_FALSE(same_tensors(ca.file, cc.file));
   // --label_min_duration drops every speaker here (< 2 s each): --per_fold cannot be met.
   check_failure(flags("drop_all") + " --label_min_duration 3", "--per_fold 4 needs that many speakers in every batch, "
-                "but only 0 speakers qualify", "drop_all");
+                "but only 0 speakers qualify (4 have files longer than --chunk_duration 0.3 s, 4 of them with less than "
+                "--label_min_duration 3 s of such audio); lower --label_min_duration or --chunk_duration", "drop_all");
 }
 
 TEST_CASE("spk_train --sampler pyannote: bad settings stop before any work, naming the flag") {
