@@ -8,6 +8,7 @@
 #include "audio/audio_test_util.h"
 #include "engine/audio/augment.h"
 #include "engine/audio/background_noise.h"
+#include "engine/audio/loader.h"
 #include "engine/check.h"
 #include "support/check.h"
 
@@ -120,4 +121,41 @@ TEST_CASE("background noise: bad input names the flag or the file") {
   CHECK_THROWS_WITH_AS(BackgroundNoise({}, 10, 20), has("no noise files"), spk::Error);
   CHECK_THROWS_WITH_AS(BackgroundNoise({f, dir.file("missing.wav")}, 10, 20), has(dir.file("missing.wav")),
                        spk::Error);
+}
+
+TEST_CASE("background noise: the voxceleb loader adds it to every crop (--add_noise without --sampler pyannote)") {
+  TempDir dir;
+  std::string list;
+  for (int s = 0; s < 3; ++s)
+    for (int u = 0; u < 2; ++u) {
+      const std::string rel = "s" + std::to_string(s) + "/u" + std::to_string(u) + ".wav";
+      spk::test::write_wav16(dir.file("wav/" + rel), spk::test::sine(5000, 150 + 40 * s + 9 * u, 16000, 0.3));
+      list += "spk" + std::to_string(s) + " " + rel + "\n";
+    }
+  spk::test::write_text(dir.file("list.txt"), list);
+  const TrainList tl = read_train_list(dir.file("list.txt"), (dir.path / "wav").string());
+  spk::test::write_wav16(dir.file("n.wav"), white(9000, 4, 0.2));
+  LoaderConfig cfg;
+  cfg.sampler.batch_size = 3;
+  cfg.sampler.seed = 5;
+  cfg.max_frames = 20;
+  cfg.num_workers = 0;
+  TrainLoader clean(tl, cfg);
+  cfg.noise = std::make_shared<BackgroundNoise>(std::vector<std::string>{dir.file("n.wav")}, 12, 12);
+  TrainLoader noisy(tl, cfg);
+  clean.start_epoch(1);
+  noisy.start_epoch(1);
+  Batch a, b;
+  int64_t rows = 0;
+  while (clean.next(a)) {
+    REQUIRE(noisy.next(b));
+    REQUIRE(a.wav.shape() == b.wav.shape());
+    const int64_t L = a.samples;
+    for (int64_t r = 0; r < a.wav.size(0); ++r, ++rows) {
+      const std::vector<float> x(a.wav.data<float>() + r * L, a.wav.data<float>() + (r + 1) * L);
+      const std::vector<float> y(b.wav.data<float>() + r * L, b.wav.data<float>() + (r + 1) * L);
+      CHECK(std::abs(snr_db(x, y) - 12.0) < 0.1);
+    }
+  }
+  CHECK(rows >= 3);
 }
