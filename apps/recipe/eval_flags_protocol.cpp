@@ -44,6 +44,11 @@ void check_protocol_flags(const OptionParser& p, EvalFlags& f) {
     for (const char* flag : {"window_duration", "window_step"})
       if (p.given(flag)) usage(std::string("--") + flag + " is only used with --eval_protocol sliding");
   if (proto == EvalProtocol::voxceleb_trainer) return;
+  if (proto == EvalProtocol::sliding)
+    for (const char* flag : {"eval_frames", "num_eval"})
+      if (p.given(flag))
+        usage(std::string("--") + flag + " is not used with --eval_protocol sliding (its windows are --window_duration "
+              "every --window_step)");
   // VT's own choices: which of its two scores, and whether its crops are normalised.
   for (const char* flag : {"scoring", "test_normalize"})
     if (p.given(flag))

@@ -85,7 +85,10 @@ FileEmbeddings embed_protocol_files(SpeakerNet& model, const FrontEnd& frontend,
   audio::OrderedPipeline<PlannedFile> pipe(F, workers, 4 * std::max(workers, 1), [&](int64_t i) {
     PlannedFile pf;
     pf.index = i;
-    pf.groups = plan_segments(audio::read_audio(paths[size_t(i)], es.sample_rate), ps, keep);
+    const std::string& path = paths[size_t(i)];
+    std::vector<float> x = audio::read_audio(path, es.sample_rate);   // its errors name the file
+    if (x.empty()) throw Error("audio file '" + path + "' has no samples");
+    pf.groups = plan_segments(x, ps, keep);
     return pf;
   });
 

@@ -368,7 +368,7 @@ spk::test::AppRun run_eval(const std::string& args) { return spk::test::run_bina
 
 std::string base_args(const ProtoFixture& f) {
   return "--initial_model " + f.ckpt + " --test_list " + f.trials + " --test_path " + f.wav +
-         " --eval_frames 20 --nDataLoaderThread 1";
+         " --nDataLoaderThread 1";
 }
 
 }  // namespace
@@ -383,7 +383,7 @@ TEST_CASE("eval_protocol: spk_eval --eval_protocol taoruijie and sliding score a
   es.num_workers = 1;
 
   // taoruijie: the fused score (primary) and the cosine of the whole-utterance embeddings.
-  auto r = run_eval(base_args(f) + " --eval_protocol taoruijie --json " + f.file("tao.json") + " --score_file " +
+  auto r = run_eval(base_args(f) + " --eval_protocol taoruijie --eval_frames 20 --json " + f.file("tao.json") + " --score_file " +
                     f.file("tao.txt"));
   INFO(r.output);
   REQUIRE(r.status == 0);
@@ -423,7 +423,7 @@ TEST_CASE("eval_protocol: spk_eval --eval_protocol taoruijie and sliding score a
   CHECK(j["rows_embedded"] == windows);
 
   // The default is voxceleb_trainer's, and says so.
-  r = run_eval(base_args(f) + " --num_eval 2 --json " + f.file("vt.json"));
+  r = run_eval(base_args(f) + " --eval_frames 20 --num_eval 2 --json " + f.file("vt.json"));
   REQUIRE(r.status == 0);
   j = json::parse(slurp(f.file("vt.json")));
   CHECK(j["eval_protocol"]["name"] == "voxceleb_trainer");
@@ -437,7 +437,8 @@ TEST_CASE("eval_protocol: spk_eval AS-norm, embed and pair modes under taoruijie
   // AS-norm: the cohort's embeddings as the protocol's utterance embeddings; the normalised set is primary.
   for (const std::string proto : {"taoruijie", "sliding"}) {
     INFO(proto);
-    const auto r = run_eval(base_args(f) + " --eval_protocol " + proto + " --score_norm asnorm --top_n 2" +
+    const std::string crops = proto == "taoruijie" ? " --eval_frames 20" : " --window_duration 0.25";
+    const auto r = run_eval(base_args(f) + crops + " --eval_protocol " + proto + " --score_norm asnorm --top_n 2" +
                             " --cohort_list " + f.cohort + " --cohort_path " + f.wav + " --json " + f.file("n.json"));
     INFO(r.output);
     REQUIRE(r.status == 0);
@@ -521,6 +522,7 @@ TEST_CASE("eval_protocol: spk_eval's bad protocol flags fail before any work, na
   fails("--eval_protocol taoruijie --scoring vt", "--scoring is voxceleb_trainer's");
   fails("--eval_protocol sliding --test_normalize false", "--test_normalize is voxceleb_trainer's");
   fails("--eval_protocol taoruijie --eval_frames 0", "--eval_frames: --eval_protocol taoruijie");
+  fails("--eval_protocol sliding --num_eval 3", "--num_eval is not used with --eval_protocol sliding");
   // 16 samples: too short for the front end (found once the checkpoint gave the model, still before any audio).
   fails("--eval_protocol sliding --window_duration 0.001", "--window_duration: a window of 16 samples:");
 }
