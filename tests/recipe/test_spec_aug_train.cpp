@@ -10,6 +10,7 @@
 #include <string>
 
 #include "apps/recipe/checkpoint.h"
+#include "apps/recipe/frontend.h"
 #include "apps/recipe/spec_aug_flags.h"
 #include "engine/safetensors.h"
 #include "recipe/app_run.h"
@@ -31,6 +32,28 @@ TEST_CASE("spec_aug_train_features: features without a frequency axis (a wavefor
   const Tensor feats = Tensor::uniform({2, 40, 30}, r, 1, 2);
   const std::vector<float> y = spec_aug_train_features(feats, s, rng).to_vector<float>();
   CHECK(std::count(y.begin(), y.end(), 0.0f) > 0);   // FbankAug's freq mask alone is 0..7 bins: with 2 rows, likely
+}
+
+TEST_CASE("configs/ECAPA_TDNN_C1024_AAM.yaml turns SpecAugment on with TaoRuijie's FbankAug settings") {
+  OptionParser p("spk_train", "", TRAIN);
+  const std::string path = std::string(SPK_CONFIGS_DIR) + "/ECAPA_TDNN_C1024_AAM.yaml";
+  const char* argv[] = {"spk_train", "--config", path.c_str()};
+  REQUIRE(p.parse(3, argv));
+  const RecipeConfig c = recipe_config(p);
+  const std::optional<SpecAugConfig> s = spec_aug_config(c, frontend_config(c));
+  REQUIRE(s.has_value());
+  CHECK(s->style == SpecAugStyle::taoruijie);
+  CHECK(s->time_masks == 1);
+  CHECK(s->time_width == 10);   // FbankAug time_mask_width = (0, 10): torch.randint's upper bound, exclusive
+  CHECK(s->freq_masks == 1);
+  CHECK(s->freq_width == 8);    // freq_mask_width = (0, 8)
+  CHECK(s->prob == 1.0);
+  // The other anchor recipes leave it off (voxceleb_trainer has none; wespeaker's recipes ship spec_aug: False).
+  OptionParser q("spk_train", "", TRAIN);
+  const std::string other = std::string(SPK_CONFIGS_DIR) + "/ResNet34_TSTP_wespeaker.yaml";
+  const char* argv2[] = {"spk_train", "--config", other.c_str()};
+  REQUIRE(q.parse(3, argv2));
+  CHECK_FALSE(recipe_config(q).spec_aug);
 }
 
 #ifdef SPK_TRAIN_BINARY
@@ -86,8 +109,8 @@ TEST_CASE("spk_train --spec_aug: masks change training, deterministically, and a
   const Run a = run_train(train_args("sa_a", 2, on));
   INFO(a.output);
   REQUIRE(a.status == 0);
-  CHECK(a.output.find("SpecAugment taoruijie, 1 time mask(s) of width 0..9 frames, 1 freq mask(s) of width 0..7 bins") !=
-        std::string::npos);
+  const std::string logged = "SpecAugment taoruijie, 1 time mask(s) of width 0..9 frames, 1 freq mask(s) of width 0..7 bins";
+  CHECK(a.output.find(logged) != std::string::npos);
   const Run b = run_train(train_args("sa_b", 2, on));
   REQUIRE(b.status == 0);
   const Run off = run_train(train_args("sa_off", 2, ""));
