@@ -121,10 +121,13 @@ Tensor spec_aug_apply(const Tensor& feats_in, const SpecAugMasks& masks) {
   }
   SPK_CHECK(x.dtype() == DType::f32, "spec_augment: expects f32 features on a GPU, got ", x.str());
   SPK_CUDA_ONLY({
-    const Tensor m = Tensor::from_vector(std::vector<double>(masks.intervals.begin(), masks.intervals.end()),
-                                         {int64_t(masks.intervals.size())}, DType::i32, x.device());
-    specaug_forward_cuda(x.data<float>(), y.data<float>(), B, F, T, m.data<int32_t>(), masks.n_time, masks.n_freq,
-                         cuda::current_stream());
+    // No masks (zero counts): a plain copy, with no empty upload.
+    const Tensor m = masks.intervals.empty()
+                         ? Tensor()
+                         : Tensor::from_vector(std::vector<double>(masks.intervals.begin(), masks.intervals.end()),
+                                               {int64_t(masks.intervals.size())}, DType::i32, x.device());
+    specaug_forward_cuda(x.data<float>(), y.data<float>(), B, F, T, m.defined() ? m.data<int32_t>() : nullptr,
+                         masks.n_time, masks.n_freq, cuda::current_stream());
   });
   return y;
 }

@@ -277,4 +277,10 @@ TEST_CASE("spec_augment CUDA: the same masks give the CPU's output bit for bit")
       }
     }
   }
+  SpecAugConfig none;   // no masks at all: a copy, with nothing uploaded
+  none.time_masks = 0;
+  none.freq_masks = 0;
+  const Tensor x = random_feats(3, 8, 17, 1);
+  Rng rng(1);
+  CHECK(spec_augment(x.to(Device::cuda()), none, rng).to(Device::cpu()).to_vector<float>() == x.to_vector<float>());
 }
