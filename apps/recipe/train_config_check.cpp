@@ -97,6 +97,7 @@ void validate_train_config(const RecipeConfig& c) {
     require(cuda::available(), "--device",
             c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
   }
+  validate_loss_settings(c);
   frontend_config(c);   // checks --frontend and --n_mels against the preset
 }
 
