@@ -295,6 +295,10 @@ TEST_CASE("spk_train --trainfunc2 with parameters: saved as __L2__, restored on 
   const spk::test::AppRun none = run_train(pair_recipe("anglecontrast") + " --max_epoch 2 --save_path " + out);
   CHECK(none.status == 2);
   CHECK(none.output.find("--trainfunc2  differs from angleproto") != std::string::npos);
+  // A loss setting that decides which parameters exist is fixed too (a saved setting, compared on resume).
+  const spk::test::AppRun mix = run_train(base + " --init_w 7 --infonce_aam_mix true --max_epoch 2 --save_path " + out);
+  CHECK(mix.status == 2);
+  CHECK(mix.output.find("--infonce_aam_mix true differs from auto in the checkpoint") != std::string::npos);
 
   // The same run resumes and goes on from the saved second loss.
   const spk::test::AppRun b = run_train(base + " --init_w 7 --max_epoch 2 --save_path " + out);
@@ -337,6 +341,14 @@ TEST_CASE("spk_train: a bad loss setting fails before any work, naming the flag"
       SPK_TRAIN_BINARY, "--model ResNetSE34L --trainfunc softmax --trainfunc2 unif --train_list /nonexistent");
   CHECK(s.status == 2);
   CHECK(s.output.find("spk_train: error: --trainfunc2: unknown loss 'unif'") != std::string::npos);
+  // A second loss with a classifier (aam_infonce mixes in AAM-softmax) needs --nClasses to cover the training list,
+  // checked with the list, before the model is built.
+  const spk::test::AppRun c = run_train(pair_recipe("anglecontrast") + " --trainfunc2 aam_infonce --nClasses 2" +
+                                        " --max_epoch 1 --save_path " + fx().file("cls2"));
+  CHECK(c.status == 2);
+  CHECK(c.output.find("--nClasses: 2 is fewer than the 4 speakers") != std::string::npos);
+  CHECK(c.output.find("for --trainfunc2 aam_infonce") != std::string::npos);
+  CHECK_FALSE(fs::exists(fx().file("cls2") + "/model"));
 }
 
 #endif
