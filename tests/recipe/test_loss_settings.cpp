@@ -14,6 +14,7 @@
 
 #include "apps/recipe/checkpoint.h"
 #include "apps/recipe/config.h"
+#include "apps/recipe/eval_app.h"
 #include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/trainer.h"
 #include "engine/rng.h"
@@ -219,6 +220,17 @@ TEST_CASE("loss settings: bad values fail the training checks, naming the flag")
     CAPTURE(args.front());
     CHECK_THROWS_WITH_AS(checked(args), doctest::Contains(message.c_str()), UsageError);
   }
+}
+
+TEST_CASE("loss settings: spk_eval's test_normalize follows cel's --sim_loss (saved in the checkpoint)") {
+  RecipeConfig rc;
+  rc.trainfunc = "cel";
+  rc.sim_loss = "anglecontrast";
+  std::string why;
+  CHECK(eval_app::resolve_test_normalize("auto", rc, why));
+  rc.sim_loss = "proto";   // CEL's __test_normalize__ is False for proto
+  CHECK_FALSE(eval_app::resolve_test_normalize("auto", rc, why));
+  CHECK(why == "loss cel");
 }
 
 #ifdef SPK_TRAIN_BINARY
