@@ -9,8 +9,9 @@ import sys
 
 path = sys.argv[1] if len(sys.argv) > 1 else "losses/loss_settings.def"
 text = "\n".join(l for l in open(path, encoding="utf-8").read().splitlines() if not l.lstrip().startswith("//"))
-rows = re.findall(r"SPK_LOSS_SETTING\((\w+),\s*(\w+),\s*(\"[^\"]*\"|[^,]+),\s*\"([^\"]*)\",((?:\s*\"(?:[^\"\\]|\\.)*\")+)\)",
-                  text)
+ROW = (r"SPK_LOSS_SETTING\((\w+),\s*(\w+),\s*(\"[^\"]*\"|[^,]+),\s*\"([^\"]*)\","
+       r"((?:\s*\"(?:[^\"\\]|\\.)*\")+)\)")
+rows = re.findall(ROW, text)
 print("| flag / YAML key / LossConfig member | kind | default | used by | meaning |")
 print("|---|---|---|---|---|")
 for name, kind, default, losses, help_parts in rows:

@@ -116,7 +116,8 @@ void save_checkpoint(const std::string& path, const SpeakerNet& model, const Los
   m["spk.commit"] = SPK_GIT_SHA;
   if (loss.has_margin()) m["spk.margin"] = nlohmann::json(loss.margin()).dump();
   if (auto* ada = dynamic_cast<const AdaCosLoss*>(&loss)) m["spk.adacos_scale"] = nlohmann::json(ada->scale()).dump();
-  if (auto* ada = dynamic_cast<const AdaCosLoss*>(loss2)) m["spk.adacos_scale2"] = nlohmann::json(ada->scale()).dump();
+  if (auto* ada = dynamic_cast<const AdaCosLoss*>(loss2))
+    m["spk.adacos_scale2"] = nlohmann::json(ada->scale()).dump();
   fs::create_directories(fs::path(path).parent_path());
   save_safetensors(path, all, m);
 }

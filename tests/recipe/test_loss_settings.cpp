@@ -346,7 +346,8 @@ TEST_CASE("spk_train --trainfunc2 with parameters: saved as __L2__, restored on 
 TEST_CASE("spk_train: a bad loss setting fails before any work, naming the flag") {
   // The training list does not exist: the flag's error comes first.
   const spk::test::AppRun r = spk::test::run_binary(
-      SPK_TRAIN_BINARY, "--model ResNetSE34L --trainfunc cel --nPerSpeaker 2 --sample_type XX --train_list /nonexistent");
+      SPK_TRAIN_BINARY,
+      "--model ResNetSE34L --trainfunc cel --nPerSpeaker 2 --sample_type XX --train_list /nonexistent");
   CHECK(r.status == 2);
   CHECK(r.output.find("spk_train: error: --sample_type: unknown value 'XX'") != std::string::npos);
   const spk::test::AppRun s = spk::test::run_binary(
