@@ -212,7 +212,9 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
         int64_t n = 0;
         for (const auto& [name, p] : model_->named_parameters()) n += p.numel();
         return n;
-      }()) + " parameters), loss " + cfg_.trainfunc + ", " + std::to_string(train_.size()) + " utterances of " +
+      }()) + " parameters), loss " + cfg_.trainfunc +
+      (loss2_ ? " + " + num(cfg_.trainfunc2_weight) + "*" + loss2_->name() + " (--trainfunc2)" : "") + ", " +
+      std::to_string(train_.size()) + " utterances of " +
       std::to_string(train_.speakers.size()) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
       std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker) + " per epoch, front end " +
       frontend_name(cfg_) + ", device " + device_.str());

@@ -260,6 +260,7 @@ TEST_CASE("spk_train --trainfunc2 uniform: CEL fine-tuning's loss1 + uniformity 
       run_train(pair_recipe("anglecontrast") + " --trainfunc2 uniform --uniform_t 3 --max_epoch 2 --save_path " + out);
   INFO(r.output);
   REQUIRE(r.status == 0);
+  CHECK(r.output.find("loss anglecontrast + 1*uniformity (--trainfunc2)") != std::string::npos);
   const Checkpoint ck = read_checkpoint(out + "/model/last.safetensors");
   CHECK(ck.state.config["trainfunc2"] == "uniform");
   CHECK(ck.state.config["trainfunc2_weight"] == 1.0);
