@@ -11,7 +11,8 @@
 // hierarchical sum sp = sp + spx[i]), the 8th split passes through; conv3 1x1 -> ReLU -> bn3;
 // SE: se.se.1 Conv1d(C, 128) -> ReLU -> se.se.3 Conv1d(128, C) -> sigmoid (no BN in the SE); + residual.
 // All convs have biases; PyTorch default init. The front end (pre-emphasis, 80 mel 20-7600 Hz, log,
-// mean subtraction, SpecAugment in training) runs outside the model.
+// mean subtraction, SpecAugment in training: spk_train --spec_aug, engine/audio/spec_augment.h) runs outside
+// the model.
 //
 // Parameter counts (by hand; checked in tests/nets/test_ecapa_tdnn.cpp), n_mels 80, nOut 192:
 //   C = 1024: conv1 410,624 + bn1 2,048; Bottle2neck 2,713,344 each (conv1 1,049,600, bn1 2,048,

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/spec_aug_flags.h"
 #include "apps/recipe/trainer.h"
 #include "engine/audio/background_noise.h"
 #include "engine/audio/chunk_sampler.h"
@@ -131,7 +132,9 @@ void validate_train_config(const RecipeConfig& c) {
       throw UsageError(e.what());
     }
   }
-  frontend_config(c);   // checks --frontend and --n_mels against the preset
+  validate_loss_settings(c);
+  const FrontEnd fe = frontend_config(c);   // checks --frontend and --n_mels against the preset
+  spec_aug_config(c, fe);                    // --spec_aug_*: against the features of a training crop
 }
 
 }  // namespace spk::recipe

@@ -30,6 +30,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,7 @@
 #include "apps/recipe/loss_warnings.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
+#include "engine/audio/spec_augment.h"
 #include "engine/device.h"
 #include "losses/loss.h"
 
@@ -62,6 +64,8 @@ class EpochLog;
 
 // Range and consistency checks of the recipe options a training run uses; UsageError naming the flag.
 void validate_train_config(const RecipeConfig& c);
+// The part of it for the losses/loss_settings.def flags and --trainfunc2 (loss_settings_check.cpp).
+void validate_loss_settings(const RecipeConfig& c);
 
 struct StepProgress {
   int64_t epoch = 0, batch = 0, num_batches = 0;   // batch: 1-based, within the epoch
@@ -105,6 +109,7 @@ class Trainer {
   int64_t step() const { return step_; }
   SpeakerNet& model() { return *model_; }
   Loss& loss() { return *loss_; }
+  Loss* second_loss() { return loss2_.get(); }   // --trainfunc2, or null
   const audio::TrainList& train_list() const { return train_; }
   const FrontEnd& frontend() const { return frontend_; }
   bool resumed() const { return resumed_; }
@@ -141,10 +146,12 @@ class Trainer {
   Device device_;
   audio::TrainList train_;
   FrontEnd frontend_;
+  std::optional<SpecAugConfig> spec_aug_;   // --spec_aug: masks on the train step's features, from rng_
   LossWarnings loss_warnings_;   // LossOutput::warning of this epoch's steps
   std::shared_ptr<Rng> rng_;
   std::shared_ptr<SpeakerNet> model_;
   std::shared_ptr<Loss> loss_;
+  std::shared_ptr<Loss> loss2_;   // --trainfunc2, or null
   std::unique_ptr<Optimizer> optim_;
   std::unique_ptr<audio::TrainLoader> loader_;
   std::unique_ptr<EpochLog> epoch_log_;
