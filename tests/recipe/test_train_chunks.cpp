@@ -124,6 +124,11 @@ TEST_CASE("spk_train --sampler pyannote: bad settings stop before any work, nami
   // A metric loss needs 2+ chunks per speaker: --per_label, not --nPerSpeaker, is what counts here.
   check_failure(flags("metric") + " --trainfunc angleproto", "--per_label: 1 does not suit --trainfunc angleproto",
                 "metric");
+  check_failure(flags("metric2") + " --trainfunc2 angleproto",
+                "--trainfunc2: angleproto needs nPerSpeaker >= 2, but --per_label is 1", "metric2");
+  // SpecAugment's time masks must fit the shortest chunk (0.2 s: 21 frames), not a --max_frames crop.
+  check_failure(flags("specaug") + " --spec_aug --spec_aug_time_width 30",
+                "--spec_aug_time_width 30 is wider than the 21 frames of the shortest chunk (0.2 s", "specaug");
   // Noise.
   const std::string noise = " --add_noise --noise_path " + noise_dir();
   check_failure(flags("snr") + noise + " --noise_snr_min 20 --noise_snr_max 10",
