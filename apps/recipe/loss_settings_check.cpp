@@ -74,10 +74,13 @@ void validate_loss_settings(const RecipeConfig& c) {
   PerSpeaker per_speaker{};
   require(loss_per_speaker(second_loss_name(c.trainfunc2), per_speaker), "--trainfunc2",
           "unknown loss '" + c.trainfunc2 + "' (" + names + ", or uniform)");
-  require(per_speaker_accepts(per_speaker, c.nPerSpeaker), "--trainfunc2",
-          c.trainfunc2 + " needs nPerSpeaker " + per_speaker_str(per_speaker) + ", but --nPerSpeaker is " +
-              num(double(c.nPerSpeaker)) + " (for --trainfunc " + c.trainfunc +
-              "): both losses see the same batch");
+  // With --sampler pyannote, --per_label plays nPerSpeaker's part (crops per speaker in a batch).
+  const bool chunks = c.sampler == "pyannote";
+  const int64_t m = chunks ? c.per_label : c.nPerSpeaker;
+  require(per_speaker_accepts(per_speaker, m), "--trainfunc2",
+          c.trainfunc2 + " needs nPerSpeaker " + per_speaker_str(per_speaker) + ", but " +
+              (chunks ? "--per_label" : "--nPerSpeaker") + " is " + num(double(m)) + " (for --trainfunc " +
+              c.trainfunc + "): both losses see the same batch");
 }
 
 }  // namespace spk::recipe

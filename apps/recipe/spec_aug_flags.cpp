@@ -1,6 +1,7 @@
 // --spec_aug and its settings (see spec_aug_flags.h).
 #include "apps/recipe/spec_aug_flags.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "engine/audio/crop.h"
@@ -41,11 +42,18 @@ std::optional<SpecAugConfig> spec_aug_config(const RecipeConfig& c, const FrontE
   s.freq_width = c.spec_aug_freq_width;
   s.prob = c.spec_aug_prob;
   const int64_t F = fe.width();
-  const int64_t T = fbank_frames(fe.fbank, audio::max_audio_samples(c.max_frames));
+  // --sampler pyannote: the shortest chunk bounds the time masks.
+  const bool chunks = c.sampler == "pyannote";
+  const double chunk_s = c.chunk_min_duration > 0 ? c.chunk_min_duration : c.chunk_duration;
+  const int64_t T = fbank_frames(fe.fbank, chunks ? int64_t(std::llround(chunk_s * audio::kDefaultSampleRate))
+                                                  : audio::max_audio_samples(c.max_frames));
   check_axis("freq", s.freq_masks, s.freq_width, F,
              "the " + num(double(F)) + " feature rows of the front end (--n_mels " + num(double(c.n_mels)) + ")");
   check_axis("time", s.time_masks, s.time_width, T,
-             "the " + num(double(T)) + " frames of a training crop (--max_frames " + num(double(c.max_frames)) + ")");
+             chunks ? "the " + num(double(T)) + " frames of the shortest chunk (" + num(chunk_s) + " s: " +
+                          "--chunk_min_duration, or --chunk_duration)"
+                    : "the " + num(double(T)) + " frames of a training crop (--max_frames " + num(double(c.max_frames)) +
+                          ")");
   if (!(s.prob >= 0 && s.prob <= 1)) throw UsageError("--spec_aug_prob: must be in [0, 1], got " + num(s.prob));
   const std::string err = spec_aug_config_error(s, F, T);   // the engine's own check, which the above mirror
   if (!err.empty()) throw UsageError("--spec_aug: " + err);

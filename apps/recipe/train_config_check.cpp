@@ -6,6 +6,8 @@
 #include "apps/recipe/frontend.h"
 #include "apps/recipe/spec_aug_flags.h"
 #include "apps/recipe/trainer.h"
+#include "engine/audio/background_noise.h"
+#include "engine/audio/chunk_sampler.h"
 #include "engine/cuda.h"
 #include "losses/loss.h"
 #include "nets/model.h"
@@ -22,6 +24,22 @@ std::string num(double v) {
 
 void require(bool ok, const std::string& flag, const std::string& what) {
   if (!ok) throw UsageError(flag + ": " + what);
+}
+
+// --sampler pyannote: the chunk settings alone (the data checks come with the training list).
+void check_chunk_flags(const RecipeConfig& c) {
+  audio::ChunkSamplerConfig cc;
+  cc.duration = c.chunk_duration;
+  cc.min_duration = c.chunk_min_duration;
+  cc.per_label = c.per_label;
+  cc.per_fold = c.per_fold;
+  cc.per_epoch = c.per_epoch;
+  cc.label_min_duration = c.label_min_duration;
+  try {
+    audio::check_chunk_config(cc);
+  } catch (const spk::Error& e) {
+    throw UsageError(e.what());
+  }
 }
 
 }  // namespace
@@ -43,9 +61,16 @@ void validate_train_config(const RecipeConfig& c) {
     require(loss_per_speaker(c.trainfunc, per_speaker), "--trainfunc",
             "unknown loss '" + c.trainfunc + "' (" + names + ")");
   }
+  require(c.sampler == "voxceleb" || c.sampler == "pyannote", "--sampler",
+          "unknown sampler '" + c.sampler + "' (voxceleb, pyannote)");
+  // With --sampler pyannote, --per_label plays nPerSpeaker's part (crops per speaker in a batch).
+  const bool chunks = c.sampler == "pyannote";
+  const int64_t per_spk = chunks ? c.per_label : c.nPerSpeaker;
+  const std::string per_spk_flag = chunks ? "--per_label" : "--nPerSpeaker";
+  if (chunks) check_chunk_flags(c);
   require(c.nPerSpeaker >= 1, "--nPerSpeaker", "must be at least 1, got " + num(c.nPerSpeaker));
-  require(per_speaker_accepts(per_speaker, c.nPerSpeaker), "--nPerSpeaker",
-          num(c.nPerSpeaker) + " does not suit --trainfunc " + c.trainfunc + ", which needs nPerSpeaker " +
+  require(per_speaker_accepts(per_speaker, per_spk), per_spk_flag,
+          num(per_spk) + " does not suit --trainfunc " + c.trainfunc + ", which needs nPerSpeaker " +
               per_speaker_str(per_speaker) +
               (per_speaker == PerSpeaker::one ? " (a classification loss takes one utterance per speaker)"
                                               : " (a metric loss compares utterances of the same speaker)"));
@@ -97,6 +122,15 @@ void validate_train_config(const RecipeConfig& c) {
   if (c.device != "cpu") {
     require(cuda::available(), "--device",
             c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
+  }
+  if (c.add_noise) {
+    require(!c.augment, "--add_noise", "and --augment are two augmentation recipes (pyannote's, voxceleb_trainer's); "
+            "pass one of them");
+    try {
+      audio::check_snr_range(c.noise_snr_min, c.noise_snr_max);
+    } catch (const spk::Error& e) {
+      throw UsageError(e.what());
+    }
   }
   validate_loss_settings(c);
   const FrontEnd fe = frontend_config(c);   // checks --frontend and --n_mels against the preset

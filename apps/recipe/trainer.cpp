@@ -15,6 +15,9 @@
 #include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/spec_aug_flags.h"
 #include "engine/audio/audio_file.h"
+#include "engine/audio/augment.h"
+#include "engine/audio/background_noise.h"
+#include "engine/audio/chunk_sampler.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
 #include "engine/autograd.h"
@@ -81,6 +84,7 @@ void Trainer::setup() {
 
 void Trainer::check_config() {
   validate_train_config(cfg_);
+  if (cfg_.sampler == "pyannote") cfg_.nPerSpeaker = cfg_.per_label;   // the loss sees M = --per_label crops per speaker
   device_ = Device::parse(cfg_.device);
   fault::check_env();   // a malformed SPK_FAULT is reported before any work
   frontend_ = frontend_config(cfg_);
@@ -109,7 +113,7 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
                      std::to_string(speakers) + " speakers of --train_list " + cfg_.train_list + " (for --" +
                      (uses_classes(cfg_.trainfunc) ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
                      "; set it to the speaker count, or 0 to take it from the list)");
-  if (speakers < cfg_.batch_size)
+  if (cfg_.sampler != "pyannote" && speakers < cfg_.batch_size)
     throw UsageError("--batch_size: " + std::to_string(cfg_.batch_size) + " speakers per batch, but --train_list " +
                      cfg_.train_list + " has only " + std::to_string(speakers) +
                      " speakers (each speaker appears at most once per batch)");
@@ -120,7 +124,47 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
     if (!fs::is_directory(cfg_.rir_path)) throw UsageError("--rir_path: no such directory '" + cfg_.rir_path + "'");
     augmenter = std::make_shared<audio::Augmenter>(cfg_.musan_path, cfg_.rir_path);
   }
+  read_pyannote_data();
   return augmenter;
+}
+
+// --sampler pyannote: every file's length from its header, then the chunk sampler's filters and checks against the
+// list; --add_noise: the noise files and their lengths. Every failure names the flag (or the file) before any work.
+void Trainer::read_pyannote_data() {
+  if (cfg_.sampler == "pyannote") {
+    audio::ChunkSamplerConfig cc;
+    cc.duration = cfg_.chunk_duration;
+    cc.min_duration = cfg_.chunk_min_duration;
+    cc.per_label = cfg_.per_label;
+    cc.per_fold = cfg_.per_fold;
+    cc.per_epoch = cfg_.per_epoch;
+    cc.label_min_duration = cfg_.label_min_duration;
+    cc.seed = uint64_t(cfg_.seed);
+    try {
+      chunks_ = std::make_shared<audio::ChunkSampler>(
+          train_.labels, audio::utterance_lengths(train_.paths, cc.sample_rate, cfg_.skip_bad_files), cc);
+    } catch (const Error& e) {
+      throw UsageError(std::string(e.what()) + " (--sampler pyannote, --train_list " + cfg_.train_list + ")");
+    }
+  }
+  if (!cfg_.add_noise) return;
+  const bool own = !cfg_.noise_path.empty();
+  const std::string flag = own ? "--noise_path" : "--musan_path";
+  const std::string where = own ? cfg_.noise_path : cfg_.musan_path;
+  if (!fs::exists(where))
+    throw UsageError(flag + ": no such folder or list file '" + where + "' (--add_noise" +
+                     (own ? "" : " takes the noise/ files of --musan_path unless --noise_path is given") + ")");
+  try {
+    std::vector<std::string> files = own ? audio::audio_files(where, flag) : audio::musan_files(where, audio::AugType::noise);
+    if (files.empty())
+      throw UsageError(flag + ": '" + where + "' holds no noise files" +
+                       (own ? " (.wav, .flac or .ogg)" : " (in a noise/ folder, or `noise path` lines)"));
+    noise_ = std::make_shared<audio::BackgroundNoise>(std::move(files), cfg_.noise_snr_min, cfg_.noise_snr_max);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(flag + " (--add_noise): " + e.what());
+  }
 }
 
 void Trainer::build_model_and_loss() {
@@ -205,8 +249,10 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
   lcfg.num_workers = int(cfg_.nDataLoaderThread);
   lcfg.skip_bad_files = cfg_.skip_bad_files;
   lcfg.augment = augmenter;
+  lcfg.chunks = chunks_;
+  lcfg.noise = noise_;
   loader_ = std::make_unique<audio::TrainLoader>(train_, lcfg);
-  batches_per_epoch_ = audio::plan_epoch(train_.labels, lcfg.sampler, 1).num_batches;
+  batches_per_epoch_ = chunks_ ? chunks_->num_batches() : audio::plan_epoch(train_.labels, lcfg.sampler, 1).num_batches;
 
   fs::create_directories(cfg_.save_path);
   epoch_log_ = std::make_unique<EpochLog>((fs::path(cfg_.save_path) / "train_log.csv").string(), epoch_);
@@ -218,9 +264,19 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
       (loss2_ ? " + " + num(cfg_.trainfunc2_weight) + "*" + loss2_->name() + " (--trainfunc2)" : "") + ", " +
       std::to_string(train_.size()) + " utterances of " +
       std::to_string(train_.speakers.size()) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
-      std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker) + " per epoch, front end " +
-      frontend_name(cfg_) + (spec_aug_ ? ", SpecAugment " + spec_aug_str(*spec_aug_) : std::string()) + ", device " +
-      device_.str());
+      (chunks_ ? std::to_string(cfg_.per_fold) + "x" + std::to_string(cfg_.per_label) + " chunks"
+               : std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker)) +
+      " per epoch, front end " + frontend_name(cfg_) +
+      (spec_aug_ ? ", SpecAugment " + spec_aug_str(*spec_aug_) : std::string()) + ", device " + device_.str());
+  if (chunks_)
+    log("--sampler pyannote: chunks of " + num(chunks_->min_samples() / 16000.0) + ".." +
+        num(chunks_->max_samples() / 16000.0) + " s from " + std::to_string(chunks_->kept_files()) + " files of " +
+        std::to_string(chunks_->kept_speakers()) + " speakers (" + std::to_string(chunks_->short_files()) +
+        " files not longer than --chunk_duration left out, " + std::to_string(chunks_->dropped_speakers()) +
+        " speakers under --label_min_duration dropped; " + num(chunks_->kept_seconds() / 3600.0) + " h kept)");
+  if (noise_)
+    log("--add_noise: " + std::to_string(noise_->files().size()) + " noise files at SNR " + num(cfg_.noise_snr_min) +
+        ".." + num(cfg_.noise_snr_max) + " dB");
 }
 
 double Trainer::lr_at(int64_t epoch0, int64_t batch) const {
@@ -477,10 +533,12 @@ void Trainer::run() {
   SPK_CHECK(model_, "Trainer::run: call setup() first");
   while (epoch_ < cfg_.max_epoch) {
     EpochSummary sum;
-    with_resume_note([&] { sum = train_epoch(epoch_ + 1); },
-                     "a training step needs less memory with a smaller --batch_size (now " +
-                         std::to_string(cfg_.batch_size) + ") or --max_frames (now " +
-                         std::to_string(cfg_.max_frames) + ")");
+    const std::string smaller =
+        chunks_ ? "--per_fold (now " + std::to_string(cfg_.per_fold) + ") or --chunk_duration (now " +
+                      num(cfg_.chunk_duration) + ")"
+                : "--batch_size (now " + std::to_string(cfg_.batch_size) + ") or --max_frames (now " +
+                      std::to_string(cfg_.max_frames) + ")";
+    with_resume_note([&] { sum = train_epoch(epoch_ + 1); }, "a training step needs less memory with a smaller " + smaller);
     end_epoch(sum);
     if (hooks_.on_epoch) hooks_.on_epoch(sum);
   }

@@ -6,6 +6,9 @@
 // for the loss, as voxceleb_trainer does; backward; optimiser step. The learning rate follows --scheduler:
 // steplr is set once per epoch (lr·lr_decay^floor(epoch/test_interval)), exponential and cosine per step.
 //
+// With --sampler pyannote the batches are pyannote-audio's (engine/audio/chunk_sampler.h): N = --per_fold speakers,
+// M = --per_label chunks of one length per batch; --add_noise adds pyannote's background noise to every crop.
+//
 // Epochs are counted from 1 as voxceleb_trainer's `it`; the sampler and crops of epoch e draw from seed and e.
 // After every epoch: <save_path>/model/last.safetensors; every test_interval epochs: evaluation (when a hook
 // is given) and model<e:09d>.safetensors; a row of <save_path>/train_log.csv (epoch_log.h).
@@ -49,6 +52,8 @@ class Rng;
 
 namespace spk::audio {
 class Augmenter;
+class BackgroundNoise;
+class ChunkSampler;
 class TrainLoader;
 struct Batch;
 }
@@ -114,6 +119,7 @@ class Trainer {
   // The steps of setup(), in order.
   void check_config();
   std::shared_ptr<audio::Augmenter> read_train_data();
+  void read_pyannote_data();   // --sampler pyannote, --add_noise (part of read_train_data)
   void build_model_and_loss();
   void build_optimiser();
   void resume_or_initialise();
@@ -155,6 +161,9 @@ class Trainer {
   std::string last_checkpoint_;        // the newest complete checkpoint (resumed from or written), or ""
   int64_t last_checkpoint_epoch_ = 0;
   bool resumed_ = false;
+  // --sampler pyannote / --add_noise (read_train_data): pyannote's chunk sampler and background noise, or null.
+  std::shared_ptr<const audio::ChunkSampler> chunks_;
+  std::shared_ptr<const audio::BackgroundNoise> noise_;
 };
 
 }  // namespace spk::recipe

@@ -124,13 +124,15 @@ void reverberate(float* x, int64_t n, const float* h, int64_t h_len) {
   std::copy(y.begin(), y.end(), x);
 }
 
-Augmenter::Augmenter(const std::string& musan, const std::string& rir, int sample_rate) : sample_rate_(sample_rate) {
-  SPK_CHECK(!musan.empty() && !rir.empty(), "augment: needs both --musan_path and --rir_path (got '", musan, "', '", rir, "')");
-  // MUSAN
+namespace {
+
+// MUSAN files by category (indexed by AugType), from a directory or a list file (augment.h).
+std::array<std::vector<std::string>, 5> scan_musan(const std::string& musan) {
+  std::array<std::vector<std::string>, 5> files;
   if (fs::is_directory(musan)) {
     for (const auto& [full, rel] : scan_audio(musan)) {
       const int c = rel.begin() == rel.end() ? -1 : category_index(rel.begin()->string());
-      if (c >= 0) files_[size_t(c)].push_back(full.string());
+      if (c >= 0) files[size_t(c)].push_back(full.string());
     }
   } else {
     SPK_CHECK(fs::is_regular_file(musan), "augment: --musan_path '", musan, "' is neither a directory nor a list file");
@@ -148,20 +150,39 @@ Augmenter::Augmenter(const std::string& musan, const std::string& rir, int sampl
           if (category_index(part.string()) >= 0) c = category_index(part.string());
         SPK_CHECK(c >= 0, musan, ":", no, ": no noise/speech/music folder in '", path, "'; write `category path`");
       }
-      files_[size_t(c)].push_back(resolve(musan, path));
+      files[size_t(c)].push_back(resolve(musan, path));
     }
   }
-  // RIRs
-  if (fs::is_directory(rir)) {
-    for (const auto& [full, rel] : scan_audio(rir)) files_[size_t(AugType::reverb)].push_back(full.string());
+  for (auto& v : files) std::sort(v.begin(), v.end());
+  return files;
+}
+
+}  // namespace
+
+std::vector<std::string> musan_files(const std::string& musan, AugType category) {
+  return scan_musan(musan)[size_t(category)];
+}
+
+std::vector<std::string> audio_files(const std::string& dir_or_list, const std::string& flag) {
+  std::vector<std::string> out;
+  if (fs::is_directory(dir_or_list)) {
+    for (const auto& [full, rel] : scan_audio(dir_or_list)) out.push_back(full.string());
   } else {
-    SPK_CHECK(fs::is_regular_file(rir), "augment: --rir_path '", rir, "' is neither a directory nor a list file");
-    for (const auto& [no, f] : read_fields(rir)) {
-      SPK_CHECK(f.size() == 1, rir, ":", no, ": expected one RIR path per line, got ", f.size(), " columns");
-      files_[size_t(AugType::reverb)].push_back(resolve(rir, f[0]));
+    SPK_CHECK(fs::is_regular_file(dir_or_list), "augment: ", flag, " '", dir_or_list,
+              "' is neither a directory nor a list file");
+    for (const auto& [no, f] : read_fields(dir_or_list)) {
+      SPK_CHECK(f.size() == 1, dir_or_list, ":", no, ": expected one path per line, got ", f.size(), " columns");
+      out.push_back(resolve(dir_or_list, f[0]));
     }
   }
-  for (auto& v : files_) std::sort(v.begin(), v.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Augmenter::Augmenter(const std::string& musan, const std::string& rir, int sample_rate) : sample_rate_(sample_rate) {
+  SPK_CHECK(!musan.empty() && !rir.empty(), "augment: needs both --musan_path and --rir_path (got '", musan, "', '", rir, "')");
+  files_ = scan_musan(musan);
+  files_[size_t(AugType::reverb)] = audio_files(rir, "--rir_path");
   const auto& F = files_;
   SPK_CHECK(!F[2].empty() && !F[3].empty() && !F[4].empty() && !F[1].empty(), "augment: MUSAN '", musan,
             "' / RIR '", rir, "' give music: ", F[2].size(), ", speech: ", F[3].size(), ", noise: ", F[4].size(),

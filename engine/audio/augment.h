@@ -53,6 +53,12 @@ void mix_noises(float* x, int64_t n, const std::vector<std::vector<float>>& nois
 // x = (x * (h / ||h||))[0 : n] by FFT convolution. Throws for an all-zero h.
 void reverberate(float* x, int64_t n, const float* h, int64_t h_len);
 
+// One MUSAN category's files (sorted) from a MUSAN directory or list file, as the Augmenter reads them.
+std::vector<std::string> musan_files(const std::string& musan, AugType category);
+// Every audio file below a directory, or the paths of a list file (one a line, relative to the list's folder),
+// sorted. flag names the setting in messages (e.g. "--rir_path").
+std::vector<std::string> audio_files(const std::string& dir_or_list, const std::string& flag);
+
 class Augmenter {
  public:
   // musan / rir: directory or list file. Throws unless every category (music, speech, noise, RIR) has files.

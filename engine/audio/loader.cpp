@@ -10,6 +10,39 @@
 
 namespace spk::audio {
 
+namespace {
+
+// Labels, utterances and row order of a filled (M·N, L) batch; groups whose ok[n] is 0 (a bad file) are
+// compacted away. label(n): group n's speaker; utterance(n, m): its crop m's training-list index.
+template <class Label, class Utterance>
+void pack_batch(Batch& batch, int64_t N, int64_t M, int64_t L, const std::vector<char>& ok, Label label,
+                Utterance utterance) {
+  const float* wav = batch.wav.data<float>();
+  std::vector<int64_t> keep;
+  for (int64_t n = 0; n < N; ++n)
+    if (ok[size_t(n)]) keep.push_back(n);
+  const int64_t K = int64_t(keep.size());
+  batch.n = K;
+  batch.skipped_groups = N - K;
+  if (K < N) {
+    Tensor packed = Tensor::empty({M * K, L}, DType::f32);
+    float* dst = packed.data<float>();
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < K; ++k)
+        std::memcpy(dst + (m * K + k) * L, wav + (m * N + keep[size_t(k)]) * L, size_t(L) * sizeof(float));
+    batch.wav = packed;
+  }
+  std::vector<int64_t> labels(static_cast<size_t>(K));
+  batch.utterances.resize(size_t(M * K));
+  for (int64_t k = 0; k < K; ++k) {
+    labels[size_t(k)] = label(keep[size_t(k)]);
+    for (int64_t m = 0; m < M; ++m) batch.utterances[size_t(m * K + k)] = utterance(keep[size_t(k)], m);
+  }
+  batch.labels = Tensor::from_vector(labels, {K});
+}
+
+}  // namespace
+
 TrainLoader::TrainLoader(TrainList list, LoaderConfig cfg) : list_(std::move(list)), cfg_(std::move(cfg)) {
   SPK_CHECK(cfg_.max_frames >= 1, "loader: --max_frames must be >= 1, got ", cfg_.max_frames);
   SPK_CHECK(cfg_.num_workers >= 0, "loader: --nDataLoaderThread must be >= 0, got ", cfg_.num_workers);
@@ -27,10 +60,12 @@ void TrainLoader::stop() {
 
 void TrainLoader::start_epoch(int64_t epoch) {
   stop();
-  plan_ = plan_epoch(list_.labels, cfg_.sampler, epoch);
+  if (cfg_.chunks) chunk_plan_ = cfg_.chunks->plan_epoch(epoch);
+  else plan_ = plan_epoch(list_.labels, cfg_.sampler, epoch);
   const int64_t depth = cfg_.prefetch_batches > 0 ? cfg_.prefetch_batches : 2 * std::max(cfg_.num_workers, 1);
-  pipe_ = std::make_unique<OrderedPipeline<Batch>>(plan_.num_batches, cfg_.num_workers, depth,
-                                                   [this, epoch](int64_t b) { return make_batch(epoch, b); });
+  pipe_ = std::make_unique<OrderedPipeline<Batch>>(num_batches(), cfg_.num_workers, depth, [this, epoch](int64_t b) {
+    return cfg_.chunks ? make_chunk_batch(epoch, b) : make_batch(epoch, b);
+  });
 }
 
 bool TrainLoader::next(Batch& out) {
@@ -90,6 +125,7 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
       try {
         train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
         if (cfg_.augment) cfg_.augment->augment(row, L, rng);
+        if (cfg_.noise) cfg_.noise->add(row, L, rng);
       } catch (const OutOfMemoryError&) {
         throw;   // not the file's fault: never skipped, never reworded as a bad file
       } catch (const Error& e) {
@@ -101,29 +137,48 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
       }
     }
   }
-  // Labels and row order; compact away groups with bad files.
-  std::vector<int64_t> keep;
-  for (int64_t n = 0; n < N; ++n)
-    if (ok[size_t(n)]) keep.push_back(n);
-  const int64_t K = int64_t(keep.size());
-  batch.n = K;
-  batch.skipped_groups = N - K;
-  if (K < N) {
-    Tensor packed = Tensor::empty({M * K, L}, DType::f32);
-    float* dst = packed.data<float>();
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t k = 0; k < K; ++k)
-        std::memcpy(dst + (m * K + k) * L, wav + (m * N + keep[size_t(k)]) * L, size_t(L) * sizeof(float));
-    batch.wav = packed;
+  pack_batch(batch, N, M, L, ok, [&](int64_t n) { return plan_.items[size_t(b * N + n)].label; },
+             [&](int64_t n, int64_t m) { return plan_.items[size_t(b * N + n)].utterances[size_t(m)]; });
+  return batch;
+}
+
+Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
+  const ChunkBatch& cb = chunk_plan_.batches[size_t(b)];
+  const int64_t N = int64_t(cb.items.size()), M = cfg_.chunks->config().per_label, L = cb.samples;
+  Batch batch;
+  batch.epoch = epoch;
+  batch.index = b;
+  batch.m = M;
+  batch.samples = L;
+  batch.wav = acquire_buffer({M * N, L});
+  float* wav = batch.wav.data<float>();
+  const Rng epoch_rng = Rng(cfg_.chunks->config().seed).fork(uint64_t(epoch));
+  std::vector<char> ok(size_t(N), 1);
+  for (int64_t n = 0; n < N; ++n) {
+    const Rng item_rng = epoch_rng.fork(uint64_t(b * N + n));
+    for (int64_t m = 0; m < M; ++m) {
+      const ChunkPick& pick = cb.items[size_t(n)].chunks[size_t(m)];
+      const std::string& path = list_.paths[size_t(pick.utterance)];
+      float* row = wav + (m * N + n) * L;
+      Rng rng = item_rng.fork(uint64_t(m));
+      try {
+        read_chunk(path, pick.start, L, cfg_.sample_rate, row);
+        if (cfg_.augment) cfg_.augment->augment(row, L, rng);
+        if (cfg_.noise) cfg_.noise->add(row, L, rng);
+      } catch (const OutOfMemoryError&) {
+        throw;
+      } catch (const Error& e) {
+        if (!cfg_.skip_bad_files)
+          SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", pick.utterance, " '", path, "': ",
+                   e.what());
+        note_bad(e.what());
+        ok[size_t(n)] = 0;
+        break;
+      }
+    }
   }
-  std::vector<int64_t> labels(static_cast<size_t>(K));
-  batch.utterances.resize(size_t(M * K));
-  for (int64_t k = 0; k < K; ++k) {
-    const SamplerItem& it = plan_.items[size_t(b * N + keep[size_t(k)])];
-    labels[size_t(k)] = it.label;
-    for (int64_t m = 0; m < M; ++m) batch.utterances[size_t(m * K + k)] = it.utterances[size_t(m)];
-  }
-  batch.labels = Tensor::from_vector(labels, {K});
+  pack_batch(batch, N, M, L, ok, [&](int64_t n) { return cb.items[size_t(n)].label; },
+             [&](int64_t n, int64_t m) { return cb.items[size_t(n)].chunks[size_t(m)].utterance; });
   return batch;
 }
 

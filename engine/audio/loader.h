@@ -25,6 +25,8 @@
 
 #include "engine/audio/audio_file.h"
 #include "engine/audio/augment.h"
+#include "engine/audio/background_noise.h"
+#include "engine/audio/chunk_sampler.h"
 #include "engine/audio/lists.h"
 #include "engine/audio/ordered_pipeline.h"
 #include "engine/audio/sampler.h"
@@ -40,6 +42,11 @@ struct LoaderConfig {
   int64_t prefetch_batches = 0;      // bounded queue depth; 0 -> 2 · max(num_workers, 1)
   bool skip_bad_files = false;
   std::shared_ptr<const Augmenter> augment;   // null: --augment off
+  // --sampler pyannote: batches of chunk_sampler.h (per_fold groups of per_label chunks, one length per batch)
+  // instead of `sampler` and max_frames. The layout is the same, with N = per_fold, M = per_label and L the
+  // batch's chunk length; crops draw from the same per-item streams (noise only: chunk positions are planned).
+  std::shared_ptr<const ChunkSampler> chunks;
+  std::shared_ptr<const BackgroundNoise> noise;   // non-null: --add_noise, after any --augment, on every crop
 };
 
 struct Batch {
@@ -65,7 +72,8 @@ class TrainLoader {
   void stop();   // ends the epoch early; joins the workers
 
   const EpochPlan& plan() const { return plan_; }
-  int64_t num_batches() const { return plan_.num_batches; }
+  int64_t num_batches() const { return cfg_.chunks ? int64_t(chunk_plan_.batches.size()) : plan_.num_batches; }
+  const ChunkEpochPlan& chunk_plan() const { return chunk_plan_; }   // --sampler pyannote
   const TrainList& list() const { return list_; }
   const LoaderConfig& config() const { return cfg_; }
 
@@ -75,12 +83,14 @@ class TrainLoader {
 
  private:
   Batch make_batch(int64_t epoch, int64_t b);
+  Batch make_chunk_batch(int64_t epoch, int64_t b);
   void note_bad(const std::string& what);
   Tensor acquire_buffer(const Shape& shape);
 
   TrainList list_;
   LoaderConfig cfg_;
   EpochPlan plan_;
+  ChunkEpochPlan chunk_plan_;
   std::unique_ptr<OrderedPipeline<Batch>> pipe_;
   std::atomic<int64_t> bad_count_{0};
   mutable std::mutex bad_mutex_;
