@@ -10,7 +10,13 @@
 // Bottle2neck (width C/8): conv1 1x1 -> ReLU -> bn1; 7 branch convs (convs.i, bns.i; conv -> ReLU -> BN,
 // hierarchical sum sp = sp + spx[i]), the 8th split passes through; conv3 1x1 -> ReLU -> bn3;
 // SE: se.se.1 Conv1d(C, 128) -> ReLU -> se.se.3 Conv1d(128, C) -> sigmoid (no BN in the SE); + residual.
-// All convs have biases; PyTorch default init. The front end (pre-emphasis, 80 mel 20-7600 Hz, log,
+// All convs have biases; PyTorch default init.
+// ECAPA_TDNN_HardNeg (CJchanghwan/speaker_recognition_framework @ f61b9b6 model.py ECAPA_TDNN, built on TaoRuijie's):
+// the same network with attention.0 Conv1d(4608, 64), attention.2 BN1d(64), attention.4 Conv1d(64, 1536);
+// 14,264,320 params at C = 1024, 5,797,952 at C = 512 (1,180,224 fewer). Its checkpoints also hold attn.*
+// (MultiheadAttention(192, 4)), itm_head.* (the ITM head of its "blip" loss) and pool.* (an MHASTP(1536) its
+// forward never calls), 247,946 more parameters that play no part in the embedding: the importer skips them
+// as extra entries. (Its training log's "Model para number" 13.84 counts them: 14,512,266 / 2^20.) The front end (pre-emphasis, 80 mel 20-7600 Hz, log,
 // mean subtraction, SpecAugment in training) runs outside the model.
 //
 // Parameter counts (by hand; checked in tests/nets/test_ecapa_tdnn.cpp), n_mels 80, nOut 192:
@@ -39,14 +45,20 @@ class Bottle2neck : public Module {
 
 class EcapaTdnn : public SpeakerNet {
  public:
-  EcapaTdnn(const ModelConfig& config, Rng& rng);
+  // attention_channels: the attention bottleneck (attention.0's outputs): 256 in TaoRuijie's model.py, 64 in
+  // the HardNeg seed's (CJchanghwan/speaker_recognition_framework model.py ECAPA_TDNN; "ECAPA_TDNN_HardNeg").
+  EcapaTdnn(const ModelConfig& config, Rng& rng, int64_t attention_channels = 256,
+            std::string name = "ECAPA_TDNN");
   Tensor forward(const Tensor& feats) override;
-  std::string name() const override { return "ECAPA_TDNN"; }
+  std::string name() const override { return name_; }
 
   std::shared_ptr<Conv1d> conv1, layer4, att_conv0, att_conv4;
   std::shared_ptr<BatchNorm1d> bn1, att_bn2, bn5, bn6;
   std::shared_ptr<Bottle2neck> layer1, layer2, layer3;
   std::shared_ptr<Linear> fc6;
+
+ private:
+  std::string name_;
 };
 
 }  // namespace spk
