@@ -57,4 +57,15 @@ Tensor MQMHASTP::forward(const Tensor& x) const {
   return concat(out, 1);
 }
 
+ASTP::ASTP(int64_t in_dim_, int64_t bottleneck_dim, Rng& rng) : in_dim(in_dim_) {
+  linear1 = register_module("linear1", std::make_shared<Conv1d>(in_dim, bottleneck_dim, 1, rng));
+  linear2 = register_module("linear2", std::make_shared<Conv1d>(bottleneck_dim, in_dim, 1, rng));
+}
+
+Tensor ASTP::forward(const Tensor& x) const {
+  SPK_CHECK(x.dim() == 3 && x.size(1) == in_dim, "ASTP: input ", x.str(), " must be (B, ", in_dim, ", T)");
+  Tensor alpha = softmax(linear2->forward(tanh(linear1->forward(x))), 2);
+  return attentive_stats(x, alpha, /*with_std=*/true, 1e-7);
+}
+
 }  // namespace spk

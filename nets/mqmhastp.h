@@ -11,6 +11,10 @@
 // MQMHASTP(in_dim, layer_num = 2, query_num = 2, head_num = 8, d_s = 2, bottleneck_dim = 64): query_num
 // independent MHASTPs (n_query.q) on the same input, concatenated in query order: (B, 2 query_num in_dim).
 // These defaults are what wespeaker's ResNet passes (pooling_func='MQMHASTP' gives only in_dim).
+// ASTP(in_dim, bottleneck_dim = 128, global_context_att = False) (pooling_layers.py ASTP, the ECAPA-style
+// attentive statistics): linear1 Conv1d(in_dim, 128, 1) -> tanh -> linear2 Conv1d(128, in_dim, 1) -> softmax over
+// time per channel -> [mean; sqrt(clamp(E[x^2] - mean^2, 1e-7))] (B, 2 in_dim): one channel-wise MHASTP head,
+// with its own names.
 // No re-initialisation: PyTorch's default Conv1d init.
 #pragma once
 #include <memory>
@@ -42,6 +46,14 @@ class MQMHASTP : public Module {
   int64_t out_dim() const { return 2 * query_num * in_dim; }
   int64_t in_dim, query_num;
   std::shared_ptr<ModuleList> n_query;
+};
+
+class ASTP : public Module {
+ public:
+  ASTP(int64_t in_dim, int64_t bottleneck_dim, Rng& rng);
+  Tensor forward(const Tensor& x) const;      // (B, in_dim, T) -> (B, 2 in_dim)
+  int64_t in_dim;
+  std::shared_ptr<Conv1d> linear1, linear2;
 };
 
 }  // namespace spk

@@ -70,8 +70,8 @@ WespeakerResNet::WespeakerResNet(const std::string& name, const ModelConfig& con
     SPK_CHECK(enc.empty() || enc == "MHASTP", name, ": unknown --encoder_type '", enc, "' (", name,
               " supports MHASTP)");
   else
-    SPK_CHECK(enc.empty() || enc == "TSTP" || enc == "MQMHASTP", name, ": unknown --encoder_type '", enc, "' (",
-              name, " supports TSTP, MQMHASTP)");
+    SPK_CHECK(enc.empty() || enc == "TSTP" || enc == "ASTP" || enc == "MQMHASTP", name, ": unknown --encoder_type '",
+              enc, "' (", name, " supports TSTP, ASTP, MQMHASTP)");
   bottleneck_ = depth->bottleneck;
   const int64_t expansion = bottleneck_ ? 4 : 1, m = 32;
   conv1 = register_module("conv1", conv(1, m, 3, 1, rng));
@@ -98,6 +98,7 @@ WespeakerResNet::WespeakerResNet(const std::string& name, const ModelConfig& con
     pool = register_module("pool", std::make_shared<MQMHASTP>(stats_dim, 2, MhastpOptions{}, rng));
     pool_out = pool->out_dim();
   }
+  if (enc == "ASTP") astp_pool = register_module("pool", std::make_shared<ASTP>(stats_dim, 128, rng));
   if (hardneg) {
     MhastpOptions o;
     o.d_s = 1;
@@ -114,13 +115,14 @@ WespeakerResNet::WespeakerResNet(const std::string& name, const ModelConfig& con
 
 Tensor WespeakerResNet::forward(const Tensor& feats) {
   // TSTP: T'' = ceil(ceil(ceil(T/2)/2)/2) >= 2 for the unbiased variance; the attentive poolings need one frame.
-  check_input(feats, pool || hardneg_pool ? 1 : 9);
+  check_input(feats, pool || astp_pool || hardneg_pool ? 1 : 9);
   Tensor x = bn1->forward_relu(conv1->forward(unsqueeze(feats, 1)));
   for (const auto& stage : layers)
     for (size_t i = 0; i < stage->size(); ++i)
       x = bottleneck_ ? stage->at<Bottleneck>(i).forward(x) : stage->at<BasicBlock>(i).forward(x);
   x = reshape(contiguous(x), {x.size(0), x.size(1) * x.size(2), x.size(3)});
   if (hardneg_pool) return seg_2->forward(seg_bn_1->forward(relu(seg_1->forward(hardneg_pool->forward(x)))));
+  if (astp_pool) return seg_1->forward(astp_pool->forward(x));
   return seg_1->forward(pool ? pool->forward(x) : temporal_stats(x));
 }
 

@@ -1,7 +1,7 @@
 // wespeaker's ResNet family (wenet-e2e/wespeaker wespeaker/models/resnet.py: ResNet18 ... ResNet293 with
 // m_channels 32, two_emb_layer=False), pooling TSTP or MQMHASTP (pooling_layers.py). Named "ResNet18",
 // "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet221", "ResNet293" in make_model; --encoder_type
-// TSTP (default) or MQMHASTP. wespeaker recipe: examples/voxceleb/v2/conf/resnet.yaml (ResNet34, TSTP).
+// TSTP (default), ASTP or MQMHASTP (the three its recipe conf lists). wespeaker recipe: examples/voxceleb/v2/conf/resnet.yaml (ResNet34, TSTP).
 //
 // (B, n_mels = 80, T) -> (B, 1, n_mels, T) -> conv1 3x3 p1 (no bias) -> bn1 -> ReLU
 // -> layer1..4, planes [32, 64, 128, 256], strides 1, 2, 2, 2 (first block of each stage), blocks:
@@ -11,6 +11,7 @@
 // -> flatten (B, 256·expansion·F'', T''), F'' = ceil(ceil(ceil(n_mels/2)/2)/2)
 // -> pool: TSTP [mean_t; sqrt(var_t (unbiased) + 1e-7)] (no parameters), or MQMHASTP (nets/mqmhastp.h,
 //    2 queries x 8 heads, channel-wise attention, bottleneck 64; parameters pool.n_query.q.heads_att_trans.h.*)
+//    or ASTP (nets/mqmhastp.h, bottleneck 128; pool.linear1, pool.linear2)
 // -> seg_1 Linear(pool out, nOut = 256) -> embedding (wespeaker's embed_a; with two_emb_layer=False
 //    seg_bn_1 / seg_2 are identities and hold no parameters).
 // wespeaker sizes the pooling with int(n_mels/8), which agrees with F'' for n_mels divisible by 8 and fails
@@ -65,8 +66,8 @@ const std::vector<WespeakerResNetDepth>& wespeaker_resnet_depths();
 
 class WespeakerResNet : public SpeakerNet {
  public:
-  // name: one of wespeaker_resnet_depths(), config.encoder_type TSTP (or empty) or MQMHASTP; or ResNet18_HardNeg,
-  // ResNet34_HardNeg with MHASTP (or empty).
+  // name: one of wespeaker_resnet_depths(), config.encoder_type TSTP (or empty), ASTP or MQMHASTP; or
+  // ResNet18_HardNeg, ResNet34_HardNeg with MHASTP (or empty).
   WespeakerResNet(const std::string& name, const ModelConfig& config, Rng& rng);
   Tensor forward(const Tensor& feats) override;
   std::string name() const override { return name_; }
@@ -75,6 +76,7 @@ class WespeakerResNet : public SpeakerNet {
   std::shared_ptr<BatchNorm2d> bn1;
   std::array<std::shared_ptr<ModuleList>, 4> layers;   // layer1 .. layer4
   std::shared_ptr<MQMHASTP> pool;                      // null with TSTP
+  std::shared_ptr<ASTP> astp_pool;                     // "pool" with ASTP, else null
   std::shared_ptr<MHASTP> hardneg_pool;                // "pool" of the *_HardNeg nets, else null
   std::shared_ptr<Linear> seg_1, seg_2;                // seg_2: *_HardNeg only
   std::shared_ptr<BatchNorm1d> seg_bn_1;               // *_HardNeg only

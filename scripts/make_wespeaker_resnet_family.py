@@ -4,10 +4,10 @@
 Writes tests/data/models/wespeaker_resnet_family.txt from the PyTorch definitions of
 scripts/golden_models/wespeaker_resnet.py (checked equal, names, shapes and outputs, to wenet-e2e/wespeaker's own
 resnet.py / pooling_layers.py by running that file with a wespeaker checkout). n_mels 80, nOut 256 for every depth
-(ResNet18 ... ResNet293) and pooling (TSTP, MQMHASTP), and the HardNeg seed's ResNet18/34 (ResNetHardNeg there):
+(ResNet18 ... ResNet293) and pooling (TSTP, ASTP, MQMHASTP), and the HardNeg seed's ResNet18/34 (ResNetHardNeg there):
   family <model> <encoder> <parameters> <state entries> <fnv1a64> <blocks per stage> <block class>
 where the hash is FNV-1a 64 of the sorted lines "<name> <d0,d1,...>\\n" (a scalar's shape is empty), so the test
-catches any name or shape change without keeping 13,000 names; and the full list, in state_dict order, of
+catches any name or shape change without keeping 17,000 names; and the full list, in state_dict order, of
 ResNet18 MQMHASTP, ResNet50 TSTP and ResNet18_HardNeg (both block kinds, all poolings), to say WHICH name differs:
   entry <model>_<encoder> <name> <d0,d1,...>
 
@@ -35,7 +35,7 @@ def main():
     lines = ["# " + l for l in __doc__.strip().splitlines()[:1]]
     entries = []
     rows = [(d, p, lambda d=d, p=p: ResNet(d, feat_dim=80, embed_dim=256, pooling=p))
-            for d in DEPTHS for p in ("TSTP", "MQMHASTP")]
+            for d in DEPTHS for p in ("TSTP", "ASTP", "MQMHASTP")]
     rows += [(d + "_HardNeg", "MHASTP", lambda d=d: ResNetHardNeg(d, feat_dim=80, embed_dim=256))
              for d in ("ResNet18", "ResNet34")]
     for depth, pooling, build in rows:

@@ -93,6 +93,23 @@ class MQMHASTP(nn.Module):
         return torch.cat([q(x) for q in self.n_query], dim=-1)
 
 
+class ASTP(nn.Module):
+    # pooling_layers.py ASTP(in_dim, bottleneck_dim=128, global_context_att=False): channel-wise attention from
+    # linear1 (Conv1d in_dim -> 128) -> tanh -> linear2 (Conv1d 128 -> in_dim), softmax over time, attentive
+    # mean and sqrt(clamp(E[x^2] - mean^2, 1e-7)).
+    def __init__(self, in_dim, bottleneck_dim=128):
+        super().__init__()
+        self.linear1 = nn.Conv1d(in_dim, bottleneck_dim, kernel_size=1)
+        self.linear2 = nn.Conv1d(bottleneck_dim, in_dim, kernel_size=1)
+        self.out_dim = 2 * in_dim
+
+    def forward(self, x):
+        alpha = torch.softmax(self.linear2(torch.tanh(self.linear1(x))), dim=2)
+        mean = torch.sum(alpha * x, dim=2)
+        var = torch.sum(alpha * (x ** 2), dim=2) - mean ** 2
+        return torch.cat([mean, torch.sqrt(var.clamp(min=1e-7))], dim=1)
+
+
 DEPTHS = {
     'ResNet18': (BasicBlock, [2, 2, 2, 2]), 'ResNet34': (BasicBlock, [3, 4, 6, 3]),
     'ResNet50': (Bottleneck, [3, 4, 6, 3]), 'ResNet101': (Bottleneck, [3, 4, 23, 3]),
@@ -121,8 +138,8 @@ class ResNet(nn.Module):
         if pooling == 'TSTP':
             self.pool, pool_out = None, 2 * stats_dim
         else:
-            assert pooling == 'MQMHASTP', pooling
-            self.pool = MQMHASTP(stats_dim)
+            assert pooling in ('MQMHASTP', 'ASTP'), pooling
+            self.pool = MQMHASTP(stats_dim) if pooling == 'MQMHASTP' else ASTP(stats_dim)
             pool_out = self.pool.out_dim
         self.seg_1 = nn.Linear(pool_out, embed_dim)
 
@@ -208,7 +225,7 @@ def _check_against_anchor(wespeaker_dir):
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(0)
     for depth in DEPTHS:
-        for pooling in ('TSTP', 'MQMHASTP'):
+        for pooling in ('TSTP', 'ASTP', 'MQMHASTP'):
             mine = ResNet(depth, 80, 256, pooling)
             ref = getattr(resnet, depth)(feat_dim=80, embed_dim=256, pooling_func=pooling, two_emb_layer=False)
             a = [(n, tuple(t.shape)) for n, t in mine.state_dict().items()]
@@ -217,7 +234,8 @@ def _check_against_anchor(wespeaker_dir):
             print('%-9s %-8s names and shapes equal (%d entries)' % (depth, pooling, len(a)))
     worst = 0.0
     wespeaker_cases = [c for c in CASES if not c['case'].endswith('_HardNeg')]
-    for c in wespeaker_cases + [_case('ResNet34', 'MQMHASTP', 16, 32, (2, 16, 24))]:
+    for c in wespeaker_cases + [_case('ResNet34', 'MQMHASTP', 16, 32, (2, 16, 24)),
+                                _case('ResNet101', 'ASTP', 16, 32, (2, 16, 24))]:
         mine = c['build']()
         with torch.no_grad():
             for n, b in mine.named_buffers():

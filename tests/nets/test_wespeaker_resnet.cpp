@@ -75,7 +75,7 @@ Family read_family() {
       f.entries[key].push_back(name + " " + shape);
     }
   }
-  REQUIRE(f.rows.size() == 16);
+  REQUIRE(f.rows.size() == 23);
   return f;
 }
 
@@ -128,8 +128,8 @@ TEST_CASE("wespeaker ResNet family: every depth's block counts and block class a
 }
 
 // Building a net costs its random init (ResNet293 with MQMHASTP: 36.5 M draws), so by default this checks
-// ResNet18 (both poolings), ResNet34-TSTP, ResNet50-TSTP and the two HardNeg nets (both block classes, all
-// poolings); SPK_SLOW_TESTS=1 checks all 16 rows (~240 M draws).
+// ResNet18 (every pooling), ResNet34-TSTP, ResNet50-TSTP and the two HardNeg nets (both block classes, all
+// poolings); SPK_SLOW_TESTS=1 checks all 23 rows (~380 M draws).
 TEST_CASE("wespeaker ResNet family: parameter counts and state_dict names against wespeaker's") {
   const Family f = read_family();
   const char* slow_env = std::getenv("SPK_SLOW_TESTS");
@@ -157,9 +157,9 @@ TEST_CASE("wespeaker ResNet family: parameter counts and state_dict names agains
     for (const auto& l : lines) joined += l + "\n";
     CHECK(fnv1a64(joined) == r.hash);
   }
-  CHECK(checked == (slow ? 16 : 6));
+  CHECK(checked == (slow ? 23 : 7));
   CHECK(f.entries.size() == 3);
-  if (!slow) MESSAGE("ResNet34-MQMHASTP, ResNet50-MQMHASTP and ResNet101..293 not built (SPK_SLOW_TESTS=1 builds them)");
+  if (!slow) MESSAGE("ResNet34/50 ASTP and MQMHASTP, ResNet101..293 not built (SPK_SLOW_TESTS=1 builds them)");
 }
 
 TEST_CASE("wespeaker ResNet family: shapes, frames, bad encoder") {
@@ -176,6 +176,9 @@ TEST_CASE("wespeaker ResNet family: shapes, frames, bad encoder") {
   CHECK(b->forward(test::random_feats(1, 12, 9)).shape() == Shape{1, 8});
   CHECK_THROWS_WITH_AS(make_model("ResNet101", cfg(8, "ASP", 12)), doctest::Contains("--encoder_type 'ASP'"), Error);
   CHECK_THROWS_WITH_AS(make_model("ResNet18", cfg(8, "MHASTP", 12)), doctest::Contains("'MHASTP'"), Error);
+  auto a = make_model("ResNet18", cfg(8, "ASTP", 12));   // 256 * 2 rows = 512 channels, bottleneck 128
+  CHECK(test::has_state(*a, "pool.linear1.weight", {128, 512, 1}));
+  CHECK(a->forward(test::random_feats(2, 12, 1)).shape() == Shape{2, 8});
   CHECK_THROWS_WITH_AS(make_model("ResNet18_HardNeg", cfg(8, "TSTP", 12)), doctest::Contains("supports MHASTP"),
                        Error);
   CHECK_THROWS_WITH_AS(make_model("ResNet50_HardNeg", cfg(8, "", 12)), doctest::Contains("unknown --model"), Error);
@@ -289,6 +292,36 @@ TEST_CASE("MQMHASTP: names and gradients (finite differences, double)") {
   for (const auto& [n, p] : deep.named_parameters()) in2.push_back(p);
   test::gradcheck([&](const std::vector<Tensor>& in) { return deep.forward(in[0]); }, in2);
   CHECK_THROWS_WITH_AS(MHASTP(5, o, rng), doctest::Contains("multiple of head_num"), Error);
+}
+
+TEST_CASE("ASTP: one channel-wise MHASTP head under wespeaker's ASTP names") {
+  Rng rng(9);
+  const int64_t D = 6, K = 4;
+  ASTP astp(D, K, rng);
+  CHECK(test::has_state(astp, "linear1.weight", {K, D, 1}));
+  CHECK(test::has_state(astp, "linear2.bias", {D}));
+  MhastpOptions o;
+  o.head_num = 1;
+  o.d_s = 2;
+  o.bottleneck_dim = K;
+  MHASTP head(D, o, rng);   // checked against a double loop above
+  auto& seq = head.heads_att_trans->at<Slots>(0);
+  auto& c0 = dynamic_cast<Conv1d&>(*seq.children()[0].second);
+  auto& c1 = dynamic_cast<Conv1d&>(*seq.children()[1].second);
+  {
+    NoGradGuard no_grad;
+    c0.weight.copy_(astp.linear1->weight);
+    c0.bias.copy_(astp.linear1->bias);
+    c1.weight.copy_(astp.linear2->weight);
+    c1.bias.copy_(astp.linear2->bias);
+  }
+  astp.to(DType::f64);
+  head.to(DType::f64);
+  Tensor x = Tensor::normal({2, D, 7}, rng, 0, 1, DType::f64);
+  CHECK(test::max_abs_diff(astp.forward(x), head.forward(x)) < 1e-14);
+  std::vector<Tensor> inputs = {test::rand_input({2, D, 5}, rng)};
+  for (const auto& [n, p] : astp.named_parameters()) inputs.push_back(p);
+  test::gradcheck([&](const std::vector<Tensor>& in) { return astp.forward(in[0]); }, inputs);
 }
 
 TEST_CASE("ECAPA_TDNN_HardNeg: TaoRuijie's ECAPA with a 64-channel attention bottleneck") {
