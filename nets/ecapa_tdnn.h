@@ -10,14 +10,15 @@
 // Bottle2neck (width C/8): conv1 1x1 -> ReLU -> bn1; 7 branch convs (convs.i, bns.i; conv -> ReLU -> BN,
 // hierarchical sum sp = sp + spx[i]), the 8th split passes through; conv3 1x1 -> ReLU -> bn3;
 // SE: se.se.1 Conv1d(C, 128) -> ReLU -> se.se.3 Conv1d(128, C) -> sigmoid (no BN in the SE); + residual.
-// All convs have biases; PyTorch default init.
+// All convs have biases; PyTorch default init. The front end (pre-emphasis, 80 mel 20-7600 Hz, log,
+// mean subtraction, SpecAugment in training) runs outside the model.
+//
 // ECAPA_TDNN_HardNeg (CJchanghwan/speaker_recognition_framework @ f61b9b6 model.py ECAPA_TDNN, built on TaoRuijie's):
 // the same network with attention.0 Conv1d(4608, 64), attention.2 BN1d(64), attention.4 Conv1d(64, 1536);
 // 14,264,320 params at C = 1024, 5,797,952 at C = 512 (1,180,224 fewer). Its checkpoints also hold attn.*
 // (MultiheadAttention(192, 4)), itm_head.* (the ITM head of its "blip" loss) and pool.* (an MHASTP(1536) its
 // forward never calls), 247,946 more parameters that play no part in the embedding: the importer skips them
-// as extra entries. (Its training log's "Model para number" 13.84 counts them: 14,512,266 / 2^20.) The front end (pre-emphasis, 80 mel 20-7600 Hz, log,
-// mean subtraction, SpecAugment in training) runs outside the model.
+// as extra entries. (Its training log's "Model para number" 13.84 counts them: 14,512,266 / 2^20.)
 //
 // Parameter counts (by hand; checked in tests/nets/test_ecapa_tdnn.cpp), n_mels 80, nOut 192:
 //   C = 1024: conv1 410,624 + bn1 2,048; Bottle2neck 2,713,344 each (conv1 1,049,600, bn1 2,048,

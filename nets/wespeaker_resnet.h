@@ -1,7 +1,8 @@
 // wespeaker's ResNet family (wenet-e2e/wespeaker wespeaker/models/resnet.py: ResNet18 ... ResNet293 with
-// m_channels 32, two_emb_layer=False), pooling TSTP or MQMHASTP (pooling_layers.py). Named "ResNet18",
+// m_channels 32, two_emb_layer=False), pooling TSTP, ASTP or MQMHASTP (pooling_layers.py). Named "ResNet18",
 // "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet221", "ResNet293" in make_model; --encoder_type
-// TSTP (default), ASTP or MQMHASTP (the three its recipe conf lists). wespeaker recipe: examples/voxceleb/v2/conf/resnet.yaml (ResNet34, TSTP).
+// TSTP (default), ASTP or MQMHASTP (the three its recipe conf lists). wespeaker recipe:
+// examples/voxceleb/v2/conf/resnet.yaml (ResNet34, TSTP).
 //
 // (B, n_mels = 80, T) -> (B, 1, n_mels, T) -> conv1 3x3 p1 (no bias) -> bn1 -> ReLU
 // -> layer1..4, planes [32, 64, 128, 256], strides 1, 2, 2, 2 (first block of each stage), blocks:

@@ -265,7 +265,8 @@ TEST_CASE("MQMHASTP: forward against a double loop, channel-wise (d_s 2) and per
       const auto ref = mhastp_loop(pool.n_query->at<MHASTP>(size_t(q)), xv, B, T);
       for (int64_t b = 0; b < B; ++b)
         for (int64_t i = 0; i < 2 * D; ++i)
-          CHECK(got[size_t(b * 2 * Q * D + q * 2 * D + i)] == doctest::Approx(ref[size_t(b * 2 * D + i)]).epsilon(1e-12));
+          CHECK(got[size_t(b * 2 * Q * D + q * 2 * D + i)] ==
+                doctest::Approx(ref[size_t(b * 2 * D + i)]).epsilon(1e-12));
     }
   }
 }
