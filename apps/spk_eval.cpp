@@ -7,6 +7,8 @@
 //                 "EER <VT EER in %> MinDCF <minDCF at --dcf_p_target>" of the primary scores.
 //   --mode embed  embeddings of a list of files (or the trial list's files) as .npy + index or a Kaldi text ark.
 //   --mode pair   the VT and cosine scores of --enrol_file against --test_file.
+//   --eval_protocol taoruijie | sliding: TaoRuijie's whole file + 5 crops, or pyannote's averaged sliding windows,
+//                 instead of voxceleb_trainer's crops, in every mode (apps/recipe/eval_protocol.h).
 //
 // An app: flags, files and progress; the steps live in apps/recipe/eval_app.h (one file per job: flags,
 // inputs, model, and each mode) and the maths in apps/recipe (evaluator, scoring, score_norm) and losses/.

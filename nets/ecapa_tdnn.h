@@ -11,7 +11,8 @@
 // hierarchical sum sp = sp + spx[i]), the 8th split passes through; conv3 1x1 -> ReLU -> bn3;
 // SE: se.se.1 Conv1d(C, 128) -> ReLU -> se.se.3 Conv1d(128, C) -> sigmoid (no BN in the SE); + residual.
 // All convs have biases; PyTorch default init. The front end (pre-emphasis, 80 mel 20-7600 Hz, log,
-// mean subtraction, SpecAugment in training) runs outside the model.
+// mean subtraction, SpecAugment in training: spk_train --spec_aug, engine/audio/spec_augment.h) runs outside
+// the model.
 //
 // ECAPA_TDNN_HardNeg (CJchanghwan/speaker_recognition_framework @ f61b9b6 model.py ECAPA_TDNN, built on TaoRuijie's):
 // the same network with attention.0 Conv1d(4608, 64), attention.2 BN1d(64), attention.4 Conv1d(64, 1536);

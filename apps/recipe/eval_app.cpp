@@ -56,6 +56,7 @@ json run_record(const OptionParser& p, const EvalRun& r, const json& checkpoint)
   out["frontend"] = {{"preset", frontend_name(r.recipe)}, {"config", r.frontend.str()}};
   out["device"] = r.flags.device.str();
   out["test_normalize"] = {{"value", r.test_normalize}, {"why", r.test_normalize_why}};
+  out["eval_protocol"] = protocol_json(r.flags);
   return out;
 }
 
@@ -88,6 +89,13 @@ int run_spk_eval(int argc, char** argv) {
   r.frontend = frontend_config(r.recipe);
   r.test_normalize = resolve_test_normalize(flags.test_normalize, r.recipe, r.test_normalize_why);
   r.embed = embed_settings(r.recipe, r.frontend, r.model, flags.eval_batch);
+  if (flags.protocol.protocol != EvalProtocol::voxceleb_trainer) {
+    try {
+      check_protocol_settings(flags.protocol, r.frontend);   // a crop / window the front end can take
+    } catch (const Error& e) {
+      usage(e.what());
+    }
+  }
   r.out = run_record(p, r, loaded.info);
 
   if (flags.mode == "pair") return run_pair_mode(r);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/recipe/config.h"
+#include "apps/recipe/eval_protocol.h"
 #include "apps/recipe/evaluator.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
@@ -48,11 +49,17 @@ struct EvalFlags {
   RecipeConfig recipe;          // all but the model keys, which a checkpoint may still supply
   Device device;
   std::string model_path;       // --initial_model, an existing file
+  ProtocolSettings protocol;    // --eval_protocol and its crop / window sizes (eval_protocol.h)
 };
 
 // Checks every flag on its own and against the others, that --initial_model exists and that the output files'
 // folders exist or can be made, in the order a user is told about them.
 EvalFlags check_eval_flags(const OptionParser& p);
+
+// --eval_protocol, --window_duration, --window_step against the other flags (eval_flags.cpp).
+void check_protocol_flags(const OptionParser& p, EvalFlags& f);
+// The protocol and its sizes, for every mode's --json.
+nlohmann::json protocol_json(const EvalFlags& f);
 
 // ---- eval_inputs.cpp: the lists and files, read and checked before the model is loaded ----
 

@@ -153,6 +153,7 @@ EvalFlags check_eval_flags(const OptionParser& p) {
   EvalFlags f;
   check_own_flags(p, f);
   check_eer_ci_flags(p, f);
+  check_protocol_flags(p, f);
   f.recipe = recipe_config(p);
   check_recipe_flags(f.recipe);
   f.device = check_device(f.recipe.device);

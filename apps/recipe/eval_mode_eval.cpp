@@ -46,6 +46,7 @@ struct Scored {
   std::vector<int> labels;
   bool labelled = false;
   int64_t crops_per_file = 0;
+  int64_t rows_embedded = 0;  // --eval_protocol taoruijie / sliding: the rows the model embedded (crops, windows)
   std::vector<ScoreSet> sets;
   size_t primary_index = 0;   // the normalised set with --score_norm, else the first
   double ci_level = 0;        // --eer_ci (0 = none), with its resamples and seed: the same draws for every set
@@ -68,20 +69,32 @@ struct Scored {
   }
 };
 
-// The cohort's embeddings, and the cosine scores normalised against them: the mean-subtracted raw scores
-// (wespeaker's, the ones the normalisation starts from) and the normalised ones.
-void add_normalised_sets(EvalRun& r, const Tensor& crops, Scored& sc, Laps& laps) {
+// The cohort's utterance embeddings (F, D), computed as the protocol computes the trial files' ones: the mean
+// over crops (voxceleb_trainer), the whole-utterance embedding (taoruijie), the mean over windows (sliding).
+Tensor cohort_embeddings(EvalRun& r) {
   const audio::TrainList& cohort_list = r.inputs.cohort;
-  const std::string& norm = r.flags.score_norm;
+  const EvalProgress progress = progress_printer("embedding cohort");
+  if (r.flags.protocol.protocol != EvalProtocol::voxceleb_trainer)
+    return embed_protocol_files(r.model, r.frontend, cohort_list.paths, r.flags.protocol, r.embed,
+                                ProtocolRows::utterance, progress)
+        .first_rows(model_device(r.model));
   EmbedSettings cs = r.embed;
   cs.mean_over_crops = true;
-  const Tensor ce = embed_files(r.model, r.frontend, cohort_list.paths, cs, progress_printer("embedding cohort"));
+  return squeeze(embed_files(r.model, r.frontend, cohort_list.paths, cs, progress), 1);
+}
+
+// The cohort's embeddings, and the cosine scores of the utterance embeddings utts (F, D) normalised against
+// them: the mean-subtracted raw scores (wespeaker's, the ones the normalisation starts from) and the
+// normalised ones.
+void add_normalised_sets(EvalRun& r, const Tensor& utts, Scored& sc, Laps& laps) {
+  const audio::TrainList& cohort_list = r.inputs.cohort;
+  const std::string& norm = r.flags.score_norm;
+  const Tensor ce = cohort_embeddings(r);
   laps.lap("embed_cohort");
   std::vector<std::string> speakers;
   for (int64_t l : cohort_list.labels) speakers.push_back(cohort_list.speakers.name(l));
   NoGradGuard ng;
-  const Cohort cohort = build_cohort(squeeze(ce, 1), speakers);
-  const Tensor utts = mean(crops, {1});   // (F, D) whole-utterance embeddings
+  const Cohort cohort = build_cohort(ce, speakers);
   const NormedScores ns = cosine_scores_normed(utts, sc.pairs, cohort, norm == "asnorm" ? r.flags.top_n : 0);
   sc.add(r.recipe, "cosine_mean_subtracted", ns.raw);
   sc.add(r.recipe, norm, ns.normed);
@@ -93,6 +106,27 @@ void add_normalised_sets(EvalRun& r, const Tensor& crops, Scored& sc, Laps& laps
   laps.lap("score_norm");
 }
 
+// --eval_protocol taoruijie or sliding: the protocol's score set (primary) and, for taoruijie, the cosine of
+// the whole-utterance embeddings; returns the utterance embeddings (F, D) that --score_norm normalises.
+Tensor embed_and_score_protocol(EvalRun& r, Scored& sc, Laps& laps) {
+  const ProtocolSettings& ps = r.flags.protocol;
+  const FileEmbeddings fe = embed_protocol_files(r.model, r.frontend, r.inputs.paths, ps, r.embed,
+                                                 ProtocolRows::scoring, progress_printer("embedding"));
+  laps.lap("embed");
+  sc.crops_per_file = ps.protocol == EvalProtocol::taoruijie ? ps.num_crops : 0;
+  sc.rows_embedded = fe.rows_embedded;
+  NoGradGuard ng;
+  const Tensor utts = fe.first_rows(model_device(r.model));
+  if (ps.protocol == EvalProtocol::taoruijie) {
+    sc.add(r.recipe, "taoruijie", taoruijie_scores(fe, sc.pairs));
+    sc.add(r.recipe, "cosine", cosine_scores(utts, sc.pairs));
+  } else {
+    sc.add(r.recipe, "sliding", cosine_scores(utts, sc.pairs));
+  }
+  laps.lap("score");
+  return utts;
+}
+
 Scored embed_and_score(EvalRun& r, Laps& laps) {
   Scored sc;
   sc.pairs = trial_pairs(r.inputs.trials);
@@ -101,14 +135,21 @@ Scored embed_and_score(EvalRun& r, Laps& laps) {
   sc.ci_level = r.flags.eer_ci;
   sc.ci_resamples = r.flags.eer_ci_resamples;
   sc.ci_seed = r.flags.eer_ci_seed;
-  const Tensor crops = embed_files(r.model, r.frontend, r.inputs.paths, r.embed, progress_printer("embedding"));
-  sc.crops_per_file = crops.size(1);
-  laps.lap("embed");
-  const std::string& scoring = r.flags.scoring;
-  if (scoring != "cosine") sc.add(r.recipe, "vt", score_trials(crops, sc.pairs, "vt", r.test_normalize));
-  if (scoring != "vt") sc.add(r.recipe, "cosine", score_trials(crops, sc.pairs, "cosine", r.test_normalize));
-  laps.lap("score");
-  if (r.flags.score_norm != "none") add_normalised_sets(r, crops, sc, laps);
+  Tensor utts;   // (F, D) the utterance embeddings cosine scoring and --score_norm use
+  if (r.flags.protocol.protocol != EvalProtocol::voxceleb_trainer) {
+    utts = embed_and_score_protocol(r, sc, laps);
+  } else {
+    const Tensor crops = embed_files(r.model, r.frontend, r.inputs.paths, r.embed, progress_printer("embedding"));
+    sc.crops_per_file = crops.size(1);
+    laps.lap("embed");
+    const std::string& scoring = r.flags.scoring;
+    if (scoring != "cosine") sc.add(r.recipe, "vt", score_trials(crops, sc.pairs, "vt", r.test_normalize));
+    if (scoring != "vt") sc.add(r.recipe, "cosine", score_trials(crops, sc.pairs, "cosine", r.test_normalize));
+    laps.lap("score");
+    NoGradGuard ng;
+    if (r.flags.score_norm != "none") utts = mean(crops, {1});
+  }
+  if (r.flags.score_norm != "none") add_normalised_sets(r, utts, sc, laps);
   sc.primary_index = sc.sets.back().name == r.flags.score_norm ? sc.sets.size() - 1 : 0;
   return sc;
 }
@@ -121,6 +162,7 @@ void record_figures(EvalRun& r, const Scored& sc) {
   r.out["trials"] = int64_t(sc.pairs.size());
   r.out["labelled"] = sc.labelled;
   r.out["crops_per_file"] = sc.crops_per_file;
+  if (r.flags.protocol.protocol != EvalProtocol::voxceleb_trainer) r.out["rows_embedded"] = sc.rows_embedded;
   r.out["primary"] = sc.primary().name;
   json js = json::object();
   for (const auto& s : sc.sets) {
@@ -167,9 +209,19 @@ void write_score_outputs(EvalRun& r, const Scored& sc) {
 // The console figures, one line per score set, then voxceleb_trainer's line.
 void print_eval_figures(const EvalRun& r, const Scored& sc) {
   const RecipeConfig& rc = r.recipe;
-  std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
-              r.inputs.paths.size(), sc.pairs.size(), (long long)sc.crops_per_file,
-              r.test_normalize ? "true" : "false", r.test_normalize_why.c_str());
+  const ProtocolSettings& ps = r.flags.protocol;
+  if (ps.protocol == EvalProtocol::voxceleb_trainer)
+    std::printf("%s: %zu files, %zu trials, %lld crops per file, test_normalize %s (%s)\n", rc.test_list.c_str(),
+                r.inputs.paths.size(), sc.pairs.size(), (long long)sc.crops_per_file,
+                r.test_normalize ? "true" : "false", r.test_normalize_why.c_str());
+  else if (ps.protocol == EvalProtocol::taoruijie)
+    std::printf("%s: %zu files, %zu trials, eval_protocol taoruijie: whole file + %lld crops of %lld samples\n",
+                rc.test_list.c_str(), r.inputs.paths.size(), sc.pairs.size(), (long long)ps.num_crops,
+                (long long)ps.crop_samples);
+  else
+    std::printf("%s: %zu files, %zu trials, eval_protocol sliding: windows of %lld samples every %lld, %lld in all\n",
+                rc.test_list.c_str(), r.inputs.paths.size(), sc.pairs.size(), (long long)ps.window_samples,
+                (long long)ps.step_samples, (long long)sc.rows_embedded);
   if (!sc.labelled) {
     std::printf("unlabelled trial list: scores only, no metrics\n");
     return;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/spec_aug_flags.h"
 #include "apps/recipe/trainer.h"
 #include "engine/cuda.h"
 #include "losses/loss.h"
@@ -97,7 +98,8 @@ void validate_train_config(const RecipeConfig& c) {
     require(cuda::available(), "--device",
             c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
   }
-  frontend_config(c);   // checks --frontend and --n_mels against the preset
+  const FrontEnd fe = frontend_config(c);   // checks --frontend and --n_mels against the preset
+  spec_aug_config(c, fe);                    // --spec_aug_*: against the features of a training crop
 }
 
 }  // namespace spk::recipe

@@ -13,6 +13,7 @@
 #include "apps/recipe/epoch_log.h"
 #include "apps/recipe/frontend.h"
 #include "apps/recipe/recipe_parts.h"
+#include "apps/recipe/spec_aug_flags.h"
 #include "engine/audio/audio_file.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
@@ -78,6 +79,7 @@ void Trainer::check_config() {
   device_ = Device::parse(cfg_.device);
   fault::check_env();   // a malformed SPK_FAULT is reported before any work
   frontend_ = frontend_config(cfg_);
+  spec_aug_ = spec_aug_config(cfg_, frontend_);
 }
 
 // Data: lists, files, augmentation. Resolves --nClasses from the list when it is 0.
@@ -205,7 +207,8 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
       }()) + " parameters), loss " + cfg_.trainfunc + ", " + std::to_string(train_.size()) + " utterances of " +
       std::to_string(train_.speakers.size()) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
       std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker) + " per epoch, front end " +
-      frontend_name(cfg_) + ", device " + device_.str());
+      frontend_name(cfg_) + (spec_aug_ ? ", SpecAugment " + spec_aug_str(*spec_aug_) : std::string()) + ", device " +
+      device_.str());
 }
 
 double Trainer::lr_at(int64_t epoch0, int64_t batch) const {
@@ -334,6 +337,9 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   {
     NoGradGuard ng;
     feats = frontend_.features(wav);                                  // (M·N, n_mels or n_ceps, T)
+    // SpecAugment: the train step only (evaluation embeds unmasked features), drawn from rng_, which the
+    // checkpoints save, so a resumed run masks as the uninterrupted one would have.
+    if (spec_aug_) feats = spec_aug_train_features(feats, *spec_aug_, *rng_);
   }
   Tensor emb = model_->forward(feats);                                // (M·N, D)
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)

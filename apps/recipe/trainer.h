@@ -27,6 +27,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,7 @@
 #include "apps/recipe/loss_warnings.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/lists.h"
+#include "engine/audio/spec_augment.h"
 #include "engine/device.h"
 #include "losses/loss.h"
 
@@ -135,6 +137,7 @@ class Trainer {
   Device device_;
   audio::TrainList train_;
   FrontEnd frontend_;
+  std::optional<SpecAugConfig> spec_aug_;   // --spec_aug: masks on the train step's features, from rng_
   LossWarnings loss_warnings_;   // LossOutput::warning of this epoch's steps
   std::shared_ptr<Rng> rng_;
   std::shared_ptr<SpeakerNet> model_;
