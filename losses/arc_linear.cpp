@@ -32,10 +32,10 @@ Tensor ArcLinear::forward(const Tensor& x, const Tensor& labels) const {
 ArcLinearLoss::ArcLinearLoss(const LossConfig& c, Rng& rng)
     : Loss("arc_linear", {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_classifier(name(), c);
-  loss_util::check_angular(name(), c.pyannote.aam_margin, c.pyannote.aam_scale, "pyannote.aam_margin",
-                           "pyannote.aam_scale");
+  loss_util::check_angular(name(), c.pyannote_aam_margin, c.pyannote_aam_scale, "pyannote_aam_margin",
+                           "pyannote_aam_scale");
   classifier = register_module(
-      "classifier", std::make_shared<ArcLinear>(c.nOut, c.nClasses, c.pyannote.aam_margin, c.pyannote.aam_scale, rng,
+      "classifier", std::make_shared<ArcLinear>(c.nOut, c.nClasses, c.pyannote_aam_margin, c.pyannote_aam_scale, rng,
                                                 c.dtype));
 }
 

@@ -8,7 +8,7 @@
 // turns back up, as in pyannote. The target column keeps the unclamped cos_y in `cos` and subtracts the clamped
 // t, exactly as the reference (the two cancel unless |cos_y| > 1 − 1e-4).
 // Parameter: classifier.W (nClasses, nOut), xavier_uniform (gain 1), no bias. Defaults m 0.1, s 7
-// (LossConfig::pyannote.aam_margin / aam_scale). M = 1; test_normalize true. set_margin() changes m.
+// (LossConfig::pyannote_aam_margin / pyannote_aam_scale). M = 1; test_normalize true. set_margin() changes m.
 #pragma once
 #include "losses/loss.h"
 

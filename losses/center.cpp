@@ -23,9 +23,9 @@ Tensor CenterDistance::forward(const Tensor& x, const Tensor& labels) const {
 
 CenterLoss::CenterLoss(const LossConfig& c, Rng& rng)
     : Loss("center", {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}),
-      loss_weight_(c.pyannote.center_loss_weight) {
+      loss_weight_(c.pyannote_center_loss_weight) {
   loss_util::check_classifier(name(), c);
-  SPK_CHECK(std::isfinite(loss_weight_) && loss_weight_ >= 0, name(), ": pyannote.center_loss_weight ", loss_weight_,
+  SPK_CHECK(std::isfinite(loss_weight_) && loss_weight_ >= 0, name(), ": pyannote_center_loss_weight ", loss_weight_,
             " must be finite and >= 0");
   // Registration order = pyannote's: the classifier first, then the centres (more_parameters chains them so).
   classifier = register_module("classifier", std::make_shared<Linear>(c.nOut, c.nClasses, rng, /*bias=*/false, c.dtype));

@@ -3,7 +3,7 @@
 // Recognition", ECCV 2016, in its cosine form, as used in Coria et al., SLSP 2020).
 //   L_cls = CE(x Wᵀ, y)                                       (a linear classifier without bias on raw x)
 //   L_ctr = Σ_i (1 − cos(x_i, c_{y_i}))² / 2 / N             (F.cosine_similarity, eps 1e-8)
-//   L = L_cls + λ·L_ctr,  λ = 1 (LossConfig::pyannote.center_loss_weight);  metric: top-1 of x Wᵀ.
+//   L = L_cls + λ·L_ctr,  λ = 1 (LossConfig::pyannote_center_loss_weight);  metric: top-1 of x Wᵀ.
 // The centres are learnable parameters trained by the same optimiser as the network (pyannote returns them
 // from more_parameters()), not updated by the moving-average rule of Wen et al.
 // Parameters, under pyannote's attribute names: classifier.weight (nClasses, nOut), nn.Linear's default init;

@@ -23,10 +23,10 @@ Tensor CocoLinear::forward(const Tensor& x) const {
 CocoLoss::CocoLoss(const LossConfig& c, Rng& rng)
     : Loss("coco", {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_classifier(name(), c);
-  SPK_CHECK(std::isfinite(c.pyannote.coco_alpha) && c.pyannote.coco_alpha > 0, name(), ": pyannote.coco_alpha ",
-            c.pyannote.coco_alpha, " must be positive");
+  SPK_CHECK(std::isfinite(c.pyannote_coco_alpha) && c.pyannote_coco_alpha > 0, name(), ": pyannote_coco_alpha ",
+            c.pyannote_coco_alpha, " must be positive");
   classifier = register_module("classifier",
-                               std::make_shared<CocoLinear>(c.nOut, c.nClasses, c.pyannote.coco_alpha, rng, c.dtype));
+                               std::make_shared<CocoLinear>(c.nOut, c.nClasses, c.pyannote_coco_alpha, rng, c.dtype));
 }
 
 LossOutput CocoLoss::forward(const Tensor& x, const Tensor& labels) {

@@ -3,7 +3,7 @@
 // Large-scale Recognition", 2017, as used in Coria et al., SLSP 2020).
 //   z = α·x̂·ĉᵀ (F.normalize of the embeddings and of the centres, eps 1e-12);  L = CE(z, y);  metric: top-1 of z.
 // Parameter: classifier.centers (nClasses, nOut), initialised N(0, 1) (torch.randn) and normalised only in the
-// forward. α = 6.25 (LossConfig::pyannote.coco_alpha). M = 1; test_normalize true.
+// forward. α = 6.25 (LossConfig::pyannote_coco_alpha). M = 1; test_normalize true.
 #pragma once
 #include "losses/loss.h"
 

@@ -12,9 +12,9 @@ namespace spk {
 ContrastiveLoss::ContrastiveLoss(const LossConfig& c, Rng&)
     : PyannotePairwiseLoss("contrastive",
                            {.per_speaker = PerSpeaker::at_least_two, .test_normalize = true, .metric = MetricKind::eer}),
-      margin_(c.pyannote.contrastive_margin * kMaxDistance) {
-  SPK_CHECK(std::isfinite(c.pyannote.contrastive_margin) && c.pyannote.contrastive_margin >= 0, name(),
-            ": pyannote.contrastive_margin ", c.pyannote.contrastive_margin, " must be finite and >= 0");
+      margin_(c.pyannote_contrastive_margin * kMaxDistance) {
+  SPK_CHECK(std::isfinite(c.pyannote_contrastive_margin) && c.pyannote_contrastive_margin >= 0, name(),
+            ": pyannote_contrastive_margin ", c.pyannote_contrastive_margin, " must be finite and >= 0");
 }
 
 LossOutput ContrastiveLoss::forward(const Tensor& x, const Tensor& labels) {

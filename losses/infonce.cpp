@@ -3,6 +3,8 @@
 // stay composed (the fused op has no margin on similarity rows). The AAM classifier is fused in aamsoftmax.cpp.
 #include "losses/infonce.h"
 
+#include <cmath>
+
 #include "engine/ops.h"
 #include "losses/common.h"
 #include "losses/metrics.h"
@@ -15,9 +17,14 @@ InfoNCELoss::InfoNCELoss(const LossConfig& c, Rng& rng, bool row_margin)
       row_margin_(row_margin), mix_weight_(c.infonce_mix_weight), row_m_(c.infonce_row_margin),
       row_s_(c.infonce_row_scale) {
   loss_util::check_dtype(name(), c);
-  logit_scale = register_parameter("logit_scale", Tensor::scalar(c.logit_scale_init, c.dtype));
+  // HardNeg: logit_scale = nn.Parameter(ones * log(1 / 0.07)), then used linearly (logits = τ·cos).
+  SPK_CHECK(std::isfinite(c.infonce_temperature) && c.infonce_temperature > 0 && c.infonce_temperature < 1, name(),
+            ": infonce_temperature ", c.infonce_temperature, " must be in (0, 1) (the logit scale starts at ln(1/T))");
+  logit_scale = register_parameter("logit_scale", Tensor::scalar(std::log(1 / c.infonce_temperature), c.dtype));
   if (row_margin) loss_util::check_angular(name(), row_m_, row_s_, "infonce_row_margin", "infonce_row_scale");
-  if (c.infonce_aam_mix.value_or(row_margin)) {
+  SPK_CHECK(c.infonce_aam_mix == "auto" || c.infonce_aam_mix == "true" || c.infonce_aam_mix == "false", name(),
+            ": infonce_aam_mix '", c.infonce_aam_mix, "' (auto, true or false expected)");
+  if (c.infonce_aam_mix == "true" || (c.infonce_aam_mix == "auto" && row_margin)) {
     SPK_CHECK(mix_weight_ >= 0 && mix_weight_ <= 1, name(), ": infonce_mix_weight ", mix_weight_, " must be in [0, 1]");
     aam = register_module("aam", std::make_shared<AAMSoftmaxLoss>(c, rng, c.infonce_cls_margin, c.infonce_cls_scale));
   }

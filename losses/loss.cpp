@@ -129,7 +129,7 @@ const std::map<std::string, Entry>& registry() {
                          return std::make_shared<InfoNCELoss>(c, rng, /*row_margin=*/true);
                        }}},
       {"ssl_infonce", {PerSpeaker::exactly_two, maker<SSLInfoNCELoss>()}},
-      // pyannote-audio (Coria et al., SLSP 2020); settings in LossConfig::pyannote
+      // pyannote-audio (Coria et al., SLSP 2020); settings LossConfig::pyannote_*
       {"arc_linear", {PerSpeaker::one, maker<ArcLinearLoss>()}},
       {"coco", {PerSpeaker::one, maker<CocoLoss>()}},
       {"center", {PerSpeaker::one, maker<CenterLoss>()}},

@@ -15,7 +15,6 @@
 // sampler puts each speaker at most once in a batch).
 #pragma once
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,22 +47,6 @@ struct LossOutput {
   std::string warning;
 };
 
-// The settings of the pyannote-audio losses (pyannote/audio/embedding/approaches/ at commit 562b74e4, the code
-// behind Coria et al., "A Comparison of Metric Learning Loss Functions for End-To-End Speaker Verification",
-// SLSP 2020). Defaults are pyannote's class defaults; the paper's AAM run (juanmc2005/
-// SpeakerEmbeddingLossComparison models/AAM/config.yml) used aam_margin 0.05, aam_scale 10.
-struct PyannoteLossOptions {
-  double aam_margin = 0.1;              // arc_linear: angular margin m (ArcLinear `margin`)
-  double aam_scale = 7.0;               // arc_linear: logit scale (ArcLinear `s`)
-  double coco_alpha = 6.25;             // coco: scale of the normalised embeddings (CocoLinear `alpha`)
-  double center_loss_weight = 1.0;      // center: λ of the centre term (CenterLoss `loss_weight`)
-  bool classifier_bias = false;         // pyannote_softmax: bias of the linear classifier (Classification `bias`)
-  double contrastive_margin = 0.2;      // contrastive: margin factor, times max_distance 2 (ContrastiveLoss `margin`)
-  double triplet_margin = 0.2;          // pyannote_triplet: margin factor, times max_distance 2
-  std::string triplet_clamp = "positive";   // pyannote_triplet: positive | softmargin | sigmoid
-  std::string triplet_sampling = "all";     // pyannote_triplet: all | hard | negative | easy
-};
-
 // Every loss's settings in one struct. The defaults are voxceleb_trainer's command-line defaults
 // (trainSpeakerNet.py), which reach every loss class through **kwargs and so override the classes' own
 // defaults: AM/AAM-softmax are written with margin 0.3, scale 15 and triplet with hard_rank 0,
@@ -79,31 +62,16 @@ struct LossConfig {
   int64_t hard_rank = 10;      // triplet: pick among the hard_rank + 1 closest negatives; < 0 semi-hard mining
   double hard_prob = 0.5;      // triplet: probability of a hard (rather than uniform) negative
 
-  // ---- class options without a VT flag ----
-  bool easy_margin = false;    // aamsoftmax, arc_margin: φ only where cos > 0
-  double init_w = 10, init_b = -5;   // angleproto, ge2e, anglecontrast (and inside softmaxproto, cel)
-
-  // ---- CEL (contrastive equilibrium learning) ----
-  double uniform_t = 2;                     // uniformity temperature t
-  std::string uniform_sample = "PoN";       // PoN | APN | AN
-  std::string sim_loss = "anglecontrast";   // cel: anglecontrast | angleproto | proto
-  double lambda_s = 1, lambda_u = 1;        // cel: λ_s·L_sim + λ_u·L_unif
-
-  // ---- HardNeg (CJchanghwan) infonce / aam_infonce ----
-  // The learnable logit scale starts at ln(1/0.07) and multiplies the cosines directly (no exp).
-  double logit_scale_init = 2.659260036932778;   // ln(1/0.07)
-  // Mix with an AAM-softmax classifier on view 1: 0.2·L_contrast + 0.8·L_AAM as HardNeg's LossFunction does
-  // for both of its --loss choices. Unset: off for infonce (the plain CLIP loss), on for aam_infonce.
-  std::optional<bool> infonce_aam_mix;
-  double infonce_mix_weight = 0.2;                 // weight of the contrastive part; the AAM part gets 1 - it
-  double infonce_cls_margin = 0.2, infonce_cls_scale = 30;   // HardNeg's AAMsoftmax (fixed in its code)
-  double infonce_row_margin = 0.2, infonce_row_scale = 10;   // aam_infonce's AAM on the logit rows
-
-  // ---- ssl-for-slr SimCLR InfoNCE ----
-  double temperature = 0.07;
-
-  // ---- pyannote-audio (arc_linear, coco, center, pyannote_softmax, contrastive, pyannote_triplet) ----
-  PyannoteLossOptions pyannote;
+  // ---- every other loss setting: one member per row of losses/loss_settings.def, each a recipe flag of the
+  // same name (CEL's uniform_t, sample_type, sim_loss, lambda_s/u; HardNeg's infonce_*; pyannote's pyannote_*;
+  // docs/losses.md has the table) ----
+#define SPK_LOSS_SETTING_TYPE_STR std::string
+#define SPK_LOSS_SETTING_TYPE_INT int64_t
+#define SPK_LOSS_SETTING_TYPE_REAL double
+#define SPK_LOSS_SETTING_TYPE_BOOL bool
+#define SPK_LOSS_SETTING(name, kind, def, losses, help) SPK_LOSS_SETTING_TYPE_##kind name = def;
+#include "losses/loss_settings.def"
+#undef SPK_LOSS_SETTING
 
   // ---- randomness and precision ----
   // Parameter initialisation and triplet's negative sampling draw from rng when set (shared with the caller,

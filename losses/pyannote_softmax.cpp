@@ -12,7 +12,7 @@ PyannoteSoftmaxLoss::PyannoteSoftmaxLoss(const LossConfig& c, Rng& rng)
            {.per_speaker = PerSpeaker::one, .test_normalize = true, .metric = MetricKind::accuracy}) {
   loss_util::check_classifier(name(), c);
   classifier = register_module(
-      "classifier", std::make_shared<Linear>(c.nOut, c.nClasses, rng, c.pyannote.classifier_bias, c.dtype));
+      "classifier", std::make_shared<Linear>(c.nOut, c.nClasses, rng, c.pyannote_classifier_bias, c.dtype));
 }
 
 LossOutput PyannoteSoftmaxLoss::forward(const Tensor& x, const Tensor& labels) {

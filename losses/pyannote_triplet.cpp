@@ -28,7 +28,7 @@ TripletClamp parse_clamp(const std::string& loss, const std::string& v) {
   if (v == "positive") return TripletClamp::positive;
   if (v == "softmargin") return TripletClamp::softmargin;
   if (v == "sigmoid") return TripletClamp::sigmoid;
-  SPK_FAIL(loss, ": pyannote.triplet_clamp '", v, "' (positive, softmargin or sigmoid expected)");
+  SPK_FAIL(loss, ": pyannote_triplet_clamp '", v, "' (positive, softmargin or sigmoid expected)");
 }
 
 TripletSampling parse_sampling(const std::string& loss, const std::string& v) {
@@ -36,7 +36,7 @@ TripletSampling parse_sampling(const std::string& loss, const std::string& v) {
   if (v == "hard") return TripletSampling::hard;
   if (v == "negative") return TripletSampling::negative;
   if (v == "easy") return TripletSampling::easy;
-  SPK_FAIL(loss, ": pyannote.triplet_sampling '", v, "' (all, hard, negative or easy expected)");
+  SPK_FAIL(loss, ": pyannote_triplet_sampling '", v, "' (all, hard, negative or easy expected)");
 }
 
 }  // namespace
@@ -79,10 +79,10 @@ std::vector<std::array<int64_t, 3>> sample_triplets(TripletSampling sampling, co
 PyannoteTripletLoss::PyannoteTripletLoss(const LossConfig& c, Rng&)
     : PyannotePairwiseLoss("pyannote_triplet",
                            {.per_speaker = PerSpeaker::at_least_two, .test_normalize = true, .metric = MetricKind::eer}),
-      clamp_(parse_clamp(name(), c.pyannote.triplet_clamp)),
-      sampling_(parse_sampling(name(), c.pyannote.triplet_sampling)),
-      margin_(c.pyannote.triplet_margin * kMaxDistance) {
-  SPK_CHECK(std::isfinite(c.pyannote.triplet_margin), name(), ": pyannote.triplet_margin ", c.pyannote.triplet_margin,
+      clamp_(parse_clamp(name(), c.pyannote_triplet_clamp)),
+      sampling_(parse_sampling(name(), c.pyannote_triplet_sampling)),
+      margin_(c.pyannote_triplet_margin * kMaxDistance) {
+  SPK_CHECK(std::isfinite(c.pyannote_triplet_margin), name(), ": pyannote_triplet_margin ", c.pyannote_triplet_margin,
             " must be finite");
 }
 

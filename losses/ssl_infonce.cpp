@@ -12,8 +12,8 @@ namespace spk {
 SSLInfoNCELoss::SSLInfoNCELoss(const LossConfig& c, Rng&)
     : Loss("ssl_infonce",
            {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::accuracy}),
-      temperature_(c.temperature) {
-  SPK_CHECK(std::isfinite(temperature_) && temperature_ > 0, name(), ": temperature ", temperature_,
+      temperature_(c.ssl_temperature) {
+  SPK_CHECK(std::isfinite(temperature_) && temperature_ > 0, name(), ": ssl_temperature ", temperature_,
             " must be positive");
 }
 

@@ -34,8 +34,8 @@ UniformityLoss::UniformityLoss(const LossConfig& c, Rng&) : UniformityLoss(c, /*
 UniformityLoss::UniformityLoss(const LossConfig& c, bool normalize)
     : Loss("uniformity",
            {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::none}),
-      t_(c.uniform_t), sample_(c.uniform_sample), normalize_(normalize) {
-  SPK_CHECK(sample_ == "PoN" || sample_ == "APN" || sample_ == "AN", name(), ": uniform_sample '", sample_,
+      t_(c.uniform_t), sample_(c.sample_type), normalize_(normalize) {
+  SPK_CHECK(sample_ == "PoN" || sample_ == "APN" || sample_ == "AN", name(), ": sample_type '", sample_,
             "' (PoN, APN or AN expected)");
   SPK_CHECK(std::isfinite(t_) && t_ > 0, name(), ": uniform_t ", t_, " must be positive");
 }

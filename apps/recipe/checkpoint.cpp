@@ -90,16 +90,20 @@ bool looks_like_safetensors(const std::string& path) {
 
 }  // namespace
 
-NamedTensors training_parameters(const SpeakerNet& model, const Loss& loss) {
+NamedTensors training_parameters(const SpeakerNet& model, const Loss& loss, const Loss* loss2) {
   NamedTensors p = prefixed(model.named_parameters(), kModelPrefix);
   for (auto& e : prefixed(loss.named_parameters(), kLossPrefix)) p.push_back(std::move(e));
+  if (loss2)
+    for (auto& e : prefixed(loss2->named_parameters(), kSecondLossPrefix)) p.push_back(std::move(e));
   return p;
 }
 
 void save_checkpoint(const std::string& path, const SpeakerNet& model, const Loss& loss, const Optimizer& optim,
-                     const TrainingState& st) {
+                     const TrainingState& st, const Loss* loss2) {
   NamedTensors all = prefixed(model.state(), kModelPrefix);
   for (auto& e : prefixed(loss.state(), kLossPrefix)) all.push_back(std::move(e));
+  if (loss2)
+    for (auto& e : prefixed(loss2->state(), kSecondLossPrefix)) all.push_back(std::move(e));
   for (auto& e : optim.state()) all.push_back(std::move(e));
   Metadata m = st.speakers.to_metadata();
   m["spk.format"] = kCheckpointFormat;
@@ -112,6 +116,8 @@ void save_checkpoint(const std::string& path, const SpeakerNet& model, const Los
   m["spk.commit"] = SPK_GIT_SHA;
   if (loss.has_margin()) m["spk.margin"] = nlohmann::json(loss.margin()).dump();
   if (auto* ada = dynamic_cast<const AdaCosLoss*>(&loss)) m["spk.adacos_scale"] = nlohmann::json(ada->scale()).dump();
+  if (auto* ada = dynamic_cast<const AdaCosLoss*>(loss2))
+    m["spk.adacos_scale2"] = nlohmann::json(ada->scale()).dump();
   fs::create_directories(fs::path(path).parent_path());
   save_safetensors(path, all, m);
 }
@@ -238,19 +244,25 @@ std::vector<std::string> remove_interrupted_writes(const std::string& save_path)
   return removed;
 }
 
-void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim) {
+void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim, Loss* loss2) {
   SPK_CHECK(ck.is_spk, "checkpoint ", ck.path, ": not an spk training checkpoint");
   load_state(model, strip(ck.file.tensors, kModelPrefix), {}, ck.path + " (model)");
   load_state(loss, strip(ck.file.tensors, kLossPrefix), {}, ck.path + " (loss)");
+  const NamedTensors second = strip(ck.file.tensors, kSecondLossPrefix);
+  if (loss2) load_state(*loss2, second, {}, ck.path + " (second loss, --trainfunc2)");
+  else SPK_CHECK(second.empty(), "checkpoint ", ck.path, ": has second-loss entries (", second.front().first,
+                 ", ...) but this run has no --trainfunc2");
   try {
     optim.load_state(ck.file.tensors);
     optim.set_lr(ck.state.lr);
     if (ck.file.metadata.count("spk.margin") && loss.has_margin()) loss.set_margin(meta_number(ck, "spk.margin"));
-    if (auto* ada = dynamic_cast<AdaCosLoss*>(&loss); ada && ck.file.metadata.count("spk.adacos_scale")) {
-      const double scale = meta_number(ck, "spk.adacos_scale");
-      SPK_CHECK(std::isfinite(scale) && scale > 0, "spk.adacos_scale ", scale, " must be finite and positive");
-      ada->set_scale(scale);
-    }
+    const std::pair<Loss*, const char*> adacos[] = {{&loss, "spk.adacos_scale"}, {loss2, "spk.adacos_scale2"}};
+    for (const auto& [l, key] : adacos)
+      if (auto* ada = dynamic_cast<AdaCosLoss*>(l); ada && ck.file.metadata.count(key)) {
+        const double scale = meta_number(ck, key);
+        SPK_CHECK(std::isfinite(scale) && scale > 0, key, " ", scale, " must be finite and positive");
+        ada->set_scale(scale);
+      }
   } catch (const Error& e) {
     const std::string what = e.what();
     if (what.find(ck.path) != std::string::npos) throw;

@@ -4,10 +4,12 @@
 // so a kill at any moment leaves either the previous file or the new one:
 //   __S__.<name>      the model's state_dict (parameters and buffers), voxceleb_trainer's names
 //   __L__.<name>      the loss's parameters (classifier weights, angleproto's w and b, ...)
+//   __L2__.<name>     the --trainfunc2 loss's parameters, when there is one
 //   optim.*           the optimiser state (engine/optim.h), keyed by the same prefixed names
 //   metadata          spk.format = spk-checkpoint-1, spk.epoch (completed epochs), spk.step (optimiser steps),
 //                     spk.rng (the trainer's Rng seed and offset, JSON), spk.config (every recipe option, JSON),
-//                     spk.speakers (the label map), spk.lr, spk.margin (margin losses), spk.adacos_scale, spk.eval
+//                     spk.speakers (the label map), spk.lr, spk.margin (margin losses), spk.adacos_scale
+//                     (spk.adacos_scale2 for a second adasoftmax), spk.eval
 //                     (the last evaluation, JSON), spk.commit
 // Files: <save_path>/model/model<epoch:09d>.safetensors every test_interval epochs (kept, as voxceleb_trainer's
 // model<epoch>.model) and <save_path>/model/last.safetensors after every epoch (replaced). Resuming takes the
@@ -52,11 +54,15 @@ struct TrainingState {
   nlohmann::json eval = nlohmann::json::object();     // last evaluation (empty if none yet)
 };
 
-// Prefixed names for the optimiser: model parameters as "__S__.<name>", loss parameters as "__L__.<name>".
-NamedTensors training_parameters(const SpeakerNet& model, const Loss& loss);
+// The prefix of the second loss's entries (--trainfunc2), beside voxceleb_trainer's __S__ and __L__.
+inline constexpr const char* kSecondLossPrefix = "__L2__.";
+
+// Prefixed names for the optimiser: model parameters as "__S__.<name>", loss parameters as "__L__.<name>", the
+// second loss's (if any) as "__L2__.<name>".
+NamedTensors training_parameters(const SpeakerNet& model, const Loss& loss, const Loss* loss2 = nullptr);
 
 void save_checkpoint(const std::string& path, const SpeakerNet& model, const Loss& loss, const Optimizer& optim,
-                     const TrainingState& state);
+                     const TrainingState& state, const Loss* loss2 = nullptr);
 
 struct Checkpoint {
   std::string path;
@@ -83,8 +89,9 @@ void copy_checkpoint(const std::string& from, const std::string& to);
 // killed ("last.safetensors.tmp.<pid>" of a pid no longer running); returns their paths.
 std::vector<std::string> remove_interrupted_writes(const std::string& save_path);
 
-// Restores model, loss and optimiser exactly from an spk checkpoint (strict: every entry must match).
-void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim);
+// Restores model, loss (and second loss) and optimiser exactly from an spk checkpoint (strict: every entry must
+// match).
+void restore_training(const Checkpoint& ck, SpeakerNet& model, Loss& loss, Optimizer& optim, Loss* loss2 = nullptr);
 
 struct ImportResult {
   std::string source_format;            // "spk", "voxceleb_trainer", "ECAPA-TDNN (TaoRuijie)", "wespeaker", "bare",
@@ -92,6 +99,8 @@ struct ImportResult {
   int64_t model_entries = 0;            // tensors loaded into the model
   bool loss_loaded = false;
   std::string loss_note;                // why the loss was not loaded (class count differs, ...), if it was not
+  bool loss2_loaded = false;            // the same for the second loss's __L2__ entries
+  std::string loss2_note;
   std::vector<std::string> skipped;     // front-end entries skipped
   std::vector<std::string> extra;       // other entries the model does not have, skipped (heads, optimizer)
   int64_t converted = 0;                // tensors converted to the model's floating dtype
@@ -99,7 +108,8 @@ struct ImportResult {
 };
 // Loads the model weights (strict) and, when `loss` is given and the checkpoint has matching loss entries,
 // the loss weights; a loss whose entries differ in shape (another class count: fine-tuning on new speakers)
-// or names (another loss) keeps its fresh initialisation and the reason goes to loss_note.
-ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss);
+// or names (another loss) keeps its fresh initialisation and the reason goes to loss_note. `loss2` (--trainfunc2)
+// takes the file's __L2__ entries the same way (loss2_loaded, loss2_note); without it they are skipped quietly.
+ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss, Loss* loss2 = nullptr);
 
 }  // namespace spk::recipe

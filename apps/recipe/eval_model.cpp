@@ -17,7 +17,8 @@ using json = nlohmann::json;
 // (its device, lists and crop settings are the training run's, not this evaluation's).
 json model_keys(const json& config) {
   json out = json::object();
-  for (const char* k : {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps", "trainfunc"})
+  for (const char* k :
+       {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps", "trainfunc", "sim_loss"})
     if (config.contains(k)) out[k] = config[k];
   return out;
 }
@@ -91,6 +92,7 @@ bool resolve_test_normalize(const std::string& flag, const RecipeConfig& rc, std
     lc.nOut = rc.nOut;
     lc.nClasses = 2;
     lc.nPerSpeaker = m;
+    lc.sim_loss = rc.sim_loss;   // cel normalises as its L_sim does (not for proto)
     try {
       const bool tn = make_loss(rc.trainfunc, lc)->test_normalize();
       why = "loss " + rc.trainfunc;

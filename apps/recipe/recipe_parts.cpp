@@ -27,6 +27,10 @@ LossConfig loss_config(const RecipeConfig& c) {
   lc.hard_rank = c.hard_rank;
   lc.hard_prob = c.hard_prob;
   lc.seed = uint64_t(c.seed);
+  // Every row of losses/loss_settings.def: the flag and the member share the name.
+#define SPK_LOSS_SETTING(name, kind, def, losses, help) lc.name = c.name;
+#include "losses/loss_settings.def"
+#undef SPK_LOSS_SETTING
   return lc;
 }
 

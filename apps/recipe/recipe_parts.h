@@ -12,7 +12,8 @@
 namespace spk::recipe {
 
 ModelConfig model_config(const RecipeConfig& c);   // --n_mels --nOut --encoder_type --C --seed
-LossConfig loss_config(const RecipeConfig& c);     // --nOut --nClasses --nPerSpeaker --margin --scale --hard_* --seed
+// --nOut --nClasses --nPerSpeaker --margin --scale --hard_* --seed and every losses/loss_settings.def flag
+LossConfig loss_config(const RecipeConfig& c);
 
 // The paths that are not regular files, in order (listed files are checked before any work starts).
 std::vector<std::string> missing_files(const std::vector<std::string>& paths);

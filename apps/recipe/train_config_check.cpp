@@ -98,6 +98,7 @@ void validate_train_config(const RecipeConfig& c) {
     require(cuda::available(), "--device",
             c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
   }
+  validate_loss_settings(c);
   const FrontEnd fe = frontend_config(c);   // checks --frontend and --n_mels against the preset
   spec_aug_config(c, fe);                    // --spec_aug_*: against the features of a training crop
 }

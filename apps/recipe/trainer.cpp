@@ -24,6 +24,7 @@
 #include "engine/out_of_memory.h"
 #include "engine/rng.h"
 #include "engine/schedule.h"
+#include "losses/second_loss.h"
 #include "nets/model.h"
 
 namespace fs = std::filesystem;
@@ -48,8 +49,12 @@ bool uses_classes(const std::string& trainfunc) {
 }
 
 // Settings a resumed run must share with its checkpoint: they fix the shapes and meaning of what was saved.
-const char* const kFixedOnResume[] = {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps",
-                                      "trainfunc", "nClasses", "nPerSpeaker", "optimizer", "seed"};
+// (sim_loss, infonce_aam_mix, pyannote_classifier_bias decide which loss parameters exist.)
+const char* const kFixedOnResume[] = {"model",      "encoder_type", "nOut",           "n_mels",
+                                      "log_input",  "C",            "frontend",       "n_ceps",
+                                      "trainfunc",  "trainfunc2",   "nClasses",       "nPerSpeaker",
+                                      "optimizer",  "seed",         "sim_loss",       "infonce_aam_mix",
+                                      "pyannote_classifier_bias"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -98,10 +103,12 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
   }
   const int64_t speakers = train_.speakers.size();
   if (cfg_.nClasses == 0) cfg_.nClasses = speakers;
-  if (uses_classes(cfg_.trainfunc) && cfg_.nClasses < speakers)
+  const bool classes2 = !cfg_.trainfunc2.empty() && uses_classes(second_loss_name(cfg_.trainfunc2));
+  if ((uses_classes(cfg_.trainfunc) || classes2) && cfg_.nClasses < speakers)
     throw UsageError("--nClasses: " + std::to_string(cfg_.nClasses) + " is fewer than the " +
-                     std::to_string(speakers) + " speakers of --train_list " + cfg_.train_list +
-                     " (set it to the speaker count, or 0 to take it from the list)");
+                     std::to_string(speakers) + " speakers of --train_list " + cfg_.train_list + " (for --" +
+                     (uses_classes(cfg_.trainfunc) ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
+                     "; set it to the speaker count, or 0 to take it from the list)");
   if (speakers < cfg_.batch_size)
     throw UsageError("--batch_size: " + std::to_string(cfg_.batch_size) + " speakers per batch, but --train_list " +
                      cfg_.train_list + " has only " + std::to_string(speakers) +
@@ -125,12 +132,14 @@ void Trainer::build_model_and_loss() {
   LossConfig lc = loss_config(cfg_);
   lc.rng = rng_;
   loss_ = make_loss(cfg_.trainfunc, lc);
+  if (!cfg_.trainfunc2.empty()) loss2_ = make_second_loss(cfg_.trainfunc2, lc);   // after loss_: same draws
   model_->to(device_);
   loss_->to(device_);
+  if (loss2_) loss2_->to(device_);
 }
 
 void Trainer::build_optimiser() {
-  NamedTensors params = training_parameters(*model_, *loss_);
+  NamedTensors params = training_parameters(*model_, *loss_, loss2_.get());
   if (cfg_.optimizer == "sgd") {
     optim_ = std::make_unique<SGD>(params, cfg_.lr, SGDOptions{.momentum = 0.9, .weight_decay = cfg_.weight_decay});
   } else if (cfg_.optimizer == "adamw") {
@@ -158,7 +167,7 @@ void Trainer::resume_or_initialise() {
     if (!(ck.state.speakers == train_.speakers))
       throw UsageError("--train_list " + cfg_.train_list + ": its speakers differ from those of the checkpoint " +
                        resume + "; use another --save_path to train on other data");
-    restore_training(ck, *model_, *loss_, *optim_);
+    restore_training(ck, *model_, *loss_, *optim_, loss2_.get());
     rng_->set_state(ck.state.rng_seed, ck.state.rng_offset);
     epoch_ = ck.state.epoch;
     step_ = ck.state.step;
@@ -176,9 +185,10 @@ void Trainer::resume_or_initialise() {
     if (!cfg_.initial_model.empty()) log("--initial_model ignored: the run resumes from its own checkpoint");
   } else if (!cfg_.initial_model.empty()) {
     const Checkpoint ck = read_checkpoint(cfg_.initial_model);
-    const ImportResult r = import_weights(ck, *model_, loss_.get());
+    const ImportResult r = import_weights(ck, *model_, loss_.get(), loss2_.get());
     log("initial model " + cfg_.initial_model + " (" + r.source_format + "): " + r.summary() +
-        (r.loss_loaded ? "; loss weights loaded" : "; " + r.loss_note));
+        (r.loss_loaded ? "; loss weights loaded" : "; " + r.loss_note) +
+        (!loss2_ ? "" : r.loss2_loaded ? "; second loss weights loaded" : "; " + r.loss2_note));
   }
   if (epoch_ >= cfg_.max_epoch)
     log("nothing to train: the checkpoint is at epoch " + std::to_string(epoch_) + ", --max_epoch is " +
@@ -204,7 +214,9 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
         int64_t n = 0;
         for (const auto& [name, p] : model_->named_parameters()) n += p.numel();
         return n;
-      }()) + " parameters), loss " + cfg_.trainfunc + ", " + std::to_string(train_.size()) + " utterances of " +
+      }()) + " parameters), loss " + cfg_.trainfunc +
+      (loss2_ ? " + " + num(cfg_.trainfunc2_weight) + "*" + loss2_->name() + " (--trainfunc2)" : "") + ", " +
+      std::to_string(train_.size()) + " utterances of " +
       std::to_string(train_.speakers.size()) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
       std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker) + " per epoch, front end " +
       frontend_name(cfg_) + (spec_aug_ ? ", SpecAugment " + spec_aug_str(*spec_aug_) : std::string()) + ", device " +
@@ -254,7 +266,7 @@ void Trainer::save(const std::string& path, const nlohmann::json& eval) {
   st.speakers = train_.speakers;
   st.eval = eval.is_null() ? nlohmann::json::object() : eval;
   try {
-    save_checkpoint(path, *model_, *loss_, *optim_, st);
+    save_checkpoint(path, *model_, *loss_, *optim_, st, loss2_.get());
   } catch (const Error& e) {
     // The write is atomic (engine/io/atomic_file.h): the file at `path`, if any, and every other checkpoint are
     // as they were.
@@ -344,6 +356,7 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   Tensor emb = model_->forward(feats);                                // (M·N, D)
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
   LossOutput out = loss_->forward(x, labels);
+  if (loss2_) out = add_second_loss(std::move(out), loss2_->forward(x, labels), cfg_.trainfunc2_weight);
   if (!out.warning.empty()) {
     const std::string line = loss_warnings_.note(epoch, b.index + 1, loader_->num_batches(), out.warning);
     if (!line.empty()) log(line);
@@ -376,6 +389,7 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
   const auto t0 = clock::now();
   model_->train();
   loss_->train();
+  if (loss2_) loss2_->train();
   loader_->start_epoch(epoch);
   const int64_t nb = loader_->num_batches();
   EpochSummary sum;

@@ -59,6 +59,8 @@ class EpochLog;
 
 // Range and consistency checks of the recipe options a training run uses; UsageError naming the flag.
 void validate_train_config(const RecipeConfig& c);
+// The part of it for the losses/loss_settings.def flags and --trainfunc2 (loss_settings_check.cpp).
+void validate_loss_settings(const RecipeConfig& c);
 
 struct StepProgress {
   int64_t epoch = 0, batch = 0, num_batches = 0;   // batch: 1-based, within the epoch
@@ -102,6 +104,7 @@ class Trainer {
   int64_t step() const { return step_; }
   SpeakerNet& model() { return *model_; }
   Loss& loss() { return *loss_; }
+  Loss* second_loss() { return loss2_.get(); }   // --trainfunc2, or null
   const audio::TrainList& train_list() const { return train_; }
   const FrontEnd& frontend() const { return frontend_; }
   bool resumed() const { return resumed_; }
@@ -142,6 +145,7 @@ class Trainer {
   std::shared_ptr<Rng> rng_;
   std::shared_ptr<SpeakerNet> model_;
   std::shared_ptr<Loss> loss_;
+  std::shared_ptr<Loss> loss2_;   // --trainfunc2, or null
   std::unique_ptr<Optimizer> optim_;
   std::unique_ptr<audio::TrainLoader> loader_;
   std::unique_ptr<EpochLog> epoch_log_;

@@ -66,9 +66,35 @@ std::string describe(const std::string& prefix, bool is_spk, bool has_projection
   return prefix == canonical ? what : what + ", names under '" + prefix + "'";
 }
 
+// Loads `entries` into `loss` when they are exactly its state; otherwise returns why not (a head of another size,
+// new speakers, is a note, not an error) and the loss keeps its initialisation.
+std::string load_loss_if_matching(Loss& loss, const NamedTensors& entries, const std::string& where) {
+  if (entries.empty()) return "the file has no weights for it; it starts from its initialisation";
+  const NamedTensors loss_state = loss.state();
+  std::string why;
+  for (const auto& [n, t] : loss_state) {
+    const Tensor* src = nullptr;
+    for (const auto& [sn, st] : entries)
+      if (sn == n) src = &st;
+    if (!src) {
+      why = "the file's loss has no '" + n + "' (another loss)";
+      break;
+    }
+    if (src->shape() != t.shape()) {
+      why = "'" + n + "' is " + shape_str(src->shape()) + " in the file but " + shape_str(t.shape()) +
+            " here (another class count?)";
+      break;
+    }
+  }
+  if (why.empty() && entries.size() != loss_state.size()) why = "the file's loss has other entries (another loss)";
+  if (!why.empty()) return "weights not loaded, re-initialised: " + why;
+  load_state(loss, entries, {}, where);
+  return "";
+}
+
 }  // namespace
 
-ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss) {
+ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss, Loss* loss2) {
   ImportResult r;
   const NamedTensors& all = ck.file.tensors;
   const NamedTensors mine = model.state();
@@ -83,10 +109,14 @@ ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss)
   std::map<std::string, const Tensor*> my_names;
   for (const auto& [n, t] : mine) my_names.emplace(n, &t);
 
-  NamedTensors model_entries, loss_entries;
+  NamedTensors model_entries, loss_entries, loss2_entries;
   bool has_projection = false;
   for (const auto& [key, t] : all) {
     if (ck.is_spk && starts_with(key, "optim.")) continue;   // spk's own optimiser state
+    if (ck.is_spk && starts_with(key, kSecondLossPrefix)) {   // --trainfunc2's loss
+      loss2_entries.emplace_back(key.substr(std::string(kSecondLossPrefix).size()), t);
+      continue;
+    }
     if (starts_with(key, loss_prefix)) {
       loss_entries.emplace_back(key.substr(loss_prefix.size()), t);
       has_projection = has_projection || ends_with(loss_prefix, "projection.");
@@ -112,35 +142,19 @@ ImportResult import_weights(const Checkpoint& ck, SpeakerNet& model, Loss* loss)
   load_state(model, model_entries, {}, "--initial_model " + ck.path);
   r.model_entries = int64_t(model_entries.size());
 
+  if (loss2) {
+    r.loss2_note = load_loss_if_matching(*loss2, loss2_entries, "--initial_model " + ck.path + " (second loss)");
+    r.loss2_loaded = r.loss2_note.empty();
+    if (!r.loss2_loaded) r.loss2_note = "second loss (--trainfunc2): " + r.loss2_note;
+  }
   if (!loss) return r;
   if (loss_entries.empty()) {
     r.loss_note = "the file has no loss weights; the loss starts from its initialisation";
     return r;
   }
-  // Compare before loading so that a head of another size (new speakers) is a note, not an error.
-  const NamedTensors loss_state = loss->state();
-  std::string why;
-  for (const auto& [n, t] : loss_state) {
-    const Tensor* src = nullptr;
-    for (const auto& [sn, st] : loss_entries)
-      if (sn == n) src = &st;
-    if (!src) {
-      why = "the file's loss has no '" + n + "' (another loss)";
-      break;
-    }
-    if (src->shape() != t.shape()) {
-      why = "'" + n + "' is " + shape_str(src->shape()) + " in the file but " + shape_str(t.shape()) +
-            " here (another class count?)";
-      break;
-    }
-  }
-  if (why.empty() && loss_entries.size() != loss_state.size()) why = "the file's loss has other entries (another loss)";
-  if (!why.empty()) {
-    r.loss_note = "loss weights not loaded, re-initialised: " + why;
-    return r;
-  }
-  load_state(*loss, loss_entries, {}, "--initial_model " + ck.path + " (loss)");
-  r.loss_loaded = true;
+  r.loss_note = load_loss_if_matching(*loss, loss_entries, "--initial_model " + ck.path + " (loss)");
+  r.loss_loaded = r.loss_note.empty();
+  if (!r.loss_loaded) r.loss_note = "loss " + r.loss_note;
   return r;
 }
 

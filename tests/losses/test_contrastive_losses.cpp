@@ -119,7 +119,7 @@ TEST_CASE("uniformity: PoN, APN and AN on normalised embeddings, t = 2") {
   for (const char* kind : {"PoN", "APN", "AN"}) {
     CAPTURE(kind);
     auto cfg = ref::f64_config(3, 2, 2);
-    cfg.uniform_sample = kind;
+    cfg.sample_type = kind;
     UniformityLoss loss(cfg, rng);
     CHECK(loss.parameters().empty());
     LossOutput out = loss.forward(x, Tensor());
@@ -199,7 +199,7 @@ TEST_CASE("infonce: symmetric CLIP loss with a linear (not exp) learnable logit 
 
   // HardNeg's --loss infonce total: 0.2·clip + 0.8·AAMsoftmax(view 1), metric from the classifier.
   auto cfg = ref::f64_config(3, 6, 2);
-  cfg.infonce_aam_mix = true;
+  cfg.infonce_aam_mix = "true";
   InfoNCELoss mixed(cfg, rng, false);
   CHECK(ref::param_names(mixed) == std::vector<std::string>{"logit_scale", "aam.weight"});
   ref::Labels y{3, 1, 0, 2, 5};
@@ -232,7 +232,7 @@ TEST_CASE("aam_infonce: AAM (m 0.2, s 10) on row-normalised logits, mixed 0.2/0.
   ref::gradcheck_loss(loss, x, ref::labels(y));
 
   // Without the mix: the margin contrastive term alone (labels optional).
-  cfg.infonce_aam_mix = false;
+  cfg.infonce_aam_mix = "false";
   InfoNCELoss pure(cfg, rng, true);
   CHECK(ref::param_names(pure) == std::vector<std::string>{"logit_scale"});
   test::expect_close(pure.forward(x, Tensor()).loss, {clip_ref(ref::groups(x), std::log(1 / 0.07), true)}, 1e-12, 1e-11,

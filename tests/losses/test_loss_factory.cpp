@@ -75,9 +75,9 @@ TEST_CASE("LossConfig defaults are voxceleb_trainer's command-line defaults") {
   CHECK(c.init_w == 10);
   CHECK(c.init_b == -5);
   CHECK(c.uniform_t == 2);
-  CHECK(c.uniform_sample == "PoN");
-  CHECK(c.logit_scale_init == doctest::Approx(std::log(1 / 0.07)).epsilon(1e-15));
-  CHECK(c.temperature == 0.07);
+  CHECK(c.sample_type == "PoN");
+  CHECK(c.infonce_temperature == 0.07);   // HardNeg's logit_scale starts at ln(1/0.07)
+  CHECK(c.ssl_temperature == 0.07);
 }
 
 TEST_CASE("make_loss: every name, its properties and parameter names") {
@@ -170,10 +170,12 @@ TEST_CASE("make_loss: unknown names and inconsistent settings name the loss and 
   bad("arc_margin", [](LossConfig& k) { k.margin = -0.2; }, "arc_margin: margin -0.2 must be in [0, pi)");
   bad("softmax", [](LossConfig& k) { k.dtype = DType::i64; }, "softmax: dtype i64 (f32 or f64 expected)");
   bad("triplet", [](LossConfig& k) { k.hard_prob = -0.5; }, "triplet: hard_prob -0.5 must be in [0, 1]");
-  bad("uniformity", [](LossConfig& k) { k.uniform_sample = "ALL"; }, "uniformity: uniform_sample 'ALL' (PoN, APN or AN");
+  bad("uniformity", [](LossConfig& k) { k.sample_type = "ALL"; }, "uniformity: sample_type 'ALL' (PoN, APN or AN");
   bad("uniformity", [](LossConfig& k) { k.uniform_t = 0; }, "uniformity: uniform_t 0 must be positive");
   bad("cel", [](LossConfig& k) { k.sim_loss = "ge2e"; }, "cel: sim_loss 'ge2e' (anglecontrast, angleproto or proto");
-  bad("ssl_infonce", [](LossConfig& k) { k.temperature = 0; }, "ssl_infonce: temperature 0 must be positive");
+  bad("ssl_infonce", [](LossConfig& k) { k.ssl_temperature = 0; }, "ssl_infonce: ssl_temperature 0 must be positive");
+  bad("infonce", [](LossConfig& k) { k.infonce_temperature = 0; }, "infonce: infonce_temperature 0 must be in (0, 1)");
+  bad("infonce", [](LossConfig& k) { k.infonce_aam_mix = "yes"; }, "infonce: infonce_aam_mix 'yes' (auto, true");
   bad("aam_infonce", [](LossConfig& k) { k.infonce_mix_weight = 2; }, "aam_infonce: infonce_mix_weight 2 must be in [0, 1]");
   bad("aam_infonce", [](LossConfig& k) { k.infonce_row_margin = -1; },
       "aam_infonce: infonce_row_margin -1 must be in [0, pi)");

@@ -98,25 +98,25 @@ Tensor four_rows() {
 
 LossConfig triplet_config(const std::string& sampling, const std::string& clamp, double margin = 0.2) {
   LossConfig c = ref::f64_config(4, 2, 2);
-  c.pyannote.triplet_sampling = sampling;
-  c.pyannote.triplet_clamp = clamp;
-  c.pyannote.triplet_margin = margin;
+  c.pyannote_triplet_sampling = sampling;
+  c.pyannote_triplet_clamp = clamp;
+  c.pyannote_triplet_margin = margin;
   return c;
 }
 
 }  // namespace
 
 TEST_CASE("pyannote losses: defaults are pyannote's class defaults") {
-  PyannoteLossOptions o;
-  CHECK(o.aam_margin == 0.1);
-  CHECK(o.aam_scale == 7.0);
-  CHECK(o.coco_alpha == 6.25);
-  CHECK(o.center_loss_weight == 1.0);
-  CHECK_FALSE(o.classifier_bias);
-  CHECK(o.contrastive_margin == 0.2);
-  CHECK(o.triplet_margin == 0.2);
-  CHECK(o.triplet_clamp == "positive");
-  CHECK(o.triplet_sampling == "all");
+  LossConfig o;
+  CHECK(o.pyannote_aam_margin == 0.1);
+  CHECK(o.pyannote_aam_scale == 7.0);
+  CHECK(o.pyannote_coco_alpha == 6.25);
+  CHECK(o.pyannote_center_loss_weight == 1.0);
+  CHECK_FALSE(o.pyannote_classifier_bias);
+  CHECK(o.pyannote_contrastive_margin == 0.2);
+  CHECK(o.pyannote_triplet_margin == 0.2);
+  CHECK(o.pyannote_triplet_clamp == "positive");
+  CHECK(o.pyannote_triplet_sampling == "all");
 }
 
 TEST_CASE("arc_linear: hand-worked value, loops, no threshold trick, the cosine clamp, gradients") {
@@ -155,8 +155,8 @@ TEST_CASE("arc_linear: hand-worked value, loops, no threshold trick, the cosine 
 
   // Random batch against loops written with acos / cos; then the margin hook.
   LossConfig big = ref::f64_config(5, 6, 1);
-  big.pyannote.aam_margin = 0.3;
-  big.pyannote.aam_scale = 10;
+  big.pyannote_aam_margin = 0.3;
+  big.pyannote_aam_scale = 10;
   ArcLinearLoss arc(big, rng);
   Tensor xr = rand_input({7, 5}, rng);
   ref::Labels y{0, 5, 2, 2, 3, 1, 4};
@@ -200,7 +200,7 @@ TEST_CASE("coco: hand-worked value, loops, gradients, centres") {
                      "coco hand-worked");
 
   LossConfig cfg = ref::f64_config(4, 5, 1);
-  cfg.pyannote.coco_alpha = 3;
+  cfg.pyannote_coco_alpha = 3;
   CocoLoss coco(cfg, rng);
   Tensor xr = rand_input({6, 4}, rng);
   ref::Labels y{4, 0, 1, 1, 3, 2};
@@ -228,7 +228,7 @@ TEST_CASE("pyannote_softmax: linear classifier without bias by default, loops, g
   ref::gradcheck_loss(loss, x, ref::labels(y));
 
   LossConfig biased = ref::f64_config(3, 4, 1);
-  biased.pyannote.classifier_bias = true;
+  biased.pyannote_classifier_bias = true;
   PyannoteSoftmaxLoss with_bias(biased, rng);
   CHECK(ref::param_names(with_bias) == std::vector<std::string>{"classifier.weight", "classifier.bias"});
   ref::gradcheck_loss(with_bias, x, ref::labels(y));
@@ -250,7 +250,7 @@ TEST_CASE("center: classification + λ·centre term, hand-worked and loops; the 
                      "center hand-worked");
 
   LossConfig cfg = ref::f64_config(4, 5, 1);
-  cfg.pyannote.center_loss_weight = 0.5;
+  cfg.pyannote_center_loss_weight = 0.5;
   CenterLoss center(cfg, rng);
   Tensor xr = rand_input({6, 4}, rng);
   ref::Labels y{4, 0, 1, 1, 3, 0};   // class 2 is absent
@@ -294,7 +294,7 @@ TEST_CASE("contrastive: hand-worked value over all pairs, loops, gradients, metr
 
   // (N, M, D) with labels (a speaker may repeat across groups) and the same rows as (B, D) with labels.
   LossConfig cfg = ref::f64_config(3, 2, 3);
-  cfg.pyannote.contrastive_margin = 0.3;
+  cfg.pyannote_contrastive_margin = 0.3;
   ContrastiveLoss c3(cfg, rng);
   Tensor x = rand_input({4, 3, 3}, rng);
   ref::Labels groups{7, 2, 7, 9};
@@ -458,20 +458,20 @@ TEST_CASE("pyannote losses: input and configuration errors") {
     CAPTURE(name);
     CHECK_THROWS_WITH_AS(make_loss(name, c), doctest::Contains(message), Error);
   };
-  bad("pyannote_triplet", [](LossConfig& c) { c.pyannote.triplet_clamp = "hinge"; },
-      "pyannote_triplet: pyannote.triplet_clamp 'hinge' (positive, softmargin or sigmoid expected)");
-  bad("pyannote_triplet", [](LossConfig& c) { c.pyannote.triplet_sampling = "semi"; },
-      "pyannote_triplet: pyannote.triplet_sampling 'semi' (all, hard, negative or easy expected)");
-  bad("pyannote_triplet", [](LossConfig& c) { c.pyannote.triplet_margin = std::nan(""); },
-      "pyannote_triplet: pyannote.triplet_margin nan must be finite");
-  bad("contrastive", [](LossConfig& c) { c.pyannote.contrastive_margin = -0.1; },
-      "contrastive: pyannote.contrastive_margin -0.1 must be finite and >= 0");
-  bad("arc_linear", [](LossConfig& c) { c.pyannote.aam_scale = 0; }, "arc_linear: pyannote.aam_scale 0 must be positive");
-  bad("arc_linear", [](LossConfig& c) { c.pyannote.aam_margin = 4; },
-      "arc_linear: pyannote.aam_margin 4 must be in [0, pi)");
-  bad("coco", [](LossConfig& c) { c.pyannote.coco_alpha = -1; }, "coco: pyannote.coco_alpha -1 must be positive");
-  bad("center", [](LossConfig& c) { c.pyannote.center_loss_weight = -1; },
-      "center: pyannote.center_loss_weight -1 must be finite and >= 0");
+  bad("pyannote_triplet", [](LossConfig& c) { c.pyannote_triplet_clamp = "hinge"; },
+      "pyannote_triplet: pyannote_triplet_clamp 'hinge' (positive, softmargin or sigmoid expected)");
+  bad("pyannote_triplet", [](LossConfig& c) { c.pyannote_triplet_sampling = "semi"; },
+      "pyannote_triplet: pyannote_triplet_sampling 'semi' (all, hard, negative or easy expected)");
+  bad("pyannote_triplet", [](LossConfig& c) { c.pyannote_triplet_margin = std::nan(""); },
+      "pyannote_triplet: pyannote_triplet_margin nan must be finite");
+  bad("contrastive", [](LossConfig& c) { c.pyannote_contrastive_margin = -0.1; },
+      "contrastive: pyannote_contrastive_margin -0.1 must be finite and >= 0");
+  bad("arc_linear", [](LossConfig& c) { c.pyannote_aam_scale = 0; }, "arc_linear: pyannote_aam_scale 0 must be positive");
+  bad("arc_linear", [](LossConfig& c) { c.pyannote_aam_margin = 4; },
+      "arc_linear: pyannote_aam_margin 4 must be in [0, pi)");
+  bad("coco", [](LossConfig& c) { c.pyannote_coco_alpha = -1; }, "coco: pyannote_coco_alpha -1 must be positive");
+  bad("center", [](LossConfig& c) { c.pyannote_center_loss_weight = -1; },
+      "center: pyannote_center_loss_weight -1 must be finite and >= 0");
   bad("center", [](LossConfig& c) { c.nClasses = 1; }, "center: nClasses 1 must be at least 2");
   bad("contrastive", [](LossConfig& c) { c.nPerSpeaker = 1; }, "contrastive: needs nPerSpeaker >= 2, got nPerSpeaker 1");
 
@@ -510,7 +510,7 @@ TEST_CASE("pyannote losses on the GPU match the CPU") {
     c.nOut = 32;
     c.nClasses = 50;
     c.nPerSpeaker = k.m;
-    if (*k.sampling) c.pyannote.triplet_sampling = k.sampling;
+    if (*k.sampling) c.pyannote_triplet_sampling = k.sampling;
     auto cpu = make_loss(k.name, c), gpu = make_loss(k.name, c);   // same seed: same parameters
     gpu->to(Device::cuda());
     Tensor x = Tensor::normal({16, k.m, c.nOut}, rng);

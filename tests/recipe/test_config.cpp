@@ -12,6 +12,7 @@
 #include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/trainer.h"
 #include "losses/loss.h"
+#include "losses/second_loss.h"
 #include "nets/model.h"
 #include "support/check.h"
 
@@ -155,10 +156,11 @@ TEST_CASE("configs/: every recipe parses, passes the checks and builds its model
     CHECK(model->embedding_dim() == c.nOut);
     const LossConfig lc = loss_config(c);
     CHECK(make_loss(c.trainfunc, lc) != nullptr);
+    if (!c.trainfunc2.empty()) CHECK(make_second_loss(c.trainfunc2, lc) != nullptr);
     // Each anchor recipe notes what its reference published (the demo notes what it reaches here).
     std::ifstream f(path);
     const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     CHECK(text.find("EER") != std::string::npos);
   }
-  CHECK(files >= 8);
+  CHECK(files >= 10);
 }

@@ -1,0 +1,83 @@
+// validate_loss_settings (see trainer.h): the range and name checks of the losses/loss_settings.def flags and of
+// --trainfunc2 / --trainfunc2_weight, before any work; each failure is a UsageError naming the flag. Every
+// setting is checked whichever loss reads it, so a recipe file cannot carry a bad value unnoticed. (A second
+// classification loss's class count is checked against the training list with the first's, Trainer::
+// read_train_data.)
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "apps/recipe/trainer.h"
+#include "losses/loss.h"
+#include "losses/second_loss.h"
+
+namespace spk::recipe {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+std::string num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void require(bool ok, const std::string& flag, const std::string& what) {
+  if (!ok) throw UsageError(flag + ": " + what);
+}
+
+void one_of(const std::string& value, const std::string& flag, const std::set<std::string>& allowed) {
+  std::string names;
+  for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+  require(allowed.count(value) != 0, flag, "unknown value '" + value + "' (" + names + ")");
+}
+
+void positive(double v, const std::string& flag) { require(v > 0, flag, "must be positive, got " + num(v)); }
+void non_negative(double v, const std::string& flag) { require(v >= 0, flag, "must be 0 or more, got " + num(v)); }
+void angle(double v, const std::string& flag) {
+  require(v >= 0 && v < kPi, flag, "must be in [0, pi), got " + num(v));
+}
+
+}  // namespace
+
+void validate_loss_settings(const RecipeConfig& c) {
+  // (Values are finite: the option parser rejects NaN and infinities.)
+  one_of(c.sim_loss, "--sim_loss", {"anglecontrast", "angleproto", "proto"});
+  non_negative(c.lambda_s, "--lambda_s");
+  non_negative(c.lambda_u, "--lambda_u");
+  positive(c.uniform_t, "--uniform_t");
+  one_of(c.sample_type, "--sample_type", {"PoN", "APN", "AN"});
+  require(c.infonce_temperature > 0 && c.infonce_temperature < 1, "--infonce_temperature",
+          "must be in (0, 1): the logit scale starts at ln(1/T), got " + num(c.infonce_temperature));
+  one_of(c.infonce_aam_mix, "--infonce_aam_mix", {"auto", "true", "false"});
+  require(c.infonce_mix_weight >= 0 && c.infonce_mix_weight <= 1, "--infonce_mix_weight",
+          "must be in [0, 1], got " + num(c.infonce_mix_weight));
+  angle(c.infonce_cls_margin, "--infonce_cls_margin");
+  positive(c.infonce_cls_scale, "--infonce_cls_scale");
+  angle(c.infonce_row_margin, "--infonce_row_margin");
+  positive(c.infonce_row_scale, "--infonce_row_scale");
+  positive(c.ssl_temperature, "--ssl_temperature");
+  angle(c.pyannote_aam_margin, "--pyannote_aam_margin");
+  positive(c.pyannote_aam_scale, "--pyannote_aam_scale");
+  positive(c.pyannote_coco_alpha, "--pyannote_coco_alpha");
+  non_negative(c.pyannote_center_loss_weight, "--pyannote_center_loss_weight");
+  non_negative(c.pyannote_contrastive_margin, "--pyannote_contrastive_margin");
+  non_negative(c.pyannote_triplet_margin, "--pyannote_triplet_margin");
+  one_of(c.pyannote_triplet_clamp, "--pyannote_triplet_clamp", {"positive", "softmargin", "sigmoid"});
+  one_of(c.pyannote_triplet_sampling, "--pyannote_triplet_sampling", {"all", "hard", "negative", "easy"});
+
+  non_negative(c.trainfunc2_weight, "--trainfunc2_weight");
+  if (c.trainfunc2.empty()) return;
+  std::string names;
+  for (const auto& n : loss_names()) names += (names.empty() ? "" : ", ") + n;
+  PerSpeaker per_speaker{};
+  require(loss_per_speaker(second_loss_name(c.trainfunc2), per_speaker), "--trainfunc2",
+          "unknown loss '" + c.trainfunc2 + "' (" + names + ", or uniform)");
+  require(per_speaker_accepts(per_speaker, c.nPerSpeaker), "--trainfunc2",
+          c.trainfunc2 + " needs nPerSpeaker " + per_speaker_str(per_speaker) + ", but --nPerSpeaker is " +
+              num(double(c.nPerSpeaker)) + " (for --trainfunc " + c.trainfunc +
+              "): both losses see the same batch");
+}
+
+}  // namespace spk::recipe
