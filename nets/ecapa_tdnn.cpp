@@ -2,6 +2,7 @@
 #include "nets/ecapa_tdnn.h"
 
 #include <limits>
+#include <utility>
 
 #include "engine/rng.h"
 
@@ -45,10 +46,11 @@ Tensor Bottle2neck::forward(const Tensor& x) {
   return out * s + x;
 }
 
-EcapaTdnn::EcapaTdnn(const ModelConfig& config, Rng& rng) : SpeakerNet(config.n_mels, config.nOut) {
-  SPK_CHECK(config.encoder_type.empty() || config.encoder_type == "ASP", "ECAPA_TDNN: unknown --encoder_type '",
+EcapaTdnn::EcapaTdnn(const ModelConfig& config, Rng& rng, int64_t attention_channels, std::string name)
+    : SpeakerNet(config.n_mels, config.nOut), name_(std::move(name)) {
+  SPK_CHECK(config.encoder_type.empty() || config.encoder_type == "ASP", name_, ": unknown --encoder_type '",
             config.encoder_type, "' (ECAPA_TDNN has its own context-aware attentive statistics pooling, ASP)");
-  SPK_CHECK(config.C >= 8 && config.C % 8 == 0, "ECAPA_TDNN: --C ", config.C, " must be a positive multiple of 8");
+  SPK_CHECK(config.C >= 8 && config.C % 8 == 0, name_, ": --C ", config.C, " must be a positive multiple of 8");
   const int64_t c = config.C;
   Conv1dOptions p2;
   p2.padding = 2;
@@ -59,9 +61,9 @@ EcapaTdnn::EcapaTdnn(const ModelConfig& config, Rng& rng) : SpeakerNet(config.n_
   layer3 = register_module("layer3", std::make_shared<Bottle2neck>(c, 3, 4, 8, rng));
   layer4 = register_module("layer4", std::make_shared<Conv1d>(3 * c, 1536, 1, rng));
   auto att = register_module("attention", std::make_shared<Slots>());
-  att_conv0 = att->add("0", std::make_shared<Conv1d>(4608, 256, 1, rng));
-  att_bn2 = att->add("2", std::make_shared<BatchNorm1d>(256));
-  att_conv4 = att->add("4", std::make_shared<Conv1d>(256, 1536, 1, rng));
+  att_conv0 = att->add("0", std::make_shared<Conv1d>(4608, attention_channels, 1, rng));
+  att_bn2 = att->add("2", std::make_shared<BatchNorm1d>(attention_channels));
+  att_conv4 = att->add("4", std::make_shared<Conv1d>(attention_channels, 1536, 1, rng));
   bn5 = register_module("bn5", std::make_shared<BatchNorm1d>(3072));
   fc6 = register_module("fc6", std::make_shared<Linear>(3072, config.nOut, rng));
   bn6 = register_module("bn6", std::make_shared<BatchNorm1d>(config.nOut));

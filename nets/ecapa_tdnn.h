@@ -14,6 +14,13 @@
 // mean subtraction, SpecAugment in training: spk_train --spec_aug, engine/audio/spec_augment.h) runs outside
 // the model.
 //
+// ECAPA_TDNN_HardNeg (CJchanghwan/speaker_recognition_framework @ f61b9b6 model.py ECAPA_TDNN, built on TaoRuijie's):
+// the same network with attention.0 Conv1d(4608, 64), attention.2 BN1d(64), attention.4 Conv1d(64, 1536);
+// 14,264,320 params at C = 1024, 5,797,952 at C = 512 (1,180,224 fewer). Its checkpoints also hold attn.*
+// (MultiheadAttention(192, 4)), itm_head.* (the ITM head of its "blip" loss) and pool.* (an MHASTP(1536) its
+// forward never calls), 247,946 more parameters that play no part in the embedding: the importer skips them
+// as extra entries. (Its training log's "Model para number" 13.84 counts them: 14,512,266 / 2^20.)
+//
 // Parameter counts (by hand; checked in tests/nets/test_ecapa_tdnn.cpp), n_mels 80, nOut 192:
 //   C = 1024: conv1 410,624 + bn1 2,048; Bottle2neck 2,713,344 each (conv1 1,049,600, bn1 2,048,
 //     convs 7·49,280, bns 7·256, conv3 1,049,600, bn3 2,048, se 131,200 + 132,096) x 3;
@@ -40,14 +47,20 @@ class Bottle2neck : public Module {
 
 class EcapaTdnn : public SpeakerNet {
  public:
-  EcapaTdnn(const ModelConfig& config, Rng& rng);
+  // attention_channels: the attention bottleneck (attention.0's outputs): 256 in TaoRuijie's model.py, 64 in
+  // the HardNeg seed's (CJchanghwan/speaker_recognition_framework model.py ECAPA_TDNN; "ECAPA_TDNN_HardNeg").
+  EcapaTdnn(const ModelConfig& config, Rng& rng, int64_t attention_channels = 256,
+            std::string name = "ECAPA_TDNN");
   Tensor forward(const Tensor& feats) override;
-  std::string name() const override { return "ECAPA_TDNN"; }
+  std::string name() const override { return name_; }
 
   std::shared_ptr<Conv1d> conv1, layer4, att_conv0, att_conv4;
   std::shared_ptr<BatchNorm1d> bn1, att_bn2, bn5, bn6;
   std::shared_ptr<Bottle2neck> layer1, layer2, layer3;
   std::shared_ptr<Linear> fc6;
+
+ private:
+  std::string name_;
 };
 
 }  // namespace spk

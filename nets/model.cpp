@@ -3,11 +3,11 @@
 
 #include "engine/rng.h"
 #include "nets/ecapa_tdnn.h"
-#include "nets/resnet34.h"
 #include "nets/resnet_se34l.h"
 #include "nets/resnet_se34v2.h"
 #include "nets/tdnn.h"
 #include "nets/vggvox.h"
+#include "nets/wespeaker_resnet.h"
 
 namespace spk {
 
@@ -20,7 +20,11 @@ void SpeakerNet::check_input(const Tensor& feats, int64_t min_frames) const {
 
 const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {"ResNetSE34L", "ResNetSE34V2", "VGGVox",
-                                                 "ECAPA_TDNN",  "ResNet34",     "TDNN"};
+                                                 "ECAPA_TDNN",  "ResNet34",     "TDNN",
+                                                 // wespeaker_resnet.h's other depths; the HardNeg seed's ECAPA
+                                                 "ResNet18", "ResNet50", "ResNet101", "ResNet152", "ResNet221",
+                                                 "ResNet293", "ECAPA_TDNN_HardNeg", "ResNet18_HardNeg",
+                                                 "ResNet34_HardNeg"};
   return names;
 }
 
@@ -31,7 +35,11 @@ std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfi
   if (name == "ResNetSE34V2") return std::make_shared<ResNetSE34V2>(config, rng);
   if (name == "VGGVox") return std::make_shared<VGGVox>(config, rng);
   if (name == "ECAPA_TDNN") return std::make_shared<EcapaTdnn>(config, rng);
-  if (name == "ResNet34") return std::make_shared<ResNet34>(config, rng);
+  if (name == "ECAPA_TDNN_HardNeg") return std::make_shared<EcapaTdnn>(config, rng, 64, name);
+  for (const auto& d : wespeaker_resnet_depths())
+    if (name == d.name) return std::make_shared<WespeakerResNet>(name, config, rng);
+  if (name == "ResNet18_HardNeg" || name == "ResNet34_HardNeg")
+    return std::make_shared<WespeakerResNet>(name, config, rng);
   if (name == "TDNN") return std::make_shared<XVectorTdnn>(config, rng);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;

@@ -47,7 +47,9 @@ class SpeakerNet : public Module {
 };
 
 // Models by --model name: ResNetSE34L, ResNetSE34V2, VGGVox, ECAPA_TDNN, ResNet34 (wespeaker), TDNN
-// (x-vector). Unknown names and encoder types throw spk::Error naming the flag.
+// (x-vector); ResNet18/50/101/152/221/293 (wespeaker, nets/wespeaker_resnet.h), the HardNeg seed's
+// ECAPA_TDNN_HardNeg (attention bottleneck 64), ResNet18_HardNeg and ResNet34_HardNeg. Unknown names and
+// encoder types throw spk::Error naming the flag.
 std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfig& config, Rng& rng);
 std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfig& config);
 const std::vector<std::string>& model_names();

@@ -45,7 +45,8 @@ import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "data", "models")
-MODEL_MODULES = ["golden_models.voxceleb_trainer", "golden_models.ecapa_wespeaker"]
+MODEL_MODULES = ["golden_models.voxceleb_trainer", "golden_models.ecapa_wespeaker",
+                 "golden_models.wespeaker_resnet"]
 COPRIME_STRIDES = [1, 3, 7, 11, 13]        # innermost first: stride of dim -1, -2, ...
 F32_EMB_OK, F32_GRAD_OK, MAX_DRAWS = 2e-6, 1e-5, 10
 KINK_EPS, KINK_OK = 1e-6, 1e-3

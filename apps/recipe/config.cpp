@@ -309,7 +309,10 @@ RecipeConfig recipe_config(const OptionParser& p) {
   // --encoder_type defaults to voxceleb_trainer's SAP, which only its own models have; the others get their
   // own pooling unless the flag is set.
   if (p.source("encoder_type") == OptionSource::default_value &&
-      (c.model == "ECAPA_TDNN" || c.model == "ResNet34" || c.model == "TDNN"))
+      (c.model == "ECAPA_TDNN" || c.model == "ResNet34" || c.model == "TDNN" ||
+       c.model == "ECAPA_TDNN_HardNeg" || c.model == "ResNet18" || c.model == "ResNet50" || c.model == "ResNet101" ||
+       c.model == "ResNet152" || c.model == "ResNet221" || c.model == "ResNet293" || c.model == "ResNet18_HardNeg" ||
+       c.model == "ResNet34_HardNeg"))
     c.encoder_type = "";
   return c;
 }

@@ -68,11 +68,16 @@ std::string frontend_name(const RecipeConfig& c) {
   }
   static const std::map<std::string, std::string> by_model = {
       {"ResNetSE34L", "resnetse34l"}, {"ResNetSE34V2", "resnetse34v2"}, {"VGGVox", "vggvox"},
-      {"ECAPA_TDNN", "ecapa"},        {"ResNet34", "wespeaker"},        {"TDNN", "wespeaker"}};
+      {"ECAPA_TDNN", "ecapa"},        {"ResNet34", "wespeaker"},        {"TDNN", "wespeaker"},
+      // wespeaker's other ResNet depths; the HardNeg seed's ECAPA has TaoRuijie's front end
+      {"ResNet18", "wespeaker"},      {"ResNet50", "wespeaker"},        {"ResNet101", "wespeaker"},
+      {"ResNet152", "wespeaker"},     {"ResNet221", "wespeaker"},       {"ResNet293", "wespeaker"},
+      {"ECAPA_TDNN_HardNeg", "ecapa"},{"ResNet18_HardNeg", "ecapa"},    {"ResNet34_HardNeg", "ecapa"}};
   auto it = by_model.find(c.model);
   if (it == by_model.end())
     throw UsageError("--model: unknown model '" + c.model + "' (ResNetSE34L, ResNetSE34V2, VGGVox, ECAPA_TDNN, "
-                     "ResNet34, TDNN)");
+                     "ResNet34, TDNN, ResNet18/50/101/152/221/293, ECAPA_TDNN_HardNeg, "
+                     "ResNet18_HardNeg, ResNet34_HardNeg)");
   return it->second;
 }
 

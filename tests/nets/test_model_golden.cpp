@@ -43,6 +43,7 @@ namespace {
 const std::vector<std::string> kGoldenCases = {
     "ResNetSE34L_SAP", "ResNetSE34L_ASP", "ResNetSE34V2_ASP", "VGGVox_SAP", "VGGVox_TAP", "VGGVox_MAX",
     "ECAPA_C512",      "ECAPA_C1024",     "TDNN",             "ResNet34_TSTP",
+    "ResNet18_MQMHASTP", "ResNet50_TSTP", "ResNet18_HardNeg",
 };
 
 constexpr double kEmbTol = 1e-5;
