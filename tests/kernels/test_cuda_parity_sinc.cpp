@@ -69,7 +69,8 @@ SPK_CUDA_PARITY_CASE(sinc_conv1d, "fused forward; x, low_hz, band_hz gradients; 
   AlgoGuard direct;
   Rng rng(22);
   struct Case { SincConvention conv; int64_t C, K, stride, padding, N, L; };
-  for (const Case& c : {Case{SincConvention::sincnet, 5, 17, 1, 0, 2, 300}, Case{SincConvention::sincnet, 80, 251, 1, 0, 2, 3000},
+  for (const Case& c : {Case{SincConvention::sincnet, 5, 17, 1, 0, 2, 300},
+                        Case{SincConvention::sincnet, 80, 251, 1, 0, 2, 3000},
                         Case{SincConvention::asteroid, 9, 31, 3, 7, 3, 777},
                         Case{SincConvention::asteroid, 128, 251, 10, 0, 2, 4000}}) {
     auto [low, band] = cutoffs(c.C, rng);
