@@ -2,6 +2,7 @@
 #include "engine/layers.h"
 
 #include <cmath>
+#include <vector>
 
 #include "engine/init.h"
 #include "engine/rng.h"
@@ -81,6 +82,51 @@ void BatchNorm::check_rank(const Tensor& x, const char* layer, int64_t lo, int64
 // it is kept so state() matches PyTorch's state_dict. item() syncs on a GPU: cheap next to a forward pass.
 void BatchNorm::count_batch() {
   num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+}
+
+InstanceNorm1d::InstanceNorm1d(int64_t c, InstanceNormOptions o) : opt(o), num_features(c) {
+  SPK_CHECK(c > 0, "InstanceNorm1d: num_features ", c, " must be positive");
+  check_float(o.dtype, "InstanceNorm1d");
+  SPK_CHECK(o.eps > 0, "InstanceNorm1d: eps ", o.eps, " must be positive");
+  if (o.affine) {
+    weight = register_parameter("weight", Tensor::ones({c}, o.dtype));
+    bias = register_parameter("bias", Tensor::zeros({c}, o.dtype));
+  }
+}
+
+Tensor InstanceNorm1d::forward(const Tensor& x) const {
+  SPK_CHECK(x.dim() == 3 && x.size(1) == num_features, "InstanceNorm1d(", num_features, "): expected (N, ",
+            num_features, ", T) input, got ", x.str());
+  return instance_norm1d(x, weight, bias, opt.eps);
+}
+
+// pyannote-audio SincConv1d(1, out_channels, ...) has out_channels cut-off rows; asteroid ParamSincFB(n_filters)
+// has n_filters // 2 (cosine and sine filter per row). Both round an even kernel size up.
+SincConv1d::SincConv1d(int64_t out_channels, SincOptions o, DType dtype) : opt(o) {
+  const bool asteroid = o.convention == SincConvention::asteroid;
+  SPK_CHECK(out_channels >= 1, "SincConv1d: out_channels ", out_channels, " must be positive");
+  SPK_CHECK(!asteroid || out_channels % 2 == 0, "SincConv1d: out_channels ", out_channels,
+            " must be even with the asteroid convention (a cosine and a sine filter per cut-off pair)");
+  SPK_CHECK(o.kernel_size >= 2, "SincConv1d: kernel_size ", o.kernel_size, " must be >= 2");
+  check_float(dtype, "SincConv1d");
+  if (opt.kernel_size % 2 == 0) ++opt.kernel_size;
+  auto [low, band] = sinc_init_cutoffs(asteroid ? out_channels / 2 : out_channels, opt, dtype);
+  low_hz_ = register_parameter("low_hz_", low);
+  band_hz_ = register_parameter("band_hz_", band);
+  if (asteroid) {   // np.hamming(K)[:K//2] and 2π·arange(-K//2, 0)/fs, float32 as ParamSincFB registers them
+    const int64_t half = opt.kernel_size / 2;
+    std::vector<double> w(static_cast<size_t>(half)), n(static_cast<size_t>(half));
+    for (int64_t j = 0; j < half; ++j) {
+      w[size_t(j)] = 0.54 - 0.46 * std::cos(2 * M_PI * double(j) / double(opt.kernel_size - 1));
+      n[size_t(j)] = 2 * M_PI * (double(j - half) / opt.sample_rate);
+    }
+    window_ = register_buffer("window_", Tensor::from_vector(w, {half}, DType::f32));
+    n_ = register_buffer("n_", Tensor::from_vector(n, {1, half}, DType::f32));
+  }
+}
+
+int64_t SincConv1d::out_channels() const {
+  return opt.convention == SincConvention::asteroid ? 2 * low_hz_.size(0) : low_hz_.size(0);
 }
 
 }  // namespace spk

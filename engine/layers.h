@@ -1,4 +1,4 @@
-// Basic layers on engine ops: Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d.
+// Basic layers on engine ops: Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, InstanceNorm1d, SincConv1d.
 //
 // Parameter names, shapes and default initialisation are PyTorch's, so state() loads PyTorch weights:
 //   Linear       weight (out, in), bias (out)
@@ -124,6 +124,43 @@ class BatchNorm2d : public BatchNorm {
     check_rank(x, "BatchNorm2d", 4, 4);
     return normalise(x, true);
   }
+};
+
+struct InstanceNormOptions {
+  double eps = 1e-5;
+  bool affine = false;              // torch.nn.InstanceNorm1d's default; pyannote's SincNet uses affine=True
+  DType dtype = DType::f32;
+};
+
+// torch.nn.InstanceNorm1d (track_running_stats=False): x (N, C, T), each (n, c) row normalised over T, then
+// weight/bias (C) when affine (start at 1 and 0). InstanceNorm1d(1, {.affine = true}) is the waveform
+// normalisation pyannote's SincNet applies to (N, 1, L) before the sinc layer (per-utterance mean/std).
+class InstanceNorm1d : public Module {
+ public:
+  explicit InstanceNorm1d(int64_t num_features, InstanceNormOptions options = {});
+  Tensor forward(const Tensor& x) const;
+  Tensor weight, bias;   // (C) or undefined when !affine
+  InstanceNormOptions opt;
+  int64_t num_features;
+};
+
+// SincNet's first layer: x (N, 1, L) -> (N, F, L_out), F band-pass filters built from learnable cut-offs
+// (engine/ops.h sinc_conv1d). Parameters low_hz_, band_hz_ (C, 1), named and initialised as pyannote-audio's
+// SincConv1d (sincnet: C = out_channels) and asteroid's ParamSincFB (asteroid: C = out_channels / 2, which must
+// be even), so a state_dict's names and shapes match. An even options.kernel_size is rounded up to odd, as both
+// references do; out_channels() is F.
+class SincConv1d : public Module {
+ public:
+  SincConv1d(int64_t out_channels, SincOptions options = {}, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x) const { return sinc_conv1d(x, low_hz_, band_hz_, opt); }
+  Tensor filters() const { return sinc_filters(low_hz_, band_hz_, opt); }   // (F, K)
+  int64_t out_channels() const;
+  Tensor low_hz_, band_hz_;   // (C, 1)
+  // asteroid only: ParamSincFB's buffers window_ (K/2) and n_ (1, K/2), registered as it does so that a
+  // state_dict (RawNet3's conv1.filterbank.*) matches name for name; the forward recomputes both in double and
+  // never reads them. Undefined for sincnet (pyannote keeps them as plain attributes, outside its state_dict).
+  Tensor window_, n_;
+  SincOptions opt;            // kernel_size as used (odd)
 };
 
 }  // namespace spk

@@ -109,6 +109,31 @@ Tensor cosine_matrix(const Tensor& a, const Tensor& b, double eps = 1e-8);
 // ||a_i - b_j||_2, as torch.cdist(p=2); the gradient at a zero distance is 0.
 Tensor euclidean_matrix(const Tensor& a, const Tensor& b);
 
+// ---- SincNet (engine/ops/sinc.cpp, kernels/sinc; formulas in kernels/sinc/sinc.h) ----
+// low_hz, band_hz (C, 1): the learnable cut-offs (the references' low_hz_ / band_hz_). Two conventions:
+//   sincnet   pyannote-audio 1.x SincConv1d / mravanelli/SincNet: C cosine band-pass filters
+//   asteroid  asteroid-filterbanks ParamSincFB (voxceleb_trainer RawNet3): C cosine then C sine filters (2C)
+enum class SincConvention : uint8_t { sincnet, asteroid };
+struct SincOptions {
+  SincConvention convention = SincConvention::sincnet;
+  int64_t kernel_size = 251;           // taps; odd (the layer rounds an even size up, as both references do)
+  int64_t stride = 1, padding = 0;     // sinc_conv1d only
+  double sample_rate = 16000;
+  double min_low_hz = 50, min_band_hz = 50;
+  // Mel-spaced initialisation (SincConv1d's constructor, sinc_init_cutoffs): the first low cut-off and the last
+  // high cut-off in Hz; init_high_hz <= 0 means the references' fs/2 − (min_low_hz + min_band_hz).
+  double init_low_hz = 30, init_high_hz = 0;
+};
+// (C, 1) cut-offs -> filters (F, K), F = C (sincnet) or 2C (asteroid). Differentiable in low_hz and band_hz.
+Tensor sinc_filters(const Tensor& low_hz, const Tensor& band_hz, const SincOptions& options);
+// x (N, 1, L) -> (N, F, L_out): conv1d(x, sinc_filters(...)) with options.stride/padding, no bias.
+// Differentiable in x, low_hz and band_hz. On CUDA the filter construction is fused into the conv kernel.
+Tensor sinc_conv1d(const Tensor& x, const Tensor& low_hz, const Tensor& band_hz, const SincOptions& options);
+// The references' initial cut-offs for C rows, (C, 1) each in dtype: mel-spaced edges
+// hz_0 .. hz_C between init_low_hz and init_high_hz; low_hz = hz[:-1], band_hz = diff(hz). Throws naming the
+// option when an edge is outside (0, sample_rate/2) or init_low_hz >= init_high_hz.
+std::pair<Tensor, Tensor> sinc_init_cutoffs(int64_t C, const SincOptions& options, DType dtype = DType::f32);
+
 // ---- regularisation ----
 // Training: zero each element with probability p (counter-based mask from rng), scale the rest by 1/(1-p).
 Tensor dropout(const Tensor& x, double p, Rng& rng, bool training);
