@@ -3,9 +3,11 @@
 
 #include "engine/rng.h"
 #include "nets/ecapa_tdnn.h"
+#include "nets/rawnet3.h"
 #include "nets/resnet34.h"
 #include "nets/resnet_se34l.h"
 #include "nets/resnet_se34v2.h"
+#include "nets/sinc_tdnn.h"
 #include "nets/tdnn.h"
 #include "nets/vggvox.h"
 
@@ -20,7 +22,8 @@ void SpeakerNet::check_input(const Tensor& feats, int64_t min_frames) const {
 
 const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {"ResNetSE34L", "ResNetSE34V2", "VGGVox",
-                                                 "ECAPA_TDNN",  "ResNet34",     "TDNN"};
+                                                 "ECAPA_TDNN",  "ResNet34",     "TDNN",
+                                                 "SincTDNN",    "RawNet3"};
   return names;
 }
 
@@ -33,6 +36,8 @@ std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfi
   if (name == "ECAPA_TDNN") return std::make_shared<EcapaTdnn>(config, rng);
   if (name == "ResNet34") return std::make_shared<ResNet34>(config, rng);
   if (name == "TDNN") return std::make_shared<XVectorTdnn>(config, rng);
+  if (name == "SincTDNN") return std::make_shared<SincTdnn>(config, rng);
+  if (name == "RawNet3") return std::make_shared<RawNet3>(config, rng);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
   SPK_FAIL("make_model: unknown --model '", name, "' (known: ", known, ")");
