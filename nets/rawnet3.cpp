@@ -106,8 +106,9 @@ RawNet3::RawNet3(const ModelConfig& config, Rng& rng) : SpeakerNet(1, config.nOu
   const int64_t c = config.C;
   SPK_CHECK(c >= 32 && c % 32 == 0, "RawNet3: --C ", c, " must be a positive multiple of 32 (C/4 sinc filters in ",
             "pairs, C/8 branch width)");
+  SPK_CHECK(config.sinc_stride >= 0, "RawNet3: --sinc_stride ", config.sinc_stride,
+            " must be at least 1 (0 = the model's, 10)");
   sinc_stride = config.sinc_stride > 0 ? config.sinc_stride : 10;
-  SPK_CHECK(sinc_stride >= 1, "RawNet3: --sinc_stride ", sinc_stride, " must be at least 1");
   auto pre = register_module("preprocess", std::make_shared<Slots>());
   pre_emphasis = pre->add("0", std::make_shared<PreEmphasis>());
   wave_norm = pre->add("1", affine_instance_norm(1, 1e-4));

@@ -69,6 +69,8 @@ SincTdnn::SincTdnn(const ModelConfig& config, Rng& rng) : SpeakerNet(1, config.n
   SPK_CHECK(config.encoder_type.empty() || config.encoder_type == "STAT",
             "SincTDNN: unknown --encoder_type '", config.encoder_type,
             "' (SincTDNN has the x-vector mean and standard deviation pooling, STAT)");
+  SPK_CHECK(config.sinc_stride >= 0, "SincTDNN: --sinc_stride ", config.sinc_stride,
+            " must be at least 1 (0 = the model's, 5)");
   const int64_t stride = config.sinc_stride > 0 ? config.sinc_stride : 5;
   sincnet_ = register_module("sincnet_", std::make_shared<SincNet>(stride, rng));
   tdnn_ = register_module("tdnn_", std::make_shared<PyannoteXVector>(kChannels, config.nOut, rng));

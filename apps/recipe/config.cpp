@@ -309,7 +309,8 @@ RecipeConfig recipe_config(const OptionParser& p) {
   // --encoder_type defaults to voxceleb_trainer's SAP, which only its own models have; the others get their
   // own pooling unless the flag is set.
   if (p.source("encoder_type") == OptionSource::default_value &&
-      (c.model == "ECAPA_TDNN" || c.model == "ResNet34" || c.model == "TDNN"))
+      (c.model == "ECAPA_TDNN" || c.model == "ResNet34" || c.model == "TDNN" || c.model == "SincTDNN" ||
+       c.model == "RawNet3"))
     c.encoder_type = "";
   return c;
 }

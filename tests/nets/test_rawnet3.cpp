@@ -80,6 +80,7 @@ TEST_CASE("RawNet3: shortest input, --sinc_stride, --encoder_type, --C") {
   auto s5 = std::dynamic_pointer_cast<RawNet3>(make_model("RawNet3", rawnet3(16, "ASP", 64, 5)));
   CHECK(s5->min_samples() == 251 + 29 * 5);
   CHECK(s5->forward(test::random_wave(2, 400)).shape() == Shape{2, 16});
+  CHECK_THROWS_WITH_AS(make_model("RawNet3", rawnet3(16, "", 64, -2)), doctest::Contains("--sinc_stride -2"), Error);
   CHECK_THROWS_WITH_AS(make_model("RawNet3", rawnet3(16, "SAP")), doctest::Contains("--encoder_type"), Error);
   CHECK_THROWS_WITH_AS(make_model("RawNet3", rawnet3(16, "", 100)), doctest::Contains("--C"), Error);
 }

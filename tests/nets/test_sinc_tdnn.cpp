@@ -67,6 +67,7 @@ TEST_CASE("SincTDNN: frames, shortest input, --sinc_stride") {
   CHECK(s1->min_samples() == 251 + 479);
   CHECK(s1->sincnet_->sinc->opt.stride == 1);
   CHECK(s1->num_parameters() == m->num_parameters());
+  CHECK_THROWS_WITH_AS(make_model("SincTDNN", sinc_tdnn(16, -1)), doctest::Contains("--sinc_stride -1"), Error);
   ModelConfig bad = sinc_tdnn();
   bad.encoder_type = "SAP";
   CHECK_THROWS_WITH_AS(make_model("SincTDNN", bad), doctest::Contains("--encoder_type"), Error);
