@@ -2,6 +2,7 @@
 #include "engine/layers.h"
 
 #include <cmath>
+#include <vector>
 
 #include "engine/init.h"
 #include "engine/rng.h"
@@ -112,6 +113,16 @@ SincConv1d::SincConv1d(int64_t out_channels, SincOptions o, DType dtype) : opt(o
   auto [low, band] = sinc_init_cutoffs(asteroid ? out_channels / 2 : out_channels, opt, dtype);
   low_hz_ = register_parameter("low_hz_", low);
   band_hz_ = register_parameter("band_hz_", band);
+  if (asteroid) {   // np.hamming(K)[:K//2] and 2π·arange(-K//2, 0)/fs, float32 as ParamSincFB registers them
+    const int64_t half = opt.kernel_size / 2;
+    std::vector<double> w(static_cast<size_t>(half)), n(static_cast<size_t>(half));
+    for (int64_t j = 0; j < half; ++j) {
+      w[size_t(j)] = 0.54 - 0.46 * std::cos(2 * M_PI * double(j) / double(opt.kernel_size - 1));
+      n[size_t(j)] = 2 * M_PI * (double(j - half) / opt.sample_rate);
+    }
+    window_ = register_buffer("window_", Tensor::from_vector(w, {half}, DType::f32));
+    n_ = register_buffer("n_", Tensor::from_vector(n, {1, half}, DType::f32));
+  }
 }
 
 int64_t SincConv1d::out_channels() const {

@@ -156,6 +156,10 @@ class SincConv1d : public Module {
   Tensor filters() const { return sinc_filters(low_hz_, band_hz_, opt); }   // (F, K)
   int64_t out_channels() const;
   Tensor low_hz_, band_hz_;   // (C, 1)
+  // asteroid only: ParamSincFB's buffers window_ (K/2) and n_ (1, K/2), registered as it does so that a
+  // state_dict (RawNet3's conv1.filterbank.*) matches name for name; the forward recomputes both in double and
+  // never reads them. Undefined for sincnet (pyannote keeps them as plain attributes, outside its state_dict).
+  Tensor window_, n_;
   SincOptions opt;            // kernel_size as used (odd)
 };
 

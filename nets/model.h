@@ -7,6 +7,13 @@
 // the networks hold no torchfb / instancenorm buffers. A PyTorch checkpoint's front-end buffers
 // (torchfb.*, torchfbank.*) therefore have no counterpart here; the checkpoint loader skips them.
 //
+// Waveform input: a model that learns its front end from samples (SincNet's sinc layer, RawNet3's ParamSincFB)
+// has n_mels() == 1 and takes the raw waveform as (B, 1, L): ModelConfig::n_mels = 1 means waveform input. The
+// recipe's `--frontend waveform` (apps/recipe/frontend.h) hands it the 16 kHz samples unchanged, and the apps
+// set ModelConfig::n_mels = 1 for the --model names listed in waveform_models() there (a new waveform model
+// adds its name to that list). Anything such a model normalises (pre-emphasis, InstanceNorm1d over the
+// waveform, as pyannote's SincNet and RawNet3 do) it does inside forward(), with its parameters in its state.
+//
 // Parameter and buffer names follow the reference PyTorch state_dict names without voxceleb_trainer's
 // "__S__." prefix (the loader adds/strips it): see docs/models.md for the name map of each model.
 #pragma once
@@ -22,7 +29,7 @@ namespace spk {
 class Rng;
 
 struct ModelConfig {
-  int64_t n_mels = 40;               // --n_mels (feature rows); VGGVox requires 40
+  int64_t n_mels = 40;               // --n_mels (feature rows); VGGVox requires 40; 1 = waveform (B, 1, L)
   int64_t nOut = 512;                // --nOut (embedding size)
   std::string encoder_type = "SAP";  // --encoder_type (pooling); the empty string picks the model's default
   int64_t C = 1024;                  // ECAPA-TDNN channels (512 or 1024)

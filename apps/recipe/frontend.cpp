@@ -1,16 +1,19 @@
 // Model -> front end (see frontend.h).
 #include "apps/recipe/frontend.h"
 
+#include <algorithm>
 #include <map>
 
 #include "engine/audio/fbank.h"
 #include "engine/audio/mfcc.h"
+#include "engine/ops.h"
 
 namespace spk::recipe {
 
 namespace {
 
 constexpr const char* kMfccSuffix = "_mfcc";
+constexpr const char* kWaveform = "waveform";
 
 // "kaldi_voxceleb_mfcc" -> "kaldi_voxceleb"; "" when `name` is not an MFCC front end.
 std::string mfcc_preset_of(const std::string& name) {
@@ -44,11 +47,35 @@ FrontEnd mfcc_frontend(const RecipeConfig& c, const std::string& name) {
 
 }  // namespace
 
-std::string FrontEnd::error() const { return is_mfcc ? mfcc_config_error(mfcc) : fbank_config_error(fbank); }
+FrontEnd FrontEnd::waveform(double sample_rate) {
+  FrontEnd f;
+  f.fbank.sample_rate = sample_rate;
+  f.is_waveform = true;
+  return f;
+}
 
-std::string FrontEnd::str() const { return is_mfcc ? "mfcc " + mfcc_config_str(mfcc) : fbank_config_str(fbank); }
+std::string FrontEnd::error() const {
+  if (is_waveform) return fbank.sample_rate > 0 ? "" : "waveform front end: sample_rate must be positive";
+  return is_mfcc ? mfcc_config_error(mfcc) : fbank_config_error(fbank);
+}
 
-Tensor FrontEnd::features(const Tensor& wav) const { return is_mfcc ? spk::mfcc(wav, mfcc) : spk::fbank(wav, fbank); }
+std::string FrontEnd::str() const {
+  if (is_waveform) return "waveform (B, 1, L) at " + std::to_string(int64_t(fbank.sample_rate)) + " Hz";
+  return is_mfcc ? "mfcc " + mfcc_config_str(mfcc) : fbank_config_str(fbank);
+}
+
+Tensor FrontEnd::features(const Tensor& wav) const {
+  if (is_waveform) {
+    SPK_CHECK(wav.dim() == 2, "waveform front end: expected (B, L) samples, got ", wav.str());
+    return reshape(wav, {wav.size(0), 1, wav.size(1)});
+  }
+  return is_mfcc ? spk::mfcc(wav, mfcc) : spk::fbank(wav, fbank);
+}
+
+const std::vector<std::string>& waveform_models() {
+  static const std::vector<std::string> names = {"SincTDNN", "RawNet3"};
+  return names;
+}
 
 std::vector<std::string> mfcc_frontend_names() {
   std::vector<std::string> out;
@@ -61,14 +88,18 @@ std::string frontend_name(const RecipeConfig& c) {
     for (const auto& n : fbank_preset_names())
       if (n == c.frontend) return n;
     if (!mfcc_preset_of(c.frontend).empty()) return c.frontend;
+    if (c.frontend == kWaveform) return c.frontend;
     std::string names;
     for (const auto& n : fbank_preset_names()) names += " " + n;
     for (const auto& n : mfcc_frontend_names()) names += " " + n;
+    names += std::string(" ") + kWaveform;
     throw UsageError("--frontend: unknown preset '" + c.frontend + "' (auto," + names + ")");
   }
   static const std::map<std::string, std::string> by_model = {
       {"ResNetSE34L", "resnetse34l"}, {"ResNetSE34V2", "resnetse34v2"}, {"VGGVox", "vggvox"},
       {"ECAPA_TDNN", "ecapa"},        {"ResNet34", "wespeaker"},        {"TDNN", "wespeaker"}};
+  for (const auto& m : waveform_models())
+    if (m == c.model) return kWaveform;
   auto it = by_model.find(c.model);
   if (it == by_model.end())
     throw UsageError("--model: unknown model '" + c.model + "' (ResNetSE34L, ResNetSE34V2, VGGVox, ECAPA_TDNN, "
@@ -78,8 +109,24 @@ std::string frontend_name(const RecipeConfig& c) {
 
 FrontEnd frontend_config(const RecipeConfig& c) {
   const std::string name = frontend_name(c);
+  const bool wave_model =
+      std::find(waveform_models().begin(), waveform_models().end(), c.model) != waveform_models().end();
+  if (name == kWaveform) {   // --n_mels is not read
+    if (c.n_ceps != 0)
+      throw UsageError("--n_ceps " + std::to_string(c.n_ceps) + ": only for an MFCC --frontend, not waveform");
+    if (!wave_model) {
+      std::string names;
+      for (const auto& m : waveform_models()) names += (names.empty() ? "" : ", ") + m;
+      throw UsageError("--frontend waveform with --model " + c.model + ": only models that read the raw waveform (" +
+                       names + ") take it; " + c.model + " takes a filterbank (--frontend auto)");
+    }
+    return FrontEnd::waveform(FbankConfig{}.sample_rate);   // 16 kHz, as every preset
+  }
   if (c.n_mels < 1) throw UsageError("--n_mels: must be at least 1, got " + std::to_string(c.n_mels));
-  if (!mfcc_preset_of(name).empty()) return mfcc_frontend(c, name);
+  if (!mfcc_preset_of(name).empty() && !wave_model) return mfcc_frontend(c, name);
+  if (wave_model)
+    throw UsageError("--frontend " + name + " with --model " + c.model + ": the model reads the raw waveform; use "
+                     "--frontend waveform (or auto)");
   if (c.n_ceps != 0)
     throw UsageError("--n_ceps " + std::to_string(c.n_ceps) + ": only for an MFCC --frontend (" + [] {
       std::string s;

@@ -1,15 +1,21 @@
 // Recipe options -> model and loss configurations; the apps' main() (see recipe_parts.h).
 #include "apps/recipe/recipe_parts.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+
+#include "apps/recipe/frontend.h"
 
 namespace spk::recipe {
 
 ModelConfig model_config(const RecipeConfig& c) {
   ModelConfig mc;
-  mc.n_mels = c.n_mels;
+  // A waveform model (apps/recipe/frontend.h waveform_models()) gets n_mels = 1, the waveform contract of
+  // nets/model.h; --n_mels is a filterbank setting it does not read.
+  const auto& wave = waveform_models();
+  mc.n_mels = std::find(wave.begin(), wave.end(), c.model) != wave.end() ? 1 : c.n_mels;
   mc.nOut = c.nOut;
   mc.encoder_type = c.encoder_type;
   mc.C = c.C;

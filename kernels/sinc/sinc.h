@@ -7,7 +7,8 @@
 //   for the K = 2H + 1 taps, t_j = 2π(j − H)/fs, j < H (the left half; the right half mirrors it):
 //     cos row:  h[j] = w[j]·(sin(b·t_j) − sin(a·t_j)) / (t_j/2) / (2(b − a)),  h[H] = 1,  h[K−1−j] = h[j]
 //     sin row:  h[j] = w[j]·(cos(a·t_j) − cos(b·t_j)) / (t_j/2) / (2(b − a)),  h[H] = 0,  h[K−1−j] = −h[j]
-// (the band-pass 2b·sinc(2πbt) − 2a·sinc(2πat), windowed and normalised by 2(b − a), its peak.)
+// (the ideal band-pass 2b·sinc(2πb·m/fs) − 2a·sinc(2πa·m/fs), m = j − H, windowed and divided by 2(b − a), its
+// value at m = 0.)
 // Conventions (SincKind):
 //   sincnet   pyannote-audio 1.x SincConv1d / mravanelli/SincNet sinc_conv: C cos rows; the half Hamming
 //             window w[j] = 0.54 − 0.46·cos(2π·j·(K/2 − 1)/(⌊K/2⌋ − 1) / K) (torch.linspace(0, K/2 − 1, ⌊K/2⌋))

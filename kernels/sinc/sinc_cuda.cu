@@ -60,8 +60,7 @@ __device__ float tap(const SincParams& p, const float* low, const float* band, i
   return float(sin_row && j > H ? -h : h);
 }
 
-__global__ void filters_kernel(SincParams p, const float* low, const float* band, float* filters) {
-  const int64_t n = p.filters() * p.K;
+__global__ void filters_kernel(SincParams p, int64_t n, const float* low, const float* band, float* filters) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     filters[i] = tap(p, low, band, i / p.K, i % p.K);
 }
@@ -107,10 +106,10 @@ __global__ void filters_backward_kernel(SincParams p, const float* low, const fl
 
 // Fused filters + conv1d (x (N, 1, L) -> y (N, F, W_out)). Dynamic shared memory: kRows·K filter taps, then the
 // input span (kTile − 1)·stride + K.
-__global__ void sinc_conv_kernel(SincParams p, ConvGeom g, const float* x, const float* low, const float* band,
-                                 float* y) {
+__global__ void sinc_conv_kernel(SincParams p, ConvGeom g, int64_t F, int64_t W_out, const float* x, const float* low,
+                                 const float* band, float* y) {
   extern __shared__ float smem[];
-  const int64_t K = p.K, F = p.filters(), W_out = g.W_out(), L = g.W, stride = g.stride_w;
+  const int64_t K = p.K, L = g.W, stride = g.stride_w;
   float* filt = smem;
   float* xs = smem + kRows * K;
   const int64_t f0 = int64_t(blockIdx.y) * kRows, o0 = int64_t(blockIdx.x) * kTile, n = blockIdx.z;
@@ -143,7 +142,7 @@ __global__ void sinc_conv_kernel(SincParams p, ConvGeom g, const float* x, const
 void sinc_filters_forward_cuda(const SincParams& p, const float* low_hz, const float* band_hz, float* filters,
                                void* stream) {
   const int64_t n = p.filters() * p.K;
-  filters_kernel<<<blocks_for(n), kThreads, 0, cudaStream_t(stream)>>>(p, low_hz, band_hz, filters);
+  filters_kernel<<<blocks_for(n), kThreads, 0, cudaStream_t(stream)>>>(p, n, low_hz, band_hz, filters);
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
@@ -163,7 +162,7 @@ void sinc_conv1d_forward_cuda(const SincParams& p, const ConvGeom& g, const floa
   if (smem > 48 * 1024)
     SPK_CUDA_CHECK(cudaFuncSetAttribute(sinc_conv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
   const dim3 grid(unsigned((W_out + kTile - 1) / kTile), unsigned((F + kRows - 1) / kRows), unsigned(g.N));
-  sinc_conv_kernel<<<grid, kThreads, smem, cudaStream_t(stream)>>>(p, g, x, low_hz, band_hz, y);
+  sinc_conv_kernel<<<grid, kThreads, smem, cudaStream_t(stream)>>>(p, g, F, W_out, x, low_hz, band_hz, y);
   SPK_KERNEL_LAUNCH_CHECK();
 }
 

@@ -200,6 +200,15 @@ TEST_CASE("SincConv1d: state names, shapes and mel initialisation as pyannote / 
   a.kernel_size = 250;   // even: rounded up, as ParamSincFB does
   SincConv1d r(256, a);  // RawNet3: ParamSincFB(C // 4 = 256, 251)
   CHECK(r.low_hz_.shape() == Shape{128, 1});
+  // ParamSincFB's state_dict: low_hz_, band_hz_, then its buffers window_ (125) and n_ (1, 125), f32.
+  const NamedTensors rs = r.state();
+  REQUIRE(rs.size() == 4);
+  CHECK(rs[2].first == "window_");
+  CHECK(rs[3].first == "n_");
+  CHECK(r.window_.shape() == Shape{125});
+  CHECK(r.n_.shape() == Shape{1, 125});
+  CHECK(slice(r.window_, 0, 0, 1).item() == doctest::Approx(0.08));   // np.hamming(251)[0]
+  CHECK(slice(r.n_, 1, 124, 125).item() == doctest::Approx(-2 * M_PI / 16000));
   CHECK(r.opt.kernel_size == 251);
   CHECK(r.out_channels() == 256);
   CHECK(r.filters().shape() == Shape{256, 251});
