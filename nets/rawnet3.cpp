@@ -1,9 +1,6 @@
 // RawNet3 (see rawnet3.h).
 #include "nets/rawnet3.h"
 
-#include <cmath>
-#include <numbers>
-
 #include "engine/rng.h"
 
 namespace spk {
@@ -84,19 +81,8 @@ SincOptions asteroid_sinc(int64_t stride) {
 }
 }  // namespace
 
-ParamSincFB::ParamSincFB(int64_t n_filters, int64_t stride) : SincConv1d(n_filters, asteroid_sinc(stride)) {
-  const int64_t half = opt.kernel_size / 2;
-  std::vector<double> w(static_cast<size_t>(half)), n(static_cast<size_t>(half));
-  for (int64_t j = 0; j < half; ++j) {
-    w[size_t(j)] = 0.54 - 0.46 * std::cos(2 * std::numbers::pi * double(j) / double(opt.kernel_size - 1));   // np.hamming
-    n[size_t(j)] = 2 * std::numbers::pi * double(j - half) / opt.sample_rate;
-  }
-  window_ = register_buffer("window_", Tensor::from_vector(w, {half}));
-  n_ = register_buffer("n_", Tensor::from_vector(n, {1, half}));
-}
-
 ParamSincEncoder::ParamSincEncoder(int64_t n_filters, int64_t stride) {
-  filterbank = register_module("filterbank", std::make_shared<ParamSincFB>(n_filters, stride));
+  filterbank = register_module("filterbank", std::make_shared<SincConv1d>(n_filters, asteroid_sinc(stride)));
 }
 
 RawNet3::RawNet3(const ModelConfig& config, Rng& rng) : SpeakerNet(1, config.nOut) {

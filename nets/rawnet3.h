@@ -68,22 +68,14 @@ class RawBottle2neck : public Module {
   std::shared_ptr<Conv1d> residual;   // residual.0, null when inplanes == planes
 };
 
-// asteroid ParamSincFB(n_filters, 251, stride): the sinc layer with the asteroid convention (n_filters / 2 cut-off
-// rows, a cosine and a sine filter each) plus the reference's buffers window_ (np.hamming(251)[:125]) and n_
-// (2π·arange(-125, 0)/16000, (1, 125)), held only so that the state_dict is asteroid's: the filters come from the
-// formula (engine/ops.h sinc_filters), whatever values a checkpoint puts in them.
-class ParamSincFB : public SincConv1d {
- public:
-  ParamSincFB(int64_t n_filters, int64_t stride);
-  Tensor window_, n_;
-};
-
-// asteroid Encoder(ParamSincFB): the filterbank as its child "filterbank", (B, 1, L) -> (B, n_filters, L').
+// asteroid Encoder(ParamSincFB(n_filters, 251, stride)): the filterbank as its child "filterbank" (SincConv1d with
+// the asteroid convention: n_filters / 2 cut-off rows, a cosine and a sine filter each, and ParamSincFB's buffers
+// window_ / n_, which the forward never reads). (B, 1, L) -> (B, n_filters, L').
 class ParamSincEncoder : public Module {
  public:
   ParamSincEncoder(int64_t n_filters, int64_t stride);
   Tensor forward(const Tensor& x) const { return filterbank->forward(x); }
-  std::shared_ptr<ParamSincFB> filterbank;
+  std::shared_ptr<SincConv1d> filterbank;
 };
 
 class RawNet3 : public SpeakerNet {
