@@ -27,7 +27,7 @@
 // Params (C 1024, nOut 256, ECA): preprocess 2 + sinc 256 + bn1 512 + layer1 2,976,384 (conv1 263,168, bn1 2,048,
 // convs 344,960, bns 1,792, conv3 1,049,600, bn3 2,048, afms 1,050,624, residual 262,144) + layer2, layer3
 // 3,500,672 each + layer4 4,720,128 + attention 788,352 + bn5 6,144 + fc6 786,688 + bn6 512 = 16,280,322
-// (the paper's 16.3 M); ASP: attention 590,337, total 16,082,307.
+// (counted from the reference module); ASP: attention 590,337, total 16,082,307.
 // Frames: L samples -> (L - 251)/s + 1 after the sinc layer -> /5 -> /3 (floor each) = T >= 2 for the unbiased
 // variance: L >= 251 + 29 s (541 at stride 10; 4 s = 64,000 samples give 426 frames).
 #pragma once
