@@ -38,7 +38,8 @@ struct FrontEnd {
 std::vector<std::string> mfcc_frontend_names();
 
 // --frontend auto picks by --model: ResNetSE34L -> resnetse34l, ResNetSE34V2 -> resnetse34v2, VGGVox -> vggvox,
-// ECAPA_TDNN -> ecapa, ResNet34 and TDNN -> wespeaker, the waveform models (waveform_models()) -> waveform. For an fbank, n_mels always comes from --n_mels;
+// ECAPA_TDNN -> ecapa, ResNet34 and TDNN -> wespeaker, the waveform models (waveform_models()) -> waveform.
+// For an fbank, n_mels always comes from --n_mels;
 // --log_input switches the log of the voxceleb_trainer presets (resnetse34l, resnetse34v2, vggvox: their models
 // take log only with --log_input); the other presets always take the log, as their references do. For an MFCC
 // preset, --n_ceps (0 = the preset's) sets the cepstra, which must equal --n_mels (the model's input width); the

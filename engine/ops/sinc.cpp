@@ -149,8 +149,8 @@ std::pair<Tensor, Tensor> sinc_init_cutoffs(int64_t C, const SincOptions& o, DTy
   SPK_CHECK(std::isfinite(lo) && lo > 0 && lo < nyquist, "SincOptions.init_low_hz ", lo,
             " must lie in (0, sample_rate/2 = ", nyquist, ")");
   SPK_CHECK(std::isfinite(hi) && hi > 0 && hi < nyquist, "SincOptions.init_high_hz ", hi,
-            o.init_high_hz > 0 ? "" : " (sample_rate/2 - min_low_hz - min_band_hz)", " must lie in (0, sample_rate/2 = ",
-            nyquist, ")");
+            o.init_high_hz > 0 ? "" : " (sample_rate/2 - min_low_hz - min_band_hz)",
+            " must lie in (0, sample_rate/2 = ", nyquist, ")");
   SPK_CHECK(lo < hi, "SincOptions.init_low_hz ", lo, " must be below init_high_hz ", hi);
   auto to_mel = [](double f) { return 2595 * std::log10(1 + f / 700); };
   auto to_hz = [](double m) { return 700 * (std::pow(10.0, m / 2595) - 1); };
@@ -162,7 +162,8 @@ std::pair<Tensor, Tensor> sinc_init_cutoffs(int64_t C, const SincOptions& o, DTy
     low[size_t(i)] = hz[size_t(i)];
     band[size_t(i)] = hz[size_t(i + 1)] - hz[size_t(i)];
   }
-  return {Tensor::from_vector(low, {C, 1}, DType::f64).to(dtype), Tensor::from_vector(band, {C, 1}, DType::f64).to(dtype)};
+  return {Tensor::from_vector(low, {C, 1}, DType::f64).to(dtype),
+          Tensor::from_vector(band, {C, 1}, DType::f64).to(dtype)};
 }
 
 }  // namespace spk

@@ -5,10 +5,12 @@
 // kRows filters (kRows·K taps) in shared memory from the cut-offs, loads the waveform span its tile reads (zero
 // outside [0, L): the padding), and each thread accumulates one output position for the kRows filters. The filter
 // tensor never reaches global memory: the conv reads the K·kRows taps from shared memory for all kTile outputs.
+// (A stride so large that the span would not fit in 160 KiB reads the waveform from global memory instead.)
 // Deterministic (each output is one thread's ordered sum).
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/check.h"
 #include "kernels/common/cuda_check.h"
 #include "kernels/common/cuda_launch.cuh"
 #include "kernels/sinc/sinc.h"
@@ -106,8 +108,8 @@ __global__ void filters_backward_kernel(SincParams p, const float* low, const fl
 
 // Fused filters + conv1d (x (N, 1, L) -> y (N, F, W_out)). Dynamic shared memory: kRows·K filter taps, then the
 // input span (kTile − 1)·stride + K.
-__global__ void sinc_conv_kernel(SincParams p, ConvGeom g, int64_t F, int64_t W_out, const float* x, const float* low,
-                                 const float* band, float* y) {
+__global__ void sinc_conv_kernel(SincParams p, ConvGeom g, int64_t F, int64_t W_out, bool staged, const float* x,
+                                 const float* low, const float* band, float* y) {
   extern __shared__ float smem[];
   const int64_t K = p.K, L = g.W, stride = g.stride_w;
   float* filt = smem;
@@ -118,10 +120,11 @@ __global__ void sinc_conv_kernel(SincParams p, ConvGeom g, int64_t F, int64_t W_
     filt[i] = i / K < rows ? tap(p, low, band, f0 + i / K, i % K) : 0.0f;
   const int64_t span = (kTile - 1) * stride + K, start = o0 * stride - g.pad_w;
   const float* xn = x + n * L;
-  for (int64_t i = threadIdx.x; i < span; i += blockDim.x) {
-    const int64_t s = start + i;
-    xs[i] = s >= 0 && s < L ? xn[s] : 0.0f;
-  }
+  if (staged)
+    for (int64_t i = threadIdx.x; i < span; i += blockDim.x) {
+      const int64_t s = start + i;
+      xs[i] = s >= 0 && s < L ? xn[s] : 0.0f;
+    }
   __syncthreads();
   const int64_t o = o0 + threadIdx.x;
   if (o >= W_out) return;
@@ -129,8 +132,9 @@ __global__ void sinc_conv_kernel(SincParams p, ConvGeom g, int64_t F, int64_t W_
 #pragma unroll
   for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
   const float* xo = xs + int64_t(threadIdx.x) * stride;
+  const int64_t s0 = o * stride - g.pad_w;   // unstaged: read the waveform from global memory
   for (int64_t k = 0; k < K; ++k) {
-    const float v = xo[k];
+    const float v = staged ? xo[k] : (s0 + k >= 0 && s0 + k < L ? xn[s0 + k] : 0.0f);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) acc[r] = fmaf(filt[r * K + k], v, acc[r]);
   }
@@ -157,12 +161,19 @@ void sinc_conv1d_forward_cuda(const SincParams& p, const ConvGeom& g, const floa
                               const float* band_hz, float* y, void* stream) {
   const int64_t W_out = g.W_out(), F = p.filters();
   if (g.N == 0 || W_out <= 0) return;
-  const size_t smem = sizeof(float) * size_t(kRows * p.K + (kTile - 1) * g.stride_w + p.K);
   static_assert(kTile == kThreads, "one output position per thread");
+  // The waveform span a tile reads is staged in shared memory unless a large stride makes it too big (then each
+  // thread reads its taps from global memory; the filters stay in shared memory).
+  const size_t filt_bytes = sizeof(float) * size_t(kRows * p.K);
+  const size_t span_bytes = sizeof(float) * size_t((kTile - 1) * g.stride_w + p.K);
+  SPK_CHECK(filt_bytes <= 160 * 1024, "sinc_conv1d (CUDA): kernel_size ", p.K, " needs ", filt_bytes,
+            " bytes of shared memory for ", kRows, " filters; at most 160 KiB (kernel_size <= 5120)");
+  const bool staged = filt_bytes + span_bytes <= 160 * 1024;
+  const size_t smem = filt_bytes + (staged ? span_bytes : 0);
   if (smem > 48 * 1024)
     SPK_CUDA_CHECK(cudaFuncSetAttribute(sinc_conv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
   const dim3 grid(unsigned((W_out + kTile - 1) / kTile), unsigned((F + kRows - 1) / kRows), unsigned(g.N));
-  sinc_conv_kernel<<<grid, kThreads, smem, cudaStream_t(stream)>>>(p, g, F, W_out, x, low_hz, band_hz, y);
+  sinc_conv_kernel<<<grid, kThreads, smem, cudaStream_t(stream)>>>(p, g, F, W_out, staged, x, low_hz, band_hz, y);
   SPK_KERNEL_LAUNCH_CHECK();
 }
 

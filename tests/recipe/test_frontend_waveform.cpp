@@ -76,11 +76,11 @@ TEST_CASE("frontend_config: --frontend waveform, the waveform models, and n_mels
 }
 
 TEST_CASE("frontend_config: waveform and filterbank models do not mix") {
-  CHECK(usage_error(wave_recipe("ECAPA_TDNN", "waveform")).find("--frontend waveform with --model ECAPA_TDNN: only "
-                                                           "models that read the raw waveform (SincTDNN, RawNet3)") !=
-        std::string::npos);
-  CHECK(usage_error(wave_recipe("RawNet3", "ecapa")).find("--frontend ecapa with --model RawNet3: the model reads the raw "
-                                                     "waveform") != std::string::npos);
+  CHECK(usage_error(wave_recipe("ECAPA_TDNN", "waveform"))
+            .find("--frontend waveform with --model ECAPA_TDNN: only models that read the raw waveform (SincTDNN, "
+                  "RawNet3)") != std::string::npos);
+  CHECK(usage_error(wave_recipe("RawNet3", "ecapa"))
+            .find("--frontend ecapa with --model RawNet3: the model reads the raw waveform") != std::string::npos);
   RecipeConfig c = wave_recipe("SincTDNN", "waveform");
   c.n_ceps = 13;
   CHECK(usage_error(c).find("--n_ceps 13: only for an MFCC --frontend, not waveform") != std::string::npos);
@@ -96,7 +96,8 @@ TEST_CASE("a waveform-front-end batch reaches the model as (B, 1, L) samples") {
   s.eval_frames = 20;
   s.num_eval = 3;
   s.num_workers = 0;
-  const std::vector<std::string> paths = {corpus.dir.string() + "/wav/s0/u0.wav", corpus.dir.string() + "/wav/s1/u1.wav"};
+  const std::string wav = corpus.dir.string() + "/wav/";
+  const std::vector<std::string> paths = {wav + "s0/u0.wav", wav + "s1/u1.wav"};
   Tensor e = embed_files(model, fe, paths, s);
   CHECK(e.shape() == Shape{2, 3, 8});
   REQUIRE(!model.inputs.empty());
