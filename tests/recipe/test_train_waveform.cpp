@@ -38,7 +38,8 @@ std::pair<Tensor, Tensor> synthetic_speakers(int64_t samples, uint64_t seed = 5)
       wav[size_t(r * samples + t)] = 0.3 * v + nz[size_t(r * samples + t)];
     }
   }
-  return {Tensor::from_vector(wav, {8, 1, samples}), Tensor::from_vector(std::vector<int64_t>{0, 0, 1, 1, 2, 2, 3, 3}, {8})};
+  const Tensor labels = Tensor::from_vector(std::vector<int64_t>{0, 0, 1, 1, 2, 2, 3, 3}, {8});
+  return {Tensor::from_vector(wav, {8, 1, samples}), labels};
 }
 
 // Adam (lr) on model + loss parameters, 6 steps on one batch of synthetic_speakers: the loss falls by 20 % or more.
