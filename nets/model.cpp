@@ -3,8 +3,10 @@
 
 #include "engine/rng.h"
 #include "nets/ecapa_tdnn.h"
+#include "nets/rawnet3.h"
 #include "nets/resnet_se34l.h"
 #include "nets/resnet_se34v2.h"
+#include "nets/sinc_tdnn.h"
 #include "nets/tdnn.h"
 #include "nets/vggvox.h"
 #include "nets/wespeaker_resnet.h"
@@ -24,7 +26,9 @@ const std::vector<std::string>& model_names() {
                                                  // wespeaker_resnet.h's other depths; the HardNeg seed's ECAPA
                                                  "ResNet18", "ResNet50", "ResNet101", "ResNet152", "ResNet221",
                                                  "ResNet293", "ECAPA_TDNN_HardNeg", "ResNet18_HardNeg",
-                                                 "ResNet34_HardNeg"};
+                                                 "ResNet34_HardNeg",
+                                                 // the raw-waveform models (--frontend waveform)
+                                                 "SincTDNN", "RawNet3"};
   return names;
 }
 
@@ -41,6 +45,8 @@ std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfi
   if (name == "ResNet18_HardNeg" || name == "ResNet34_HardNeg")
     return std::make_shared<WespeakerResNet>(name, config, rng);
   if (name == "TDNN") return std::make_shared<XVectorTdnn>(config, rng);
+  if (name == "SincTDNN") return std::make_shared<SincTdnn>(config, rng);
+  if (name == "RawNet3") return std::make_shared<RawNet3>(config, rng);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
   SPK_FAIL("make_model: unknown --model '", name, "' (known: ", known, ")");

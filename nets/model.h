@@ -34,6 +34,7 @@ struct ModelConfig {
   std::string encoder_type = "SAP";  // --encoder_type (pooling); the empty string picks the model's default
   int64_t C = 1024;                  // ECAPA-TDNN channels (512 or 1024)
   uint64_t seed = 0;                 // initialisation seed (make_model without an Rng)
+  int64_t sinc_stride = 0;           // --sinc_stride of the sinc front ends; 0 = the model's (SincTDNN 5, RawNet3 10)
 };
 
 class SpeakerNet : public Module {
@@ -55,8 +56,9 @@ class SpeakerNet : public Module {
 
 // Models by --model name: ResNetSE34L, ResNetSE34V2, VGGVox, ECAPA_TDNN, ResNet34 (wespeaker), TDNN
 // (x-vector); ResNet18/50/101/152/221/293 (wespeaker, nets/wespeaker_resnet.h), the HardNeg seed's
-// ECAPA_TDNN_HardNeg (attention bottleneck 64), ResNet18_HardNeg and ResNet34_HardNeg. Unknown names and
-// encoder types throw spk::Error naming the flag.
+// ECAPA_TDNN_HardNeg (attention bottleneck 64), ResNet18_HardNeg and ResNet34_HardNeg; the raw-waveform models
+// SincTDNN (pyannote-audio) and RawNet3 (voxceleb_trainer). Unknown names and encoder types throw spk::Error naming
+// the flag.
 std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfig& config, Rng& rng);
 std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfig& config);
 const std::vector<std::string>& model_names();

@@ -18,6 +18,8 @@ How the files are made:
     flipped weight does not look the same. torch.save keeps views as (storage, offset, size, stride), so the file
     holds only the small storages (ECAPA C=1024 has 15 M parameters) and the reader's view handling is exercised.
     Storages are N(0, 1) times 1/sqrt(fan-in), as PyTorch's default init scales them, so activations stay sane.
+  * A case may give `init_param(name, shape, gen)`: its own values for the parameters it names (None for the rest),
+    where the generic draw would be meaningless, e.g. sinc cut-offs (golden_models/pyannote.py, rawnet3.py).
   * BatchNorm: weight 1 + 0.1 N(0, 1), bias 0.1 N(0, 1); running statistics are the cumulative averages
     (momentum None) of a few train-mode forwards on random inputs, then perturbed (running_var *= U(0.5, 2),
     running_mean += 0.1 N(0, 1)) so that eval mode differs from a re-normalisation; num_batches_tracked is non-zero.
@@ -46,7 +48,7 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "data", "models")
 MODEL_MODULES = ["golden_models.voxceleb_trainer", "golden_models.ecapa_wespeaker",
-                 "golden_models.wespeaker_resnet"]
+                 "golden_models.wespeaker_resnet", "golden_models.pyannote", "golden_models.rawnet3"]
 COPRIME_STRIDES = [1, 3, 7, 11, 13]        # innermost first: stride of dim -1, -2, ...
 F32_EMB_OK, F32_GRAD_OK, MAX_DRAWS = 2e-6, 1e-5, 10
 KINK_EPS, KINK_OK = 1e-6, 1e-3
@@ -109,7 +111,11 @@ def make_state_dict(case, gen):
     sd = collections.OrderedDict()
     stored = 0
     for name, p in model.named_parameters():
-        if name in bn_params:
+        special = case["init_param"](name, tuple(p.shape), gen) if "init_param" in case else None
+        if special is not None:   # a case's own values where the generic draw would be meaningless (sinc cut-offs)
+            t = special
+            stored += t.numel()
+        elif name in bn_params:
             t = (1.0 if name.endswith("weight") else 0.0) + 0.1 * torch.randn(p.shape, generator=gen)
             stored += t.numel()
         elif name.endswith("bias"):

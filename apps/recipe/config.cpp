@@ -312,7 +312,8 @@ RecipeConfig recipe_config(const OptionParser& p) {
       (c.model == "ECAPA_TDNN" || c.model == "ResNet34" || c.model == "TDNN" ||
        c.model == "ECAPA_TDNN_HardNeg" || c.model == "ResNet18" || c.model == "ResNet50" || c.model == "ResNet101" ||
        c.model == "ResNet152" || c.model == "ResNet221" || c.model == "ResNet293" || c.model == "ResNet18_HardNeg" ||
-       c.model == "ResNet34_HardNeg"))
+       c.model == "ResNet34_HardNeg" ||
+       c.model == "SincTDNN" || c.model == "RawNet3"))
     c.encoder_type = "";
   return c;
 }

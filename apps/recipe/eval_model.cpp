@@ -17,8 +17,8 @@ using json = nlohmann::json;
 // (its device, lists and crop settings are the training run's, not this evaluation's).
 json model_keys(const json& config) {
   json out = json::object();
-  for (const char* k :
-       {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps", "trainfunc", "sim_loss"})
+  for (const char* k : {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps", "trainfunc",
+                        "sim_loss", "sinc_stride"})
     if (config.contains(k)) out[k] = config[k];
   return out;
 }

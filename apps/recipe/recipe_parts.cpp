@@ -19,6 +19,7 @@ ModelConfig model_config(const RecipeConfig& c) {
   mc.nOut = c.nOut;
   mc.encoder_type = c.encoder_type;
   mc.C = c.C;
+  mc.sinc_stride = c.sinc_stride;
   mc.seed = uint64_t(c.seed);
   return mc;
 }

@@ -57,7 +57,7 @@ const char* const kFixedOnResume[] = {"model",      "encoder_type", "nOut",     
                                       "log_input",  "C",            "frontend",       "n_ceps",
                                       "trainfunc",  "trainfunc2",   "nClasses",       "nPerSpeaker",
                                       "optimizer",  "seed",         "sim_loss",       "infonce_aam_mix",
-                                      "pyannote_classifier_bias"};
+                                      "pyannote_classifier_bias", "sinc_stride"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 

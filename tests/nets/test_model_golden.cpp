@@ -1,11 +1,13 @@
 // Every model against PyTorch: golden files of scripts/make_model_golden.py (PyTorch definitions written from the
-// anchors' code: voxceleb_trainer models/*.py, TaoRuijie ECAPA-TDNN model.py, wespeaker resnet.py / tdnn.py), read
+// anchors' code: voxceleb_trainer models/*.py, TaoRuijie ECAPA-TDNN model.py, wespeaker resnet.py / tdnn.py,
+// pyannote-audio SincTDNN, voxceleb_trainer RawNet3 with asteroid's ParamSincFB), read
 // through spk's own PyTorch reader (engine/io/torch_checkpoint.h), so these tests also cover the reader on real
 // torch.save files: zip archives, as_strided weight views with offsets, int64 BatchNorm counters, nested dicts.
 //
 // Per case, tests/data/models/<case>.model is a torch.save(state_dict) and <case>.golden.pt holds the config, the
-// input features (B, n_mels, T), the float64 PyTorch eval embedding, R and the float64 train-mode gradients of
-// L = sum(R * forward(input)) for a few parameters (about one per block), all rounded to float32.
+// input features (B, n_mels, T) (the waveform (B, 1, L) for SincTDNN and RawNet3), the float64 PyTorch eval
+// embedding, R and the float64 train-mode gradients of L = sum(R * forward(input)) for a few parameters (about one
+// per block), all rounded to float32.
 //
 // Tolerances are relative to the largest reference value of each tensor, so they do not depend on its scale.
 //   fp64 (Module::to(f64)), every case, embedding and gradients: 1e-7. spk in float64 against the float64
@@ -44,6 +46,7 @@ const std::vector<std::string> kGoldenCases = {
     "ResNetSE34L_SAP", "ResNetSE34L_ASP", "ResNetSE34V2_ASP", "VGGVox_SAP", "VGGVox_TAP", "VGGVox_MAX",
     "ECAPA_C512",      "ECAPA_C1024",     "TDNN",             "ResNet34_TSTP",
     "ResNet18_MQMHASTP", "ResNet50_TSTP", "ResNet18_HardNeg",
+    "SincTDNN",        "RawNet3_ECA",     "RawNet3_ASP_C256",
 };
 
 constexpr double kEmbTol = 1e-5;

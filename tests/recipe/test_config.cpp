@@ -139,6 +139,18 @@ TEST_CASE("config: the effective options round-trip through YAML") {
   CHECK(recipe_config(p).encoder_type.empty());
 }
 
+TEST_CASE("config: --sinc_stride reaches the model; SincTDNN and RawNet3 default to their own pooling") {
+  OptionParser p("spk_train", "", TRAIN);
+  REQUIRE(parse(p, {"--model", "RawNet3", "--sinc_stride", "5"}));
+  const RecipeConfig c = recipe_config(p);
+  CHECK(c.encoder_type.empty());   // RawNet3's ECA, not voxceleb_trainer's SAP default
+  CHECK(model_config(c).sinc_stride == 5);
+  OptionParser q("spk_train", "", TRAIN);
+  REQUIRE(parse(q, {"--model", "SincTDNN"}));
+  CHECK(recipe_config(q).encoder_type.empty());
+  CHECK(model_config(recipe_config(q)).sinc_stride == 0);   // 0: the model's own (SincTDNN 5, RawNet3 10)
+}
+
 TEST_CASE("configs/: every recipe parses, passes the checks and builds its model and loss") {
   int files = 0;
   for (const auto& e : fs::directory_iterator(SPK_CONFIGS_DIR)) {
