@@ -95,6 +95,9 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias
                        Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // x / max(||x||_2 along dim, eps), as torch.nn.functional.normalize.
 Tensor l2_normalize(const Tensor& x, int64_t dim = -1, double eps = 1e-12);
+// x (..., D): each row of the last dim normalised over its D values (biased variance), then ·weight + bias
+// (D each, optional), as torch.nn.functional.layer_norm(x, (D,), weight, bias, eps).
+Tensor layer_norm(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), double eps = 1e-5);
 
 // ---- softmax family ----
 Tensor softmax(const Tensor& x, int64_t dim = -1);
