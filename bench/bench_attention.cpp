@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "kernels/attention/attention.h"
 #include "kernels/norm/norm.h"
 
 namespace {
@@ -24,6 +25,22 @@ struct LayerNormBuffers {
     if (backward)
       spk::layer_norm_backward_cpu<float>(x.data(), mean.data(), invstd.data(), w.data(), dy.data(), dx.data(),
                                           dw.data(), db.data(), R, D);
+  }
+};
+
+struct AttentionBuffers {
+  int64_t B, H, L, Dh;
+  std::vector<float> q, k, v, out, probs, dout, dq, dk, dv;
+  AttentionBuffers(int64_t b, int64_t h, int64_t l, int64_t dh)
+      : B(b), H(h), L(l), Dh(dh), q(spk::bench::random_floats(size_t(b * l * h * dh), 5)),
+        k(spk::bench::random_floats(q.size(), 6)), v(spk::bench::random_floats(q.size(), 7)), out(q.size()),
+        probs(size_t(b * h * l * l)), dout(spk::bench::random_floats(q.size(), 8)), dq(q.size()), dk(q.size()),
+        dv(q.size()) {}
+  void run(bool backward) {
+    spk::attention_forward_cpu<float>(q.data(), k.data(), v.data(), out.data(), probs.data(), B, H, L, L, Dh);
+    if (backward)
+      spk::attention_backward_cpu<float>(q.data(), k.data(), v.data(), probs.data(), dout.data(), dq.data(),
+                                         dk.data(), dv.data(), B, H, L, L, Dh);
   }
 };
 
@@ -45,4 +62,17 @@ SPK_BENCH_ENTRIES(attention_entries) {
       };
       spk::bench::add(std::move(e));
     }
+  for (bool backward : {false, true}) {
+    const int64_t B = 1, H = 4, L = 300, Dh = 48;   // nn.MultiheadAttention(192, 4) on 3B = 300 rows
+    spk::bench::Entry e;
+    e.op = "scaled_dot_product_attention(B=1,H=4,L=300,Dh=48)";
+    e.variant = backward ? "cpu fwd+bwd" : "cpu fwd";
+    e.flops = 2.0 * double(B * H * L * L * Dh) * (backward ? 6 : 2);
+    e.note = "blip ITM head (B = 100)";
+    e.setup = [=] {
+      auto b = std::make_shared<AttentionBuffers>(B, H, L, Dh);
+      return std::function<void()>([b, backward] { b->run(backward); });
+    };
+    spk::bench::add(std::move(e));
+  }
 }

@@ -19,6 +19,9 @@
 // block so the barriers are safe), two-pass statistics, then the row is written. The backward writes the
 // row's dx and its Σg, Σg·x̂ to the workspace (2·N·C doubles); a per-channel kernel then sums them over n
 // in ascending order, exactly as the CPU accumulates dweight/dbias.
+//
+// Layer norm, x (R, D): as instance norm, one block per row (the weight indexed by column); no workspace: the
+// backward's dweight/dbias are one thread per column summing over the rows in ascending order.
 #include <cmath>
 #include <cstdint>
 

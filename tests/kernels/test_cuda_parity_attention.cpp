@@ -37,3 +37,21 @@ SPK_CUDA_PARITY_CASE(layer_norm, "(300,192) affine, (2,5,8) plain, (3,1000) arou
                 kNorm, kNorm);
   }
 }
+
+SPK_CUDA_PARITY_CASE(scaled_dot_product_attention,
+                     "(300,192) 4 heads key = value (the blip ITM head), (2,7,12) 3 heads 5 keys, (1,1,4)") {
+  if (!test::gpu_or_skip()) return;
+  Rng rng(43);
+  struct Case { const char* name; Shape q, kv; int64_t H; bool same_kv; };
+  for (const Case& c : {Case{"(300,192) 4 heads, key = value", {300, 192}, {300, 192}, 4, true},
+                        Case{"(2,7,12) 3 heads, 5 keys", {2, 7, 12}, {2, 5, 12}, 3, false},
+                        Case{"(1,1,4) 1 head", {1, 1, 4}, {1, 1, 4}, 1, false}}) {
+    const int64_t H = c.H;
+    const bool same = c.same_kv;
+    test::Fn f = [H, same](const std::vector<Tensor>& in) {
+      return scaled_dot_product_attention(in[0], in[1], same ? in[1] : in[2], H);
+    };
+    cuda_parity(std::string("scaled_dot_product_attention ") + c.name, f,
+                {rand_f32(c.q, rng, -1, 1), rand_f32(c.kv, rng, -1, 1), rand_f32(c.kv, rng, -1, 1)}, kAttn, kAttn);
+  }
+}
