@@ -13,7 +13,7 @@ void attention_forward_cpu(const T* q, const T* k, const T* v, T* out, T* probs,
                            int64_t Lk, int64_t Dh) {
   const int64_t E = H * Dh;
   const double s = 1.0 / std::sqrt(double(Dh));
-  std::vector<double> row(static_cast<size_t>(Lk));
+  std::vector<double> row(static_cast<size_t>(Lk)), acc(static_cast<size_t>(Dh));
   for (int64_t bh = 0; bh < B * H; ++bh) {
     const int64_t b = bh / H, h = bh % H;
     const T* qb = q + b * Lq * E + h * Dh;
@@ -35,11 +35,13 @@ void attention_forward_cpu(const T* q, const T* k, const T* v, T* out, T* probs,
         sum += row[size_t(j)];
       }
       for (int64_t j = 0; j < Lk; ++j) pb[i * Lk + j] = T(row[size_t(j)] / sum);
-      for (int64_t c = 0; c < Dh; ++c) {
-        double acc = 0;
-        for (int64_t j = 0; j < Lk; ++j) acc += double(pb[i * Lk + j]) * double(vb[j * E + c]);
-        ob[i * E + c] = T(acc);
+      // Σ_j P_ij·v[j, c] for every c at once: the same ascending-j sum per c, reading rows of v.
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t j = 0; j < Lk; ++j) {
+        const double p = double(pb[i * Lk + j]);
+        for (int64_t c = 0; c < Dh; ++c) acc[size_t(c)] += p * double(vb[j * E + c]);
       }
+      for (int64_t c = 0; c < Dh; ++c) ob[i * E + c] = T(acc[size_t(c)]);
     }
   }
 }
@@ -50,6 +52,7 @@ void attention_backward_cpu(const T* q, const T* k, const T* v, const T* probs, 
   const int64_t E = H * Dh;
   const double s = 1.0 / std::sqrt(double(Dh));
   std::vector<double> ds(static_cast<size_t>(Lq * Lk));   // dS of one (b, h)
+  std::vector<double> ak(static_cast<size_t>(Dh)), av(static_cast<size_t>(Dh));
   for (int64_t bh = 0; bh < B * H; ++bh) {
     const int64_t b = bh / H, h = bh % H;
     const T* qb = q + b * Lq * E + h * Dh;
@@ -70,23 +73,29 @@ void attention_backward_cpu(const T* q, const T* k, const T* v, const T* probs, 
     }
     if (dq) {
       T* dqb = dq + b * Lq * E + h * Dh;
-      for (int64_t i = 0; i < Lq; ++i)
-        for (int64_t c = 0; c < Dh; ++c) {
-          double acc = 0;
-          for (int64_t j = 0; j < Lk; ++j) acc += ds[size_t(i * Lk + j)] * double(kb[j * E + c]);
-          dqb[i * E + c] = T(acc * s);
-        }
-    }
-    for (int64_t j = 0; j < Lk; ++j)
-      for (int64_t c = 0; c < Dh; ++c) {
-        double ak = 0, av = 0;
-        for (int64_t i = 0; i < Lq; ++i) {
-          ak += ds[size_t(i * Lk + j)] * double(qb[i * E + c]);
-          av += double(pb[i * Lk + j]) * double(gb[i * E + c]);
-        }
-        if (dk) dk[b * Lk * E + h * Dh + j * E + c] = T(ak * s);
-        if (dv) dv[b * Lk * E + h * Dh + j * E + c] = T(av);
+      for (int64_t i = 0; i < Lq; ++i) {
+        std::fill(ak.begin(), ak.end(), 0.0);
+        for (int64_t j = 0; j < Lk; ++j)
+          for (int64_t c = 0; c < Dh; ++c) ak[size_t(c)] += ds[size_t(i * Lk + j)] * double(kb[j * E + c]);
+        for (int64_t c = 0; c < Dh; ++c) dqb[i * E + c] = T(ak[size_t(c)] * s);
       }
+    }
+    // Per key row j, the ascending-i sums for every c at once (rows of q and dout are contiguous).
+    for (int64_t j = 0; j < Lk; ++j) {
+      std::fill(ak.begin(), ak.end(), 0.0);
+      std::fill(av.begin(), av.end(), 0.0);
+      for (int64_t i = 0; i < Lq; ++i) {
+        const double d = ds[size_t(i * Lk + j)], p = double(pb[i * Lk + j]);
+        for (int64_t c = 0; c < Dh; ++c) {
+          ak[size_t(c)] += d * double(qb[i * E + c]);
+          av[size_t(c)] += p * double(gb[i * E + c]);
+        }
+      }
+      for (int64_t c = 0; c < Dh; ++c) {
+        if (dk) dk[b * Lk * E + h * Dh + j * E + c] = T(ak[size_t(c)] * s);
+        if (dv) dv[b * Lk * E + h * Dh + j * E + c] = T(av[size_t(c)]);
+      }
+    }
   }
 }
 
