@@ -129,4 +129,25 @@ int64_t SincConv1d::out_channels() const {
   return opt.convention == SincConvention::asteroid ? 2 * low_hz_.size(0) : low_hz_.size(0);
 }
 
+LayerNorm::LayerNorm(int64_t d, double e, bool affine, DType dtype) : eps(e) {
+  SPK_CHECK(d > 0, "LayerNorm: normalized_shape ", d, " must be positive");
+  check_float(dtype, "LayerNorm");
+  if (affine) {
+    weight = register_parameter("weight", Tensor::ones({d}, dtype));
+    bias = register_parameter("bias", Tensor::zeros({d}, dtype));
+  }
+}
+
+// nn.MultiheadAttention.__init__ then _reset_parameters(): out_proj is built (and drawn) first.
+MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, Rng& rng, DType dtype) : embed_dim(e), num_heads(h) {
+  SPK_CHECK(e > 0 && h > 0, "MultiheadAttention(", e, ", ", h, "): sizes must be positive");
+  SPK_CHECK(e % h == 0, "MultiheadAttention: embed_dim ", e, " must be divisible by num_heads ", h);
+  check_float(dtype, "MultiheadAttention");
+  in_proj_weight = register_parameter("in_proj_weight", Tensor::empty({3 * e, e}, dtype));
+  in_proj_bias = register_parameter("in_proj_bias", Tensor::zeros({3 * e}, dtype));
+  out_proj = register_module("out_proj", std::make_shared<Linear>(e, e, rng, true, dtype));
+  xavier_uniform_(in_proj_weight, rng);
+  constant_(out_proj->bias, 0.0);
+}
+
 }  // namespace spk

@@ -1,10 +1,15 @@
-// Basic layers on engine ops: Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, InstanceNorm1d, SincConv1d.
+// Basic layers on engine ops: Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, InstanceNorm1d, SincConv1d,
+// LayerNorm, MultiheadAttention.
 //
 // Parameter names, shapes and default initialisation are PyTorch's, so state() loads PyTorch weights:
 //   Linear       weight (out, in), bias (out)
 //   Conv1d/2d    weight (out, in/groups, k) / (out, in/groups, kh, kw), bias (out) when options.bias
 //   BatchNorm    weight, bias (C) when affine; buffers running_mean, running_var (C) f32/f64 and
 //                num_batches_tracked (i64, shape ()) when track_running_stats
+//   LayerNorm    weight (D) = 1, bias (D) = 0 (elementwise_affine)
+//   MultiheadAttention  in_proj_weight (3E, E), in_proj_bias (3E), out_proj.weight (E, E), out_proj.bias (E):
+//                torch draws out_proj (a Linear: kaiming weight, uniform bias) first, then xavier_uniform
+//                in_proj_weight, and zeroes both biases; so does this constructor, in that order
 // Linear and Conv weights get kaiming_uniform(a = sqrt(5)) (bound 1/sqrt(fan_in)) and biases
 // U(±1/sqrt(fan_in)), drawn in that order from the given Rng; BatchNorm starts at weight 1, bias 0,
 // running_mean 0, running_var 1. Nets re-initialise as their reference does (engine/init.h).
@@ -12,6 +17,7 @@
 // The Conv and BatchNorm forwards are defined inline here: they are one call each into engine/ops.h, and
 // keeping them out of layers.cpp means a binary that never calls them need not link those ops.
 #pragma once
+#include <memory>
 #include <utility>
 
 #include "engine/module.h"
@@ -161,6 +167,31 @@ class SincConv1d : public Module {
   // never reads them. Undefined for sincnet (pyannote keeps them as plain attributes, outside its state_dict).
   Tensor window_, n_;
   SincOptions opt;            // kernel_size as used (odd)
+};
+
+// torch.nn.LayerNorm(D): x (..., D) normalised over the last dim, eps 1e-5.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t normalized_shape, double eps = 1e-5, bool elementwise_affine = true,
+                     DType dtype = DType::f32);
+  Tensor forward(const Tensor& x) const { return layer_norm(x, weight, bias, eps); }
+  Tensor weight, bias;   // (D) or undefined
+  double eps;
+};
+
+// torch.nn.MultiheadAttention(E, num_heads, bias=True, batch_first=True) without dropout or masks:
+// query (L, E) or (B, L, E), key/value (S, E) or (B, S, E) -> (L, E) or (B, L, E) (the attention output only,
+// need_weights=False). A 2-d input is one unbatched sequence, as torch treats it.
+class MultiheadAttention : public Module {
+ public:
+  MultiheadAttention(int64_t embed_dim, int64_t num_heads, Rng& rng, DType dtype = DType::f32);
+  Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value) const {
+    return multi_head_attention(query, key, value, in_proj_weight, in_proj_bias, out_proj->weight, out_proj->bias,
+                                num_heads);
+  }
+  Tensor in_proj_weight, in_proj_bias;
+  std::shared_ptr<Linear> out_proj;
+  int64_t embed_dim, num_heads;
 };
 
 }  // namespace spk

@@ -95,6 +95,22 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias
                        Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // x / max(||x||_2 along dim, eps), as torch.nn.functional.normalize.
 Tensor l2_normalize(const Tensor& x, int64_t dim = -1, double eps = 1e-12);
+// x (..., D): each row of the last dim normalised over its D values (biased variance), then ·weight + bias
+// (D each, optional), as torch.nn.functional.layer_norm(x, (D,), weight, bias, eps).
+Tensor layer_norm(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), double eps = 1e-5);
+
+// ---- attention (torch.nn.MultiheadAttention's math: no mask, no dropout) ----
+// The attention core: q (Lq, E) or (B, Lq, E), k and v (Lk, E) / (B, Lk, E) of the same rank; E = H·Dh and head
+// h owns columns [h·Dh, (h+1)·Dh). Per batch and head softmax(Q_h K_hᵀ/√Dh) V_h, in head h's columns of the
+// (Lq, E) / (B, Lq, E) output. One op (kernels/attention) with its own backward.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t num_heads);
+// torch.nn.MultiheadAttention's forward (batch_first for 3-d inputs; 2-d inputs are one unbatched sequence):
+// q/k/v = linear(query/key/value, in_proj_weight rows [0,E)/[E,2E)/[2E,3E), in_proj_bias likewise), then the
+// core, then linear(·, out_proj_weight, out_proj_bias). Biases may be undefined. Returns the attention output
+// only (torch's need_weights=False).
+Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& in_proj_weight,
+                            const Tensor& in_proj_bias, const Tensor& out_proj_weight, const Tensor& out_proj_bias,
+                            int64_t num_heads);
 
 // ---- softmax family ----
 Tensor softmax(const Tensor& x, int64_t dim = -1);

@@ -1,7 +1,7 @@
-// Normalisation ops: batch_norm, batch_norm_relu (batch norm followed by ReLU in one kernel each way) and
-// instance_norm1d (kernels/norm, explicit closed-form backward, CPU or CUDA by the input's device; CUDA takes
-// f32 and a device workspace for its deterministic reductions), and l2_normalize (composed from table ops,
-// so it runs on any device).
+// Normalisation ops: batch_norm, batch_norm_relu (batch norm followed by ReLU in one kernel each way),
+// instance_norm1d and layer_norm (kernels/norm, explicit closed-form backward, CPU or CUDA by the input's
+// device; CUDA takes f32 and, for the batch/instance norms, a device workspace for its deterministic
+// reductions), and l2_normalize (composed from table ops, so it runs on any device).
 //
 // batch_norm follows torch.nn.functional.batch_norm: training normalises with the batch statistics (biased
 // variance) and, when running stats are given, updates them in place outside autograd:
@@ -217,6 +217,53 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias
                                       data_or_null<float>(wd), gc.data<float>(), data_or_null<float>(dx),
                                       data_or_null<float>(dw), data_or_null<float>(db), N, C, Tn, ws.data<double>(),
                                       stream);
+        });
+    return {dx, dw, db};
+  });
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  SPK_CHECK(x.defined(), "layer_norm: undefined input");
+  check_op_device(OpId::layer_norm, x.device());
+  SPK_CHECK(x.dim() >= 1, "layer_norm: input must have at least 1 dim, got ", x.str());
+  check_cuda_f32("layer_norm", x);
+  const int64_t D = x.size(-1), R = D > 0 ? x.numel() / D : 0;
+  SPK_CHECK(D > 0, "layer_norm: the normalised (last) dim is empty in input ", x.str());
+  SPK_CHECK(eps >= 0, "layer_norm: eps must be >= 0, got ", eps);
+  check_channel_param("layer_norm", "weight", weight, x, D, true);
+  check_channel_param("layer_norm", "bias", bias, x, D, true);
+
+  Tensor xc = x.contiguous().detach();
+  Tensor wd = weight.defined() ? weight.contiguous().detach() : Tensor();
+  Tensor bd = bias.defined() ? bias.contiguous().detach() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({R}, x.dtype(), x.device()), invstd = Tensor::empty({R}, x.dtype(), x.device());
+  dispatch("layer_norm", x,
+      [&]<class T>() {
+        layer_norm_forward_cpu<T>(xc.data<T>(), data_or_null<T>(wd), data_or_null<T>(bd), y.data<T>(), mean.data<T>(),
+                                  invstd.data<T>(), R, D, eps);
+      },
+      [&](void* stream) {
+        layer_norm_forward_cuda(xc.data<float>(), data_or_null<float>(wd), data_or_null<float>(bd), y.data<float>(),
+                                mean.data<float>(), invstd.data<float>(), R, D, eps, stream);
+      });
+
+  const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
+  return record("layer_norm", y, {x, weight, bias},
+                [xc, mean, invstd, wd, gx, gw, gb, R, D](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gc = g.contiguous();
+    Tensor dx = grad_buffer(gx, xc);
+    Tensor dw = gw ? Tensor::empty({D}, xc.dtype(), xc.device()) : Tensor();
+    Tensor db = gb ? Tensor::empty({D}, xc.dtype(), xc.device()) : Tensor();
+    dispatch("layer_norm backward", xc,
+        [&]<class T>() {
+          layer_norm_backward_cpu<T>(xc.data<T>(), mean.data<T>(), invstd.data<T>(), data_or_null<T>(wd), gc.data<T>(),
+                                     data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), R, D);
+        },
+        [&](void* stream) {
+          layer_norm_backward_cuda(xc.data<float>(), mean.data<float>(), invstd.data<float>(), data_or_null<float>(wd),
+                                   gc.data<float>(), data_or_null<float>(dx), data_or_null<float>(dw),
+                                   data_or_null<float>(db), R, D, stream);
         });
     return {dx, dw, db};
   });

@@ -15,6 +15,9 @@
 // Instance norm (1-d) on x (N, C, T): each of the N·C rows normalised over its T values (biased variance);
 // mean and invstd (N·C) are written by the forward for the backward, which is the batch-norm formula per
 // row with M = T; dweight/dbias sum over n and t.
+// Layer norm (torch.nn.LayerNorm over the last dim) on x seen as (R, D): each of the R rows normalised over its
+// D values (biased variance), y = x̂·w[d] + b[d]; mean and invstd (R) are written for the backward. With
+// ĝ = g·w[d]: dx = invstd/D · (D·ĝ − Σĝ − x̂·Σĝ·x̂) per row; dweight[d] = Σ_rows g·x̂, dbias[d] = Σ_rows g.
 // Any of dx, dweight, dbias may be null (not needed). Outputs are written (=), sums accumulated in double.
 #pragma once
 #include <cstdint>
@@ -41,6 +44,11 @@ template <class T> void instance_norm_backward_cpu(const T* x, const T* mean, co
                                                    const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
                                                    int64_t Tn);
 
+template <class T> void layer_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean, T* invstd,
+                                               int64_t R, int64_t D, double eps);
+template <class T> void layer_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
+                                                const T* dy, T* dx, T* dweight, T* dbias, int64_t R, int64_t D);
+
 // CUDA (f32, on the given stream; kernels/norm/norm_cuda.cu). Same formulas, sums in double, no atomics
 // (deterministic). The reductions need a device workspace of doubles, allocated by the caller:
 //   batch_norm_stats/backward, batch_norm_relu_backward: batch_norm_cuda_workspace(N, C, S) doubles
@@ -65,5 +73,12 @@ void instance_norm_forward_cuda(const float* x, const float* weight, const float
 void instance_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
                                  const float* dy, float* dx, float* dweight, float* dbias, int64_t N, int64_t C,
                                  int64_t Tn, double* workspace, void* stream);
+// layer norm: one block per row; the backward's dweight/dbias one thread per column, rows in ascending order
+// (the CPU's accumulation order). No workspace.
+void layer_norm_forward_cuda(const float* x, const float* weight, const float* bias, float* y, float* mean,
+                             float* invstd, int64_t R, int64_t D, double eps, void* stream);
+void layer_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                              const float* dy, float* dx, float* dweight, float* dbias, int64_t R, int64_t D,
+                              void* stream);
 
 }  // namespace spk

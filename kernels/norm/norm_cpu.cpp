@@ -157,6 +157,56 @@ void instance_norm_backward_cpu(const T* x, const T* mean, const T* invstd, cons
   }
 }
 
+template <class T>
+void layer_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean, T* invstd, int64_t R,
+                            int64_t D, double eps) {
+  for (int64_t r = 0; r < R; ++r) {
+    const T* xr = x + r * D;
+    T* yr = y + r * D;
+    double s = 0;
+    for (int64_t d = 0; d < D; ++d) s += double(xr[d]);
+    const double m = s / double(D);
+    double q = 0;
+    for (int64_t d = 0; d < D; ++d) { double e = double(xr[d]) - m; q += e * e; }
+    const double is = 1.0 / std::sqrt(q / double(D) + eps);
+    mean[r] = T(m);
+    invstd[r] = T(is);
+    for (int64_t d = 0; d < D; ++d) {
+      const double w = weight ? double(weight[d]) : 1.0, b = bias ? double(bias[d]) : 0.0;
+      yr[d] = T((double(xr[d]) - m) * is * w + b);
+    }
+  }
+}
+
+template <class T>
+void layer_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
+                             T* dweight, T* dbias, int64_t R, int64_t D) {
+  std::vector<double> dw(size_t(D), 0.0), db(size_t(D), 0.0);
+  for (int64_t r = 0; r < R; ++r) {
+    const T* xr = x + r * D;
+    const T* gr = dy + r * D;
+    const double m = double(mean[r]), is = double(invstd[r]);
+    double sg = 0, sgx = 0;   // Σĝ and Σĝ·x̂ over the row, ĝ = g·w (the gradient reaching x̂)
+    for (int64_t d = 0; d < D; ++d) {
+      const double g = double(gr[d]), xh = (double(xr[d]) - m) * is, w = weight ? double(weight[d]) : 1.0;
+      db[size_t(d)] += g;
+      dw[size_t(d)] += g * xh;
+      sg += g * w;
+      sgx += g * w * xh;
+    }
+    if (!dx) continue;
+    T* dr = dx + r * D;
+    for (int64_t d = 0; d < D; ++d) {
+      const double xh = (double(xr[d]) - m) * is, w = weight ? double(weight[d]) : 1.0;
+      dr[d] = T(is / double(D) * (double(D) * double(gr[d]) * w - sg - xh * sgx));
+    }
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    if (dweight) dweight[d] = T(dw[size_t(d)]);
+    if (dbias) dbias[d] = T(db[size_t(d)]);
+  }
+}
+
 #define SPK_INSTANTIATE(T)                                                                                         \
   template void batch_norm_stats_cpu<T>(const T*, T*, T*, T*, int64_t, int64_t, int64_t, double);               \
   template void batch_norm_forward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, int64_t, int64_t, \
@@ -170,7 +220,10 @@ void instance_norm_backward_cpu(const T* x, const T* mean, const T* invstd, cons
   template void instance_norm_forward_cpu<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
                                              double);                                                            \
   template void instance_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
-                                              int64_t, int64_t, int64_t);
+                                              int64_t, int64_t, int64_t);                        \
+  template void layer_norm_forward_cpu<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, double);     \
+  template void layer_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,  \
+                                           int64_t);
 SPK_INSTANTIATE(float)
 SPK_INSTANTIATE(double)
 

@@ -19,6 +19,9 @@
 // block so the barriers are safe), two-pass statistics, then the row is written. The backward writes the
 // row's dx and its Σg, Σg·x̂ to the workspace (2·N·C doubles); a per-channel kernel then sums them over n
 // in ascending order, exactly as the CPU accumulates dweight/dbias.
+//
+// Layer norm, x (R, D): as instance norm, one block per row (the weight indexed by column); no workspace: the
+// backward's dweight/dbias are one thread per column summing over the rows in ascending order.
 #include <cmath>
 #include <cstdint>
 
@@ -313,6 +316,80 @@ __global__ void in_param_grad_kernel(const double* __restrict__ row_sg, const do
   }
 }
 
+// ---------------------------------------------------------------------------------------------- layer norm
+
+// One block per row of D values: two-pass statistics, then y = ((x − m)·is)·w[d] + b[d] as the CPU.
+__global__ void ln_forward_kernel(const float* __restrict__ x, const float* __restrict__ weight,
+                                  const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ mean,
+                                  float* __restrict__ invstd, int64_t R, int64_t D, double eps) {
+  __shared__ double scratch[kWarps + 1];
+  for (int64_t row = blockIdx.x; row < R; row += gridDim.x) {
+    const float* xr = x + row * D;
+    double s = 0;
+    for (int64_t d = threadIdx.x; d < D; d += kThreads) s += double(xr[d]);
+    const double m = block_allsum(s, scratch) / double(D);
+    double q = 0;
+    for (int64_t d = threadIdx.x; d < D; d += kThreads) {
+      const double e = double(xr[d]) - m;
+      q += __dmul_rn(e, e);
+    }
+    q = block_allsum(q, scratch);
+    const double is = 1.0 / sqrt(q / double(D) + eps);
+    if (threadIdx.x == 0) {
+      mean[row] = float(m);
+      invstd[row] = float(is);
+    }
+    float* yr = y + row * D;
+    for (int64_t d = threadIdx.x; d < D; d += kThreads) {
+      const double w = weight ? double(weight[d]) : 1.0, b = bias ? double(bias[d]) : 0.0;
+      yr[d] = float(__dmul_rn(__dmul_rn(double(xr[d]) - m, is), w) + b);
+    }
+  }
+}
+
+// dx of one row per block: Σĝ, Σĝ·x̂ (ĝ = g·w) over the row, then invstd/D · (D·ĝ − Σĝ − x̂·Σĝx̂).
+__global__ void ln_dx_kernel(const float* __restrict__ x, const float* __restrict__ mean,
+                             const float* __restrict__ invstd, const float* __restrict__ weight,
+                             const float* __restrict__ dy, float* __restrict__ dx, int64_t R, int64_t D) {
+  __shared__ double scratch[kWarps + 1];
+  for (int64_t row = blockIdx.x; row < R; row += gridDim.x) {
+    const float* xr = x + row * D;
+    const float* gr = dy + row * D;
+    const double m = double(mean[row]), is = double(invstd[row]);
+    double sg = 0, sgx = 0;
+    for (int64_t d = threadIdx.x; d < D; d += kThreads) {
+      const double gw = __dmul_rn(double(gr[d]), weight ? double(weight[d]) : 1.0);
+      sg += gw;
+      sgx += __dmul_rn(gw, __dmul_rn(double(xr[d]) - m, is));
+    }
+    sg = block_allsum(sg, scratch);
+    sgx = block_allsum(sgx, scratch);
+    const double Dd = double(D), k = is / Dd;
+    float* dr = dx + row * D;
+    for (int64_t d = threadIdx.x; d < D; d += kThreads) {
+      const double xh = __dmul_rn(double(xr[d]) - m, is);
+      const double gw = __dmul_rn(double(gr[d]), weight ? double(weight[d]) : 1.0);
+      dr[d] = float(__dmul_rn(k, __dmul_rn(Dd, gw) - sg - __dmul_rn(xh, sgx)));
+    }
+  }
+}
+
+// dweight[d] = Σ_r g·x̂, dbias[d] = Σ_r g: one thread per column, rows ascending (the CPU's order).
+__global__ void ln_param_grad_kernel(const float* __restrict__ x, const float* __restrict__ mean,
+                                     const float* __restrict__ invstd, const float* __restrict__ dy,
+                                     float* __restrict__ dweight, float* __restrict__ dbias, int64_t R, int64_t D) {
+  for (int64_t d = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; d < D; d += int64_t(gridDim.x) * blockDim.x) {
+    double dw = 0, db = 0;
+    for (int64_t r = 0; r < R; ++r) {
+      const double g = double(dy[r * D + d]);
+      db += g;
+      dw += __dmul_rn(g, __dmul_rn(double(x[r * D + d]) - double(mean[r]), double(invstd[r])));
+    }
+    if (dweight) dweight[d] = float(dw);
+    if (dbias) dbias[d] = float(db);
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------- entry points
@@ -391,6 +468,30 @@ void instance_norm_backward_cuda(const float* x, const float* mean, const float*
   SPK_KERNEL_LAUNCH_CHECK();
   if (!dweight && !dbias) return;
   in_param_grad_kernel<<<blocks_for(C), kThreads, 0, s>>>(row_sg, row_sgx, dweight, dbias, N, C);
+  SPK_KERNEL_LAUNCH_CHECK();
+}
+
+void layer_norm_forward_cuda(const float* x, const float* weight, const float* bias, float* y, float* mean,
+                             float* invstd, int64_t R, int64_t D, double eps, void* stream) {
+  if (R == 0) return;
+  SPK_CHECK(D > 0, "layer_norm_forward_cuda: empty rows (R ", R, ", D 0)");
+  const unsigned blocks = unsigned(R < kMaxBlocks ? R : kMaxBlocks);
+  ln_forward_kernel<<<blocks, kThreads, 0, cudaStream_t(stream)>>>(x, weight, bias, y, mean, invstd, R, D, eps);
+  SPK_KERNEL_LAUNCH_CHECK();
+}
+
+void layer_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                              const float* dy, float* dx, float* dweight, float* dbias, int64_t R, int64_t D,
+                              void* stream) {
+  const cudaStream_t s = cudaStream_t(stream);
+  if (D == 0) return;
+  if (dx && R > 0) {
+    const unsigned blocks = unsigned(R < kMaxBlocks ? R : kMaxBlocks);
+    ln_dx_kernel<<<blocks, kThreads, 0, s>>>(x, mean, invstd, weight, dy, dx, R, D);
+    SPK_KERNEL_LAUNCH_CHECK();
+  }
+  if (!dweight && !dbias) return;
+  ln_param_grad_kernel<<<blocks_for(D), kThreads, 0, s>>>(x, mean, invstd, dy, dweight, dbias, R, D);
   SPK_KERNEL_LAUNCH_CHECK();
 }
 

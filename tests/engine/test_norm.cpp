@@ -1,5 +1,5 @@
 // Normalisation ops: batch_norm (training with batch statistics and the running-stat update, eval with the
-// running statistics), instance_norm1d and l2_normalize, against plain loops and hand-worked numbers;
+// running statistics), instance_norm1d, layer_norm and l2_normalize, against plain loops and hand-worked numbers;
 // gradient checks; error messages.
 #include <cmath>
 
@@ -134,6 +134,37 @@ TEST_CASE("instance_norm1d against loops, with and without affine") {
   CHECK_THROWS_WITH_AS(instance_norm1d(x, vec({1, 2})), doctest::Contains("instance_norm1d: weight"), Error);
 }
 
+TEST_CASE("layer_norm against loops over the last dim, with and without affine; 1-d and 3-d inputs") {
+  Rng rng(23);
+  const int64_t R = 6, D = 5;
+  Tensor x = Tensor::uniform({2, 3, D}, rng, -2, 4, DType::f64);
+  auto xv = x.to_double();
+  std::vector<double> w{2, -1, 0.5, 1.5, 3}, b{1, 0, -1, 0.25, 2};
+  for (bool affine : {false, true}) {
+    std::vector<double> y(xv.size());
+    for (int64_t r = 0; r < R; ++r) {
+      double m = 0, v = 0;
+      for (int64_t d = 0; d < D; ++d) m += xv[size_t(r * D + d)] / double(D);
+      for (int64_t d = 0; d < D; ++d) v += (xv[size_t(r * D + d)] - m) * (xv[size_t(r * D + d)] - m) / double(D);
+      for (int64_t d = 0; d < D; ++d)
+        y[size_t(r * D + d)] = (xv[size_t(r * D + d)] - m) / std::sqrt(v + 1e-5) * (affine ? w[size_t(d)] : 1) +
+                               (affine ? b[size_t(d)] : 0);
+    }
+    Tensor got = affine ? layer_norm(x, vec(w), vec(b)) : layer_norm(x);
+    CHECK(got.shape() == x.shape());
+    test::expect_close(got, y, 1e-14, 1e-13, affine ? "affine" : "no affine");
+  }
+  // A single row (1-d input) and a strided (transposed) input.
+  test::expect_close(layer_norm(vec({1, 3})), {-1 / std::sqrt(1 + 1e-5), 1 / std::sqrt(1 + 1e-5)}, 0, 1e-15, "1-d");
+  Tensor xt = transpose(Tensor::uniform({4, 3}, rng, -1, 1, DType::f64), 0, 1);
+  test::expect_close(layer_norm(xt), layer_norm(xt.contiguous()).to_double(), 0, 0, "strided input");
+  CHECK_THROWS_WITH_AS(layer_norm(x, vec({1, 2})), doctest::Contains("layer_norm: weight f64(2) cpu does not match"),
+                       Error);
+  CHECK_THROWS_WITH_AS(layer_norm(Tensor::zeros({3, 0})), doctest::Contains("layer_norm: the normalised (last) dim"),
+                       Error);
+  CHECK_THROWS_WITH_AS(layer_norm(x, Tensor::ones({D})), doctest::Contains("has another dtype"), Error);
+}
+
 TEST_CASE("l2_normalize against loops; tiny and zero rows") {
   Tensor x = Tensor::from_vector(std::vector<double>{3, 4, 0, -1, 2, 2}, {2, 3}, DType::f64);
   test::expect_close(l2_normalize(x), {0.6, 0.8, 0, -1.0 / 3, 2.0 / 3, 2.0 / 3}, 0, 1e-15, "rows");
@@ -171,6 +202,14 @@ SPK_GRADCHECK_CASE(instance_norm1d, "(2,3,5) affine and (3,2,4) plain") {
   auto x = rand_input({2, 3, 5}, rng), w = rand_input({3}, rng, 0.5, 2), b = rand_input({3}, rng);
   gradcheck([](const std::vector<Tensor>& in) { return instance_norm1d(in[0], in[1], in[2]); }, {x, w, b});
   gradcheck([](const std::vector<Tensor>& in) { return instance_norm1d(in[0]); }, {rand_input({3, 2, 4}, rng)});
+}
+SPK_GRADCHECK_CASE(layer_norm, "(2,3,5) affine, (4,6) plain, (7) weight only") {
+  Rng rng(1337);
+  auto x = rand_input({2, 3, 5}, rng), w = rand_input({5}, rng, 0.5, 2), b = rand_input({5}, rng);
+  gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2]); }, {x, w, b});
+  gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0]); }, {rand_input({4, 6}, rng)});
+  gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1]); },
+            {rand_input({7}, rng), rand_input({7}, rng, -2, 2)});
 }
 SPK_GRADCHECK_CASE(l2_normalize, "(4,5) along dims -1 and 0") {
   Rng rng(1337);
