@@ -153,7 +153,7 @@ TEST_CASE("config: --sinc_stride reaches the model; SincTDNN and RawNet3 default
 
 TEST_CASE("configs/: every recipe parses, passes the checks and builds its model and loss") {
   int files = 0;
-  for (const auto& e : fs::directory_iterator(SPK_CONFIGS_DIR)) {
+  for (const auto& e : fs::recursive_directory_iterator(SPK_CONFIGS_DIR)) {   // loss_comparison/ too
     if (e.path().extension() != ".yaml") continue;
     ++files;
     const std::string path = e.path().string();

@@ -80,8 +80,8 @@ TEST_CASE("SincTDNN: a few AAM (arc_linear, m 0.05, s 10) steps on synthetic spe
   LossConfig lc;
   lc.nOut = 64;
   lc.nClasses = 4;
-  lc.pyannote.aam_margin = 0.05;
-  lc.pyannote.aam_scale = 10;
+  lc.pyannote_aam_margin = 0.05;
+  lc.pyannote_aam_scale = 10;
   auto loss = make_loss("arc_linear", lc);
   check_loss_falls(*m, *loss, 3200, 1e-4);
 }
