@@ -16,6 +16,16 @@
 
 namespace spk::recipe {
 
+std::string flag_check::num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void flag_check::require(bool ok, const std::string& flag, const std::string& what) {
+  if (!ok) throw UsageError(flag + ": " + what);
+}
+
 struct OptionParser::Option {
   std::string name, help, group, default_text;
   OptionKind kind = OptionKind::str;
@@ -315,6 +325,9 @@ RecipeConfig recipe_config(const OptionParser& p) {
        c.model == "ResNet34_HardNeg" ||
        c.model == "SincTDNN" || c.model == "RawNet3"))
     c.encoder_type = "";
+  // pyannote's sampler gives the loss --per_label crops per speaker (--nPerSpeaker is ignored with it): every
+  // consumer of the config (trainer, loss checks, configs test) sees the same M.
+  if (c.sampler == "pyannote") c.nPerSpeaker = c.per_label;
   return c;
 }
 

@@ -31,6 +31,13 @@ class UsageError : public spk::Error {
   explicit UsageError(const std::string& message) : spk::Error(message) {}
 };
 
+// The flag checks' two helpers (train_config_check.cpp, loss_settings_check.cpp, spec_aug_flags.cpp):
+// num(v) prints v as the user would write it; require throws UsageError("<flag>: <what>") unless ok.
+namespace flag_check {
+std::string num(double v);
+void require(bool ok, const std::string& flag, const std::string& what);
+}  // namespace flag_check
+
 enum class OptionKind { str, integer, real, boolean };
 enum class OptionSource { default_value, yaml, checkpoint, command_line };
 const char* option_source_str(OptionSource s);

@@ -5,7 +5,6 @@
 // read_train_data.)
 #include <cmath>
 #include <set>
-#include <sstream>
 
 #include "apps/recipe/trainer.h"
 #include "losses/loss.h"
@@ -17,15 +16,8 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-void require(bool ok, const std::string& flag, const std::string& what) {
-  if (!ok) throw UsageError(flag + ": " + what);
-}
+using flag_check::num;
+using flag_check::require;
 
 void one_of(const std::string& value, const std::string& flag, const std::set<std::string>& allowed) {
   std::string names;

@@ -2,7 +2,6 @@
 #include "apps/recipe/spec_aug_flags.h"
 
 #include <cmath>
-#include <sstream>
 
 #include "engine/audio/crop.h"
 #include "engine/audio/fbank.h"
@@ -11,11 +10,7 @@ namespace spk::recipe {
 
 namespace {
 
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
+using flag_check::num;
 
 void check_axis(const std::string& axis, int64_t masks, int64_t width, int64_t size, const std::string& size_text) {
   const std::string m = "--spec_aug_" + axis + "_masks", w = "--spec_aug_" + axis + "_width";

@@ -1,7 +1,6 @@
 // validate_train_config (see trainer.h): every range and consistency check of the training options, before any
 // work; each failure is a UsageError naming the flag.
 #include <set>
-#include <sstream>
 
 #include "apps/recipe/frontend.h"
 #include "apps/recipe/spec_aug_flags.h"
@@ -16,15 +15,8 @@ namespace spk::recipe {
 
 namespace {
 
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-void require(bool ok, const std::string& flag, const std::string& what) {
-  if (!ok) throw UsageError(flag + ": " + what);
-}
+using flag_check::num;
+using flag_check::require;
 
 // --sampler pyannote: the chunk settings alone (the data checks come with the training list).
 void check_chunk_flags(const RecipeConfig& c) {

@@ -118,6 +118,9 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
                      cfg_.train_list + " has only " + std::to_string(speakers) +
                      " speakers (each speaker appears at most once per batch)");
   options_["nClasses"] = cfg_.nClasses;   // the resolved value goes into checkpoints
+  // Likewise the pooling: "" for a model with its own (ECAPA_TDNN, SincTDNN, ...) rather than the raw SAP default,
+  // which spk_eval would otherwise read back from the checkpoint as an explicit --encoder_type.
+  if (options_.contains("encoder_type")) options_["encoder_type"] = cfg_.encoder_type;
   std::shared_ptr<audio::Augmenter> augmenter;
   if (cfg_.augment) {
     if (!fs::is_directory(cfg_.musan_path)) throw UsageError("--musan_path: no such directory '" + cfg_.musan_path + "'");
