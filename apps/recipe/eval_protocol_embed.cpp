@@ -22,18 +22,6 @@ namespace spk::recipe {
 
 namespace {
 
-class EvalModeGuard {   // eval mode for the duration, the previous mode restored (also on error)
- public:
-  explicit EvalModeGuard(Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
-  ~EvalModeGuard() { m_.train(was_training_); }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  Module& m_;
-  bool was_training_;
-};
-
 struct PlannedFile {
   int64_t index = 0;
   std::vector<audio::EvalCrops> groups;

@@ -23,19 +23,6 @@ namespace spk::recipe {
 
 namespace {
 
-// Puts a module in eval mode and restores its previous mode on scope exit (also on error).
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
-  ~EvalModeGuard() { m_.train(was_training_); }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  Module& m_;
-  bool was_training_;
-};
-
 // Files in [first, last) of paths, for messages: one name, or the first and a count.
 std::string name_files(const std::vector<std::string>& paths, int64_t first, int64_t last) {
   if (last - first == 1) return "file '" + paths[size_t(first)] + "'";
