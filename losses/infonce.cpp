@@ -4,6 +4,9 @@
 #include "losses/infonce.h"
 
 #include <cmath>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "engine/ops.h"
 #include "losses/common.h"
@@ -15,7 +18,7 @@ InfoNCELoss::InfoNCELoss(const LossConfig& c, Rng& rng, bool row_margin)
     : Loss(row_margin ? "aam_infonce" : "infonce",
            {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true, .metric = MetricKind::accuracy}),
       row_margin_(row_margin), mix_weight_(c.infonce_mix_weight), row_m_(c.infonce_row_margin),
-      row_s_(c.infonce_row_scale) {
+      row_s_(c.infonce_row_scale), itm_weight_(c.blip_itm_weight) {
   loss_util::check_dtype(name(), c);
   // HardNeg: logit_scale = nn.Parameter(ones * log(1 / 0.07)), then used linearly (logits = τ·cos).
   SPK_CHECK(std::isfinite(c.infonce_temperature) && c.infonce_temperature > 0 && c.infonce_temperature < 1, name(),
@@ -24,16 +27,76 @@ InfoNCELoss::InfoNCELoss(const LossConfig& c, Rng& rng, bool row_margin)
   if (row_margin) loss_util::check_angular(name(), row_m_, row_s_, "infonce_row_margin", "infonce_row_scale");
   SPK_CHECK(c.infonce_aam_mix == "auto" || c.infonce_aam_mix == "true" || c.infonce_aam_mix == "false", name(),
             ": infonce_aam_mix '", c.infonce_aam_mix, "' (auto, true or false expected)");
-  if (c.infonce_aam_mix == "true" || (c.infonce_aam_mix == "auto" && row_margin)) {
+  const std::string& mode = c.hardneg_mode;
+  SPK_CHECK(mode == "none" || mode == "classifier" || mode == "clip" || mode == "blip", name(), ": hardneg_mode '",
+            mode, "' (none, classifier, clip or blip expected)");
+  SPK_CHECK(mode != "classifier", name(), ": hardneg_mode classifier trains aamsoftmax, not ", name());
+  const bool hardneg = mode == "clip" || mode == "blip";
+  if (c.infonce_aam_mix == "true" || (c.infonce_aam_mix == "auto" && (row_margin || hardneg))) {
     SPK_CHECK(mix_weight_ >= 0 && mix_weight_ <= 1, name(), ": infonce_mix_weight ", mix_weight_, " must be in [0, 1]");
     aam = register_module("aam", std::make_shared<AAMSoftmaxLoss>(c, rng, c.infonce_cls_margin, c.infonce_cls_scale));
   }
+  if (mode == "blip") {
+    SPK_CHECK(itm_weight_ >= 0 && itm_weight_ <= 1, name(), ": blip_itm_weight ", itm_weight_, " must be in [0, 1]");
+    SPK_CHECK(c.blip_itm_heads > 0 && c.nOut % c.blip_itm_heads == 0, name(), ": blip_itm_heads ", c.blip_itm_heads,
+              " must divide nOut ", c.nOut);
+    itm = std::make_shared<ItmHead>(c.nOut, c.blip_itm_heads, rng, c.dtype);
+    register_module("attn", itm->attn);          // the seed's names: attn.*, itm_head.*
+    register_module("itm_head", itm->itm_head);
+  }
 }
+
+namespace {
+
+// The rows HardNeg's collate keeps: the first of each speaker label, in order.
+std::vector<int64_t> first_of_each_speaker(const std::vector<int64_t>& labels) {
+  std::vector<int64_t> keep;
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (seen.insert(labels[i]).second) keep.push_back(int64_t(i));
+  return keep;
+}
+
+}  // namespace
 
 LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor g = as_groups(x);
   const int64_t n = g.size(0);
-  check_positional(labels, n);   // the diagonal targets need distinct speakers (HardNeg drops such batches)
+  Tensor y = labels;
+  std::string warning;
+  if (labels.defined()) {
+    SPK_CHECK(labels.dtype() == DType::i64 && labels.dim() == 1 && labels.size(0) == n, name(),
+              ": labels must be i64 (", n, "), got ", labels.str());
+    const std::vector<int64_t> all = labels.to_vector<int64_t>();
+    const std::vector<int64_t> keep = first_of_each_speaker(all);
+    if (int64_t(keep.size()) < n) {
+      const int64_t k = int64_t(keep.size());
+      std::vector<int64_t> kept_labels;
+      for (int64_t i : keep) kept_labels.push_back(all[size_t(i)]);
+      g = index_select(g, 0, Tensor::from_vector(keep, {k}, x.device()));
+      y = Tensor::from_vector(kept_labels, {k}, x.device());
+      warning = name() + ": " + std::to_string(n - int64_t(keep.size())) +
+                " pair(s) of a speaker already in the batch dropped (HardNeg's collate keeps the first of each)";
+    }
+  }
+  LossOutput out = clip(g, y);
+  if (itm) {
+    if (g.size(0) < 2) {
+      warning += std::string(warning.empty() ? "" : "; ") + name() + ": blip: one speaker left, no ITM term";
+    } else {
+      Tensor xh = l2_normalize(loss_util::group_member(g, 0), 1, 1e-12);
+      Tensor yh = l2_normalize(loss_util::group_member(g, 1), 1, 1e-12);
+      out.loss = mul_scalar(add(mul_scalar(itm->loss(xh, yh, logit_scale), itm_weight_),
+                                mul_scalar(out.loss, 1 - itm_weight_)),
+                            0.5);
+    }
+  }
+  out.warning = warning;
+  return out;
+}
+
+LossOutput InfoNCELoss::clip(const Tensor& g, const Tensor& labels) {
+  const int64_t n = g.size(0);
   if (!row_margin_) {
     FusedLossOutput f = similarity_ce(loss_util::group_member(g, 0), loss_util::group_member(g, 1), logit_scale,
                                       Tensor(), {.symmetric = true, .eps_rule = CosineEps::per_row, .eps = 1e-12});
@@ -45,7 +108,7 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor yh = l2_normalize(loss_util::group_member(g, 1), 1, 1e-12);
   Tensor p = mul(matmul(xh, transpose(yh, 0, 1)), logit_scale);
   Tensor q = transpose(p, 0, 1);
-  Tensor target = loss_util::positional_labels(n, 1, x.device());
+  Tensor target = loss_util::positional_labels(n, 1, g.device());
   auto term = [&](const Tensor& z) {
     Tensor rows = l2_normalize(z, 1, 1e-12);
     Tensor diag = loss_util::one_hot(target, n, rows.dtype());

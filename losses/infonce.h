@@ -10,11 +10,17 @@
 // loss is HardNeg's LossFunction: w·L_c + (1 − w)·AAMsoftmax(x[:, 0], labels) with w = infonce_mix_weight 0.2
 // (m infonce_cls_margin 0.2, s infonce_cls_scale 30, its own weight), and the
 // metric is that classifier's top-1; without it the metric is the top-1 of P (diagonal targets).
-// HardNeg's 'blip' mode (the ITM head on mined hard negatives) is not implemented.
-// Parameters: logit_scale (); with the mix also aam.weight (nClasses, nOut). HardNeg's checkpoints also
-// carry an unused sub.weight (sub-center ArcFace), which has no counterpart here. M = 2; test_normalize true.
+// config.hardneg_mode selects HardNeg's --mode: clip and blip turn infonce_aam_mix auto on (its LossFunction always
+// mixes); blip adds the ITM head on the hardest in-batch negatives (losses/blip_itm.h) and returns
+// (w·L_itm + (1 − w)·L_clip) / 2, w = blip_itm_weight, as ECAPAModel.py train_blip does.
+// Batches with a repeated speaker keep the first pair of each speaker, as HardNeg's collate does (the diagonal
+// targets need distinct speakers), and say so in the step's warning.
+// Parameters: logit_scale (); with the mix also aam.weight (nClasses, nOut); in blip mode also attn.* and
+// itm_head.* (the seed's names). HardNeg's checkpoints also carry an unused sub.weight (sub-center ArcFace), which
+// has no counterpart here. M = 2; test_normalize true.
 #pragma once
 #include "losses/aamsoftmax.h"
+#include "losses/blip_itm.h"
 #include "losses/loss.h"
 
 namespace spk {
@@ -26,10 +32,14 @@ class InfoNCELoss : public Loss {
   LossOutput forward(const Tensor& x, const Tensor& labels) override;
   Tensor logit_scale;                   // ()
   std::shared_ptr<AAMSoftmaxLoss> aam;  // null without the mix
+  std::shared_ptr<ItmHead> itm;         // blip mode only; its attn and itm_head are this loss's children
 
  private:
+  // L_clip (and the metric) of one batch of distinct speakers, g (N, 2, D).
+  LossOutput clip(const Tensor& g, const Tensor& labels);
+
   bool row_margin_;
-  double mix_weight_, row_m_, row_s_;
+  double mix_weight_, row_m_, row_s_, itm_weight_;
 };
 
 }  // namespace spk

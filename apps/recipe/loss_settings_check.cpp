@@ -31,6 +31,27 @@ void angle(double v, const std::string& flag) {
   require(v >= 0 && v < kPi, flag, "must be in [0, pi), got " + num(v));
 }
 
+// HardNeg's --mode (ECAPAModel.py train_network / train_clip / train_blip): classifier is AAM-softmax on single
+// utterances, clip and blip the InfoNCE/AAM-softmax mix on pairs. The utterances per speaker need no check here:
+// the loss's own requirement (1 for aamsoftmax, exactly 2 for (aam_)infonce) is checked first, naming --nPerSpeaker.
+void validate_hardneg_mode(const RecipeConfig& c) {
+  const std::string& mode = c.hardneg_mode;
+  one_of(mode, "--hardneg_mode", {"none", "classifier", "clip", "blip"});
+  require(c.blip_itm_weight >= 0 && c.blip_itm_weight <= 1, "--blip_itm_weight",
+          "must be in [0, 1], got " + num(c.blip_itm_weight));
+  require(c.blip_itm_heads > 0 && c.nOut % c.blip_itm_heads == 0, "--blip_itm_heads",
+          "must be positive and divide --nOut " + num(double(c.nOut)) + ", got " + num(double(c.blip_itm_heads)));
+  if (mode == "classifier") {
+    require(c.trainfunc == "aamsoftmax", "--hardneg_mode",
+            "classifier trains HardNeg's AAM-softmax: --trainfunc aamsoftmax, not " + c.trainfunc);
+  } else if (mode != "none") {
+    require(c.trainfunc == "infonce" || c.trainfunc == "aam_infonce", "--hardneg_mode",
+            mode + " trains HardNeg's contrastive loss: --trainfunc infonce or aam_infonce, not " + c.trainfunc);
+    require(c.infonce_aam_mix != "false", "--infonce_aam_mix",
+            "false does not fit --hardneg_mode " + mode + " (HardNeg always mixes in the AAM-softmax)");
+  }
+}
+
 }  // namespace
 
 void validate_loss_settings(const RecipeConfig& c) {
@@ -58,6 +79,8 @@ void validate_loss_settings(const RecipeConfig& c) {
   non_negative(c.pyannote_triplet_margin, "--pyannote_triplet_margin");
   one_of(c.pyannote_triplet_clamp, "--pyannote_triplet_clamp", {"positive", "softmargin", "sigmoid"});
   one_of(c.pyannote_triplet_sampling, "--pyannote_triplet_sampling", {"all", "hard", "negative", "easy"});
+
+  validate_hardneg_mode(c);
 
   non_negative(c.trainfunc2_weight, "--trainfunc2_weight");
   if (c.trainfunc2.empty()) return;

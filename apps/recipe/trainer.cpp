@@ -52,12 +52,14 @@ bool uses_classes(const std::string& trainfunc) {
 }
 
 // Settings a resumed run must share with its checkpoint: they fix the shapes and meaning of what was saved.
-// (sim_loss, infonce_aam_mix, pyannote_classifier_bias decide which loss parameters exist.)
+// (sim_loss, infonce_aam_mix, pyannote_classifier_bias, hardneg_mode and blip_itm_heads decide which loss
+// parameters exist.)
 const char* const kFixedOnResume[] = {"model",      "encoder_type", "nOut",           "n_mels",
                                       "log_input",  "C",            "frontend",       "n_ceps",
                                       "trainfunc",  "trainfunc2",   "nClasses",       "nPerSpeaker",
                                       "optimizer",  "seed",         "sim_loss",       "infonce_aam_mix",
-                                      "pyannote_classifier_bias", "sinc_stride"};
+                                      "pyannote_classifier_bias", "sinc_stride", "hardneg_mode",
+                                      "blip_itm_heads"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 

@@ -215,10 +215,46 @@ TEST_CASE("loss settings: bad values fail the training checks, naming the flag")
       {{"--trainfunc2", "nope"}, "--trainfunc2: unknown loss 'nope' ("},
       {{"--trainfunc2", "aamsoftmax"}, "--trainfunc2: aamsoftmax needs nPerSpeaker 1, but --nPerSpeaker is 2"},
       {{"--trainfunc2", "uniform", "--trainfunc2_weight", "-1"}, "--trainfunc2_weight: must be 0 or more, got -1"},
+      {{"--hardneg_mode", "bert"}, "--hardneg_mode: unknown value 'bert' (blip, classifier, clip, none)"},
+      {{"--hardneg_mode", "blip"},
+       "--hardneg_mode: blip trains HardNeg's contrastive loss: --trainfunc infonce or aam_infonce, not anglecontrast"},
+      {{"--hardneg_mode", "classifier"},
+       "--hardneg_mode: classifier trains HardNeg's AAM-softmax: --trainfunc aamsoftmax, not anglecontrast"},
+      {{"--blip_itm_weight", "1.5"}, "--blip_itm_weight: must be in [0, 1], got 1.5"},
+      {{"--blip_itm_weight", "-0.2"}, "--blip_itm_weight: must be in [0, 1], got -0.2"},
+      {{"--blip_itm_heads", "3"}, "--blip_itm_heads: must be positive and divide --nOut 512, got 3"},
+      {{"--blip_itm_heads", "0"}, "--blip_itm_heads: must be positive"},
   };
   for (const auto& [args, message] : cases) {
     CAPTURE(args.front());
     CHECK_THROWS_WITH_AS(checked(args), doctest::Contains(message.c_str()), UsageError);
+  }
+}
+
+TEST_CASE("--hardneg_mode: each of HardNeg's modes against the loss and utterances per speaker it needs") {
+  auto check = [](std::vector<std::string> args) {
+    OptionParser p("spk_train", "", TRAIN);
+    args.insert(args.begin(), {"--model", "ECAPA_TDNN_HardNeg", "--nClasses", "10"});
+    REQUIRE(parse(p, args));
+    validate_train_config(recipe_config(p));
+  };
+  CHECK_NOTHROW(check({"--hardneg_mode", "classifier", "--trainfunc", "aamsoftmax"}));
+  CHECK_NOTHROW(check({"--hardneg_mode", "clip", "--trainfunc", "infonce", "--nPerSpeaker", "2"}));
+  CHECK_NOTHROW(check({"--hardneg_mode", "blip", "--trainfunc", "aam_infonce", "--nPerSpeaker", "2"}));
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--hardneg_mode", "blip", "--trainfunc", "infonce", "--nPerSpeaker", "3"},
+       "--nPerSpeaker: 3 does not suit --trainfunc infonce, which needs nPerSpeaker exactly 2"},
+      {{"--hardneg_mode", "blip", "--trainfunc", "infonce"},   // nPerSpeaker's default is 1
+       "--nPerSpeaker: 1 does not suit --trainfunc infonce"},
+      {{"--hardneg_mode", "classifier", "--trainfunc", "aamsoftmax", "--nPerSpeaker", "2"},
+       "--nPerSpeaker: 2 does not suit --trainfunc aamsoftmax"},
+      {{"--hardneg_mode", "clip", "--trainfunc", "aamsoftmax"}, "--hardneg_mode: clip trains HardNeg's contrastive"},
+      {{"--hardneg_mode", "blip", "--trainfunc", "infonce", "--nPerSpeaker", "2", "--infonce_aam_mix", "false"},
+       "--infonce_aam_mix: false does not fit --hardneg_mode blip"},
+  };
+  for (const auto& [args, message] : cases) {
+    CAPTURE(message);
+    CHECK_THROWS_WITH_AS(check(args), doctest::Contains(message.c_str()), UsageError);
   }
 }
 
@@ -342,6 +378,35 @@ TEST_CASE("spk_train --trainfunc2 with parameters: saved as __L2__, restored on 
       CHECK(std::abs(t.item() - 10.0) > 1);   // not the fresh init_w 10
     }
   CHECK(found);
+}
+
+TEST_CASE("spk_train --hardneg_mode blip: the ITM head trains with the encoder and is saved with the loss") {
+  const std::string out = fx().file("blip");
+  const std::string base = pair_recipe("infonce") + " --hardneg_mode blip --nClasses 4 --save_path " + out;
+  const spk::test::AppRun r = run_train(base + " --max_epoch 2");
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  const Checkpoint ck = read_checkpoint(out + "/model/last.safetensors");
+  CHECK(ck.state.config["hardneg_mode"] == "blip");
+  std::map<std::string, Tensor> by_name;
+  for (const auto& [n, t] : ck.file.tensors) by_name[n] = t;
+  for (const char* name : {"__L__.logit_scale", "__L__.aam.weight", "__L__.attn.in_proj_weight",
+                           "__L__.attn.out_proj.weight", "__L__.itm_head.weight", "__L__.itm_head.bias"}) {
+    CAPTURE(name);
+    CHECK(by_name.count(name) == 1);
+  }
+  REQUIRE(by_name.count("__L__.itm_head.weight"));
+  CHECK(by_name["__L__.itm_head.weight"].shape() == Shape{2, 16});
+  // The mode is part of the run: a resume with another mode is refused, naming the flag.
+  const spk::test::AppRun c = run_train(pair_recipe("infonce") + " --hardneg_mode clip --nClasses 4 --max_epoch 3 "
+                                        "--save_path " + out);
+  CHECK(c.status == 2);
+  CHECK(c.output.find("--hardneg_mode") != std::string::npos);
+  // Bad input fails before any work: no checkpoint folder.
+  const spk::test::AppRun bad = run_train(pair_recipe("infonce") + " --hardneg_mode blip --nPerSpeaker 3 "
+                                          "--nClasses 4 --max_epoch 1 --save_path " + fx().file("blip3"));
+  CHECK(bad.status == 2);
+  CHECK(bad.output.find("--nPerSpeaker") != std::string::npos);
+  CHECK_FALSE(fs::exists(fx().file("blip3") + "/model"));
 }
 
 TEST_CASE("spk_train: a bad loss setting fails before any work, naming the flag") {

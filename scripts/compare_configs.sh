@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Trains each recipe of a config folder on the demo corpus at the budget the configs state, evaluates each once on
+# the 40 unseen speakers (spk_eval with the config's evaluation settings and a 95 % bootstrap interval of the EER)
+# and writes a markdown table: EER, interval, minDCF (p 0.05) and training wall time. The comparisons in the docs
+# are this script's output: scripts/loss_comparison.sh (docs/losses.md) and scripts/hardneg_modes.sh
+# (docs/recipes.md) call it with their folders.
+#
+#   scripts/compare_configs.sh CONFIG_DIR EXP_DIR [name ...]   default: every CONFIG_DIR/*.yaml, in name order
+#   SPK_CMP_EPOCHS    epochs per config (default: each config's max_epoch)
+#   SPK_BUILD_DIR, SPK_DEMO_DATA, SPK_CUDA as in scripts/demo.sh
+# A second run with the same EXP_DIR resumes each config's training where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: scripts/compare_configs.sh CONFIG_DIR EXP_DIR [name ...]" >&2; exit 2; }
+configs=$1 exp=$2
+shift 2
+[ -d "$configs" ] || { echo "compare_configs: no folder $configs" >&2; exit 2; }
+start=$(date +%s)
+
+bash scripts/setup.sh
+build=${SPK_BUILD_DIR:-build-demo}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSPK_CUDA="${SPK_CUDA:-OFF}" >/dev/null
+cmake --build "$build" -j "$(nproc)" --target spk_train spk_eval
+
+data=${SPK_DEMO_DATA:-demo_data}
+bash scripts/make_demo_corpus.sh -o "$data" -j "$(nproc)"
+
+epoch_flags=()
+[ -n "${SPK_CMP_EPOCHS:-}" ] && epoch_flags=(--max_epoch "$SPK_CMP_EPOCHS" --test_interval "$SPK_CMP_EPOCHS")
+mkdir -p "$exp"
+if [ $# -gt 0 ]; then names=("$@"); else
+  names=(); for f in "$configs"/*.yaml; do names+=("$(basename "$f" .yaml)"); done
+fi
+for name in "${names[@]}"; do
+  [ -f "$configs/$name.yaml" ] || { echo "compare_configs: no $configs/$name.yaml" >&2; exit 2; }
+done
+
+rows="$exp/rows.tsv"
+: > "$rows"
+for name in "${names[@]}"; do
+  out="$exp/$name"
+  echo "compare_configs: $name -> $out"
+  t0=$(date +%s)
+  "$build/apps/spk_train" --config "$configs/$name.yaml" \
+    --train_path "$data/wav" --train_list "$data/train_list.txt" \
+    --test_list "" --save_path "$out" "${epoch_flags[@]}" >"$out.train.txt"   # evaluated once, below
+  t1=$(date +%s)
+  "$build/apps/spk_eval" --config "$configs/$name.yaml" --initial_model "$out/model/last.safetensors" \
+    --test_path "$data/wav" --test_list "$data/test_list.txt" --eer_ci 0.95 --json "$out/eval.json" >/dev/null
+  printf '%s\t%s\t%s\n' "$name" "$((t1 - t0))" "$out/eval.json" >> "$rows"
+done
+
+python3 - "$rows" "$exp/table.md" <<'PY'
+import json, sys
+rows, table = sys.argv[1], sys.argv[2]
+lines = ["| config | EER % | 95 % interval | minDCF (p 0.05) | training wall time |",
+         "|---|---|---|---|---|"]
+for line in open(rows):
+    name, secs, path = line.rstrip("\n").split("\t")
+    j = json.load(open(path))
+    s = j["scores"][j["primary"]]
+    lines.append(f"| {name} | {s['vt_eer']:.2f} | [{s['eer_ci_low']:.2f}, {s['eer_ci_high']:.2f}] | "
+                 f"{s['min_dcf_p0.05']['min_dcf']:.4f} | {int(secs) // 60} min {int(secs) % 60:02d} s |")
+open(table, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+echo "compare_configs: done in $(( $(date +%s) - start )) s; table in $exp/table.md"
