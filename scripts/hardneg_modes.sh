@@ -5,7 +5,7 @@
 # exps/hardneg_modes/table.md (the table in docs/recipes.md, "HardNeg's three modes") and one folder per mode.
 #
 #   scripts/hardneg_modes.sh [mode ...]      default: classifier, clip and blip
-#   SPK_HN_EPOCHS     epochs per mode (default: the configs' max_epoch, 4)
+#   SPK_HN_EPOCHS     epochs per mode (default: the configs' max_epoch, 6)
 #   SPK_HN_EXP        output folder (default exps/hardneg_modes); a second run resumes each mode's training
 #   SPK_BUILD_DIR, SPK_DEMO_DATA, SPK_CUDA as in scripts/demo.sh
 set -euo pipefail
