@@ -17,13 +17,7 @@ shift 2
 [ -d "$configs" ] || { echo "compare_configs: no folder $configs" >&2; exit 2; }
 start=$(date +%s)
 
-bash scripts/setup.sh
-build=${SPK_BUILD_DIR:-build-demo}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSPK_CUDA="${SPK_CUDA:-OFF}" >/dev/null
-cmake --build "$build" -j "$(nproc)" --target spk_train spk_eval
-
-data=${SPK_DEMO_DATA:-demo_data}
-bash scripts/make_demo_corpus.sh -o "$data" -j "$(nproc)"
+source scripts/demo/prepare.sh   # sets $build and $data
 
 epoch_flags=()
 [ -n "${SPK_CMP_EPOCHS:-}" ] && epoch_flags=(--max_epoch "$SPK_CMP_EPOCHS" --test_interval "$SPK_CMP_EPOCHS")

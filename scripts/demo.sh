@@ -10,13 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
-bash scripts/setup.sh
-build=${SPK_BUILD_DIR:-build-demo}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSPK_CUDA="${SPK_CUDA:-OFF}" >/dev/null
-cmake --build "$build" -j "$(nproc)" --target spk_train spk_eval
-
-data=${SPK_DEMO_DATA:-demo_data}
-bash scripts/make_demo_corpus.sh -o "$data" -j "$(nproc)"
+source scripts/demo/prepare.sh   # sets $build and $data
 
 exp=${SPK_DEMO_EXP:-exps/demo}
 echo "demo: training on $data/ (200 speakers), evaluating on 40 unseen speakers; log in $exp/train_log.csv"
