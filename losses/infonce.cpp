@@ -75,14 +75,16 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
       for (int64_t i : keep) kept_labels.push_back(all[size_t(i)]);
       g = index_select(g, 0, Tensor::from_vector(keep, {k}, x.device()));
       y = Tensor::from_vector(kept_labels, {k}, x.device());
-      warning = name() + ": " + std::to_string(n - int64_t(keep.size())) +
+      warning = name() + ": " + std::to_string(n - k) +
                 " pair(s) of a speaker already in the batch dropped (HardNeg's collate keeps the first of each)";
     }
   }
   LossOutput out = clip(g, y);
+  auto add_warning = [&](const std::string& w) { out.warning += (out.warning.empty() ? "" : "; ") + w; };
+  if (!warning.empty()) add_warning(warning);
   if (itm) {
     if (g.size(0) < 2) {
-      warning += std::string(warning.empty() ? "" : "; ") + name() + ": blip: one speaker left, no ITM term";
+      add_warning(name() + ": blip: one speaker left, no ITM term");
     } else {
       Tensor xh = l2_normalize(loss_util::group_member(g, 0), 1, 1e-12);
       Tensor yh = l2_normalize(loss_util::group_member(g, 1), 1, 1e-12);
@@ -91,7 +93,6 @@ LossOutput InfoNCELoss::forward(const Tensor& x, const Tensor& labels) {
                             0.5);
     }
   }
-  out.warning = warning;
   return out;
 }
 
