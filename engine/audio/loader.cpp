@@ -49,6 +49,10 @@ TrainLoader::TrainLoader(TrainList list, LoaderConfig cfg) : list_(std::move(lis
   SPK_CHECK(cfg_.sample_rate > 0, "loader: sample rate must be positive, got ", cfg_.sample_rate);
   SPK_CHECK(list_.paths.size() == list_.labels.size(), "loader: list has ", list_.paths.size(), " paths but ",
             list_.labels.size(), " labels");
+  SPK_CHECK(list_.segments.empty() || list_.segments.size() == list_.paths.size(), "loader: list has ",
+            list_.paths.size(), " paths but ", list_.segments.size(), " segments");
+  // The chunk sampler plans positions in whole files; a segment would need its offset (not supported yet).
+  SPK_CHECK(list_.segments.empty() || !cfg_.chunks, "loader: Kaldi segments are not supported with the chunk sampler");
 }
 
 TrainLoader::~TrainLoader() { stop(); }
@@ -123,7 +127,12 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
       try {
-        train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
+        if (list_.segments.empty()) {
+          train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
+        } else {
+          const Segment& s = list_.segments[size_t(u)];
+          random_crop_from_segment(path, s.start, s.end, L, cfg_.sample_rate, rng, row);
+        }
         if (cfg_.augment) cfg_.augment->augment(row, L, rng);
         if (cfg_.noise) cfg_.noise->add(row, L, rng);
       } catch (const OutOfMemoryError&) {
