@@ -111,12 +111,7 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
                        " listed files do not exist, e.g. '" + missing.front() +
                        "' (check --train_path, or pass --skip_bad_files)");
   }
-  if (!train_.segments.empty()) {
-    if (cfg_.sampler == "pyannote")
-      throw UsageError("--sampler pyannote: Kaldi segments (" + train_.segments_file +
-                       ") are not supported by the chunk sampler; use the default sampler, or cut the segments to files");
-    audio::check_segments(train_, cfg_.skip_bad_files);
-  }
+  if (!train_.segments.empty()) audio::check_segments(train_, cfg_.skip_bad_files);
   const int64_t speakers = train_.speakers.size();
   if (cfg_.nClasses == 0) cfg_.nClasses = speakers;
   const bool classes2 = !cfg_.trainfunc2.empty() && uses_classes(second_loss_name(cfg_.trainfunc2));
@@ -157,7 +152,7 @@ void Trainer::read_pyannote_data() {
     cc.seed = uint64_t(cfg_.seed);
     try {
       chunks_ = std::make_shared<audio::ChunkSampler>(
-          train_.labels, audio::utterance_lengths(train_.paths, cc.sample_rate, cfg_.skip_bad_files), cc);
+          train_.labels, audio::utterance_lengths(train_, cc.sample_rate, cfg_.skip_bad_files), cc);
     } catch (const Error& e) {
       throw UsageError(std::string(e.what()) + " (--sampler pyannote, --train_list " + cfg_.train_list + ")");
     }

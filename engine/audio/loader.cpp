@@ -51,8 +51,6 @@ TrainLoader::TrainLoader(TrainList list, LoaderConfig cfg) : list_(std::move(lis
             list_.labels.size(), " labels");
   SPK_CHECK(list_.segments.empty() || list_.segments.size() == list_.paths.size(), "loader: list has ",
             list_.paths.size(), " paths but ", list_.segments.size(), " segments");
-  // The chunk sampler plans positions in whole files; a segment would need its offset (not supported yet).
-  SPK_CHECK(list_.segments.empty() || !cfg_.chunks, "loader: Kaldi segments are not supported with the chunk sampler");
 }
 
 TrainLoader::~TrainLoader() { stop(); }
@@ -171,7 +169,8 @@ Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
       try {
-        read_chunk(path, pick.start, L, cfg_.sample_rate, row);
+        if (list_.segments.empty()) read_chunk(path, pick.start, L, cfg_.sample_rate, row);
+        else read_segment_chunk(path, list_.segments[size_t(pick.utterance)], pick.start, L, cfg_.sample_rate, row);
         if (cfg_.augment) cfg_.augment->augment(row, L, rng);
         if (cfg_.noise) cfg_.noise->add(row, L, rng);
       } catch (const OutOfMemoryError&) {

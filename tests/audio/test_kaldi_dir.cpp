@@ -2,6 +2,7 @@
 // voxceleb_trainer list; `segments` crops cut exactly the segment's samples; and every malformed directory is an
 // error naming the file and line.
 #include "audio/audio_test_util.h"
+#include "engine/audio/chunk_sampler.h"
 #include "engine/audio/crop.h"
 #include "engine/audio/lists.h"
 #include "engine/check.h"
@@ -90,6 +91,19 @@ TEST_CASE("kaldi dir: segments cut the right samples") {
     random_crop_from_segment(t.paths[1], 0.8, 1.0, 2000, 16000, a, from_seg.data());
     random_crop_from_file(dir.file("cut.wav"), 2000, 16000, b, from_file.data());
     CHECK(from_seg == from_file);
+  }
+  SUBCASE("the chunk sampler's lengths and chunks count from the segment's start") {
+    CHECK(utterance_lengths(t, 16000, false) == std::vector<int64_t>{8000, 3200, 8000});
+    CHECK(utterance_lengths(t, 8000, false) == std::vector<int64_t>{4000, 1600, 4000});
+    std::vector<float> out(50);
+    read_segment_chunk(t.paths[0], t.segments[0], 100, 50, 16000, out.data());
+    bool exact = true;
+    for (int64_t i = 0; i < 50; ++i) exact = exact && out[size_t(i)] == ramp(4100 + i);
+    CHECK(exact);
+    read_segment_chunk(t.paths[0], t.segments[0], 7950, 50, 16000, out.data());   // the segment's last 50 frames
+    CHECK(out.back() == ramp(11999));
+    CHECK_THROWS_WITH_AS(read_segment_chunk(t.paths[0], t.segments[0], 7951, 50, 16000, out.data()),
+                         has("chunk [7951, 8001) outside its segment of 8000 samples"), spk::Error);
   }
   SUBCASE("a segment past the end of its file") {
     write_text(dir.file("data/segments"), "u1 recA 0.25 0.75\nu2 recA 0.8 1.0\nu3 recB 0.1 0.6\n");

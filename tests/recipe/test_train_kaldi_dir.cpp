@@ -1,7 +1,7 @@
 // spk_train --train_list DIR with a Kaldi data dir: it trains exactly as the equivalent voxceleb_trainer list (the
 // same speakers in the same order, bit-identical parameters after an epoch), with `segments` cutting one long
-// recording per speaker into the list's utterances, and every malformed dir fails before any work naming the file
-// and line.
+// recording per speaker into the list's utterances (with the default sampler and with --sampler pyannote), and
+// every malformed dir fails before any work naming the file and line.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +100,20 @@ TEST_CASE("spk_train: a Kaldi data dir trains exactly as the equivalent voxceleb
     CHECK(read_checkpoint(ckpt).state.speakers == read_checkpoint(by_list).state.speakers);
     CHECK(max_difference(ckpt, by_list) == 0.0);   // same utterances, labels, order and samples
   }
+}
+
+TEST_CASE("spk_train --sampler pyannote: chunks from Kaldi segments are the list's chunks") {
+  spk::test::TinyCorpus& f = fx();
+  const std::string args = f.no_eval + " --max_epoch 1 --sampler pyannote --chunk_duration 0.3 --chunk_min_duration 0.2"
+                           " --per_fold 4 --per_label 1 --label_min_duration 1 --save_path ";
+  const spk::test::AppRun list = run_train(args + f.file("chunks_list") + " --train_list " + f.train4);
+  INFO(list.output);
+  REQUIRE(list.status == 0);
+  const spk::test::AppRun seg = run_train(args + f.file("chunks_seg") + " --train_list " + make_dir(f, "seg_chunks", true));
+  INFO(seg.output);
+  REQUIRE(seg.status == 0);
+  CHECK(max_difference(f.file("chunks_seg") + "/model/last.safetensors", f.file("chunks_list") + "/model/last.safetensors") ==
+        0.0);
 }
 
 TEST_CASE("spk_train: a bad Kaldi data dir fails before any work, naming the file and line") {
