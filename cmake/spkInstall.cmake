@@ -3,7 +3,7 @@
 #   P/include/spk/{kernels,engine,nets,losses,apps/recipe}/**.h   headers, included as <engine/tensor.h>: the
 #                                                                  targets add P/include/spk to the include path
 #   P/lib/libspk_{kernels,engine,audio,nets,losses,recipe}.a      the floors (static)
-#   P/bin/spk_train, spk_eval, spk_convert                         the apps
+#   P/bin/spk_train, spk_eval, spk_convert, ...                    the apps (every executable of apps/)
 #   P/lib/cmake/spk/spkConfig.cmake (+ Version, spkTargets)        find_package(spk CONFIG): targets spk::spk_engine,
 #                                                                  ..., spk::spk (every floor)
 #   P/lib/pkgconfig/spk.pc                                         pkg-config --cflags --libs spk
@@ -21,7 +21,16 @@ set_target_properties(spk_all PROPERTIES EXPORT_NAME spk)
 
 install(TARGETS ${SPK_FLOORS} spk_all EXPORT spkTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(TARGETS spk_train spk_eval spk_convert RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Every executable of apps/ (one per apps/*.cpp), so a new app is installed without a change here.
+get_property(spk_app_targets DIRECTORY ${PROJECT_SOURCE_DIR}/apps PROPERTY BUILDSYSTEM_TARGETS)
+set(SPK_APPS)
+foreach(t ${spk_app_targets})
+  get_target_property(type ${t} TYPE)
+  if(type STREQUAL "EXECUTABLE")
+    list(APPEND SPK_APPS ${t})
+  endif()
+endforeach()
+install(TARGETS ${SPK_APPS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 foreach(dir kernels engine nets losses apps/recipe)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/spk/${dir}
           FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh" PATTERN "*.def")

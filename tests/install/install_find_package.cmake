@@ -50,6 +50,11 @@ foreach(f include/spk/engine/tensor.h include/spk/losses/loss.h include/spk/apps
   endif()
 endforeach()
 
+run("the installed spk_train --help" ${prefix}/bin/spk_train --help)
+if(NOT out MATCHES "--train_list")
+  message(FATAL_ERROR "the installed spk_train --help does not list --train_list:\n${out}")
+endif()
+
 set(launcher)
 if(LAUNCHER)
   set(launcher -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
