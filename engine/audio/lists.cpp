@@ -262,12 +262,15 @@ KeyedFile read_keyed(const std::string& path, const char* kind, size_t columns, 
   return k;
 }
 
+constexpr double kMaxSegmentSeconds = 1e6;
+
 double segment_time(const std::string& path, const KeyedLine& row, size_t column, const char* what) {
   const std::string& f = row.fields[column];
   char* end = nullptr;
   const double v = std::strtod(f.c_str(), &end);
-  if (f.empty() || end != f.c_str() + f.size() || !std::isfinite(v) || v < 0)
-    SPK_FAIL(path, ":", row.line, ": ", what, " time '", f, "' is not a non-negative number of seconds");
+  // The cap keeps time * sample rate far inside int64 (a day is 86 400 s; no recording is ten days long).
+  if (f.empty() || end != f.c_str() + f.size() || !std::isfinite(v) || v < 0 || v > kMaxSegmentSeconds)
+    SPK_FAIL(path, ":", row.line, ": ", what, " time '", f, "' is not a number of seconds in [0, ", kMaxSegmentSeconds, "]");
   return v;
 }
 

@@ -158,9 +158,11 @@ TEST_CASE("kaldi dir: bad directories fail naming the file and line") {
     CHECK_THROWS_WITH_AS(read_kaldi_dir(d), has(seg + ":2: segment of utterance 'u2' ends at 2.0 s, not after its start"),
                          spk::Error);
     write_text(seg, "u1 r1 0 1.5\nu2 r1 -1 2\n");
-    CHECK_THROWS_WITH_AS(read_kaldi_dir(d), has(seg + ":2: start time '-1' is not a non-negative number"), spk::Error);
+    CHECK_THROWS_WITH_AS(read_kaldi_dir(d), has(seg + ":2: start time '-1' is not a number of seconds in [0, 1e+06]"), spk::Error);
     write_text(seg, "u1 r1 0 1.5\nu2 r1 1 nan\n");
     CHECK_THROWS_WITH_AS(read_kaldi_dir(d), has(seg + ":2: end time 'nan'"), spk::Error);
+    write_text(seg, "u1 r1 0 1.5\nu2 r1 1 1e300\n");
+    CHECK_THROWS_WITH_AS(read_kaldi_dir(d), has(seg + ":2: end time '1e300'"), spk::Error);
     write_text(seg, "u1 r1 0 1.5\nu2 r1 1 2 extra\n");
     CHECK_THROWS_WITH_AS(read_kaldi_dir(d), has(seg + ":2: expected 4 columns"), spk::Error);
     write_text(seg, "u1 r1 0 1.5\n");
