@@ -4,9 +4,9 @@
 //   voxceleb   `speaker_id relative/path.wav`      voxceleb_trainer --train_list (path joined to --train_path)
 //   cel        `relative/path.wav label`           CEL fine-tuning lists (makelist_post.py)
 //   kaldi      a data directory: wav.scp `utt path` + utt2spk `utt speaker`, and optionally segments
-//              `utt recording start end` (seconds; wav.scp is then keyed by recording and each utterance is
-//              [start, end) of its recording). Paths in wav.scp are joined to the root like list paths.
-//              Utterances keep utt2spk's order. Refused, naming file:line: a piped wav.scp entry (`cmd |`:
+//              `utt recording start end` (seconds in [0, 1e6]; wav.scp is then keyed by recording and each
+//              utterance is [start, end) of its recording). Paths in wav.scp are joined to the root like list
+//              paths. Utterances keep utt2spk's order. Refused, naming file:line: a piped wav.scp entry (`cmd |`:
 //              spk reads files, it runs no commands; convert the audio first), duplicate ids, an utterance of
 //              utt2spk missing from wav.scp (or segments) or one of wav.scp (or segments) missing from utt2spk,
 //              a segment of an unknown recording or with end <= start; check_segments adds the files' lengths.
