@@ -95,10 +95,14 @@ void Trainer::check_config() {
 
 // Data: lists, files, augmentation. Resolves --nClasses from the list when it is 0.
 std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
-  if (!fs::exists(cfg_.train_list)) throw UsageError("--train_list: no such file '" + cfg_.train_list + "'");
+  if (!fs::exists(cfg_.train_list))
+    throw UsageError("--train_list: no such file or Kaldi data dir '" + cfg_.train_list + "'");
   if (!cfg_.train_path.empty() && !fs::is_directory(cfg_.train_path))
     throw UsageError("--train_path: no such directory '" + cfg_.train_path + "'");
-  train_ = audio::read_train_list(cfg_.train_list, cfg_.train_path);
+  // A directory is a Kaldi data dir (wav.scp + utt2spk [+ segments], engine/audio/lists.h); a file, a list.
+  const bool kaldi_dir = fs::is_directory(cfg_.train_list);
+  train_ = kaldi_dir ? audio::read_kaldi_dir(cfg_.train_list, cfg_.train_path)
+                     : audio::read_train_list(cfg_.train_list, cfg_.train_path);
   if (train_.size() == 0) throw UsageError("--train_list: '" + cfg_.train_list + "' lists no utterances");
   if (!cfg_.skip_bad_files) {
     const std::vector<std::string> missing = missing_files(train_.paths);
@@ -107,6 +111,7 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
                        " listed files do not exist, e.g. '" + missing.front() +
                        "' (check --train_path, or pass --skip_bad_files)");
   }
+  if (!train_.segments.empty()) audio::check_segments(train_, cfg_.skip_bad_files);
   const int64_t speakers = train_.speakers.size();
   if (cfg_.nClasses == 0) cfg_.nClasses = speakers;
   const bool classes2 = !cfg_.trainfunc2.empty() && uses_classes(second_loss_name(cfg_.trainfunc2));
@@ -147,7 +152,7 @@ void Trainer::read_pyannote_data() {
     cc.seed = uint64_t(cfg_.seed);
     try {
       chunks_ = std::make_shared<audio::ChunkSampler>(
-          train_.labels, audio::utterance_lengths(train_.paths, cc.sample_rate, cfg_.skip_bad_files), cc);
+          train_.labels, audio::utterance_lengths(train_, cc.sample_rate, cfg_.skip_bad_files), cc);
     } catch (const Error& e) {
       throw UsageError(std::string(e.what()) + " (--sampler pyannote, --train_list " + cfg_.train_list + ")");
     }

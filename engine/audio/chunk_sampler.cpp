@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "engine/audio/audio_file.h"
@@ -161,6 +162,50 @@ std::vector<int64_t> utterance_lengths(const std::vector<std::string>& paths, in
     }
   }
   return out;
+}
+
+std::vector<int64_t> utterance_lengths(const TrainList& list, int sample_rate, bool skip_bad) {
+  if (list.segments.empty()) return utterance_lengths(list.paths, sample_rate, skip_bad);
+  std::vector<int64_t> out(list.paths.size(), -1);
+  std::map<std::string, AudioInfo> infos;
+  for (size_t i = 0; i < list.paths.size(); ++i) {
+    auto it = infos.find(list.paths[i]);
+    if (it == infos.end()) {
+      try {
+        it = infos.emplace(list.paths[i], audio_info(list.paths[i])).first;
+      } catch (const Error& e) {
+        if (!skip_bad) SPK_FAIL("chunk sampler: training file '", list.paths[i], "': ", e.what());
+        continue;
+      }
+    }
+    const AudioInfo& info = it->second;
+    const auto [first, last] = segment_frames(list.segments[i], info.sample_rate);
+    const int64_t frames = last - first;
+    out[i] = info.sample_rate == sample_rate ? frames
+                                             : int64_t(double(frames) * double(sample_rate) / double(info.sample_rate));
+  }
+  return out;
+}
+
+void read_segment_chunk(const std::string& path, const Segment& seg, int64_t start, int64_t count, int sample_rate,
+                        float* out) {
+  AudioReader in(path);
+  const auto [first, last] = segment_frames(seg, in.sample_rate());
+  SPK_CHECK(first >= 0 && last > first && last <= in.frames(), "audio file '", path, "': segment [", seg.start, ", ",
+            seg.end, ") s is frames [", first, ", ", last, ") of a file of ", in.frames(), " frames");
+  if (in.sample_rate() == sample_rate) {
+    SPK_CHECK(start >= 0 && start + count <= last - first, "audio file '", path, "': chunk [", start, ", ",
+              start + count, ") outside its segment of ", last - first, " samples");
+    in.read_mono(first + start, count, out);
+    return;
+  }
+  std::vector<float> x(static_cast<size_t>(last - first));
+  in.read_mono(first, last - first, x.data());
+  x = resample(x.data(), last - first, in.sample_rate(), sample_rate);
+  SPK_CHECK(int64_t(x.size()) >= count, "audio file '", path, "': segment of ", x.size(), " samples after resampling to ",
+            sample_rate, " Hz, fewer than the chunk's ", count);
+  const int64_t s = std::min(start, int64_t(x.size()) - count);
+  std::copy(x.begin() + s, x.begin() + s + count, out);
 }
 
 void read_chunk(const std::string& path, int64_t start, int64_t count, int sample_rate, float* out) {

@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/audio/lists.h"
+
 namespace spk::audio {
 
 struct ChunkSamplerConfig {
@@ -110,5 +112,11 @@ std::vector<int64_t> utterance_lengths(const std::vector<std::string>& paths, in
 // samples [start, start + count) of the file at sample_rate into out: a seeking read when the file is at that
 // rate, else the resampled file (a chunk past its end, by a rounding sample, is moved back to fit).
 void read_chunk(const std::string& path, int64_t start, int64_t count, int sample_rate, float* out);
+
+// The same for a list with Kaldi segments (lists.h): an utterance's length is its segment's, frames
+// segment_frames(seg, rate) converted as above, and its chunk's samples count from the segment's start.
+std::vector<int64_t> utterance_lengths(const TrainList& list, int sample_rate, bool skip_bad);
+void read_segment_chunk(const std::string& path, const Segment& seg, int64_t start, int64_t count, int sample_rate,
+                        float* out);
 
 }  // namespace spk::audio

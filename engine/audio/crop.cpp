@@ -2,6 +2,7 @@
 #include "engine/audio/crop.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/check.h"
@@ -94,6 +95,25 @@ void random_crop_from_file(const std::string& path, int64_t max_audio, int sampl
   }
   const std::vector<float> x = in.read_all(sample_rate);
   SPK_CHECK(!x.empty(), "audio file '", path, "': empty after resampling");
+  random_crop(x.data(), int64_t(x.size()), max_audio, rng, out);
+}
+
+void random_crop_from_segment(const std::string& path, double start_s, double end_s, int64_t max_audio,
+                              int sample_rate, Rng& rng, float* out) {
+  SPK_CHECK(max_audio >= 1, "random crop: length must be >= 1, got ", max_audio);
+  AudioReader in(path);
+  const int64_t first = std::llround(start_s * in.sample_rate()), last = std::llround(end_s * in.sample_rate());
+  SPK_CHECK(first >= 0 && last > first && last <= in.frames(), "audio file '", path, "': segment [", start_s, ", ",
+            end_s, ") s is frames [", first, ", ", last, ") of a file of ", in.frames(), " frames");
+  const int64_t len = last - first;
+  if (in.sample_rate() == sample_rate && len > max_audio) {
+    in.read_mono(first + train_crop_start(len, max_audio, rng.uniform()), max_audio, out);
+    return;
+  }
+  std::vector<float> x(static_cast<size_t>(len));
+  in.read_mono(first, len, x.data());
+  if (in.sample_rate() != sample_rate) x = resample(x.data(), len, in.sample_rate(), sample_rate);
+  SPK_CHECK(!x.empty(), "audio file '", path, "': segment empty after resampling");
   random_crop(x.data(), int64_t(x.size()), max_audio, rng, out);
 }
 

@@ -60,5 +60,10 @@ void random_crop_from_file(const std::string& path, int64_t max_audio, int sampl
 // (other rate). Draws exactly one uniform from rng in every case, so the stream does not depend on the file.
 void train_crop_from_file(const std::string& path, int64_t max_frames, int sample_rate, Rng& rng, float* out);
 std::vector<float> train_crop_from_file(const std::string& path, int64_t max_frames, int sample_rate, Rng& rng);
+// The same on frames [first, last) of the file at its own rate (a Kaldi segment, lists.h's segment_frames): the
+// crop is what train_crop_from_file gives for a file holding just those frames. Throws naming the file when the
+// range is empty or past the file's end.
+void random_crop_from_segment(const std::string& path, double start_s, double end_s, int64_t max_audio,
+                              int sample_rate, Rng& rng, float* out);
 
 }  // namespace spk::audio

@@ -4,11 +4,15 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/audio/audio_file.h"
 #include "engine/check.h"
 
 namespace spk::audio {
@@ -228,23 +232,129 @@ std::map<std::string, std::string> read_wav_scp(const std::string& wav_scp, cons
   return m;
 }
 
-TrainList read_kaldi_train(const std::string& wav_scp, const std::string& utt2spk, const std::string& root) {
-  const auto wavs = read_wav_scp(wav_scp, root);
-  std::map<std::string, std::string> spk;
-  for_each_line(utt2spk, "utt2spk", [&](const Line& l) {
-    if (l.fields.size() != 2) bad_line(utt2spk, l, "expected 2 columns `utterance_id speaker_id`, got " + std::to_string(l.fields.size()));
-    if (!wavs.count(l.fields[0])) bad_line(utt2spk, l, "utterance '" + l.fields[0] + "' is not in " + wav_scp);
-    if (!spk.emplace(l.fields[0], l.fields[1]).second)
-      bad_line(utt2spk, l, "utterance id '" + l.fields[0] + "' appears twice");
+namespace {
+
+// One keyed file of a data dir (wav.scp, utt2spk, segments): key -> (line, fields), in file order.
+struct KeyedLine {
+  int64_t line = 0;
+  std::vector<std::string> fields;
+};
+struct KeyedFile {
+  std::vector<std::string> order;
+  std::map<std::string, KeyedLine> rows;
+};
+
+KeyedFile read_keyed(const std::string& path, const char* kind, size_t columns, const char* layout) {
+  KeyedFile k;
+  for_each_line(path, kind, [&](const Line& l) {
+    if (kind == std::string("wav.scp") && l.fields.back().back() == '|')
+      bad_line(path, l, "piped commands are not supported (spk reads audio files and runs no commands); "
+                        "write the command's output to a file and list that");
+    if (l.fields.size() != columns)
+      bad_line(path, l, "expected " + std::to_string(columns) + " columns `" + layout + "`, got " +
+                            std::to_string(l.fields.size()));
+    if (!k.rows.emplace(l.fields[0], KeyedLine{l.number, l.fields}).second)
+      bad_line(path, l, "id '" + l.fields[0] + "' appears twice (first on line " +
+                            std::to_string(k.rows[l.fields[0]].line) + ")");
+    k.order.push_back(l.fields[0]);
   });
+  SPK_CHECK(!k.order.empty(), kind, " '", path, "' has no entries");
+  return k;
+}
+
+constexpr double kMaxSegmentSeconds = 1e6;
+
+double segment_time(const std::string& path, const KeyedLine& row, size_t column, const char* what) {
+  const std::string& f = row.fields[column];
+  char* end = nullptr;
+  const double v = std::strtod(f.c_str(), &end);
+  // The cap keeps time * sample rate far inside int64 (a day is 86 400 s; no recording is ten days long).
+  if (f.empty() || end != f.c_str() + f.size() || !std::isfinite(v) || v < 0 || v > kMaxSegmentSeconds)
+    SPK_FAIL(path, ":", row.line, ": ", what, " time '", f, "' is not a number of seconds in [0, ", kMaxSegmentSeconds, "]");
+  return v;
+}
+
+}  // namespace
+
+TrainList read_kaldi_train(const std::string& wav_scp, const std::string& utt2spk, const std::string& root,
+                           const std::string& segments_file) {
+  const KeyedFile wavs = read_keyed(wav_scp, "wav.scp", 2, segments_file.empty() ? "utterance_id path" : "recording_id path");
+  const KeyedFile spk = read_keyed(utt2spk, "utt2spk", 2, "utterance_id speaker_id");
+  KeyedFile segs;
+  if (!segments_file.empty()) segs = read_keyed(segments_file, "segments", 4, "utterance_id recording_id start end");
+  // The file that lists the utterances besides utt2spk: segments when there is one, else wav.scp.
+  const KeyedFile& utts = segments_file.empty() ? wavs : segs;
+  const std::string& utts_file = segments_file.empty() ? wav_scp : segments_file;
+  for (const std::string& utt : spk.order)
+    if (!utts.rows.count(utt))
+      SPK_FAIL(utt2spk, ":", spk.rows.at(utt).line, ": utterance '", utt, "' is not in ", utts_file);
+  for (const std::string& utt : utts.order)
+    if (!spk.rows.count(utt))
+      SPK_FAIL(utts_file, ":", utts.rows.at(utt).line, ": utterance '", utt, "' has no speaker in ", utt2spk);
+  TrainList t;
   std::vector<std::string> paths, ids;
-  for (const auto& [utt, path] : wavs) {
-    auto it = spk.find(utt);
-    SPK_CHECK(it != spk.end(), "utterance '", utt, "' of ", wav_scp, " has no speaker in ", utt2spk);
-    paths.push_back(path);
-    ids.push_back(it->second);
+  for (const std::string& utt : spk.order) {
+    ids.push_back(spk.rows.at(utt).fields[1]);
+    if (segments_file.empty()) {
+      paths.push_back(join_path(root, wavs.rows.at(utt).fields[1]));
+      continue;
+    }
+    const KeyedLine& seg = segs.rows.at(utt);
+    auto rec = wavs.rows.find(seg.fields[1]);
+    if (rec == wavs.rows.end())
+      SPK_FAIL(segments_file, ":", seg.line, ": recording '", seg.fields[1], "' of utterance '", utt, "' is not in ",
+               wav_scp);
+    Segment s{segment_time(segments_file, seg, 2, "start"), segment_time(segments_file, seg, 3, "end"), seg.line};
+    if (!(s.end > s.start))
+      SPK_FAIL(segments_file, ":", seg.line, ": segment of utterance '", utt, "' ends at ", seg.fields[3],
+               " s, not after its start ", seg.fields[2], " s");
+    paths.push_back(join_path(root, rec->second.fields[1]));
+    t.segments.push_back(s);
   }
-  return make_train_list(std::move(paths), ids, false, "'" + wav_scp + "' + '" + utt2spk + "'");
+  std::string source = "'" + wav_scp + "' + '" + utt2spk + "'" + (segments_file.empty() ? "" : " + '" + segments_file + "'");
+  TrainList made = make_train_list(std::move(paths), ids, false, std::move(source));
+  made.segments = std::move(t.segments);
+  made.segments_file = segments_file;
+  return made;
+}
+
+TrainList read_kaldi_dir(const std::string& dir, const std::string& root) {
+  namespace fs = std::filesystem;
+  SPK_CHECK(fs::is_directory(dir), "Kaldi data dir '", dir, "' is not a directory");
+  const std::string wav_scp = (fs::path(dir) / "wav.scp").string(), utt2spk = (fs::path(dir) / "utt2spk").string(),
+                    segments = (fs::path(dir) / "segments").string();
+  for (const std::string& f : {wav_scp, utt2spk})
+    SPK_CHECK(fs::is_regular_file(f), "Kaldi data dir '", dir, "': no file '", f,
+              "' (a training dir needs wav.scp and utt2spk, and may have segments)");
+  return read_kaldi_train(wav_scp, utt2spk, root, fs::exists(segments) ? segments : "");
+}
+
+std::pair<int64_t, int64_t> segment_frames(const Segment& s, int sample_rate) {
+  return {std::llround(s.start * sample_rate), std::llround(s.end * sample_rate)};
+}
+
+void check_segments(const TrainList& list, bool skip_unreadable) {
+  std::map<std::string, AudioInfo> infos;
+  for (size_t i = 0; i < list.segments.size(); ++i) {
+    const std::string& path = list.paths[i];
+    auto it = infos.find(path);
+    if (it == infos.end()) {
+      try {
+        it = infos.emplace(path, audio_info(path)).first;
+      } catch (const Error&) {
+        if (skip_unreadable) continue;
+        throw;
+      }
+    }
+    const Segment& s = list.segments[i];
+    const auto [first, last] = segment_frames(s, it->second.sample_rate);
+    if (last > it->second.frames)
+      SPK_FAIL(list.segments_file, ":", s.line, ": segment [", s.start, ", ", s.end, ") s ends past the end of '",
+               path, "' (", double(it->second.frames) / it->second.sample_rate, " s)");
+    if (last <= first)
+      SPK_FAIL(list.segments_file, ":", s.line, ": segment [", s.start, ", ", s.end, ") s holds no sample of '",
+               path, "' at ", it->second.sample_rate, " Hz");
+  }
 }
 
 // ---- trials ----

@@ -3,7 +3,13 @@
 // Training lists (one utterance per line, whitespace-separated, blank lines skipped):
 //   voxceleb   `speaker_id relative/path.wav`      voxceleb_trainer --train_list (path joined to --train_path)
 //   cel        `relative/path.wav label`           CEL fine-tuning lists (makelist_post.py)
-//   kaldi      wav.scp `utt path` + utt2spk `utt speaker`
+//   kaldi      a data directory: wav.scp `utt path` + utt2spk `utt speaker`, and optionally segments
+//              `utt recording start end` (seconds in [0, 1e6]; wav.scp is then keyed by recording and each
+//              utterance is [start, end) of its recording). Paths in wav.scp are joined to the root like list
+//              paths. Utterances keep utt2spk's order. Refused, naming file:line: a piped wav.scp entry (`cmd |`:
+//              spk reads files, it runs no commands; convert the audio first), duplicate ids, an utterance of
+//              utt2spk missing from wav.scp (or segments) or one of wav.scp (or segments) missing from utt2spk,
+//              a segment of an unknown recording or with end <= start; check_segments adds the files' lengths.
 // Speaker labels are the index of the speaker id in the sorted set of ids (voxceleb_trainer's dictkeys). For
 // cel lists whose labels are all integers the sort is numeric, so labels 0..K-1 keep their values (CEL's own
 // loader sorts them as strings, which only permutes class indices).
@@ -21,6 +27,7 @@
 #include <istream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spk::audio {
@@ -56,8 +63,16 @@ class LabelMap {
 
 enum class TrainListFormat { auto_detect, voxceleb, cel };
 
+// A Kaldi segment: seconds [start, end) of the utterance's recording; line is its line in the segments file.
+struct Segment {
+  double start = 0, end = 0;
+  int64_t line = 0;
+};
+
 struct TrainList {
   std::vector<std::string> paths;   // per utterance, joined to the root
+  std::vector<Segment> segments;    // empty, or per utterance: the part of paths[i] that is the utterance
+  std::string segments_file;        // where segments came from, for messages
   std::vector<int64_t> labels;      // per utterance, index into speakers
   LabelMap speakers;
   std::string source;               // the list file(s), for messages
@@ -66,8 +81,18 @@ struct TrainList {
 
 TrainList read_train_list(const std::string& list_path, const std::string& root = "",
                           TrainListFormat format = TrainListFormat::auto_detect);
-// Kaldi data directory files. Piped wav.scp entries (`cmd |`) are rejected with a clear error.
-TrainList read_kaldi_train(const std::string& wav_scp, const std::string& utt2spk, const std::string& root = "");
+// Kaldi data directory files. Piped wav.scp entries (`cmd |`) are rejected with a clear error. segments_file
+// empty: wav.scp is keyed by utterance.
+TrainList read_kaldi_train(const std::string& wav_scp, const std::string& utt2spk, const std::string& root = "",
+                           const std::string& segments_file = "");
+// dir/wav.scp + dir/utt2spk, with dir/segments when it exists; a missing wav.scp or utt2spk is an error naming it.
+TrainList read_kaldi_dir(const std::string& dir, const std::string& root = "");
+// Every segment against its file's header (no sample decoded): round(end · rate) past the file's frames is an
+// error naming segments:line. Files that cannot be opened are skipped when skip_unreadable (--skip_bad_files).
+void check_segments(const TrainList& list, bool skip_unreadable = false);
+// A segment's frames [first, last) at sample_rate: round(start · rate), round(end · rate), as Kaldi's
+// extract-segments.
+std::pair<int64_t, int64_t> segment_frames(const Segment& s, int sample_rate);
 // wav.scp alone: utterance id -> path joined to root (Kaldi trials are keyed by utterance id).
 std::map<std::string, std::string> read_wav_scp(const std::string& wav_scp, const std::string& root = "");
 

@@ -49,6 +49,8 @@ TrainLoader::TrainLoader(TrainList list, LoaderConfig cfg) : list_(std::move(lis
   SPK_CHECK(cfg_.sample_rate > 0, "loader: sample rate must be positive, got ", cfg_.sample_rate);
   SPK_CHECK(list_.paths.size() == list_.labels.size(), "loader: list has ", list_.paths.size(), " paths but ",
             list_.labels.size(), " labels");
+  SPK_CHECK(list_.segments.empty() || list_.segments.size() == list_.paths.size(), "loader: list has ",
+            list_.paths.size(), " paths but ", list_.segments.size(), " segments");
 }
 
 TrainLoader::~TrainLoader() { stop(); }
@@ -123,7 +125,12 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
       try {
-        train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
+        if (list_.segments.empty()) {
+          train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
+        } else {
+          const Segment& s = list_.segments[size_t(u)];
+          random_crop_from_segment(path, s.start, s.end, L, cfg_.sample_rate, rng, row);
+        }
         if (cfg_.augment) cfg_.augment->augment(row, L, rng);
         if (cfg_.noise) cfg_.noise->add(row, L, rng);
       } catch (const OutOfMemoryError&) {
@@ -162,7 +169,8 @@ Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
       try {
-        read_chunk(path, pick.start, L, cfg_.sample_rate, row);
+        if (list_.segments.empty()) read_chunk(path, pick.start, L, cfg_.sample_rate, row);
+        else read_segment_chunk(path, list_.segments[size_t(pick.utterance)], pick.start, L, cfg_.sample_rate, row);
         if (cfg_.augment) cfg_.augment->augment(row, L, rng);
         if (cfg_.noise) cfg_.noise->add(row, L, rng);
       } catch (const OutOfMemoryError&) {

@@ -78,6 +78,7 @@ void list_seeds() {
   put("trials", "kaldi.txt", "utt1 utt2 target\nutt1 utt3 nontarget\n");
   put("kaldi_lists", "data_dir.txt", "utt1 /data/a.wav\nutt2 b/c.flac\n----\nutt1 spk1\nutt2 spk2\n");
   put("kaldi_lists", "piped.txt", "utt1 sox a.wav -t wav - |\n----\nutt1 spk1\n");
+  put("kaldi_lists", "segments.txt", "rec1 /data/a.wav\n----\nutt1 spk1\nutt2 spk2\n----\nutt1 rec1 0 1.5\nutt2 rec1 1.5 2.25\n");
 }
 
 void augment_seeds() {
