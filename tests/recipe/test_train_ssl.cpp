@@ -1,7 +1,7 @@
 // spk_train --ssl (self-supervised, docs/ssl.md) on the tiny synthetic corpus: an unlabelled list trains and its
 // loss falls, a too-short file is reported at start-up; a labelled list (labels ignored) gives the same model for 1
-// and 3 loader threads and across a resume; a wav.scp reads; and every bad input stops before any work, naming its
-// flag.
+// and 3 loader threads and across a resume; a wav.scp reads; CEL pre-training (configs/ssl) then supervised
+// fine-tuning with --initial_model; and every bad input stops before any work, naming its flag.
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -160,6 +160,35 @@ TEST_CASE("spk_train --ssl: bad input stops before any work, naming the flag") {
   std::ofstream(fx().tiny.file("three_cols.txt")) << "a s0/u0.wav x\n";
   check_failure(ssl_flags("b12", fx().tiny.file("three_cols.txt")), "--train_list (--ssl): " +
                 fx().tiny.file("three_cols.txt") + ":1: expected `path`", "b12");
+}
+
+TEST_CASE("spk_train --ssl: CEL pre-training (configs/ssl), then supervised fine-tuning from its checkpoint") {
+#ifdef SPK_CONFIGS_DIR
+  // The recipe file with the tiny corpus's sizes: the cel loss (A-Contrastive + uniformity), no augmentation.
+  const std::string cel = "--config " + std::string(SPK_CONFIGS_DIR) + "/ssl/CEL_ResNetSE34L_acont_unif.yaml " +
+                          ssl_flags("cel") + " --trainfunc cel --augment false --max_epoch 2";
+  const Run p = run_train(cel);
+  INFO(p.output);
+  REQUIRE(p.status == 0);
+  CHECK(p.output.find("loss cel") != std::string::npos);
+  const std::string pre = fx().tiny.file("cel") + "/model/last.safetensors";
+  REQUIRE(fs::exists(pre));
+  // Fine-tuning with labels: the 4-speaker list, A-Contrastive + uniform (CEL's fine-tuning), from the checkpoint.
+  const Run f = run_train(fx().tiny.no_eval + " --train_list " + fx().tiny.train4 + " --trainfunc anglecontrast "
+                          "--trainfunc2 uniform --nPerSpeaker 2 --batch_size 4 --max_epoch 1 --save_path " +
+                          fx().tiny.file("finetune") + " --initial_model " + pre);
+  INFO(f.output);
+  REQUIRE(f.status == 0);
+  // Every model tensor of the pre-trained checkpoint reached the fine-tuned model.
+  const Checkpoint ck_pre = read_checkpoint(pre);
+  CHECK(ck_pre.state.config["trainfunc"] == "cel");
+  int model_tensors = 0;
+  for (const auto& [name, t] : ck_pre.file.tensors) model_tensors += name.rfind("__S__.", 0) == 0;
+  CHECK(model_tensors > 50);
+  CHECK(f.output.find("initial model " + pre + " (spk): " + std::to_string(model_tensors) + " model tensors loaded") !=
+        std::string::npos);
+  CHECK(read_checkpoint(fx().tiny.file("finetune") + "/model/last.safetensors").state.config["ssl"] == false);
+#endif
 }
 
 #endif
