@@ -1,12 +1,15 @@
 // spk_train --ssl (self-supervised, docs/ssl.md) on the tiny synthetic corpus: an unlabelled list trains and its
 // loss falls, a too-short file is reported at start-up; a labelled list (labels ignored) gives the same model for 1
-// and 3 loader threads and across a resume; a wav.scp reads; CEL pre-training (configs/ssl) then supervised
-// fine-tuning with --initial_model; and every bad input stops before any work, naming its flag.
+// and 3 loader threads and across a resume; a wav.scp reads; CEL pre-training then supervised fine-tuning
+// with --initial_model; SimCLR's projection head saved with the loss and dropped by spk_eval; and every bad input
+// stops before any work, naming its flag.
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "apps/recipe/checkpoint.h"
 #include "engine/audio/audio_file.h"
@@ -155,6 +158,10 @@ TEST_CASE("spk_train --ssl: bad input stops before any work, naming the flag") {
                 "--max_frames 20 (3442 samples or more), but the list has 1 of 2 files (1 too short, 0 unreadable)",
                 "b7");
   check_failure(ssl_flags("b8") + " --batch_size 29", "--batch_size: 29 utterances per batch, but only 28 files", "b8");
+  check_failure(ssl_flags("b9") + " --ssl_proj_layers 2", "--ssl_proj_layers: 2 asks for a projection head, which "
+                "only --trainfunc ssl_infonce has", "b9");
+  check_failure(ssl_flags("b10") + " --trainfunc ssl_infonce --ssl_proj_layers 2 --ssl_proj_dim 0",
+                "--ssl_proj_dim: the projection head's width must be at least 1, got 0", "b10");
   check_failure(ssl_flags("b11") + " --train_list " + fx().tiny.file("nowhere.txt"), "--train_list: no such file",
                 "b11");
   std::ofstream(fx().tiny.file("three_cols.txt")) << "a s0/u0.wav x\n";
@@ -190,5 +197,35 @@ TEST_CASE("spk_train --ssl: CEL pre-training (configs/ssl), then supervised fine
   CHECK(read_checkpoint(fx().tiny.file("finetune") + "/model/last.safetensors").state.config["ssl"] == false);
 #endif
 }
+
+#ifdef SPK_EVAL_BINARY
+TEST_CASE("spk_train --ssl SimCLR: the projection head is saved with the loss, and spk_eval embeds without it") {
+  const Run r = run_train(ssl_flags("simclr") + " --trainfunc ssl_infonce --ssl_proj_layers 2 --ssl_proj_dim 8 "
+                          "--max_epoch 1");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const std::string ck = fx().tiny.file("simclr") + "/model/last.safetensors";
+  const Checkpoint c = read_checkpoint(ck);
+  int head_tensors = 0;
+  for (const auto& [name, t] : c.file.tensors) {
+    if (name.find("proj.") == std::string::npos) continue;
+    CAPTURE(name);
+    // The loss's tensors, or the optimiser's state of them: never a model tensor.
+    CHECK((name.rfind("__L__.proj.", 0) == 0 || name.rfind("optim.state.__L__.proj.", 0) == 0));
+    head_tensors += name.rfind("__L__.proj.", 0) == 0;
+  }
+  CHECK(head_tensors == 9);   // fc0 (2), bn0 (5), fc1 (2)
+  const Run e = spk::test::run_binary(SPK_EVAL_BINARY, "--initial_model " + ck + " --test_list " + fx().tiny.trials +
+                                                           " --test_path " + (fx().tiny.dir / "wav").string() +
+                                                           " --eval_frames 20 --num_eval 2 --nDataLoaderThread 1 "
+                                                           "--json " + fx().tiny.file("simclr_eval.json"));
+  INFO(e.output);
+  REQUIRE(e.status == 0);
+  CHECK(e.last_line().rfind("EER ", 0) == 0);
+  // The embedding is the model's nOut 16, not the head's 8.
+  std::ifstream jf(fx().tiny.file("simclr_eval.json"));
+  CHECK(nlohmann::json::parse(jf)["model"]["embedding_dim"] == 16);
+}
+#endif
 
 #endif
