@@ -1,8 +1,8 @@
 // spk_train --ssl (self-supervised, docs/ssl.md) on the tiny synthetic corpus: an unlabelled list trains and its
 // loss falls, a too-short file is reported at start-up; a labelled list (labels ignored) gives the same model for 1
-// and 3 loader threads and across a resume; a wav.scp reads; CEL pre-training then supervised fine-tuning
-// with --initial_model; SimCLR's projection head saved with the loss and dropped by spk_eval; and every bad input
-// stops before any work, naming its flag.
+// and 3 loader threads and across a resume, and a NaN loss stops it naming the step and the last checkpoint; a
+// wav.scp reads; CEL pre-training then supervised fine-tuning with --initial_model; SimCLR's projection head saved
+// with the loss and dropped by spk_eval; and every bad input stops before any work, naming its flag.
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -136,6 +136,19 @@ TEST_CASE("spk_train --ssl: the same model for 1 and 3 loader threads, and acros
   CHECK(ca.state.step == 8);
   CHECK(cb.state.step == 8);
   CHECK(same_tensors(ca.file, cb.file));
+}
+
+TEST_CASE("spk_train --ssl: a NaN loss stops the run naming the step, the batch's files and the last checkpoint") {
+  const Run r = spk::test::run_binary(SPK_TRAIN_BINARY, ssl_flags("nan", fx().tiny.train4) + " --max_epoch 2",
+                                      "SPK_FAULT=train.loss:fail@6");
+  INFO(r.output);
+  CHECK(r.status == 1);
+  CHECK(r.output.find("spk_train: error: training stopped (--nan_policy stop): the loss is NaN at epoch 2, batch 2 "
+                      "of 4 (step 6, lr 0.001); the batch's files: " + (fx().tiny.dir / "wav").string()) !=
+        std::string::npos);
+  const std::string last = fx().tiny.file("nan") + "/model/last.safetensors";
+  CHECK(r.output.find("the last complete checkpoint is " + last + " (epoch 1)") != std::string::npos);
+  CHECK(read_checkpoint(last).state.epoch == 1);
 }
 
 TEST_CASE("spk_train --ssl reads a wav.scp") {
