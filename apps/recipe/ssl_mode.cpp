@@ -22,6 +22,7 @@ bool loss_needs_class_labels(const std::string& trainfunc) {
 }
 
 void validate_ssl_config(const RecipeConfig& c) {
+  require(c.ssl, "--ssl_split", "only applies to --ssl (the views of self-supervised training)");
   const std::string pair_losses = "angleproto, anglecontrast, ssl_infonce, uniformity, cel, proto, ge2e";
   require(!loss_needs_class_labels(c.trainfunc), "--trainfunc",
           c.trainfunc + " trains a classifier over speaker labels, which --ssl does not have; use a pair loss (" +
@@ -55,6 +56,7 @@ SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c) {
   vc.batch_size = c.batch_size;
   vc.max_frames = c.max_frames;
   vc.seed = uint64_t(c.seed);
+  vc.split = c.ssl_split;
   SslTrainData d;
   try {
     d.views = std::make_shared<audio::ViewSampler>(
@@ -63,13 +65,16 @@ SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c) {
     throw UsageError(std::string(e.what()) + " (--ssl, --train_list " + c.train_list + ")");
   }
   const audio::ViewSampler& v = *d.views;
-  d.report = "--ssl: " + std::to_string(v.usable_files()) + " of " + std::to_string(list.size()) +
-             " files give two crops at different offsets, " + std::to_string(v.num_batches()) + " batches of " +
-             std::to_string(c.batch_size) + " utterances x 2 views per epoch";
+  const std::string kind = c.ssl_split ? "non-overlapping" : "distinct";
+  d.report = "--ssl: " + std::to_string(v.usable_files()) + " of " + std::to_string(list.size()) + " files give two " +
+             (c.ssl_split ? "non-overlapping crops" : "crops at different offsets") + ", " +
+             std::to_string(v.num_batches()) + " batches of " + std::to_string(c.batch_size) +
+             " utterances x 2 views per epoch";
   if (v.short_files() > 0) {
-    d.report += "; " + std::to_string(v.short_files()) + " files left out, too short for two distinct crops of " +
-                "--max_frames " + std::to_string(c.max_frames) + " (" + std::to_string(v.max_audio() + 2) +
-                " samples or more), e.g. '" + list.paths[size_t(v.short_file_indices().front())] + "'";
+    d.report += "; " + std::to_string(v.short_files()) + " files left out, too short for two " + kind +
+                " crops of --max_frames " + std::to_string(c.max_frames) + " (" +
+                std::to_string(audio::view_min_samples(v.max_audio(), c.ssl_split)) + " samples or more), e.g. '" +
+                list.paths[size_t(v.short_file_indices().front())] + "'";
   }
   if (v.unreadable_files() > 0)
     d.report += "; " + std::to_string(v.unreadable_files()) + " unreadable files left out (--skip_bad_files)";

@@ -7,7 +7,8 @@
 //
 // Checks before any work, each a UsageError naming the flag: a loss that needs class labels (softmax, aamsoftmax,
 // softmaxproto, ...) as --trainfunc or --trainfunc2; --nPerSpeaker other than 2 (its default 1 is taken as 2);
-// --sampler pyannote; and, with the list, fewer than two files with two distinct crops or fewer than --batch_size.
+// --sampler pyannote; --ssl_split without --ssl; and, with the list, fewer than two files with two distinct (with
+// --ssl_split: non-overlapping) crops, or fewer such files than --batch_size.
 #pragma once
 #include <memory>
 #include <string>
@@ -24,7 +25,7 @@ namespace spk::recipe {
 // Losses that train a classifier over nClasses speakers, so need labels (the trainer's own list of them).
 bool loss_needs_class_labels(const std::string& trainfunc);
 
-// The flag checks of --ssl (validate_train_config calls it when c.ssl).
+// The flag checks of --ssl (validate_train_config calls it when c.ssl or c.ssl_split; --ssl_split alone is an error).
 void validate_ssl_config(const RecipeConfig& c);
 
 // nPerSpeaker as the mode runs it: 2 (checked by validate_ssl_config).

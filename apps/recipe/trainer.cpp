@@ -60,7 +60,7 @@ const char* const kFixedOnResume[] = {"model",      "encoder_type", "nOut",     
                                       "trainfunc",  "trainfunc2",   "nClasses",       "nPerSpeaker",
                                       "optimizer",  "seed",         "sim_loss",       "infonce_aam_mix",
                                       "pyannote_classifier_bias", "sinc_stride",
-                                      "ssl",        "ssl_proj_layers", "ssl_proj_dim"};
+                                      "ssl",        "ssl_split",    "ssl_proj_layers", "ssl_proj_dim"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 

@@ -25,6 +25,8 @@ int64_t view_positions(int64_t len, int64_t max_audio) {
   return std::max(len, max_audio + 1) - max_audio;
 }
 
+int64_t view_min_samples(int64_t max_audio, bool split) { return (split ? 2 * max_audio : max_audio) + 2; }
+
 int64_t ViewSampler::max_audio() const { return max_audio_samples(cfg_.max_frames); }
 
 ViewSampler::ViewSampler(std::vector<int64_t> lengths, ViewSamplerConfig cfg)
@@ -37,16 +39,18 @@ ViewSampler::ViewSampler(std::vector<int64_t> lengths, ViewSamplerConfig cfg)
   for (int64_t i = 0; i < int64_t(lengths_.size()); ++i) {
     const int64_t len = lengths_[size_t(i)];
     if (len < 0) ++unreadable_;
-    else if (view_positions(len, L) >= 2) usable_.push_back(i);
+    else if (len >= view_min_samples(L, cfg_.split)) usable_.push_back(i);
     else short_.push_back(i);
   }
-  require(usable_.size() >= 2, "--train_list: self-supervised training needs at least two files with two distinct ",
-            "crops of --max_frames ", cfg_.max_frames, " (", L + 2, " samples or more), but the list has ", usable_.size(),
+  require(usable_.size() >= 2, "--train_list: self-supervised training needs at least two files with two ",
+            cfg_.split ? "non-overlapping" : "distinct", " crops of --max_frames ", cfg_.max_frames, " (",
+            view_min_samples(L, cfg_.split), " samples or more), but the list has ", usable_.size(),
             " of ", lengths_.size(), " files (", short_.size(), " too short, ", unreadable_, " unreadable)");
   const int64_t unit = cfg_.batch_size * cfg_.world_size;
   require(int64_t(usable_.size()) >= unit, "--batch_size: ", cfg_.batch_size, " utterances per batch",
             cfg_.world_size > 1 ? " on each rank" : "", ", but only ", usable_.size(),
-            " files of --train_list have two distinct crops of --max_frames ", cfg_.max_frames,
+            " files of --train_list have two ", cfg_.split ? "non-overlapping" : "distinct", " crops of --max_frames ",
+            cfg_.max_frames,
             "; use --batch_size <= ", int64_t(usable_.size()) / cfg_.world_size);
   num_batches_ = int64_t(usable_.size()) / unit;
 }
@@ -60,12 +64,20 @@ ViewEpochPlan ViewSampler::plan_epoch(int64_t epoch) const {
   // 2. Two distinct starts per utterance, in permuted order (so the draws do not depend on the rank).
   std::vector<ViewItem> all(order.size());
   for (size_t k = 0; k < order.size(); ++k) {
-    const int64_t p = view_positions(lengths_[size_t(order[k])], L);
+    const int64_t len = lengths_[size_t(order[k])];
     ViewItem& it = all[k];
     it.utterance = order[k];
-    it.start[0] = rng.randint(0, p);
-    it.start[1] = rng.randint(0, p - 1);
-    if (it.start[1] >= it.start[0]) ++it.start[1];
+    // Two distinct values of [0, n), uniform over the ordered pairs.
+    const int64_t n = cfg_.split ? len - 2 * L : view_positions(len, L);
+    int64_t a = rng.randint(0, n), b = rng.randint(0, n - 1);
+    if (b >= a) ++b;
+    if (cfg_.split) {   // loadWAVSplit: sorted, the second moved past the first view, then shuffled
+      if (a > b) std::swap(a, b);
+      b += L;
+      if (rng.randint(0, 2) == 1) std::swap(a, b);
+    }
+    it.start[0] = a;
+    it.start[1] = b;
   }
   // 3. Whole batches on every rank; this rank's contiguous slice.
   ViewEpochPlan plan;

@@ -9,10 +9,16 @@
 // of every epoch, counted in short_files() (the trainer reports it at start-up) rather than seen twice as one
 // crop. An unreadable file (length -1, --skip_bad_files) is left out and counted in unreadable_files().
 //
+// With `split` (CEL's loadWAVSplit, --ssl_split) the two views never overlap: with R = len - 2·max_audio, draw two
+// distinct a < b from [0, R) (random.sample), take starts a and b + max_audio (so the views are at least one sample
+// apart), then put them in random order (CEL shuffles them). That needs R >= 2, i.e. len >= 2·max_audio + 2;
+// shorter files are left out and counted in short_files() (CEL would stop on them).
+//
 // Per epoch, from Rng(seed + epoch) (as the speaker sampler, sampler.h), single-threaded:
 //   1. permute the usable utterances;
 //   2. per utterance in that order: start0 = randint(0, P), start1 = randint(0, P - 1), start1 += start1 >= start0
-//      (uniform over the ordered pairs of distinct starts);
+//      (uniform over the ordered pairs of distinct starts); with `split`: a = randint(0, R), b = randint(0, R - 1),
+//      b += b >= a, (a, b) sorted, starts (a, b + max_audio), swapped when randint(0, 2) is 1;
 //   3. cut into batches of batch_size; truncate to a multiple of batch_size · world_size; rank r takes the
 //      contiguous slice [r · total / world_size, (r + 1) · total / world_size).
 // The plan depends only on (seed, epoch, lengths): the same on any machine and worker count, so a resumed run
@@ -27,6 +33,7 @@ namespace spk::audio {
 struct ViewSamplerConfig {
   int64_t batch_size = 200;   // --batch_size: utterances per batch, per rank
   int64_t max_frames = 200;   // --max_frames: crops of max_frames·160 + 240 samples
+  bool split = false;         // --ssl_split: non-overlapping views (CEL's loadWAVSplit)
   uint64_t seed = 10;         // --seed
   int64_t world_size = 1;
   int64_t rank = 0;
@@ -34,7 +41,7 @@ struct ViewSamplerConfig {
 
 struct ViewItem {
   int64_t utterance = 0;   // index into the training list
-  int64_t start[2] = {0, 0};   // the two views' first samples, start[0] != start[1]
+  int64_t start[2] = {0, 0};   // the two views' first samples, start[0] != start[1] (with split: |Δ| > max_audio)
 };
 
 struct ViewEpochPlan {
@@ -46,6 +53,8 @@ struct ViewEpochPlan {
 
 // Crop start positions a file of len samples offers (voxceleb_trainer's padding rule, above).
 int64_t view_positions(int64_t len, int64_t max_audio);
+// The samples a file needs for two views: max_audio + 2 (different starts), 2·max_audio + 2 with split.
+int64_t view_min_samples(int64_t max_audio, bool split);
 
 class ViewSampler {
  public:

@@ -1,5 +1,5 @@
 // The self-supervised view sampler and unlabelled lists (spk_train --ssl): two distinct crop starts per utterance
-// in range, every usable utterance once per epoch and distinct within a batch, short files left out and counted,
+// in range (non-overlapping with --ssl_split), every usable utterance once per epoch and distinct within a batch, short files left out and counted,
 // the same plan for a seed on any rank split; the loader's view batches (both views from one file at the planned
 // offsets, positional labels, independent augmentation, identical for 0, 1 and 3 workers); the list shapes.
 #include <cstring>
@@ -66,6 +66,38 @@ TEST_CASE("view sampler: two distinct starts in range, each usable utterance onc
   }
   // A file with exactly two positions gets both, in either order.
   CHECK(two_position_orders == std::set<std::pair<int64_t, int64_t>>{{0, 1}, {1, 0}});
+}
+
+TEST_CASE("view sampler --ssl_split: CEL's non-overlapping views; files under 2 crops + 2 samples left out") {
+  ViewSamplerConfig c;
+  c.batch_size = 2;
+  c.max_frames = 2;   // 560 samples
+  c.split = true;
+  const int64_t L = 560;
+  CHECK(view_min_samples(L, true) == 2 * L + 2);
+  CHECK(view_min_samples(L, false) == L + 2);
+  const std::vector<int64_t> lengths = {2 * L + 2, 2 * L + 1, 5000, 1000, 3000, 2 * L};
+  ViewSampler v(lengths, c);
+  CHECK(v.short_file_indices() == std::vector<int64_t>{1, 3, 5});
+  CHECK(v.usable_files() == 3);
+  std::set<std::pair<int64_t, int64_t>> tightest;
+  bool first_later = false, first_earlier = false;
+  for (int64_t epoch = 1; epoch <= 40; ++epoch)
+    for (const ViewItem& it : v.plan_epoch(epoch).items) {
+      const int64_t len = lengths[size_t(it.utterance)];
+      for (int m = 0; m < 2; ++m) {
+        CHECK(it.start[m] >= 0);
+        CHECK(it.start[m] + L < len);
+      }
+      CHECK(std::abs(it.start[0] - it.start[1]) > L);   // no sample in common
+      (it.start[0] < it.start[1] ? first_earlier : first_later) = true;
+      if (len == 2 * L + 2) tightest.insert({it.start[0], it.start[1]});
+    }
+  CHECK(first_earlier);   // shuffled, as CEL's loadWAVSplit
+  CHECK(first_later);
+  // R = 2: a, b = 0, 1 -> starts 0 and L + 1, in either order.
+  CHECK(tightest == std::set<std::pair<int64_t, int64_t>>{{0, L + 1}, {L + 1, 0}});
+  CHECK_THROWS_WITH_AS(ViewSampler({5000, 2 * L + 1}, c), doctest::Contains("two non-overlapping crops"), spk::Error);
 }
 
 TEST_CASE("view sampler: deterministic for a seed; epochs differ; ranks slice the one plan") {

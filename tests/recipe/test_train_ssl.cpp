@@ -175,6 +175,8 @@ TEST_CASE("spk_train --ssl: bad input stops before any work, naming the flag") {
                 "only --trainfunc ssl_infonce has", "b9");
   check_failure(ssl_flags("b10") + " --trainfunc ssl_infonce --ssl_proj_layers 2 --ssl_proj_dim 0",
                 "--ssl_proj_dim: the projection head's width must be at least 1, got 0", "b10");
+  check_failure(fx().tiny.no_eval + " --train_list " + fx().tiny.train4 + " --trainfunc angleproto --nPerSpeaker 2 "
+                "--ssl_split --save_path " + fx().tiny.file("b13"), "--ssl_split: only applies to --ssl", "b13");
   check_failure(ssl_flags("b11") + " --train_list " + fx().tiny.file("nowhere.txt"), "--train_list: no such file",
                 "b11");
   std::ofstream(fx().tiny.file("three_cols.txt")) << "a s0/u0.wav x\n";
@@ -191,6 +193,11 @@ TEST_CASE("spk_train --ssl: CEL pre-training (configs/ssl), then supervised fine
   INFO(p.output);
   REQUIRE(p.status == 0);
   CHECK(p.output.find("loss cel") != std::string::npos);
+  // The recipe's --ssl_split: CEL's non-overlapping views need 2 x 3440 + 2 samples, which u2 and u3 of each
+  // speaker have (7400, 8100) and u0, u1 (6000, 6700) have not.
+  CHECK(p.output.find("--ssl: 14 of 29 files give two non-overlapping crops, 3 batches of 4 utterances x 2 views "
+                      "per epoch; 15 files left out, too short for two non-overlapping crops of --max_frames 20 (6882 "
+                      "samples or more)") != std::string::npos);
   const std::string pre = fx().tiny.file("cel") + "/model/last.safetensors";
   REQUIRE(fs::exists(pre));
   // Fine-tuning with labels: the 4-speaker list, A-Contrastive + uniform (CEL's fine-tuning), from the checkpoint.
