@@ -71,6 +71,12 @@ void validate_loss_settings(const RecipeConfig& c) {
   angle(c.infonce_row_margin, "--infonce_row_margin");
   positive(c.infonce_row_scale, "--infonce_row_scale");
   positive(c.ssl_temperature, "--ssl_temperature");
+  non_negative(double(c.ssl_proj_layers), "--ssl_proj_layers");
+  require(c.ssl_proj_dim >= 1, "--ssl_proj_dim", "the projection head's width must be at least 1, got " +
+          num(double(c.ssl_proj_dim)));
+  require(c.ssl_proj_layers == 0 || c.trainfunc == "ssl_infonce" || c.trainfunc2 == "ssl_infonce", "--ssl_proj_layers",
+          num(double(c.ssl_proj_layers)) + " asks for a projection head, which only --trainfunc ssl_infonce has "
+          "(SimCLR), not " + c.trainfunc);
   angle(c.pyannote_aam_margin, "--pyannote_aam_margin");
   positive(c.pyannote_aam_scale, "--pyannote_aam_scale");
   positive(c.pyannote_coco_alpha, "--pyannote_coco_alpha");

@@ -4,6 +4,7 @@
 
 #include "apps/recipe/frontend.h"
 #include "apps/recipe/spec_aug_flags.h"
+#include "apps/recipe/ssl_mode.h"
 #include "apps/recipe/trainer.h"
 #include "engine/audio/background_noise.h"
 #include "engine/audio/chunk_sampler.h"
@@ -57,8 +58,10 @@ void validate_train_config(const RecipeConfig& c) {
           "unknown sampler '" + c.sampler + "' (voxceleb, pyannote)");
   // With --sampler pyannote, --per_label plays nPerSpeaker's part (crops per speaker in a batch).
   const bool chunks = c.sampler == "pyannote";
-  const int64_t per_spk = chunks ? c.per_label : c.nPerSpeaker;
-  const std::string per_spk_flag = chunks ? "--per_label" : "--nPerSpeaker";
+  // --ssl: two views per utterance play nPerSpeaker 2 (apps/recipe/ssl_mode.h).
+  if (c.ssl || c.ssl_split) validate_ssl_config(c);
+  const int64_t per_spk = chunks ? c.per_label : c.ssl ? kSslViews : c.nPerSpeaker;
+  const std::string per_spk_flag = chunks ? "--per_label" : c.ssl ? "--ssl (2 views per utterance)" : "--nPerSpeaker";
   if (chunks) check_chunk_flags(c);
   require(c.nPerSpeaker >= 1, "--nPerSpeaker", "must be at least 1, got " + num(c.nPerSpeaker));
   require(per_speaker_accepts(per_speaker, per_spk), per_spk_flag,

@@ -14,12 +14,14 @@
 #include "apps/recipe/frontend.h"
 #include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/spec_aug_flags.h"
+#include "apps/recipe/ssl_mode.h"
 #include "engine/audio/audio_file.h"
 #include "engine/audio/augment.h"
 #include "engine/audio/background_noise.h"
 #include "engine/audio/chunk_sampler.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
+#include "engine/audio/view_sampler.h"
 #include "engine/autograd.h"
 #include "engine/fault.h"
 #include "engine/ops.h"
@@ -59,7 +61,8 @@ const char* const kFixedOnResume[] = {"model",      "encoder_type", "nOut",     
                                       "trainfunc",  "trainfunc2",   "nClasses",       "nPerSpeaker",
                                       "optimizer",  "seed",         "sim_loss",       "infonce_aam_mix",
                                       "pyannote_classifier_bias", "sinc_stride", "hardneg_mode",
-                                      "blip_itm_heads"};
+                                      "blip_itm_heads", "ssl",      "ssl_split",    "ssl_proj_layers",
+                                      "ssl_proj_dim"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -87,6 +90,10 @@ void Trainer::setup() {
 void Trainer::check_config() {
   validate_train_config(cfg_);
   if (cfg_.sampler == "pyannote") cfg_.nPerSpeaker = cfg_.per_label;   // the loss sees M = --per_label crops per speaker
+  if (cfg_.ssl) {   // the loss sees the 2 views of each utterance (ssl_mode.h); checkpoints record that
+    cfg_.nPerSpeaker = kSslViews;
+    options_["nPerSpeaker"] = kSslViews;
+  }
   device_ = Device::parse(cfg_.device);
   fault::check_env();   // a malformed SPK_FAULT is reported before any work
   frontend_ = frontend_config(cfg_);
@@ -101,8 +108,12 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
     throw UsageError("--train_path: no such directory '" + cfg_.train_path + "'");
   // A directory is a Kaldi data dir (wav.scp + utt2spk [+ segments], engine/audio/lists.h); a file, a list.
   const bool kaldi_dir = fs::is_directory(cfg_.train_list);
-  train_ = kaldi_dir ? audio::read_kaldi_dir(cfg_.train_list, cfg_.train_path)
-                     : audio::read_train_list(cfg_.train_list, cfg_.train_path);
+  if (cfg_.ssl && kaldi_dir)   // the view sampler crops whole files, not segments
+    throw UsageError("--train_list " + cfg_.train_list + ": --ssl reads a list file (paths, a wav.scp or a labelled "
+                     "list), not a Kaldi data dir; pass " + (fs::path(cfg_.train_list) / "wav.scp").string());
+  train_ = cfg_.ssl     ? read_ssl_train_list(cfg_)
+           : kaldi_dir ? audio::read_kaldi_dir(cfg_.train_list, cfg_.train_path)
+                       : audio::read_train_list(cfg_.train_list, cfg_.train_path);
   if (train_.size() == 0) throw UsageError("--train_list: '" + cfg_.train_list + "' lists no utterances");
   if (!cfg_.skip_bad_files) {
     const std::vector<std::string> missing = missing_files(train_.paths);
@@ -120,7 +131,7 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
                      std::to_string(speakers) + " speakers of --train_list " + cfg_.train_list + " (for --" +
                      (uses_classes(cfg_.trainfunc) ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
                      "; set it to the speaker count, or 0 to take it from the list)");
-  if (cfg_.sampler != "pyannote" && speakers < cfg_.batch_size)
+  if (cfg_.sampler != "pyannote" && !cfg_.ssl && speakers < cfg_.batch_size)
     throw UsageError("--batch_size: " + std::to_string(cfg_.batch_size) + " speakers per batch, but --train_list " +
                      cfg_.train_list + " has only " + std::to_string(speakers) +
                      " speakers (each speaker appears at most once per batch)");
@@ -135,6 +146,12 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
     augmenter = std::make_shared<audio::Augmenter>(cfg_.musan_path, cfg_.rir_path);
   }
   read_pyannote_data();
+  if (cfg_.ssl) {   // --ssl: every file's length, then the view sampler (ssl_mode.h)
+    SslTrainData d = plan_ssl_views(std::move(train_), cfg_);
+    train_ = std::move(d.list);
+    views_ = d.views;
+    log(d.report);
+  }
   return augmenter;
 }
 
@@ -261,8 +278,11 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
   lcfg.augment = augmenter;
   lcfg.chunks = chunks_;
   lcfg.noise = noise_;
+  lcfg.views = views_;
   loader_ = std::make_unique<audio::TrainLoader>(train_, lcfg);
-  batches_per_epoch_ = chunks_ ? chunks_->num_batches() : audio::plan_epoch(train_.labels, lcfg.sampler, 1).num_batches;
+  batches_per_epoch_ = chunks_ ? chunks_->num_batches()
+                       : views_ ? views_->num_batches()
+                                : audio::plan_epoch(train_.labels, lcfg.sampler, 1).num_batches;
 
   fs::create_directories(cfg_.save_path);
   epoch_log_ = std::make_unique<EpochLog>((fs::path(cfg_.save_path) / "train_log.csv").string(), epoch_);
@@ -273,7 +293,7 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
       }()) + " parameters), loss " + cfg_.trainfunc +
       (loss2_ ? " + " + num(cfg_.trainfunc2_weight) + "*" + loss2_->name() + " (--trainfunc2)" : "") + ", " +
       std::to_string(train_.size()) + " utterances of " +
-      std::to_string(train_.speakers.size()) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
+      (views_ ? std::string("unknown (--ssl)") : std::to_string(train_.speakers.size())) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
       (chunks_ ? std::to_string(cfg_.per_fold) + "x" + std::to_string(cfg_.per_label) + " chunks"
                : std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker)) +
       " per epoch, front end " + frontend_name(cfg_) +

@@ -9,6 +9,10 @@
 // With --sampler pyannote the batches are pyannote-audio's (engine/audio/chunk_sampler.h): N = --per_fold speakers,
 // M = --per_label chunks of one length per batch; --add_noise adds pyannote's background noise to every crop.
 //
+// With --ssl (apps/recipe/ssl_mode.h) the training list has no labels and the batches are the view sampler's
+// (engine/audio/view_sampler.h): N = --batch_size distinct utterances × M = 2 crops at different offsets, labels
+// 0..N-1, so the pair losses train on them as on a supervised nPerSpeaker 2 batch.
+//
 // Epochs are counted from 1 as voxceleb_trainer's `it`; the sampler and crops of epoch e draw from seed and e.
 // After every epoch: <save_path>/model/last.safetensors; every test_interval epochs: evaluation (when a hook
 // is given) and model<e:09d>.safetensors; a row of <save_path>/train_log.csv (epoch_log.h).
@@ -55,6 +59,7 @@ class Augmenter;
 class BackgroundNoise;
 class ChunkSampler;
 class TrainLoader;
+class ViewSampler;
 struct Batch;
 }
 
@@ -164,6 +169,8 @@ class Trainer {
   // --sampler pyannote / --add_noise (read_train_data): pyannote's chunk sampler and background noise, or null.
   std::shared_ptr<const audio::ChunkSampler> chunks_;
   std::shared_ptr<const audio::BackgroundNoise> noise_;
+  // --ssl (read_train_data): the view sampler of apps/recipe/ssl_mode.h, or null.
+  std::shared_ptr<const audio::ViewSampler> views_;
 };
 
 }  // namespace spk::recipe

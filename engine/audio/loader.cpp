@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "engine/audio/chunk_sampler.h"
 #include "engine/audio/crop.h"
 #include "engine/check.h"
 #include "engine/out_of_memory.h"
@@ -63,10 +64,11 @@ void TrainLoader::stop() {
 void TrainLoader::start_epoch(int64_t epoch) {
   stop();
   if (cfg_.chunks) chunk_plan_ = cfg_.chunks->plan_epoch(epoch);
+  else if (cfg_.views) view_plan_ = cfg_.views->plan_epoch(epoch);
   else plan_ = plan_epoch(list_.labels, cfg_.sampler, epoch);
   const int64_t depth = cfg_.prefetch_batches > 0 ? cfg_.prefetch_batches : 2 * std::max(cfg_.num_workers, 1);
   pipe_ = std::make_unique<OrderedPipeline<Batch>>(num_batches(), cfg_.num_workers, depth, [this, epoch](int64_t b) {
-    return cfg_.chunks ? make_chunk_batch(epoch, b) : make_batch(epoch, b);
+    return cfg_.chunks ? make_chunk_batch(epoch, b) : cfg_.views ? make_view_batch(epoch, b) : make_batch(epoch, b);
   });
 }
 
@@ -187,6 +189,50 @@ Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
   }
   pack_batch(batch, N, M, L, ok, [&](int64_t n) { return cb.items[size_t(n)].label; },
              [&](int64_t n, int64_t m) { return cb.items[size_t(n)].chunks[size_t(m)].utterance; });
+  return batch;
+}
+
+// --ssl: item n's two views are crops of one file at the planned starts, each augmented from its own stream.
+Batch TrainLoader::make_view_batch(int64_t epoch, int64_t b) {
+  const int64_t N = cfg_.views->config().batch_size, M = 2, L = cfg_.views->max_audio();
+  Batch batch;
+  batch.epoch = epoch;
+  batch.index = b;
+  batch.m = M;
+  batch.samples = L;
+  batch.wav = acquire_buffer({M * N, L});
+  float* wav = batch.wav.data<float>();
+  const Rng epoch_rng = Rng(cfg_.views->config().seed).fork(uint64_t(epoch));
+  std::vector<char> ok(size_t(N), 1);
+  for (int64_t n = 0; n < N; ++n) {
+    const ViewItem& it = view_plan_.items[size_t(b * N + n)];
+    const std::string& path = list_.paths[size_t(it.utterance)];
+    const Rng item_rng = epoch_rng.fork(uint64_t(view_plan_.first_item + b * N + n));
+    for (int64_t m = 0; m < M; ++m) {
+      float* row = wav + (m * N + n) * L;
+      Rng rng = item_rng.fork(uint64_t(m));
+      try {
+        read_chunk(path, it.start[m], L, cfg_.sample_rate, row);   // usable files are longer than L + 1: no padding
+        if (cfg_.augment) cfg_.augment->augment(row, L, rng);
+        if (cfg_.noise) cfg_.noise->add(row, L, rng);
+      } catch (const OutOfMemoryError&) {
+        throw;
+      } catch (const Error& e) {
+        if (!cfg_.skip_bad_files)
+          SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", it.utterance, " '", path, "': ",
+                   e.what());
+        note_bad(e.what());
+        ok[size_t(n)] = 0;
+        break;
+      }
+    }
+  }
+  pack_batch(batch, N, M, L, ok, [](int64_t n) { return n; },
+             [&](int64_t n, int64_t) { return view_plan_.items[size_t(b * N + n)].utterance; });
+  // Positional labels after any compaction: row k is utterance k of this batch (the pair losses' targets).
+  std::vector<int64_t> pos(size_t(batch.n));
+  for (int64_t k = 0; k < batch.n; ++k) pos[size_t(k)] = k;
+  batch.labels = Tensor::from_vector(pos, {batch.n});
   return batch;
 }
 

@@ -30,6 +30,7 @@
 #include "engine/audio/lists.h"
 #include "engine/audio/ordered_pipeline.h"
 #include "engine/audio/sampler.h"
+#include "engine/audio/view_sampler.h"
 #include "engine/tensor.h"
 
 namespace spk::audio {
@@ -47,6 +48,9 @@ struct LoaderConfig {
   // batch's chunk length; crops draw from the same per-item streams (noise only: chunk positions are planned).
   std::shared_ptr<const ChunkSampler> chunks;
   std::shared_ptr<const BackgroundNoise> noise;   // non-null: --add_noise, after any --augment, on every crop
+  // --ssl: batches of view_sampler.h (batch_size utterances, M = 2 views each at the planned starts, N = batch_size,
+  // labels 0..N-1) instead of `sampler`; views draw augmentation from the same per-item streams as other crops.
+  std::shared_ptr<const ViewSampler> views;
 };
 
 struct Batch {
@@ -72,8 +76,11 @@ class TrainLoader {
   void stop();   // ends the epoch early; joins the workers
 
   const EpochPlan& plan() const { return plan_; }
-  int64_t num_batches() const { return cfg_.chunks ? int64_t(chunk_plan_.batches.size()) : plan_.num_batches; }
+  int64_t num_batches() const {
+    return cfg_.chunks ? int64_t(chunk_plan_.batches.size()) : cfg_.views ? view_plan_.num_batches : plan_.num_batches;
+  }
   const ChunkEpochPlan& chunk_plan() const { return chunk_plan_; }   // --sampler pyannote
+  const ViewEpochPlan& view_plan() const { return view_plan_; }      // --ssl
   const TrainList& list() const { return list_; }
   const LoaderConfig& config() const { return cfg_; }
 
@@ -84,6 +91,7 @@ class TrainLoader {
  private:
   Batch make_batch(int64_t epoch, int64_t b);
   Batch make_chunk_batch(int64_t epoch, int64_t b);
+  Batch make_view_batch(int64_t epoch, int64_t b);
   void note_bad(const std::string& what);
   Tensor acquire_buffer(const Shape& shape);
 
@@ -91,6 +99,7 @@ class TrainLoader {
   LoaderConfig cfg_;
   EpochPlan plan_;
   ChunkEpochPlan chunk_plan_;
+  ViewEpochPlan view_plan_;
   std::unique_ptr<OrderedPipeline<Batch>> pipe_;
   std::atomic<int64_t> bad_count_{0};
   mutable std::mutex bad_mutex_;
