@@ -9,12 +9,20 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 
 namespace spk::recipe {
+
+bool loss_uses_class_labels(const std::string& trainfunc) {
+  static const std::set<std::string> s = {"softmax",      "amsoftmax",    "aamsoftmax", "adasoftmax",
+                                          "arc_margin",   "softmaxproto", "infonce",    "aam_infonce",
+                                          "arc_linear",   "coco",         "center",     "pyannote_softmax"};
+  return s.count(trainfunc) != 0;
+}
 
 std::string flag_check::num(double v) {
   std::ostringstream s;

@@ -38,6 +38,10 @@ std::string num(double v);
 void require(bool ok, const std::string& flag, const std::string& what);
 }  // namespace flag_check
 
+// Whether the loss --trainfunc NAME trains a classifier over nClasses speakers, so needs speaker labels and an
+// --nClasses that covers the training list.
+bool loss_uses_class_labels(const std::string& trainfunc);
+
 enum class OptionKind { str, integer, real, boolean };
 enum class OptionSource { default_value, yaml, checkpoint, command_line };
 const char* option_source_str(OptionSource s);

@@ -1,7 +1,6 @@
 // spk_train --ssl: the unlabelled list, the view sampler and the mode's flag checks (see ssl_mode.h).
 #include "apps/recipe/ssl_mode.h"
 
-#include <set>
 
 #include "engine/audio/audio_file.h"
 #include "engine/audio/chunk_sampler.h"
@@ -14,20 +13,13 @@ namespace spk::recipe {
 using flag_check::num;
 using flag_check::require;
 
-bool loss_needs_class_labels(const std::string& trainfunc) {
-  static const std::set<std::string> s = {"softmax",      "amsoftmax",    "aamsoftmax", "adasoftmax",
-                                          "arc_margin",   "softmaxproto", "infonce",    "aam_infonce",
-                                          "arc_linear",   "coco",         "center",     "pyannote_softmax"};
-  return s.count(trainfunc) != 0;
-}
-
 void validate_ssl_config(const RecipeConfig& c) {
   require(c.ssl, "--ssl_split", "only applies to --ssl (the views of self-supervised training)");
   const std::string pair_losses = "angleproto, anglecontrast, ssl_infonce, uniformity, cel, proto, ge2e";
-  require(!loss_needs_class_labels(c.trainfunc), "--trainfunc",
+  require(!loss_uses_class_labels(c.trainfunc), "--trainfunc",
           c.trainfunc + " trains a classifier over speaker labels, which --ssl does not have; use a pair loss (" +
               pair_losses + ")");
-  require(c.trainfunc2.empty() || !loss_needs_class_labels(second_loss_name(c.trainfunc2)), "--trainfunc2",
+  require(c.trainfunc2.empty() || !loss_uses_class_labels(second_loss_name(c.trainfunc2)), "--trainfunc2",
           c.trainfunc2 + " trains a classifier over speaker labels, which --ssl does not have (CEL pre-trains with "
           "--trainfunc2 uniform)");
   require(c.nPerSpeaker == 1 || c.nPerSpeaker == kSslViews, "--nPerSpeaker",

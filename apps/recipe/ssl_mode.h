@@ -22,9 +22,6 @@ class ViewSampler;
 
 namespace spk::recipe {
 
-// Losses that train a classifier over nClasses speakers, so need labels (the trainer's own list of them).
-bool loss_needs_class_labels(const std::string& trainfunc);
-
 // The flag checks of --ssl (validate_train_config calls it when c.ssl or c.ssl_split; --ssl_split alone is an error).
 void validate_ssl_config(const RecipeConfig& c);
 

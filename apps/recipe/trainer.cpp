@@ -45,13 +45,6 @@ std::string num(double v) {
   return s.str();
 }
 
-// Losses with a classification head over nClasses speakers.
-bool uses_classes(const std::string& trainfunc) {
-  static const std::set<std::string> s = {"softmax",      "amsoftmax",   "aamsoftmax", "adasoftmax",
-                                          "arc_margin",   "softmaxproto", "infonce",   "aam_infonce",
-                                          "arc_linear",   "coco",         "center",    "pyannote_softmax"};
-  return s.count(trainfunc) != 0;
-}
 
 // Settings a resumed run must share with its checkpoint: they fix the shapes and meaning of what was saved.
 // (sim_loss, infonce_aam_mix, pyannote_classifier_bias, hardneg_mode and blip_itm_heads decide which loss
@@ -125,11 +118,11 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
   if (!train_.segments.empty()) audio::check_segments(train_, cfg_.skip_bad_files);
   const int64_t speakers = train_.speakers.size();
   if (cfg_.nClasses == 0) cfg_.nClasses = speakers;
-  const bool classes2 = !cfg_.trainfunc2.empty() && uses_classes(second_loss_name(cfg_.trainfunc2));
-  if ((uses_classes(cfg_.trainfunc) || classes2) && cfg_.nClasses < speakers)
+  const bool classes2 = !cfg_.trainfunc2.empty() && loss_uses_class_labels(second_loss_name(cfg_.trainfunc2));
+  if ((loss_uses_class_labels(cfg_.trainfunc) || classes2) && cfg_.nClasses < speakers)
     throw UsageError("--nClasses: " + std::to_string(cfg_.nClasses) + " is fewer than the " +
                      std::to_string(speakers) + " speakers of --train_list " + cfg_.train_list + " (for --" +
-                     (uses_classes(cfg_.trainfunc) ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
+                     (loss_uses_class_labels(cfg_.trainfunc) ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
                      "; set it to the speaker count, or 0 to take it from the list)");
   if (cfg_.sampler != "pyannote" && !cfg_.ssl && speakers < cfg_.batch_size)
     throw UsageError("--batch_size: " + std::to_string(cfg_.batch_size) + " speakers per batch, but --train_list " +
