@@ -17,6 +17,7 @@
 #include "apps/recipe/evaluator.h"
 #include "apps/recipe/progress.h"
 #include "apps/recipe/recipe_parts.h"
+#include "apps/recipe/tensorboard_log.h"
 #include "apps/recipe/trainer.h"
 #include "engine/audio/lists.h"
 #include "nets/model.h"
@@ -78,7 +79,8 @@ void add_console_hooks(TrainerHooks& hooks, ProgressLine& bar) {
 
 // One evaluation on the trial list (VT scoring, as voxceleb_trainer's), as the figures the epoch log records.
 nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const Loss& loss, const FrontEnd& frontend,
-                             const audio::TrialList& trials, const EvalProgress& progress) {
+                             const audio::TrialList& trials, const EvalProgress& progress,
+                             std::vector<DetPoint>* det = nullptr) {
   TrialEvalSettings s;
   s.embed.eval_frames = cfg.eval_frames;
   s.embed.num_eval = cfg.num_eval;
@@ -95,6 +97,7 @@ nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const L
   j["min_dcf"] = spk::min_dcf(r.scores, r.labels, cfg.dcf_p_target, cfg.dcf_c_miss, cfg.dcf_c_fa).min_dcf;
   j["min_dcf_p01"] = r.metrics.dcf_p01.min_dcf;
   j["seconds"] = r.embed_seconds + r.score_seconds;
+  if (det) *det = det_curve(r.scores, r.labels);   // for TensorBoard's eval/det image
   return j;
 }
 
@@ -124,8 +127,12 @@ int run(int argc, char** argv) {
     bar.update("  evaluating: " + std::to_string(done) + "/" + std::to_string(total) + " files", done == total);
   };
   std::unique_ptr<Trainer> trainer;   // made after the hooks, which the evaluation's front end comes from
+  std::unique_ptr<TrainTensorBoard> tb;   // --tensorboard: opened after setup(), so bad flags leave no file
   auto eval_once = [&](SpeakerNet& model, const Loss& loss) {
-    return evaluate_once(cfg, model, loss, trainer->frontend(), trials, eval_progress);
+    std::vector<DetPoint> det;
+    nlohmann::json j = evaluate_once(cfg, model, loss, trainer->frontend(), trials, eval_progress, tb ? &det : nullptr);
+    if (tb) tb->on_eval(trainer->step(), j, det);
+    return j;
   };
   nlohmann::json last_eval;
   int64_t last_eval_epoch = -1;
@@ -137,8 +144,19 @@ int run(int argc, char** argv) {
     };
   }
 
+  if (cfg.tensorboard) {
+    hooks.on_step = [&tb, &trainer, console = hooks.on_step](const StepProgress& p) {
+      if (console) console(p);
+      if (tb) tb->on_step(p, trainer->step());
+    };
+  }
+
   trainer = std::make_unique<Trainer>(cfg, options.values(), hooks);
   trainer->setup();
+  if (cfg.tensorboard) {
+    tb = std::make_unique<TrainTensorBoard>(cfg.save_path, trainer->step(), hooks.log);
+    if (hooks.log) hooks.log("TensorBoard: " + tb->path());
+  }
   write_effective_config(options, cfg);
   trainer->run();
 

@@ -15,6 +15,7 @@ packages=(
   libyaml-cpp-dev          # YAML configs
   libcli11-dev             # command-line flags
   espeak-ng sox            # the demo corpus
+  protobuf-compiler        # tests: protoc decodes the TensorBoard records (optional, docs/recipes.md)
 )
 
 missing=()
