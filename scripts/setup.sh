@@ -15,6 +15,7 @@ packages=(
   libyaml-cpp-dev          # YAML configs
   libcli11-dev             # command-line flags
   espeak-ng sox            # the demo corpus
+  ffmpeg                   # scripts/dataprep.py convert (AAC -> WAV) and its test
 )
 
 missing=()
