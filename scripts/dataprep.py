@@ -13,6 +13,7 @@ Every error names the file (and the line, for list files) and exits with status 
 except `convert`, which converts what it can, then names every file that failed.
 """
 import argparse
+import collections
 import concurrent.futures
 import hashlib
 import os
@@ -106,11 +107,18 @@ def cmd_voxceleb(a):
                 fail("duplicate utterance id ", rel, ": ", utts[rel], " and ", path)
             utts[rel] = path
     ids = sorted(utts)
+    infos = {utt: wav_info(utts[utt]) for utt in ids}
+    rates = collections.Counter(info[0] for info in infos.values())
+    common = rates.most_common(1)[0][0]
+    if len(rates) > 1:
+        odd = next(u for u in ids if infos[u][0] != common)
+        fail(utts[odd], ": ", infos[odd][0], " Hz, while ", rates[common], " of ", len(ids), " files are ", common,
+             " Hz (mixed sample rates: `dataprep.py convert` writes every file at 16000 Hz)")
+    if common != a.sample_rate:
+        fail(roots[0] if len(roots) == 1 else " and ".join(roots), ": every file is ", common,
+             " Hz, but --sample_rate is ", a.sample_rate)
     for utt in ids:
-        rate, channels, _, frames = wav_info(utts[utt])
-        if rate != a.sample_rate:
-            fail(utts[utt], ": ", rate, " Hz, but --sample_rate is ", a.sample_rate,
-                 " (mixed sample rates: convert every file to one rate first)")
+        rate, channels, _, frames = infos[utt]
         if channels != 1:
             fail(utts[utt], ": ", channels, " channels; spk trains on mono files (`dataprep.py convert` writes them)")
         if frames == 0:

@@ -137,8 +137,13 @@ class VoxCeleb(Base):
         make_vox_tree(self.p("mixed"), speakers=2)
         odd = self.p("mixed", "id10002", "vid1", "00003.wav")
         write_wav(odd, 3000, rate=8000)
-        self.bad("voxceleb", self.p("mixed"), "--data_dir", self.p("d"), says=[odd, "8000 Hz", "mixed sample rates"])
+        self.bad("voxceleb", self.p("mixed"), "--data_dir", self.p("d"), says=[odd, "8000 Hz, while 8 of 9 files are 16000 Hz",
+                                                                     "mixed sample rates"])
         self.assertFalse(os.path.exists(self.p("d")))
+        make_vox_tree(self.p("all8k"), speakers=1, rate=8000)
+        self.bad("voxceleb", self.p("all8k"), "--list", self.p("l.txt"),
+                 says=[self.p("all8k") + ": every file is 8000 Hz, but --sample_rate is 16000"])
+        self.ok("voxceleb", self.p("all8k"), "--list", self.p("l.txt"), "--sample_rate", 8000)
         # an unreadable wav
         os.remove(odd)
         with open(odd, "wb") as f:
