@@ -201,6 +201,13 @@ def convert_one(src, dst):
     return "converted"
 
 
+def guarded(fn, src, dst):
+    try:
+        return fn(src, dst)
+    except OSError as e:   # e.g. a full disk or an unwritable DST: named, and the other files go on
+        return "%s: %s" % (src, e)
+
+
 def cmd_convert(a):
     if shutil.which("ffmpeg") is None:
         fail("convert: ffmpeg not found on PATH (Debian: apt-get install ffmpeg; scripts/setup.sh installs it)")
@@ -228,7 +235,7 @@ def cmd_convert(a):
                 os.remove(os.path.join(d, f))
     counts, errors = {"skipped": 0, "converted": 0}, []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-        for result in pool.map(lambda j: convert_one(*j), jobs):
+        for result in pool.map(lambda j: guarded(convert_one, *j), jobs):
             if result in counts:
                 counts[result] += 1
             else:
@@ -426,6 +433,9 @@ def main(argv=None):
     try:
         a.run(a)
     except PrepError as e:
+        print("dataprep %s: error: %s" % (a.cmd, e), file=sys.stderr)
+        return 1
+    except OSError as e:   # unreadable folders, full disks: the message names the file
         print("dataprep %s: error: %s" % (a.cmd, e), file=sys.stderr)
         return 1
     return 0

@@ -99,6 +99,10 @@ class VoxCeleb(Base):
                       "--trials", trials)
         self.assertIn("4 speakers, 16 utterances", out)
         self.assertIn("2 trials, every file found", out)
+        # trials on another tree (VoxCeleb1 test while training on VoxCeleb2 dev): --trials_root
+        make_vox_tree(self.p("vox2"), speakers=1)
+        self.bad("voxceleb", self.p("vox2"), "--trials", trials, says=[trials + ":2:", "'id10002/vid0/00001.wav'"])
+        self.ok("voxceleb", self.p("vox2"), "--trials", trials, "--trials_root", root)
         # voxceleb_trainer's train_list.txt: `speaker path`, sorted by path, relative to the root
         lst = read_lines(self.p("train_list.txt"))
         self.assertEqual([l[1] for l in lst], rels)
