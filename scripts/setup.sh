@@ -16,6 +16,7 @@ packages=(
   libcli11-dev             # command-line flags
   espeak-ng sox            # the demo corpus
   protobuf-compiler        # tests: protoc decodes the TensorBoard records (optional, docs/recipes.md)
+  ffmpeg                   # scripts/dataprep.py convert (AAC -> WAV) and its test
 )
 
 missing=()

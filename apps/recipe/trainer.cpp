@@ -134,8 +134,9 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
   if (options_.contains("encoder_type")) options_["encoder_type"] = cfg_.encoder_type;
   std::shared_ptr<audio::Augmenter> augmenter;
   if (cfg_.augment) {
-    if (!fs::is_directory(cfg_.musan_path)) throw UsageError("--musan_path: no such directory '" + cfg_.musan_path + "'");
-    if (!fs::is_directory(cfg_.rir_path)) throw UsageError("--rir_path: no such directory '" + cfg_.rir_path + "'");
+    // Each is a folder or a list file (engine/audio/augment.h), e.g. scripts/dataprep.py rir's list.
+    for (const auto& [flag, path] : {std::pair{"--musan_path", cfg_.musan_path}, std::pair{"--rir_path", cfg_.rir_path}})
+      if (!fs::exists(path)) throw UsageError(std::string(flag) + ": no such directory or list file '" + path + "'");
     augmenter = std::make_shared<audio::Augmenter>(cfg_.musan_path, cfg_.rir_path);
   }
   read_pyannote_data();
