@@ -15,6 +15,7 @@ packages=(
   libyaml-cpp-dev          # YAML configs
   libcli11-dev             # command-line flags
   espeak-ng sox            # the demo corpus
+  libopenmpi-dev openmpi-bin   # spk_train --distributed on CPU, and its tests (docs/distributed.md)
 )
 
 missing=()
