@@ -8,8 +8,8 @@
 //           a process started without mpirun is an MPI singleton, world size 1.
 //   nccl    CUDA tensors, one process per GPU (built in CUDA builds where nccl.h and libnccl are found). Rank and
 //           world size from launch_env() (mpirun's OMPI_COMM_WORLD_* or torchrun's RANK/WORLD_SIZE/LOCAL_RANK);
-//           rank 0's ncclUniqueId reaches the others over MPI when the build has it and mpirun started the run.
-//           (torchrun-style MASTER_ADDR/MASTER_PORT rendezvous is not written yet: docs/distributed.md.)
+//           rank 0's ncclUniqueId reaches the others over MPI when the build has it and mpirun started the run,
+//           else over TCP at MASTER_ADDR:MASTER_PORT (rendezvous.h), as torchrun's launches expect.
 //
 // Hangs: every MPI collective waits at most `timeout_s` seconds (CommOptions); past it, the waiting rank prints
 // which collective it was waiting in and aborts the whole job (MPI_Abort), so a rank that died or hangs takes the

@@ -1,14 +1,15 @@
 // The NCCL backend of communicator.h: CUDA tensors, one process per GPU, collectives on the engine's current
 // stream (engine/cuda.h), so they are ordered after the ops that produced their inputs without a host sync.
-// Rank 0's ncclUniqueId reaches the other ranks over MPI (a build with MPI, a run started by mpirun).
-// Not written yet (docs/distributed.md): the torchrun-style MASTER_ADDR/MASTER_PORT rendezvous and a timeout on
-// NCCL waits (ncclCommAbort from a watchdog).
+// Rank 0's ncclUniqueId reaches the other ranks over MPI (a build with MPI, a run started by mpirun), or else over
+// the torchrun-style MASTER_ADDR/MASTER_PORT rendezvous (rendezvous.h).
+// Not written yet (docs/distributed.md): a timeout on NCCL waits (ncclCommAbort from a watchdog).
 #include <nccl.h>
 
 #include <cstring>
 
 #include "engine/cuda.h"
 #include "engine/dist/backends.h"
+#include "engine/dist/rendezvous.h"
 #include "engine/fault.h"
 
 namespace spk::dist {
@@ -46,9 +47,14 @@ class NcclCommunicator final : public Communicator {
     std::memset(&id, 0, sizeof id);
     if (rank_ == 0) nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     if (world_ > 1) {
-      if (env.source != "mpirun" || !mpi_broadcast_bytes(&id, sizeof id, 0))
-        SPK_FAIL("the NCCL communicator passes its id over MPI: start the run with mpirun in a build with MPI "
-                 "(the torchrun-style MASTER_ADDR/MASTER_PORT rendezvous is not written yet; docs/distributed.md)");
+      if (env.source == "mpirun" && built_with_mpi()) {
+        mpi_broadcast_bytes(&id, sizeof id, 0);
+      } else {
+        const std::string got =
+            tcp_rendezvous(env, std::string(reinterpret_cast<const char*>(&id), sizeof id), o.timeout_s);
+        SPK_CHECK(got.size() == sizeof id, "NCCL id of ", got.size(), " bytes from the rendezvous");
+        std::memcpy(&id, got.data(), sizeof id);
+      }
     }
     nccl_check(ncclCommInitRank(&comm_, world_, id, rank_), "ncclCommInitRank");
   }

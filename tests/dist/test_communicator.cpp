@@ -3,11 +3,16 @@
 // it checks the world-size-1 semantics (an MPI singleton). Every rank runs every test case in the same order, as
 // the collectives require.
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 
 #include "engine/dist/communicator.h"
+#include "engine/dist/rendezvous.h"
 #include "engine/fault.h"
 
 using namespace spk;
@@ -170,4 +175,65 @@ TEST_CASE("SPK_FAULT dist.init:fail: the message of a build without MPI") {
   fault::ScopedFaults f("dist.init:fail");
   CHECK_THROWS_WITH_AS(make_mpi_communicator(), doctest::Contains("this build has no MPI: install Debian's libopenmpi-dev"),
                        Error);
+}
+
+TEST_CASE("TCP rendezvous (NCCL's torchrun-style bootstrap): rank 0's bytes reach the other ranks; errors named") {
+  // A free port: bind port 0, read it back, release it (another process could take it meanwhile: unlikely).
+  int port = 0;
+  {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(s >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port = ntohs(a.sin_port);
+    ::close(s);
+  }
+  LaunchEnv e;
+  e.found = true;
+  e.world_size = 3;
+  e.master_addr = "localhost";
+  e.master_port = port;
+  const std::string id(128, '\0');
+  std::string payload = id;
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = char(i * 7 + 1);
+  // Ranks 1 and 2 in child processes (started before rank 0 listens: they retry), rank 0 here.
+  std::vector<pid_t> kids;
+  for (int r = 1; r <= 2; ++r) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      LaunchEnv mine = e;
+      mine.rank = r;
+      int code = 1;
+      try {
+        code = tcp_rendezvous(mine, "", 20) == payload ? 0 : 2;
+      } catch (...) {
+        code = 3;
+      }
+      std::_Exit(code);
+    }
+    kids.push_back(pid);
+  }
+  e.rank = 0;
+  CHECK(tcp_rendezvous(e, payload, 20) == payload);
+  for (pid_t pid : kids) {
+    int st = 0;
+    REQUIRE(::waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);   // 2: other bytes, 3: an error
+  }
+
+  // Errors: no MASTER_ADDR; nobody listening until the timeout (the message names where it looked).
+  LaunchEnv bad = e;
+  bad.master_addr = "";
+  CHECK_THROWS_WITH_AS(tcp_rendezvous(bad, payload, 1), doctest::Contains("needs MASTER_ADDR and MASTER_PORT"), Error);
+  bad = e;
+  bad.rank = 1;
+  const std::string want = "rendezvous at MASTER_ADDR=localhost MASTER_PORT=" + std::to_string(port) +
+                           " (rank 1 of 3): timed out connecting to rank 0";
+  CHECK_THROWS_WITH_AS(tcp_rendezvous(bad, "", 0.3), doctest::Contains(want.c_str()), Error);
 }
