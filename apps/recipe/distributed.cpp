@@ -7,7 +7,10 @@
 namespace spk::recipe {
 
 std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& cfg) {
-  if (!cfg.distributed) return dist::make_single_communicator();
+  if (!cfg.distributed) {
+    if (cfg.sync_bn) throw UsageError("--sync_bn: only with --distributed (one process sees its whole batch anyway)");
+    return dist::make_single_communicator();
+  }
   if (!(cfg.dist_timeout >= 0)) throw UsageError("--dist_timeout: " + std::to_string(cfg.dist_timeout) + " is negative");
   // Not yet sharded (docs/distributed.md): pyannote's chunk batches and --ssl's view batches; and with --skip_bad_files a rank whose batch
   // lost every group would skip a step the others take.

@@ -25,6 +25,7 @@
 #include "engine/audio/view_sampler.h"
 #include "engine/autograd.h"
 #include "engine/fault.h"
+#include "engine/layers.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
 #include "engine/out_of_memory.h"
@@ -90,6 +91,17 @@ void Trainer::setup() {
   build_optimiser();
   resume_or_initialise();
   make_loader_and_log(std::move(augmenter));
+  if (cfg_.sync_bn && comm_->world_size() > 1) {   // --sync_bn: BatchNorm over every rank's batch
+    std::vector<std::pair<std::string, Module*>> modules = model_->named_modules();
+    for (auto& m : loss_->named_modules()) modules.push_back(m);
+    if (loss2_)
+      for (auto& m : loss2_->named_modules()) modules.push_back(m);
+    int64_t n = 0;
+    for (auto& [name, m] : modules)
+      if (auto* bn = dynamic_cast<BatchNorm*>(m)) bn->sync = comm_.get(), ++n;
+    log("--sync_bn: " + std::to_string(n) + " BatchNorm layers normalise over all " +
+        std::to_string(comm_->world_size()) + " ranks' batches");
+  }
   if (comm_->world_size() > 1) {   // every rank starts from rank 0's state (whatever each initialised or read)
     NamedTensors st = model_->state();
     for (auto& kv : loss_->state()) st.push_back(kv);

@@ -8,11 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
 #include "engine/dist/communicator.h"
 #include "engine/dist/rendezvous.h"
+#include "engine/dist/sync_batch_norm.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
 #include "engine/fault.h"
 
 using namespace spk;
@@ -236,4 +240,51 @@ TEST_CASE("TCP rendezvous (NCCL's torchrun-style bootstrap): rank 0's bytes reac
   const std::string want = "rendezvous at MASTER_ADDR=localhost MASTER_PORT=" + std::to_string(port) +
                            " (rank 1 of 3): timed out connecting to rank 0";
   CHECK_THROWS_WITH_AS(tcp_rendezvous(bad, "", 0.3), doctest::Contains(want.c_str()), Error);
+}
+
+TEST_CASE("sync_batch_norm: every rank's slice of one batch norm over all ranks' batches, values and gradients") {
+  if (!built_with_mpi()) {
+    MESSAGE("SKIPPED: this build has no MPI");
+    return;
+  }
+  Communicator& c = mpi();
+  const int W = c.world_size(), r = c.rank();
+  // f64 so the comparison is tight; rank r's batch x_r (3, 4, 5) and loss weights k_r from seeds of its rank.
+  Rng rx(100 + uint64_t(r)), rk(200 + uint64_t(r)), rp(7);
+  Tensor x = Tensor::normal({3, 4, 5}, rx, 0.5, 2.0, DType::f64).set_requires_grad();
+  const Tensor k = Tensor::normal({3, 4, 5}, rk, 0, 1, DType::f64);
+  Tensor w = Tensor::normal({4}, rp, 1, 0.2, DType::f64).set_requires_grad();
+  Tensor b = Tensor::normal({4}, rp, 0, 0.2, DType::f64).set_requires_grad();
+  Tensor rm = Tensor::zeros({4}, DType::f64), rv = Tensor::ones({4}, DType::f64);
+  const Tensor y = sync_batch_norm(x, w, b, rm, rv, 0.1, 1e-5, c);
+  sum(y * k).backward();
+  const std::vector<Tensor> wb = c.all_reduce(std::vector<Tensor>{w.grad(), b.grad()}, ReduceOp::sum);
+
+  // The reference: plain batch_norm of the whole (W·3, 4, 5) batch in this process.
+  Tensor fx = reshape(c.all_gather(x.detach()), {W * 3, 4, 5}).set_requires_grad();
+  const Tensor fk = reshape(c.all_gather(k), {W * 3, 4, 5});
+  Tensor w2 = w.detach().clone().set_requires_grad(), b2 = b.detach().clone().set_requires_grad();
+  Tensor rm2 = Tensor::zeros({4}, DType::f64), rv2 = Tensor::ones({4}, DType::f64);
+  const Tensor fy = batch_norm(fx, w2, b2, rm2, rv2, true, 0.1, 1e-5);
+  sum(fy * fk).backward();
+
+  auto close = [](const std::vector<double>& a, const std::vector<double>& e) {
+    REQUIRE(a.size() == e.size());
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - e[i]));
+    return worst;
+  };
+  const std::vector<double> fyv = fy.to_double(), fgv = fx.grad().to_double();
+  const size_t per = 3 * 4 * 5, off = size_t(r) * per;
+  CHECK(close(y.to_double(), std::vector<double>(fyv.begin() + long(off), fyv.begin() + long(off + per))) < 1e-12);
+  CHECK(close(x.grad().to_double(), std::vector<double>(fgv.begin() + long(off), fgv.begin() + long(off + per))) < 1e-12);
+  CHECK(close(wb[0].to_double(), w2.grad().to_double()) < 1e-10);
+  CHECK(close(wb[1].to_double(), b2.grad().to_double()) < 1e-10);
+  CHECK(close(rm.to_double(), rm2.to_double()) < 1e-12);
+  CHECK(close(rv.to_double(), rv2.to_double()) < 1e-12);
+  if (W > 1) {   // and it is not the rank's own batch norm
+    Tensor rm3 = Tensor::zeros({4}, DType::f64), rv3 = Tensor::ones({4}, DType::f64);
+    CHECK(close(batch_norm(x.detach(), w.detach(), b.detach(), rm3, rv3, true, 0.1, 1e-5).to_double(),
+                y.to_double()) > 1e-3);
+  }
 }

@@ -117,25 +117,30 @@ std::vector<double> losses(const std::string& save_path) {
 
 }  // namespace
 
-TEST_CASE("--distributed: one step of 2 ranks x batch 2 is 1 process x batch 4: gradients and parameters") {
-  // One utterance per speaker: one step per epoch. SGD's momentum buffer after its first step is the gradient.
+// One step (a list of one utterance per speaker) of 1 process x batch 4 and of 2 ranks x batch 2 (plus `two_extra`),
+// model `model` (flags replacing SincTDNN's); the largest difference over every tensor of the two checkpoints
+// (parameters, floating buffers, optimiser state: SGD's momentum buffer after one step is the gradient), and the
+// largest gradient.
+static std::pair<double, double> one_step(const std::string& tag, const std::string& model, const std::string& two_extra) {
   const std::string list = fx().file("one_step.txt");
   {
     std::ofstream l(list);
     for (int k = 0; k < 4; ++k) l << "spk" << k << " s" << k << "/u0.wav\n";
   }
-  const std::string list_flag = "--train_list " + fx().train4;
-  std::string a4 = args(4, 1, "step_single"), a2 = args(2, 1, "step_two");
-  a4.replace(a4.find(list_flag), list_flag.size(), "--train_list " + list);
-  a2.replace(a2.find(list_flag), list_flag.size(), "--train_list " + list);
+  const std::string list_flag = "--train_list " + fx().train4, sinc = "--model SincTDNN";
+  std::string a4 = args(4, 1, tag + "_single"), a2 = args(2, 1, tag + "_two");
+  for (std::string* a : {&a4, &a2}) {
+    a->replace(a->find(list_flag), list_flag.size(), "--train_list " + list);
+    a->replace(a->find(sinc), sinc.size(), model);
+  }
   const test::AppRun a = one(a4 + " --lr 0.05");
   INFO(a.output);
   REQUIRE(a.status == 0);
-  const test::AppRun b = two(a2 + " --lr 0.05");
+  const test::AppRun b = two(a2 + " --lr 0.05 " + two_extra);
   INFO(b.output);
   REQUIRE(b.status == 0);
   CHECK(b.output.find("1 batches of 2x1 per epoch on each of 2 ranks (mpi)") != std::string::npos);
-  const auto pa = all_tensors(fx().file("step_single")), pb = all_tensors(fx().file("step_two"));
+  const auto pa = all_tensors(fx().file(tag + "_single")), pb = all_tensors(fx().file(tag + "_two"));
   REQUIRE(pa.size() == pb.size());
   int64_t gradients = 0;
   double worst = 0, largest_gradient = 0;
@@ -151,10 +156,26 @@ TEST_CASE("--distributed: one step of 2 ranks x batch 2 is 1 process x batch 4: 
       if (gradient) largest_gradient = std::max(largest_gradient, std::abs(va[i]));
     }
   }
-  MESSAGE("one step: largest gradient " << largest_gradient << ", largest difference 1 vs 2 ranks " << worst);
   CHECK(gradients > 10);
+  return {worst, largest_gradient};
+}
+
+TEST_CASE("--distributed: one step of 2 ranks x batch 2 is 1 process x batch 4: gradients and parameters") {
+  const auto [worst, largest_gradient] = one_step("step", "--model SincTDNN", "");
+  MESSAGE("one step: largest gradient " << largest_gradient << ", largest difference 1 vs 2 ranks " << worst);
   CHECK(largest_gradient > 1e-2);
   CHECK(worst < 1e-6);   // float rounding (the sums run in other orders); a missed or doubled average is ~gradient
+}
+
+TEST_CASE("--sync_bn: one step of ResNetSE34L (BatchNorm) on 2 ranks x batch 2 is 1 process x batch 4") {
+  // Without --sync_bn each rank normalises with its own 2 groups: other gradients and running statistics.
+  const auto [apart, g1] = one_step("bn_apart", "--model ResNetSE34L", "");
+  const auto [synced, g2] = one_step("bn_sync", "--model ResNetSE34L", "--sync_bn");
+  MESSAGE("ResNetSE34L one step: largest gradient " << g2 << "; largest difference 1 vs 2 ranks " << apart
+                                                    << " per-rank BatchNorm, " << synced << " with --sync_bn");
+  CHECK(g2 > 1e-2);
+  CHECK(apart > 1e-3);
+  CHECK(synced < 1e-5);
 }
 
 TEST_CASE("--distributed: 8 steps of 2 ranks x batch 2 track 1 process x batch 4 (loss curve, parameters)") {
