@@ -7,8 +7,19 @@
 namespace spk::recipe {
 
 std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& cfg) {
+  dist::LaunchEnv env;
+  try {
+    env = dist::launch_env();
+  } catch (const Error& e) {
+    throw UsageError(std::string(cfg.distributed ? "--distributed: " : "") + e.what());
+  }
   if (!cfg.distributed) {
     if (cfg.sync_bn) throw UsageError("--sync_bn: only with --distributed (one process sees its whole batch anyway)");
+    // Several processes without --distributed would each train alone into the same --save_path.
+    if (env.world_size > 1)
+      throw UsageError("started as rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
+                       " (" + env.source + ") without --distributed: every process would train alone into the same "
+                       "--save_path; add --distributed, or start one process");
     return dist::make_single_communicator();
   }
   if (!(cfg.dist_timeout >= 0)) throw UsageError("--dist_timeout: " + std::to_string(cfg.dist_timeout) + " is negative");
@@ -21,8 +32,14 @@ std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& 
   o.timeout_s = cfg.dist_timeout;
   try {
     const Device d = Device::parse(cfg.device);
-    if (d.is_cuda()) return dist::make_nccl_communicator(dist::launch_env().local_rank, o);
-    return dist::make_mpi_communicator(o);
+    if (d.is_cuda()) return dist::make_nccl_communicator(env.local_rank, o);
+    std::shared_ptr<dist::Communicator> c = dist::make_mpi_communicator(o);
+    // MPI ranks come from an MPI launcher: torchrun-style variables alone leave each process a world of one.
+    if (c->world_size() != env.world_size)
+      throw Error("the launcher set " + std::string(env.source == "mpirun" ? "OMPI_COMM_WORLD_SIZE" : "WORLD_SIZE") +
+                  "=" + std::to_string(env.world_size) + " but MPI sees " + std::to_string(c->world_size()) +
+                  " process(es): start CPU ranks with mpirun (torchrun-style variables serve --device cuda)");
+    return c;
   } catch (const Error& e) {
     throw UsageError(std::string("--distributed: ") + e.what());
   }

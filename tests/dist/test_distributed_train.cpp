@@ -285,3 +285,17 @@ TEST_CASE("--distributed without MPI in the build: a clear error before any work
                       "openmpi-bin") != std::string::npos);
   CHECK(!std::filesystem::exists(fx().file("no_mpi")));
 }
+
+TEST_CASE("launches that would train ranks alone are refused: mpirun without --distributed, CPU ranks by torchrun") {
+  const test::AppRun m = test::run_binary(kMpirun + SPK_TRAIN_BINARY, args(2, 1, "no_flag"), kMpiEnv);
+  INFO(m.output);
+  CHECK(m.status != 0);
+  CHECK(m.output.find("of 2 (mpirun) without --distributed: every process would train alone into the same "
+                      "--save_path") != std::string::npos);
+  CHECK(!std::filesystem::exists(fx().file("no_flag") + "/model"));
+  const test::AppRun t = one("--distributed " + args(2, 1, "torchrun_cpu"), "RANK=0 WORLD_SIZE=2");
+  INFO(t.output);
+  CHECK(t.status == 2);
+  CHECK(t.output.find("--distributed: the launcher set WORLD_SIZE=2 but MPI sees 1 process(es): start CPU ranks "
+                      "with mpirun") != std::string::npos);
+}
