@@ -11,7 +11,8 @@ std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& 
   try {
     env = dist::launch_env();
   } catch (const Error& e) {
-    throw UsageError(std::string(cfg.distributed ? "--distributed: " : "") + e.what());
+    // Without --distributed, launcher variables that do not parse (set for something else) are not ours to judge.
+    if (cfg.distributed) throw UsageError(std::string("--distributed: ") + e.what());
   }
   if (!cfg.distributed) {
     if (cfg.sync_bn) throw UsageError("--sync_bn: only with --distributed (one process sees its whole batch anyway)");
@@ -23,8 +24,8 @@ std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& 
     return dist::make_single_communicator();
   }
   if (!(cfg.dist_timeout >= 0)) throw UsageError("--dist_timeout: " + std::to_string(cfg.dist_timeout) + " is negative");
-  // Not yet sharded (docs/distributed.md): pyannote's chunk batches and --ssl's view batches; and with --skip_bad_files a rank whose batch
-  // lost every group would skip a step the others take.
+  // Not yet sharded (docs/distributed.md): pyannote's chunk batches and --ssl's view batches; and with
+  // --skip_bad_files a rank whose batch lost every group would skip a step the others take.
   if (cfg.sampler == "pyannote") throw UsageError("--distributed: --sampler pyannote is not supported yet");
   if (cfg.ssl) throw UsageError("--distributed: --ssl is not supported yet");
   if (cfg.skip_bad_files) throw UsageError("--distributed: --skip_bad_files is not supported yet");
