@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "apps/recipe/config.h"
+#include "apps/recipe/distributed.h"
 #include "apps/recipe/evaluator.h"
 #include "apps/recipe/progress.h"
 #include "apps/recipe/recipe_parts.h"
@@ -27,6 +28,9 @@ using namespace spk::recipe;
 namespace fs = std::filesystem;
 
 namespace {
+
+// --distributed: the ranks' communicator; main() ends every rank through it when this one fails.
+std::shared_ptr<dist::Communicator> g_comm;
 
 std::string fmt(const char* f, double v) {
   char buf[64];
@@ -115,14 +119,17 @@ int run(int argc, char** argv) {
   OptionParser options("spk_train", "Train a speaker-embedding model (voxceleb_trainer's flags; docs/recipes.md)",
                        TRAIN);
   if (!options.parse(argc, argv)) return 0;
-  const RecipeConfig cfg = recipe_config(options);
+  RecipeConfig cfg = recipe_config(options);
   validate_train_config(cfg);
-  const bool evaluate = !cfg.test_list.empty();
+  g_comm = make_train_communicator(cfg);
+  const bool root = g_comm->is_root();   // rank 0 alone reports, evaluates and writes files
+  if (g_comm->backend() == "nccl") cfg.device = "cuda:" + std::to_string(g_comm->local_rank());
+  const bool evaluate = !cfg.test_list.empty() && root;
   const audio::TrialList trials = evaluate ? read_checked_trials(cfg) : audio::TrialList{};
 
   ProgressLine bar(stderr);
   TrainerHooks hooks;
-  add_console_hooks(hooks, bar);
+  if (root) add_console_hooks(hooks, bar);
   EvalProgress eval_progress = [&](int64_t done, int64_t total) {
     bar.update("  evaluating: " + std::to_string(done) + "/" + std::to_string(total) + " files", done == total);
   };
@@ -144,20 +151,20 @@ int run(int argc, char** argv) {
     };
   }
 
-  if (cfg.tensorboard) {
+  if (cfg.tensorboard && root) {   // rank 0 alone writes event files
     hooks.on_step = [&tb, &trainer, console = hooks.on_step](const StepProgress& p) {
       if (console) console(p);
       if (tb) tb->on_step(p, trainer->step());
     };
   }
 
-  trainer = std::make_unique<Trainer>(cfg, options.values(), hooks);
+  trainer = std::make_unique<Trainer>(cfg, options.values(), hooks, g_comm);
   trainer->setup();
-  if (cfg.tensorboard) {
+  if (cfg.tensorboard && root) {
     tb = std::make_unique<TrainTensorBoard>(cfg.save_path, trainer->step(), hooks.log);
     if (hooks.log) hooks.log("TensorBoard: " + tb->path());
   }
-  write_effective_config(options, cfg);
+  if (root) write_effective_config(options, cfg);
   trainer->run();
 
   // The final figures: the last epoch's evaluation, or one now if the last epoch was not an evaluation epoch.
@@ -173,5 +180,12 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return run_app("spk_train", [&] { return run(argc, argv); });
+  const int rc = run_app("spk_train", [&] { return run(argc, argv); });
+  // --distributed: one rank's error ends every rank now, rather than leaving them waiting in a collective.
+  if (rc != 0 && g_comm && g_comm->world_size() > 1) {
+    std::fflush(stderr);
+    g_comm->abort(rc);
+  }
+  g_comm.reset();
+  return rc;
 }

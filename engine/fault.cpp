@@ -33,6 +33,8 @@ constexpr std::array<PointInfo, kPoints> kInfo = {{
     {"train.loss", true},
     {"train.grad", true},
     {"train.step", false},
+    {"dist.init", true},
+    {"dist.collective", true},
 }};
 
 std::string point_list() {

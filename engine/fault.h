@@ -31,6 +31,8 @@ enum class Point : int {
   train_loss,         // "train.loss"        a training step's loss, before it is read (fail: it becomes NaN)
   train_grad,         // "train.grad"        after backward, before the gradients are checked (fail: one is NaN)
   train_step,         // "train.step"        after a training step's optimiser update
+  dist_init,          // "dist.init"         make_mpi_communicator (fail: MPI is reported as not built)
+  dist_collective,    // "dist.collective"   before each collective of a communicator (fail: this rank hangs)
   count
 };
 

@@ -20,6 +20,7 @@
 #include <memory>
 #include <utility>
 
+#include "engine/dist/sync_batch_norm.h"
 #include "engine/module.h"
 #include "engine/ops.h"
 
@@ -88,12 +89,17 @@ class BatchNorm : public Module {
   Tensor weight, bias;                                        // (C) or undefined when !affine
   Tensor running_mean, running_var, num_batches_tracked;      // undefined when !track_running_stats
   BatchNormOptions opt;
+  dist::Communicator* sync = nullptr;   // set (spk_train --sync_bn): training statistics over all ranks
 
  protected:
   // relu = true gives relu(batch_norm(x)) from the fused op batch_norm_relu: the same values and gradients,
   // one pass over the activations each way instead of two, and one saved tensor instead of two.
   Tensor normalise(const Tensor& x, bool relu = false) {
     if (is_training() && opt.track_running_stats) count_batch();
+    if (sync && is_training()) {   // --sync_bn: the statistics of every rank's batch (engine/dist/sync_batch_norm.h)
+      Tensor y = dist::sync_batch_norm(x, weight, bias, running_mean, running_var, opt.momentum, opt.eps, *sync);
+      return relu ? spk::relu(y) : y;
+    }
     const bool batch_stats = is_training() || !opt.track_running_stats;
     return relu ? batch_norm_relu(x, weight, bias, running_mean, running_var, batch_stats, opt.momentum, opt.eps)
                 : batch_norm(x, weight, bias, running_mean, running_var, batch_stats, opt.momentum, opt.eps);

@@ -17,6 +17,7 @@ packages=(
   espeak-ng sox            # the demo corpus
   protobuf-compiler        # tests: protoc decodes the TensorBoard records (optional, docs/recipes.md)
   ffmpeg                   # scripts/dataprep.py convert (AAC -> WAV) and its test
+  libopenmpi-dev openmpi-bin   # spk_train --distributed on CPU, and its tests (docs/distributed.md)
 )
 
 missing=()

@@ -16,7 +16,8 @@ set(spk_floor_prefixes
     "apps/recipe/=recipe" "apps/=apps" "engine/audio/=audio" "engine/=engine" "kernels/=kernels"
     "nets/=nets" "losses/=losses"
     "tests/engine/=test_engine" "tests/kernels/=test_engine" "tests/support/=test_engine"
-    "tests/audio/=test_audio" "tests/nets/=test_nets" "tests/losses/=test_losses" "tests/recipe/=test_recipe")
+    "tests/audio/=test_audio" "tests/nets/=test_nets" "tests/losses/=test_losses" "tests/recipe/=test_recipe"
+    "tests/dist/=test_recipe")
 
 # What each floor may include. Sources: their own floor and the floors below, without skipping engine/.
 # Tests: the floor they test and everything below it (a test may set up or check a lower floor directly).
@@ -64,7 +65,8 @@ endfunction()
 set(include_re "^[ \t]*#[ \t]*include[ \t]*\"(apps|engine|kernels|nets|losses)/[^\"]*\"")
 file(GLOB_RECURSE files RELATIVE "${SRC}" "${SRC}/apps/*" "${SRC}/engine/*" "${SRC}/kernels/*" "${SRC}/nets/*"
      "${SRC}/losses/*" "${SRC}/tests/engine/*" "${SRC}/tests/kernels/*" "${SRC}/tests/support/*"
-     "${SRC}/tests/audio/*" "${SRC}/tests/nets/*" "${SRC}/tests/losses/*" "${SRC}/tests/recipe/*")
+     "${SRC}/tests/audio/*" "${SRC}/tests/nets/*" "${SRC}/tests/losses/*" "${SRC}/tests/recipe/*"
+     "${SRC}/tests/dist/*")
 list(FILTER files INCLUDE REGEX "\\.(h|hpp|cuh|cpp|cu|def)$")
 set(errors "")
 set(checked 0)

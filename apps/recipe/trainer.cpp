@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "apps/recipe/checkpoint.h"
+#include "apps/recipe/distributed.h"
 #include "apps/recipe/epoch_log.h"
 #include "apps/recipe/frontend.h"
 #include "apps/recipe/recipe_parts.h"
@@ -24,6 +25,7 @@
 #include "engine/audio/view_sampler.h"
 #include "engine/autograd.h"
 #include "engine/fault.h"
+#include "engine/layers.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
 #include "engine/out_of_memory.h"
@@ -61,8 +63,10 @@ std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<st
 
 }  // namespace
 
-Trainer::Trainer(const RecipeConfig& config, nlohmann::json options, TrainerHooks hooks)
-    : cfg_(config), options_(std::move(options)), hooks_(std::move(hooks)) {}
+Trainer::Trainer(const RecipeConfig& config, nlohmann::json options, TrainerHooks hooks,
+                 std::shared_ptr<dist::Communicator> comm)
+    : cfg_(config), options_(std::move(options)), hooks_(std::move(hooks)),
+      comm_(comm ? std::move(comm) : dist::make_single_communicator()) {}
 
 Trainer::~Trainer() = default;
 
@@ -72,12 +76,32 @@ void Trainer::log(const std::string& line) const {
 
 // The steps run in this order; every input is checked before any training starts.
 void Trainer::setup() {
+  check_same_options(*comm_, options_);   // --distributed: every rank has rank 0's flags, or all stop
+  options_["world_size"] = comm_->world_size();   // saved in checkpoints: a resume needs the same
   check_config();
   std::shared_ptr<audio::Augmenter> augmenter = read_train_data();
   build_model_and_loss();
   build_optimiser();
   resume_or_initialise();
   make_loader_and_log(std::move(augmenter));
+  if (cfg_.sync_bn && comm_->world_size() > 1) {   // --sync_bn: BatchNorm over every rank's batch
+    std::vector<std::pair<std::string, Module*>> modules = model_->named_modules();
+    for (auto& m : loss_->named_modules()) modules.push_back(m);
+    if (loss2_)
+      for (auto& m : loss2_->named_modules()) modules.push_back(m);
+    int64_t n = 0;
+    for (auto& [name, m] : modules)
+      if (auto* bn = dynamic_cast<BatchNorm*>(m)) bn->sync = comm_.get(), ++n;
+    log("--sync_bn: " + std::to_string(n) + " BatchNorm layers normalise over all " +
+        std::to_string(comm_->world_size()) + " ranks' batches");
+  }
+  if (comm_->world_size() > 1) {   // every rank starts from rank 0's state (whatever each initialised or read)
+    NamedTensors st = model_->state();
+    for (auto& kv : loss_->state()) st.push_back(kv);
+    if (loss2_)
+      for (auto& kv : loss2_->state()) st.push_back(kv);
+    broadcast_from_root(*comm_, st);
+  }
 }
 
 void Trainer::check_config() {
@@ -124,10 +148,12 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
                      std::to_string(speakers) + " speakers of --train_list " + cfg_.train_list + " (for --" +
                      (loss_uses_class_labels(cfg_.trainfunc) ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
                      "; set it to the speaker count, or 0 to take it from the list)");
-  if (cfg_.sampler != "pyannote" && !cfg_.ssl && speakers < cfg_.batch_size)
-    throw UsageError("--batch_size: " + std::to_string(cfg_.batch_size) + " speakers per batch, but --train_list " +
-                     cfg_.train_list + " has only " + std::to_string(speakers) +
-                     " speakers (each speaker appears at most once per batch)");
+  const int64_t world = comm_->world_size();   // --distributed: a step's batches together have distinct speakers
+  if (cfg_.sampler != "pyannote" && !cfg_.ssl && speakers < cfg_.batch_size * world)
+    throw UsageError("--batch_size: " + std::to_string(cfg_.batch_size) + " speakers per batch" +
+                     (world > 1 ? " on each of " + std::to_string(world) + " ranks" : std::string()) +
+                     ", but --train_list " + cfg_.train_list + " has only " + std::to_string(speakers) +
+                     " speakers (each speaker appears at most once per " + (world > 1 ? "step)" : "batch)"));
   options_["nClasses"] = cfg_.nClasses;   // the resolved value goes into checkpoints
   // Likewise the pooling: "" for a model with its own (ECAPA_TDNN, SincTDNN, ...) rather than the raw SAP default,
   // which spk_eval would otherwise read back from the checkpoint as an explicit --encoder_type.
@@ -216,11 +242,22 @@ void Trainer::build_optimiser() {
 
 // Resume from the newest checkpoint in --save_path, or start (maybe from --initial_model).
 void Trainer::resume_or_initialise() {
-  for (const std::string& f : remove_interrupted_writes(cfg_.save_path))
-    log("removed " + f + ", left by a checkpoint write that was interrupted");
+  if (comm_->is_root())   // --distributed: rank 0 alone touches the files; the others wait for it
+    for (const std::string& f : remove_interrupted_writes(cfg_.save_path))
+      log("removed " + f + ", left by a checkpoint write that was interrupted");
+  comm_->barrier();
   const std::string resume = find_resume_checkpoint(cfg_.save_path);
   if (!resume.empty()) {
     const Checkpoint ck = read_checkpoint(resume);
+    const auto saved_world = ck.state.config.find("world_size");
+    const int64_t ck_world = saved_world != ck.state.config.end() ? saved_world->get<int64_t>() : 1;
+    if (ck_world != comm_->world_size())
+      throw UsageError("--distributed: this run has " + std::to_string(comm_->world_size()) +
+                       " rank(s) but the checkpoint " + resume + " that it would resume was written by a run of " +
+                       std::to_string(ck_world) + " (the batches, the data order and the schedule depend on it); " +
+                       "start it with " + std::to_string(ck_world) + " ranks" +
+                       (ck_world == 1 ? " (without --distributed)" : "") +
+                       ", use another --save_path, or pass the checkpoint as --initial_model to fine-tune from it");
     for (const char* key : kFixedOnResume) {
       const auto a = ck.state.config.find(key);
       const auto b = options_.find(key);
@@ -243,7 +280,7 @@ void Trainer::resume_or_initialise() {
     // A run stopped between the numbered file and last.safetensors of an epoch left the latter one epoch behind.
     // If nothing is left to train, nothing would rewrite it: it must hold the newest state in every case.
     const std::string last = last_checkpoint_path(cfg_.save_path);
-    if (resume != last) {
+    if (resume != last && comm_->is_root()) {
       copy_checkpoint(resume, last);
       log(last + " was older than " + resume + " (a run stopped between the two writes): brought up to date");
     }
@@ -266,6 +303,9 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
   lcfg.sampler.n_per_speaker = cfg_.nPerSpeaker;
   lcfg.sampler.max_seg_per_spk = cfg_.max_seg_per_spk;
   lcfg.sampler.seed = uint64_t(cfg_.seed);
+  lcfg.sampler.world_size = comm_->world_size();   // --distributed: this rank's slice of every global batch
+  lcfg.sampler.rank = comm_->rank();
+  lcfg.sampler.global_batches = comm_->world_size() > 1;
   lcfg.max_frames = cfg_.max_frames;
   lcfg.num_workers = int(cfg_.nDataLoaderThread);
   lcfg.skip_bad_files = cfg_.skip_bad_files;
@@ -278,8 +318,10 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
                        : views_ ? views_->num_batches()
                                 : audio::plan_epoch(train_.labels, lcfg.sampler, 1).num_batches;
 
-  fs::create_directories(cfg_.save_path);
-  epoch_log_ = std::make_unique<EpochLog>((fs::path(cfg_.save_path) / "train_log.csv").string(), epoch_);
+  if (comm_->is_root()) {
+    fs::create_directories(cfg_.save_path);
+    epoch_log_ = std::make_unique<EpochLog>((fs::path(cfg_.save_path) / "train_log.csv").string(), epoch_);
+  }
   log("model " + cfg_.model + " (" + std::to_string([&] {
         int64_t n = 0;
         for (const auto& [name, p] : model_->named_parameters()) n += p.numel();
@@ -290,7 +332,11 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
       (views_ ? std::string("unknown (--ssl)") : std::to_string(train_.speakers.size())) + " speakers, " + std::to_string(batches_per_epoch_) + " batches of " +
       (chunks_ ? std::to_string(cfg_.per_fold) + "x" + std::to_string(cfg_.per_label) + " chunks"
                : std::to_string(cfg_.batch_size) + "x" + std::to_string(cfg_.nPerSpeaker)) +
-      " per epoch, front end " + frontend_name(cfg_) +
+      " per epoch" +
+      (comm_->world_size() > 1 ? " on each of " + std::to_string(comm_->world_size()) + " ranks (" +
+                                     comm_->backend() + ")"
+                               : std::string()) +
+      ", front end " + frontend_name(cfg_) +
       (spec_aug_ ? ", SpecAugment " + spec_aug_str(*spec_aug_) : std::string()) + ", device " + device_.str());
   if (chunks_)
     log("--sampler pyannote: chunks of " + num(chunks_->min_samples() / 16000.0) + ".." +
@@ -443,7 +489,13 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   }
   if (fault::hit(fault::Point::train_loss))   // SPK_FAULT train.loss:fail
     out.loss = mul_scalar(out.loss, std::numeric_limits<double>::quiet_NaN());
-  const double lv = out.loss.item();
+  double lv = out.loss.item();
+  if (comm_->world_size() > 1) {   // the mean over the ranks: logged, and every rank decides alike on NaN
+    Tensor lm = Tensor::from_vector(std::vector<double>{lv, out.metric}, {2}, DType::f64);
+    comm_->all_reduce(lm, dist::ReduceOp::mean);
+    lv = lm.data<double>()[0];
+    out.metric = lm.data<double>()[1];
+  }
   if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
   out.loss.backward();
   if (fault::hit(fault::Point::train_grad)) {   // SPK_FAULT train.grad:fail: the first gradient becomes NaN
@@ -453,6 +505,7 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
         break;
       }
   }
+  average_gradients(*comm_, optim_->params());   // --distributed; no-op for one process
   if (!gradients_finite()) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
   optim_->step();
   optim_->zero_grad();
@@ -487,7 +540,7 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
     ++batches;
     loss_sum += lv;
     metric_sum += metric;
-    samples += b.m * b.n;
+    samples += b.m * b.n * comm_->world_size();   // over all ranks
     if (hooks_.on_step) {
       StepProgress p;
       p.epoch = epoch;
@@ -512,6 +565,11 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
   sum.lr = optim_->lr();
   sum.samples_per_s = sum.seconds > 0 ? double(samples) / sum.seconds : 0;
   sum.bad_files = loader_->bad_files();
+  if (comm_->world_size() > 1) {
+    Tensor bad = Tensor::from_vector(std::vector<int64_t>{sum.bad_files}, {1});
+    comm_->all_reduce(bad, dist::ReduceOp::sum);
+    sum.bad_files = bad.data<int64_t>()[0];
+  }
   return sum;
 }
 
@@ -532,6 +590,13 @@ void Trainer::with_resume_note(F&& f, const std::string& oom_hint) const {
 void Trainer::end_epoch(EpochSummary& sum) {
   const int64_t e = sum.epoch;
   const bool test = e % cfg_.test_interval == 0;
+  if (!comm_->is_root()) {   // --distributed: rank 0 evaluates and writes; the others wait until the files exist
+    epoch_ = e;
+    last_checkpoint_ = last_checkpoint_path(cfg_.save_path);
+    last_checkpoint_epoch_ = e;
+    comm_->barrier();
+    return;
+  }
   if (test && hooks_.evaluate) {
     with_resume_note([&] { sum.eval = hooks_.evaluate(*model_, *loss_, e); },
                      "evaluation needs less memory with a smaller --eval_frames (now " +
@@ -551,6 +616,7 @@ void Trainer::end_epoch(EpochSummary& sum) {
   // The numbered file first: if the kill comes between the two, the resume still finds this epoch.
   if (test) save(numbered_checkpoint_path(cfg_.save_path, e), sum.eval);
   save(last_checkpoint_path(cfg_.save_path), sum.eval);
+  comm_->barrier();   // --distributed: the others go on once the checkpoints are complete
 }
 
 void Trainer::run() {

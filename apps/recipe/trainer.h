@@ -48,6 +48,10 @@
 #include "engine/device.h"
 #include "losses/loss.h"
 
+namespace spk::dist {
+class Communicator;
+}
+
 namespace spk {
 class SpeakerNet;
 class Optimizer;
@@ -102,7 +106,10 @@ struct TrainerHooks {
 class Trainer {
  public:
   // options: every option's effective value (OptionParser::values()), saved in checkpoints.
-  Trainer(const RecipeConfig& config, nlohmann::json options, TrainerHooks hooks);
+  // comm: the ranks of a --distributed run (apps/recipe/distributed.h; null: one process). Rank 0 alone logs,
+  // evaluates and writes files; give the others hooks without log, on_step, on_epoch and evaluate.
+  Trainer(const RecipeConfig& config, nlohmann::json options, TrainerHooks hooks,
+          std::shared_ptr<dist::Communicator> comm = nullptr);
   ~Trainer();
 
   // Checks, lists, model, loss, optimiser, resume or --initial_model. Throws UsageError / spk::Error.
@@ -148,6 +155,7 @@ class Trainer {
   RecipeConfig cfg_;
   nlohmann::json options_;
   TrainerHooks hooks_;
+  std::shared_ptr<dist::Communicator> comm_;   // never null: "single" without --distributed
   Device device_;
   audio::TrainList train_;
   FrontEnd frontend_;

@@ -120,7 +120,7 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
   for (int64_t n = 0; n < N; ++n) {
     const int64_t item = b * N + n;
     const SamplerItem& it = plan_.items[size_t(item)];
-    const Rng item_rng = epoch_rng.fork(uint64_t(plan_.first_item + item));
+    const Rng item_rng = epoch_rng.fork(uint64_t(plan_.positions[size_t(item)]));
     for (int64_t m = 0; m < M; ++m) {
       const int64_t u = it.utterances[size_t(m)];
       const std::string& path = list_.paths[size_t(u)];

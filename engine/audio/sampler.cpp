@@ -22,14 +22,15 @@ std::vector<int64_t> permutation(int64_t n, Rng& rng) {
 }  // namespace
 
 EpochPlan plan_epoch(const std::vector<int64_t>& labels, const SamplerConfig& cfg, int64_t epoch) {
-  const int64_t bs = cfg.batch_size, m = cfg.n_per_speaker;
-  SPK_CHECK(bs >= 1, "sampler: --batch_size must be >= 1, got ", bs);
+  const int64_t rank_bs = cfg.batch_size, m = cfg.n_per_speaker;
+  SPK_CHECK(rank_bs >= 1, "sampler: --batch_size must be >= 1, got ", rank_bs);
   SPK_CHECK(m >= 1, "sampler: --nPerSpeaker must be >= 1, got ", m);
   SPK_CHECK(cfg.max_seg_per_spk >= m, "sampler: --max_seg_per_spk ", cfg.max_seg_per_spk,
             " is smaller than --nPerSpeaker ", m, ": no speaker can form a group");
   SPK_CHECK(cfg.world_size >= 1 && cfg.rank >= 0 && cfg.rank < cfg.world_size, "sampler: rank ", cfg.rank,
             " outside world size ", cfg.world_size);
   SPK_CHECK(!labels.empty(), "sampler: the training list is empty");
+  const int64_t bs = cfg.global_batches ? rank_bs * cfg.world_size : rank_bs;   // the batches step 3 fills
   int64_t num_classes = 0;
   for (int64_t l : labels) {
     SPK_CHECK(l >= 0, "sampler: negative label ", l);
@@ -53,10 +54,15 @@ EpochPlan plan_epoch(const std::vector<int64_t>& labels, const SamplerConfig& cf
     if (n_seg > 0) ++eligible_speakers;
     for (int64_t i = 0; i < n_seg; i += m) groups.push_back({s, std::vector<int64_t>(us.begin() + i, us.begin() + i + m)});
   }
-  if (eligible_speakers < bs)
+  if (eligible_speakers < bs && !cfg.global_batches)
     SPK_FAIL("sampler: only ", eligible_speakers, " of the ", speakers_present, " speakers have at least --nPerSpeaker ",
              m, " utterances, but --batch_size ", bs, " needs that many distinct speakers per batch; use --batch_size <= ",
              eligible_speakers, " or a smaller --nPerSpeaker");
+  if (eligible_speakers < bs)
+    SPK_FAIL("sampler: only ", eligible_speakers, " of the ", speakers_present, " speakers have at least --nPerSpeaker ",
+             m, " utterances, but --batch_size ", rank_bs, " on each of ", cfg.world_size, " ranks (--distributed) needs ",
+             bs, " distinct speakers per step; use --batch_size <= ", eligible_speakers / cfg.world_size,
+             " or a smaller --nPerSpeaker");
 
   // 3. Permute groups; fill batches with distinct speakers, deferring (not dropping) clashing groups.
   const std::vector<int64_t> mix = permutation(int64_t(groups.size()), rng);
@@ -92,16 +98,21 @@ EpochPlan plan_epoch(const std::vector<int64_t>& labels, const SamplerConfig& cf
   plan.eligible_groups = int64_t(groups.size());
   plan.placed_groups = int64_t(placed.size());
   plan.unplaceable_groups = plan.eligible_groups - plan.placed_groups;
-  const int64_t total = plan.placed_groups / (bs * cfg.world_size) * (bs * cfg.world_size);
+  const int64_t step = rank_bs * cfg.world_size;   // items of one step over all ranks
+  const int64_t total = plan.placed_groups / step * step;
   plan.truncated_groups = plan.placed_groups - total;
-  SPK_CHECK(total > 0, "sampler: ", plan.placed_groups / bs, " full batches of --batch_size ", bs,
+  SPK_CHECK(total > 0, "sampler: ", plan.placed_groups / rank_bs, " full batches of --batch_size ", rank_bs,
             " cannot give each of the ", cfg.world_size, " ranks one batch");
   const int64_t shard = total / cfg.world_size;
-  plan.first_item = cfg.rank * shard;
+  plan.first_item = cfg.global_batches ? cfg.rank * rank_bs : cfg.rank * shard;
   plan.items.reserve(size_t(shard));
-  for (int64_t i = plan.first_item; i < plan.first_item + shard; ++i)
-    plan.items.push_back(std::move(groups[size_t(placed[size_t(i)])]));
-  plan.num_batches = shard / bs;
+  plan.positions.reserve(size_t(shard));
+  for (int64_t i = 0; i < shard; ++i) {
+    const int64_t g = cfg.global_batches ? i / rank_bs * step + cfg.rank * rank_bs + i % rank_bs : plan.first_item + i;
+    plan.positions.push_back(g);
+    plan.items.push_back(std::move(groups[size_t(placed[size_t(g)])]));
+  }
+  plan.num_batches = shard / rank_bs;
   return plan;
 }
 

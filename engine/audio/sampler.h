@@ -13,6 +13,11 @@
 //      speakers can still be made;
 //   4. truncate to a multiple of batch_size * world_size and give rank r the contiguous slice
 //      [r * total / world_size, (r + 1) * total / world_size).
+// With global_batches (spk_train --distributed, docs/distributed.md) steps 3 and 4 differ: batches are filled at
+// the global size batch_size * world_size (distinct speakers across all ranks' batches of a step), and rank r
+// takes the r-th slice of batch_size items of every global batch. So the world_size ranks' batches of step k are
+// together exactly batch k of one process with batch_size * world_size (same items, same crops: a crop draws
+// from its item's global position), which makes a data-parallel step equal a single-process step.
 // Deterministic: single-threaded, counter-based Rng; the same (seed, epoch, list) gives the same plan on any
 // machine and thread count.
 #pragma once
@@ -28,6 +33,7 @@ struct SamplerConfig {
   uint64_t seed = 10;              // --seed
   int64_t world_size = 1;
   int64_t rank = 0;
+  bool global_batches = false;     // shard global batches of batch_size * world_size (above), not contiguously
 };
 
 struct SamplerItem {
@@ -38,6 +44,7 @@ struct SamplerItem {
 struct EpochPlan {
   std::vector<SamplerItem> items;   // this rank's items; batch b is items [b * batch_size, (b + 1) * batch_size)
   int64_t first_item = 0;           // global position of items[0] in the epoch (rank * shard size)
+  std::vector<int64_t> positions;   // global position in the epoch of each of items (its crops' random stream)
   int64_t num_batches = 0;          // items.size() / batch_size
   // Accounting over all ranks:
   int64_t eligible_groups = 0;      // groups formed in step 2

@@ -1,0 +1,167 @@
+// The MPI backend of communicator.h: CPU tensors over MPI_COMM_WORLD. Every collective is the non-blocking
+// MPI call polled to completion, so a wait can end at CommOptions::timeout_s (a blocking MPI call cannot).
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "engine/dist/backends.h"
+#include "engine/fault.h"
+
+namespace spk::dist {
+namespace detail {
+
+namespace {
+
+void mpi_check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  SPK_FAIL("MPI ", what, " failed: ", std::string(msg, size_t(len)));
+}
+
+MPI_Datatype mpi_type(DType dt) {
+  switch (dt) {
+    case DType::f32: return MPI_FLOAT;
+    case DType::f64: return MPI_DOUBLE;
+    case DType::i32: return MPI_INT32_T;
+    case DType::i64: return MPI_INT64_T;
+    default: SPK_FAIL("the MPI communicator cannot sum ", dtype_name(dt), " tensors (f32, f64, i32, i64)");
+  }
+}
+
+// MPI_Finalize at exit, after every communicator is gone (static destruction order of this one object).
+struct MpiSession {
+  bool mine = false;
+  ~MpiSession() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (mine && !finalized) MPI_Finalize();
+  }
+};
+
+void init_mpi() {
+  static MpiSession session;
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (initialised) return;
+  int provided = 0;
+  // FUNNELED: only the thread that made the communicator calls MPI (the loader's workers never do).
+  mpi_check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  session.mine = true;
+  // Errors come back as return codes (mpi_check turns them into spk::Error naming the call), not as an abort.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+class MpiCommunicator final : public Communicator {
+ public:
+  explicit MpiCommunicator(CommOptions o) : Communicator(o) {
+    init_mpi();
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_);
+    MPI_Comm local;
+    mpi_check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local),
+              "MPI_Comm_split_type");
+    MPI_Comm_rank(local, &local_rank_);
+    MPI_Comm_free(&local);
+  }
+  std::string backend() const override { return "mpi"; }
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_; }
+  int local_rank() const override { return local_rank_; }
+  void barrier() override {
+    MPI_Request r;
+    enter("barrier");
+    mpi_check(MPI_Ibarrier(MPI_COMM_WORLD, &r), "MPI_Ibarrier");
+    wait(r, "barrier");
+  }
+  void abort(int code) override {
+    if (world_ > 1) MPI_Abort(MPI_COMM_WORLD, code);
+  }
+
+ protected:
+  void check_device(const Tensor& t, const char* op) const override {
+    SPK_CHECK(t.device().is_cpu(), "the MPI communicator's ", op, " takes CPU tensors, not ", t.str(),
+              " (CUDA tensors use the NCCL backend)");
+  }
+  void all_reduce_sum_raw(void* data, int64_t n, DType dt, Device) override {
+    SPK_CHECK(n <= INT32_MAX, "MPI all_reduce of ", n, " elements (at most 2^31-1 per bucket)");
+    MPI_Request r;
+    enter("all_reduce");
+    mpi_check(MPI_Iallreduce(MPI_IN_PLACE, data, int(n), mpi_type(dt), MPI_SUM, MPI_COMM_WORLD, &r),
+              "MPI_Iallreduce");
+    wait(r, "all_reduce");
+  }
+  void broadcast_raw(void* data, int64_t nbytes, Device, int root) override { broadcast_host_raw(data, nbytes, root); }
+  void broadcast_host_raw(void* data, int64_t nbytes, int root) override {
+    SPK_CHECK(nbytes <= INT32_MAX, "MPI broadcast of ", nbytes, " bytes (at most 2^31-1 per bucket)");
+    MPI_Request r;
+    enter("broadcast");
+    mpi_check(MPI_Ibcast(data, int(nbytes), MPI_BYTE, root, MPI_COMM_WORLD, &r), "MPI_Ibcast");
+    wait(r, "broadcast");
+  }
+  void all_gather_raw(const void* in, void* out, int64_t nbytes, Device) override {
+    SPK_CHECK(nbytes <= INT32_MAX, "MPI all_gather of ", nbytes, " bytes (at most 2^31-1 per rank)");
+    MPI_Request r;
+    enter("all_gather");
+    mpi_check(MPI_Iallgather(in, int(nbytes), MPI_BYTE, out, int(nbytes), MPI_BYTE, MPI_COMM_WORLD, &r),
+              "MPI_Iallgather");
+    wait(r, "all_gather");
+  }
+
+ private:
+  void enter(const char* what) {
+    ++seq_;
+    if (fault::hit(fault::Point::dist_collective)) {   // SPK_FAULT dist.collective:fail: a hung rank
+      std::fprintf(stderr, "rank %d: SPK_FAULT: hanging before %s #%llu\n", rank_, what,
+                   static_cast<unsigned long long>(seq_));
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+  // Polls r to completion; sleeps a little between polls (from 0 up to 1 ms) so a rank waiting for a slower one
+  // leaves the CPU to it, and gives up at the timeout.
+  void wait(MPI_Request& r, const char* what) {
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    int done = 0;
+    for (int polls = 0;; ++polls) {
+      mpi_check(MPI_Test(&r, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (done) return;
+      if (polls > 64) std::this_thread::sleep_for(std::chrono::microseconds(polls > 1000 ? 1000 : 50));
+      if (opts_.timeout_s > 0 && (polls & 63) == 0) {
+        const double waited = std::chrono::duration<double>(clock::now() - t0).count();
+        if (waited > opts_.timeout_s) collective_timed_out(rank_, world_, what, seq_, waited);
+      }
+    }
+  }
+
+  int rank_ = 0, world_ = 1, local_rank_ = 0;
+  uint64_t seq_ = 0;   // collectives entered so far: the same number on every rank when all is well
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_mpi_backend(CommOptions o) { return std::make_unique<MpiCommunicator>(o); }
+
+bool mpi_broadcast_bytes(void* data, int64_t nbytes, int root) {
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) init_mpi();
+  mpi_check(MPI_Bcast(data, int(nbytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+  return true;
+}
+
+void collective_timed_out(int rank, int world, const char* what, uint64_t seq, double waited_s) {
+  std::fprintf(stderr,
+               "spk: rank %d of %d: waited %.0f s in %s (collective #%llu) for the other ranks, more than the "
+               "timeout (--dist_timeout): a rank died or hangs; ending every rank\n",
+               rank, world, waited_s, what, static_cast<unsigned long long>(seq));
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 3);
+  std::_Exit(3);
+}
+
+}  // namespace detail
+}  // namespace spk::dist
