@@ -2,6 +2,7 @@
 #include "engine/audio/loader.h"
 
 #include <cstring>
+#include <functional>
 
 #include "engine/audio/chunk_sampler.h"
 #include "engine/audio/crop.h"
@@ -91,6 +92,24 @@ std::vector<std::string> TrainLoader::bad_file_errors() const {
   return {bad_errors_.begin(), bad_errors_.end()};
 }
 
+bool TrainLoader::load_row(int64_t epoch, int64_t b, int64_t utterance, float* row, int64_t samples, Rng& rng,
+                           const std::function<void()>& read) {
+  try {
+    read();
+    if (cfg_.augment) cfg_.augment->augment(row, samples, rng);
+    if (cfg_.noise) cfg_.noise->add(row, samples, rng);
+    return true;
+  } catch (const OutOfMemoryError&) {
+    throw;   // not the file's fault: never skipped, never reworded as a bad file
+  } catch (const Error& e) {
+    if (!cfg_.skip_bad_files)
+      SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", utterance, " '",
+               list_.paths[size_t(utterance)], "': ", e.what());
+    note_bad(e.what());
+    return false;
+  }
+}
+
 Tensor TrainLoader::acquire_buffer(const Shape& shape) {
   std::lock_guard<std::mutex> lock(pool_mutex_);
   for (const Tensor& t : pool_) {
@@ -126,21 +145,15 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
       const std::string& path = list_.paths[size_t(u)];
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
-      try {
+      const bool loaded = load_row(epoch, b, u, row, L, rng, [&] {
         if (list_.segments.empty()) {
           train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
         } else {
           const Segment& s = list_.segments[size_t(u)];
           random_crop_from_segment(path, s.start, s.end, L, cfg_.sample_rate, rng, row);
         }
-        if (cfg_.augment) cfg_.augment->augment(row, L, rng);
-        if (cfg_.noise) cfg_.noise->add(row, L, rng);
-      } catch (const OutOfMemoryError&) {
-        throw;   // not the file's fault: never skipped, never reworded as a bad file
-      } catch (const Error& e) {
-        if (!cfg_.skip_bad_files)
-          SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", u, " '", path, "': ", e.what());
-        note_bad(e.what());
+      });
+      if (!loaded) {
         ok[size_t(n)] = 0;
         break;
       }
@@ -170,18 +183,11 @@ Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
       const std::string& path = list_.paths[size_t(pick.utterance)];
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
-      try {
+      const bool loaded = load_row(epoch, b, pick.utterance, row, L, rng, [&] {
         if (list_.segments.empty()) read_chunk(path, pick.start, L, cfg_.sample_rate, row);
         else read_segment_chunk(path, list_.segments[size_t(pick.utterance)], pick.start, L, cfg_.sample_rate, row);
-        if (cfg_.augment) cfg_.augment->augment(row, L, rng);
-        if (cfg_.noise) cfg_.noise->add(row, L, rng);
-      } catch (const OutOfMemoryError&) {
-        throw;
-      } catch (const Error& e) {
-        if (!cfg_.skip_bad_files)
-          SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", pick.utterance, " '", path, "': ",
-                   e.what());
-        note_bad(e.what());
+      });
+      if (!loaded) {
         ok[size_t(n)] = 0;
         break;
       }
@@ -211,17 +217,10 @@ Batch TrainLoader::make_view_batch(int64_t epoch, int64_t b) {
     for (int64_t m = 0; m < M; ++m) {
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
-      try {
+      const bool loaded = load_row(epoch, b, it.utterance, row, L, rng, [&] {
         read_chunk(path, it.start[m], L, cfg_.sample_rate, row);   // usable files are longer than L + 1: no padding
-        if (cfg_.augment) cfg_.augment->augment(row, L, rng);
-        if (cfg_.noise) cfg_.noise->add(row, L, rng);
-      } catch (const OutOfMemoryError&) {
-        throw;
-      } catch (const Error& e) {
-        if (!cfg_.skip_bad_files)
-          SPK_FAIL("loader: epoch ", epoch, " batch ", b, ", training utterance ", it.utterance, " '", path, "': ",
-                   e.what());
-        note_bad(e.what());
+      });
+      if (!loaded) {
         ok[size_t(n)] = 0;
         break;
       }

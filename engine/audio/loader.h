@@ -17,6 +17,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -93,6 +94,11 @@ class TrainLoader {
   Batch make_chunk_batch(int64_t epoch, int64_t b);
   Batch make_view_batch(int64_t epoch, int64_t b);
   void note_bad(const std::string& what);
+  // Fills one row of a batch: read() writes the crop into row, then --augment and --noise apply from rng. A file
+  // error stops the run naming the batch and the file, or with skip_bad_files is counted and returns false (the
+  // caller drops the item).
+  bool load_row(int64_t epoch, int64_t b, int64_t utterance, float* row, int64_t samples, Rng& rng,
+                const std::function<void()>& read);
   Tensor acquire_buffer(const Shape& shape);
 
   TrainList list_;
