@@ -68,5 +68,8 @@ endif()
 foreach(lib ${spk_dist_libs})
   string(APPEND SPK_PC_LIBS " ${lib}")
 endforeach()
+if(SPK_SANITIZE)   # the sanitizer runtimes the instrumented libraries call into
+  string(APPEND SPK_PC_LIBS " -fsanitize=address,undefined")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/spk.pc.in ${PROJECT_BINARY_DIR}/spk.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/spk.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
