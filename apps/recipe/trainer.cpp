@@ -47,7 +47,6 @@ std::string num(double v) {
   return s.str();
 }
 
-
 // Settings a resumed run must share with its checkpoint: they fix the shapes and meaning of what was saved.
 // (sim_loss, infonce_aam_mix, pyannote_classifier_bias, hardneg_mode and blip_itm_heads decide which loss
 // parameters exist.)
@@ -142,11 +141,12 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
   if (!train_.segments.empty()) audio::check_segments(train_, cfg_.skip_bad_files);
   const int64_t speakers = train_.speakers.size();
   if (cfg_.nClasses == 0) cfg_.nClasses = speakers;
+  const bool classes1 = loss_uses_class_labels(cfg_.trainfunc);
   const bool classes2 = !cfg_.trainfunc2.empty() && loss_uses_class_labels(second_loss_name(cfg_.trainfunc2));
-  if ((loss_uses_class_labels(cfg_.trainfunc) || classes2) && cfg_.nClasses < speakers)
+  if ((classes1 || classes2) && cfg_.nClasses < speakers)
     throw UsageError("--nClasses: " + std::to_string(cfg_.nClasses) + " is fewer than the " +
                      std::to_string(speakers) + " speakers of --train_list " + cfg_.train_list + " (for --" +
-                     (loss_uses_class_labels(cfg_.trainfunc) ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
+                     (classes1 ? "trainfunc " + cfg_.trainfunc : "trainfunc2 " + cfg_.trainfunc2) +
                      "; set it to the speaker count, or 0 to take it from the list)");
   const int64_t world = comm_->world_size();   // --distributed: a step's batches together have distinct speakers
   if (cfg_.sampler != "pyannote" && !cfg_.ssl && speakers < cfg_.batch_size * world)
