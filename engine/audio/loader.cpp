@@ -124,9 +124,11 @@ Tensor TrainLoader::acquire_buffer(const Shape& shape) {
   return make_view(t, t.shape(), t.strides(), 0);
 }
 
-Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
-  const int64_t N = cfg_.sampler.batch_size, M = cfg_.sampler.n_per_speaker;
-  const int64_t L = max_audio_samples(cfg_.max_frames);
+Batch TrainLoader::assemble_batch(int64_t epoch, int64_t b, int64_t N, int64_t M, int64_t L, uint64_t seed,
+                                  const std::function<uint64_t(int64_t)>& item_key,
+                                  const std::function<int64_t(int64_t)>& label,
+                                  const std::function<int64_t(int64_t, int64_t)>& utterance,
+                                  const std::function<void(int64_t, int64_t, float*, Rng&)>& read) {
   Batch batch;
   batch.epoch = epoch;
   batch.index = b;
@@ -134,18 +136,33 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
   batch.samples = L;
   batch.wav = acquire_buffer({M * N, L});
   float* wav = batch.wav.data<float>();
-  const Rng epoch_rng = Rng(cfg_.sampler.seed).fork(uint64_t(epoch));
+  const Rng epoch_rng = Rng(seed).fork(uint64_t(epoch));
   std::vector<char> ok(size_t(N), 1);
   for (int64_t n = 0; n < N; ++n) {
-    const int64_t item = b * N + n;
-    const SamplerItem& it = plan_.items[size_t(item)];
-    const Rng item_rng = epoch_rng.fork(uint64_t(plan_.positions[size_t(item)]));
+    const Rng item_rng = epoch_rng.fork(item_key(n));
     for (int64_t m = 0; m < M; ++m) {
-      const int64_t u = it.utterances[size_t(m)];
-      const std::string& path = list_.paths[size_t(u)];
       float* row = wav + (m * N + n) * L;
       Rng rng = item_rng.fork(uint64_t(m));
-      const bool loaded = load_row(epoch, b, u, row, L, rng, [&] {
+      if (!load_row(epoch, b, utterance(n, m), row, L, rng, [&] { read(n, m, row, rng); })) {
+        ok[size_t(n)] = 0;
+        break;
+      }
+    }
+  }
+  pack_batch(batch, N, M, L, ok, label, utterance);
+  return batch;
+}
+
+Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
+  const int64_t N = cfg_.sampler.batch_size, L = max_audio_samples(cfg_.max_frames);
+  auto item = [&](int64_t n) -> const SamplerItem& { return plan_.items[size_t(b * N + n)]; };
+  auto utterance = [&](int64_t n, int64_t m) { return item(n).utterances[size_t(m)]; };
+  return assemble_batch(
+      epoch, b, N, cfg_.sampler.n_per_speaker, L, cfg_.sampler.seed,
+      [&](int64_t n) { return uint64_t(plan_.positions[size_t(b * N + n)]); }, [&](int64_t n) { return item(n).label; },
+      utterance, [&](int64_t n, int64_t m, float* row, Rng& rng) {
+        const int64_t u = utterance(n, m);
+        const std::string& path = list_.paths[size_t(u)];
         if (list_.segments.empty()) {
           train_crop_from_file(path, cfg_.max_frames, cfg_.sample_rate, rng, row);
         } else {
@@ -153,81 +170,34 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
           random_crop_from_segment(path, s.start, s.end, L, cfg_.sample_rate, rng, row);
         }
       });
-      if (!loaded) {
-        ok[size_t(n)] = 0;
-        break;
-      }
-    }
-  }
-  pack_batch(batch, N, M, L, ok, [&](int64_t n) { return plan_.items[size_t(b * N + n)].label; },
-             [&](int64_t n, int64_t m) { return plan_.items[size_t(b * N + n)].utterances[size_t(m)]; });
-  return batch;
 }
 
 Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
   const ChunkBatch& cb = chunk_plan_.batches[size_t(b)];
-  const int64_t N = int64_t(cb.items.size()), M = cfg_.chunks->config().per_label, L = cb.samples;
-  Batch batch;
-  batch.epoch = epoch;
-  batch.index = b;
-  batch.m = M;
-  batch.samples = L;
-  batch.wav = acquire_buffer({M * N, L});
-  float* wav = batch.wav.data<float>();
-  const Rng epoch_rng = Rng(cfg_.chunks->config().seed).fork(uint64_t(epoch));
-  std::vector<char> ok(size_t(N), 1);
-  for (int64_t n = 0; n < N; ++n) {
-    const Rng item_rng = epoch_rng.fork(uint64_t(b * N + n));
-    for (int64_t m = 0; m < M; ++m) {
-      const ChunkPick& pick = cb.items[size_t(n)].chunks[size_t(m)];
-      const std::string& path = list_.paths[size_t(pick.utterance)];
-      float* row = wav + (m * N + n) * L;
-      Rng rng = item_rng.fork(uint64_t(m));
-      const bool loaded = load_row(epoch, b, pick.utterance, row, L, rng, [&] {
-        if (list_.segments.empty()) read_chunk(path, pick.start, L, cfg_.sample_rate, row);
-        else read_segment_chunk(path, list_.segments[size_t(pick.utterance)], pick.start, L, cfg_.sample_rate, row);
+  const int64_t N = int64_t(cb.items.size()), L = cb.samples;
+  auto pick = [&](int64_t n, int64_t m) -> const ChunkPick& { return cb.items[size_t(n)].chunks[size_t(m)]; };
+  return assemble_batch(
+      epoch, b, N, cfg_.chunks->config().per_label, L, cfg_.chunks->config().seed,
+      [&](int64_t n) { return uint64_t(b * N + n); }, [&](int64_t n) { return cb.items[size_t(n)].label; },
+      [&](int64_t n, int64_t m) { return pick(n, m).utterance; }, [&](int64_t n, int64_t m, float* row, Rng&) {
+        const ChunkPick& p = pick(n, m);
+        const std::string& path = list_.paths[size_t(p.utterance)];
+        if (list_.segments.empty()) read_chunk(path, p.start, L, cfg_.sample_rate, row);
+        else read_segment_chunk(path, list_.segments[size_t(p.utterance)], p.start, L, cfg_.sample_rate, row);
       });
-      if (!loaded) {
-        ok[size_t(n)] = 0;
-        break;
-      }
-    }
-  }
-  pack_batch(batch, N, M, L, ok, [&](int64_t n) { return cb.items[size_t(n)].label; },
-             [&](int64_t n, int64_t m) { return cb.items[size_t(n)].chunks[size_t(m)].utterance; });
-  return batch;
 }
 
 // --ssl: item n's two views are crops of one file at the planned starts, each augmented from its own stream.
 Batch TrainLoader::make_view_batch(int64_t epoch, int64_t b) {
-  const int64_t N = cfg_.views->config().batch_size, M = 2, L = cfg_.views->max_audio();
-  Batch batch;
-  batch.epoch = epoch;
-  batch.index = b;
-  batch.m = M;
-  batch.samples = L;
-  batch.wav = acquire_buffer({M * N, L});
-  float* wav = batch.wav.data<float>();
-  const Rng epoch_rng = Rng(cfg_.views->config().seed).fork(uint64_t(epoch));
-  std::vector<char> ok(size_t(N), 1);
-  for (int64_t n = 0; n < N; ++n) {
-    const ViewItem& it = view_plan_.items[size_t(b * N + n)];
-    const std::string& path = list_.paths[size_t(it.utterance)];
-    const Rng item_rng = epoch_rng.fork(uint64_t(view_plan_.first_item + b * N + n));
-    for (int64_t m = 0; m < M; ++m) {
-      float* row = wav + (m * N + n) * L;
-      Rng rng = item_rng.fork(uint64_t(m));
-      const bool loaded = load_row(epoch, b, it.utterance, row, L, rng, [&] {
-        read_chunk(path, it.start[m], L, cfg_.sample_rate, row);   // usable files are longer than L + 1: no padding
+  const int64_t N = cfg_.views->config().batch_size, L = cfg_.views->max_audio();
+  auto item = [&](int64_t n) -> const ViewItem& { return view_plan_.items[size_t(b * N + n)]; };
+  Batch batch = assemble_batch(
+      epoch, b, N, 2, L, cfg_.views->config().seed,
+      [&](int64_t n) { return uint64_t(view_plan_.first_item + b * N + n); }, [](int64_t n) { return n; },
+      [&](int64_t n, int64_t) { return item(n).utterance; }, [&](int64_t n, int64_t m, float* row, Rng&) {
+        // usable files are longer than L + 1: no padding
+        read_chunk(list_.paths[size_t(item(n).utterance)], item(n).start[m], L, cfg_.sample_rate, row);
       });
-      if (!loaded) {
-        ok[size_t(n)] = 0;
-        break;
-      }
-    }
-  }
-  pack_batch(batch, N, M, L, ok, [](int64_t n) { return n; },
-             [&](int64_t n, int64_t) { return view_plan_.items[size_t(b * N + n)].utterance; });
   // Positional labels after any compaction: row k is utterance k of this batch (the pair losses' targets).
   std::vector<int64_t> pos(size_t(batch.n));
   for (int64_t k = 0; k < batch.n; ++k) pos[size_t(k)] = k;

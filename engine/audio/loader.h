@@ -90,6 +90,13 @@ class TrainLoader {
   std::vector<std::string> bad_file_errors() const;
 
  private:
+  // The frame every batch kind shares: an (M·N, L) buffer; item n's streams fork from (seed, epoch, item_key(n)),
+  // crop m's from that and m; row (m, n) is read by read(n, m, row, rng) from utterance(n, m), then augmented
+  // (load_row); an item whose file fails is dropped (skip_bad_files) and the rest packed with label(n).
+  Batch assemble_batch(int64_t epoch, int64_t b, int64_t N, int64_t M, int64_t L, uint64_t seed,
+                       const std::function<uint64_t(int64_t)>& item_key, const std::function<int64_t(int64_t)>& label,
+                       const std::function<int64_t(int64_t, int64_t)>& utterance,
+                       const std::function<void(int64_t, int64_t, float*, Rng&)>& read);
   Batch make_batch(int64_t epoch, int64_t b);
   Batch make_chunk_batch(int64_t epoch, int64_t b);
   Batch make_view_batch(int64_t epoch, int64_t b);
