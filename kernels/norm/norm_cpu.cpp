@@ -78,6 +78,18 @@ void bn_backward(const T* x, const T* relu_y, const T* mean, const T* invstd, co
   }
 }
 
+// The statistics instance and layer norm take over one contiguous row of n values, two-pass in double: the mean m
+// and is = 1 / sqrt(biased variance + eps).
+template <class T>
+void row_stats(const T* xr, int64_t n, double eps, double& m, double& is) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += double(xr[i]);
+  m = s / double(n);
+  double q = 0;
+  for (int64_t i = 0; i < n; ++i) { double d = double(xr[i]) - m; q += d * d; }
+  is = 1.0 / std::sqrt(q / double(n) + eps);
+}
+
 }  // namespace
 
 template <class T>
@@ -113,12 +125,8 @@ void instance_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y,
       const int64_t row = n * C + c;
       const T* xr = x + row * Tn;
       T* yr = y + row * Tn;
-      double s = 0;
-      for (int64_t t = 0; t < Tn; ++t) s += double(xr[t]);
-      const double m = s / double(Tn);
-      double q = 0;
-      for (int64_t t = 0; t < Tn; ++t) { double d = double(xr[t]) - m; q += d * d; }
-      const double is = 1.0 / std::sqrt(q / double(Tn) + eps);
+      double m = 0, is = 0;
+      row_stats(xr, Tn, eps, m, is);
       mean[row] = T(m);
       invstd[row] = T(is);
       const double w = weight ? double(weight[c]) : 1.0, b = bias ? double(bias[c]) : 0.0;
@@ -163,12 +171,8 @@ void layer_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T*
   for (int64_t r = 0; r < R; ++r) {
     const T* xr = x + r * D;
     T* yr = y + r * D;
-    double s = 0;
-    for (int64_t d = 0; d < D; ++d) s += double(xr[d]);
-    const double m = s / double(D);
-    double q = 0;
-    for (int64_t d = 0; d < D; ++d) { double e = double(xr[d]) - m; q += e * e; }
-    const double is = 1.0 / std::sqrt(q / double(D) + eps);
+    double m = 0, is = 0;
+    row_stats(xr, D, eps, m, is);
     mean[r] = T(m);
     invstd[r] = T(is);
     for (int64_t d = 0; d < D; ++d) {

@@ -240,6 +240,24 @@ void bn_backward_launch(const float* x, const float* relu_y, const float* mean, 
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
+// ------------------------------------------------------------------------------ row statistics (instance, layer)
+
+// The block's row of n values: two-pass mean m and is = 1 / sqrt(biased variance + eps) in double, as the CPU's
+// row_stats; every thread of the block gets both.
+__device__ void block_row_stats(const float* __restrict__ xr, int64_t n, double eps, double* scratch, double& m,
+                                double& is) {
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) s += double(xr[i]);
+  m = block_allsum(s, scratch) / double(n);
+  double q = 0;
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) {
+    const double d = double(xr[i]) - m;
+    q += __dmul_rn(d, d);
+  }
+  q = block_allsum(q, scratch);
+  is = 1.0 / sqrt(q / double(n) + eps);
+}
+
 // ---------------------------------------------------------------------------------------------- instance norm
 
 __global__ void in_forward_kernel(const float* __restrict__ x, const float* __restrict__ weight,
@@ -248,16 +266,8 @@ __global__ void in_forward_kernel(const float* __restrict__ x, const float* __re
   __shared__ double scratch[kWarps + 1];
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const float* xr = x + row * Tn;
-    double s = 0;
-    for (int64_t t = threadIdx.x; t < Tn; t += kThreads) s += double(xr[t]);
-    const double m = block_allsum(s, scratch) / double(Tn);
-    double q = 0;
-    for (int64_t t = threadIdx.x; t < Tn; t += kThreads) {
-      const double d = double(xr[t]) - m;
-      q += __dmul_rn(d, d);
-    }
-    q = block_allsum(q, scratch);
-    const double is = 1.0 / sqrt(q / double(Tn) + eps);
+    double m, is;
+    block_row_stats(xr, Tn, eps, scratch, m, is);
     const int64_t c = row % C;
     const double w = weight ? double(weight[c]) : 1.0, b = bias ? double(bias[c]) : 0.0;
     if (threadIdx.x == 0) {
@@ -325,16 +335,8 @@ __global__ void ln_forward_kernel(const float* __restrict__ x, const float* __re
   __shared__ double scratch[kWarps + 1];
   for (int64_t row = blockIdx.x; row < R; row += gridDim.x) {
     const float* xr = x + row * D;
-    double s = 0;
-    for (int64_t d = threadIdx.x; d < D; d += kThreads) s += double(xr[d]);
-    const double m = block_allsum(s, scratch) / double(D);
-    double q = 0;
-    for (int64_t d = threadIdx.x; d < D; d += kThreads) {
-      const double e = double(xr[d]) - m;
-      q += __dmul_rn(e, e);
-    }
-    q = block_allsum(q, scratch);
-    const double is = 1.0 / sqrt(q / double(D) + eps);
+    double m, is;
+    block_row_stats(xr, D, eps, scratch, m, is);
     if (threadIdx.x == 0) {
       mean[row] = float(m);
       invstd[row] = float(is);
