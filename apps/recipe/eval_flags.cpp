@@ -130,7 +130,7 @@ void add_eval_options(OptionParser& p) {
   p.add("eer_ci_seed", OptionKind::integer, "0", "--eer_ci: seed of the resampling (same seed, same interval)", g);
   p.add("score_norm", OptionKind::str, "none", "none, asnorm (top --top_n cohort scores) or snorm (whole cohort); "
         "normalises the cosine scores", g);
-  p.add("cohort_list", OptionKind::str, "", "score normalisation cohort: a train list ('speaker path' lines)", g);
+  p.add("cohort_list", OptionKind::str, "", "score normalisation cohort: a train list ('speaker path' lines) or a Kaldi data dir (wav.scp + utt2spk)", g);
   p.add("cohort_path", OptionKind::str, "", "root of the cohort list's paths", g);
   p.add("top_n", OptionKind::integer, "300", "asnorm: cohort scores averaged per embedding", g);
   p.add("embed_list", OptionKind::str, "", "embed mode: files to embed, one path per line (default: the trial "

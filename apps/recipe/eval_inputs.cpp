@@ -117,12 +117,21 @@ void prepare_embed_outputs(const OptionParser& p, const EvalFlags& flags, EvalIn
 // The --score_norm cohort, read and checked before any embedding.
 audio::TrainList read_cohort(const OptionParser& p) {
   audio::TrainList cohort_list;
-  require_file(p.str("cohort_list"), "--cohort_list");
+  const std::string& list = p.str("cohort_list");
+  // A directory is a Kaldi data dir (wav.scp + utt2spk), as spk_train's --train_list reads it.
+  const bool kaldi_dir = fs::is_directory(list);
+  if (!kaldi_dir) require_file(list, "--cohort_list");
   try {
-    cohort_list = audio::read_train_list(p.str("cohort_list"), p.str("cohort_path"));
+    cohort_list = kaldi_dir ? audio::read_kaldi_dir(list, p.str("cohort_path"))
+                            : audio::read_train_list(list, p.str("cohort_path"));
   } catch (const Error& e) {
     usage(std::string("--cohort_list: ") + e.what());
   }
+  // Cohort embeddings are of whole files (embed_files); a segment would silently become its whole recording.
+  if (!cohort_list.segments.empty())
+    usage("--cohort_list: " + cohort_list.segments_file +
+          ": segments are not supported in a cohort (each cohort utterance is embedded as a whole file); "
+          "write the segments out as files first");
   if (cohort_list.speakers.size() < 2)
     usage("--cohort_list: '" + p.str("cohort_list") + "' has " + std::to_string(cohort_list.speakers.size()) +
           " speaker(s); a cohort needs at least 2");

@@ -63,6 +63,9 @@ void validate_train_config(const RecipeConfig& c) {
   const int64_t per_spk = chunks ? c.per_label : c.ssl ? kSslViews : c.nPerSpeaker;
   const std::string per_spk_flag = chunks ? "--per_label" : c.ssl ? "--ssl (2 views per utterance)" : "--nPerSpeaker";
   if (chunks) check_chunk_flags(c);
+  require(c.train_segments.empty() || !c.train_utt2spk.empty(), "--train_segments",
+          "is read with --train_utt2spk (a data dir's segments file is found by --train_list DIR itself)");
+  require(c.train_utt2spk.empty() || !c.ssl, "--train_utt2spk", "--ssl trains without labels; drop --train_utt2spk");
   require(c.nPerSpeaker >= 1, "--nPerSpeaker", "must be at least 1, got " + num(c.nPerSpeaker));
   require(per_speaker_accepts(per_speaker, per_spk), per_spk_flag,
           num(per_spk) + " does not suit --trainfunc " + c.trainfunc + ", which needs nPerSpeaker " +

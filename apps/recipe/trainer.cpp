@@ -122,14 +122,22 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
     throw UsageError("--train_list: no such file or Kaldi data dir '" + cfg_.train_list + "'");
   if (!cfg_.train_path.empty() && !fs::is_directory(cfg_.train_path))
     throw UsageError("--train_path: no such directory '" + cfg_.train_path + "'");
-  // A directory is a Kaldi data dir (wav.scp + utt2spk [+ segments], engine/audio/lists.h); a file, a list.
-  const bool kaldi_dir = fs::is_directory(cfg_.train_list);
+  // A directory is a Kaldi data dir (wav.scp + utt2spk [+ segments], engine/audio/lists.h); a file, a list, or a
+  // wav.scp when --train_utt2spk names its utt2spk.
+  const bool kaldi_dir = fs::is_directory(cfg_.train_list), kaldi_files = !cfg_.train_utt2spk.empty();
+  for (const auto& [flag, path] : {std::pair{"--train_utt2spk", cfg_.train_utt2spk}, {"--train_segments", cfg_.train_segments}})
+    if (!path.empty() && !fs::is_regular_file(path)) throw UsageError(flag + std::string(": no such file '") + path + "'");
+  if (kaldi_dir && kaldi_files)
+    throw UsageError("--train_utt2spk: --train_list " + cfg_.train_list + " is a directory; with --train_utt2spk it "
+                     "names the wav.scp file (or drop --train_utt2spk to read the data dir)");
   if (cfg_.ssl && kaldi_dir)   // the view sampler crops whole files, not segments
     throw UsageError("--train_list " + cfg_.train_list + ": --ssl reads a list file (paths, a wav.scp or a labelled "
                      "list), not a Kaldi data dir; pass " + (fs::path(cfg_.train_list) / "wav.scp").string());
-  train_ = cfg_.ssl     ? read_ssl_train_list(cfg_)
-           : kaldi_dir ? audio::read_kaldi_dir(cfg_.train_list, cfg_.train_path)
-                       : audio::read_train_list(cfg_.train_list, cfg_.train_path);
+  train_ = cfg_.ssl       ? read_ssl_train_list(cfg_)
+           : kaldi_dir   ? audio::read_kaldi_dir(cfg_.train_list, cfg_.train_path)
+           : kaldi_files ? audio::read_kaldi_train(cfg_.train_list, cfg_.train_utt2spk, cfg_.train_path,
+                                                   cfg_.train_segments)
+                         : audio::read_train_list(cfg_.train_list, cfg_.train_path);
   if (train_.size() == 0) throw UsageError("--train_list: '" + cfg_.train_list + "' lists no utterances");
   if (!cfg_.skip_bad_files) {
     const std::vector<std::string> missing = missing_files(train_.paths);

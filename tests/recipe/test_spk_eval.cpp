@@ -357,6 +357,43 @@ TEST_CASE("spk_eval: AS-norm and S-norm with a cohort from a train list") {
   }
 }
 
+TEST_CASE("spk_eval: a cohort given as a Kaldi data dir scores as the same cohort's train list") {
+  Fixture& f = fx();
+  // The cohort list's `id<k> cohort/c<k>_<u>.wav` lines as wav.scp + utt2spk.
+  const std::string dir = f.file("cohort_dir");
+  fs::create_directories(dir);
+  {
+    std::ofstream scp(dir + "/wav.scp"), u2s(dir + "/utt2spk");
+    for (int k = 3; k < 7; ++k)
+      for (int u = 0; u < 2; ++u) {
+        const std::string utt = "id" + std::to_string(k) + "-" + std::to_string(u);
+        scp << utt << " cohort/c" << k << "_" << u << ".wav\n";
+        u2s << utt << " id" << k << "\n";
+      }
+  }
+  const std::string base = "--initial_model " + f.ckpt + " --test_list " + f.trials + " " + f.common +
+                           " --score_norm asnorm --top_n 2 --cohort_path " + (f.dir / "wav").string();
+  const Run by_list = run_eval(base + " --cohort_list " + f.cohort + " --json " + f.file("c_list.json"));
+  const Run by_dir = run_eval(base + " --cohort_list " + dir + " --json " + f.file("c_dir.json"));
+  INFO(by_list.output << by_dir.output);
+  REQUIRE(by_list.status == 0);
+  REQUIRE(by_dir.status == 0);
+  const json a = json::parse(slurp(f.file("c_list.json"))), b = json::parse(slurp(f.file("c_dir.json")));
+  CHECK(b["cohort"]["speakers"] == 4);
+  CHECK(a["scores"]["asnorm"] == b["scores"]["asnorm"]);
+  CHECK(a["scores"]["cosine_mean_subtracted"] == b["scores"]["cosine_mean_subtracted"]);
+  // A cohort's utterances are embedded as whole files, so a dir with segments is refused, naming the file.
+  {
+    std::ofstream seg(dir + "/segments");   // each utterance the first 0.1 s of a recording of its own name
+    for (int k = 3; k < 7; ++k)
+      for (int u = 0; u < 2; ++u) seg << "id" << k << "-" << u << " id" << k << "-" << u << " 0 0.1\n";
+  }
+  check_failure(base + " --cohort_list " + dir, dir + "/segments: segments are not supported in a cohort");
+  fs::remove(dir + "/segments");
+  fs::remove(dir + "/utt2spk");
+  check_failure(base + " --cohort_list " + dir, "no file '" + dir + "/utt2spk'");
+}
+
 TEST_CASE("spk_eval: embedding extraction to .npy + index and Kaldi ark; pair scoring") {
   Fixture& f = fx();
   auto model = f.load();

@@ -102,6 +102,41 @@ TEST_CASE("spk_train: a Kaldi data dir trains exactly as the equivalent voxceleb
   }
 }
 
+TEST_CASE("spk_train --train_utt2spk: a data dir's files named one by one train as the dir") {
+  spk::test::TinyCorpus& f = fx();
+  const std::string args = f.no_eval + " --max_epoch 1 --save_path ";
+  for (const bool segments : {false, true}) {
+    CAPTURE(segments);
+    const std::string d = make_dir(f, segments ? "named_seg" : "named", segments);
+    const std::string by_dir = f.file(segments ? "named_dir_seg" : "named_dir"),
+                      by_files = f.file(segments ? "named_files_seg" : "named_files");
+    const spk::test::AppRun a = run_train(args + by_dir + " --train_list " + d);
+    const spk::test::AppRun b = run_train(args + by_files + " --train_list " + d + "/wav.scp --train_utt2spk " + d +
+                                          "/utt2spk" + (segments ? " --train_segments " + d + "/segments" : ""));
+    INFO(a.output << b.output);
+    REQUIRE(a.status == 0);
+    REQUIRE(b.status == 0);
+    CHECK(max_difference(by_dir + "/model/last.safetensors", by_files + "/model/last.safetensors") == 0.0);
+  }
+}
+
+TEST_CASE("spk_train --train_utt2spk / --train_segments: misuse fails before any work, naming the flag") {
+  spk::test::TinyCorpus& f = fx();
+  const std::string d = make_dir(f, "named_bad", false);
+  const std::string args = f.no_eval + " --max_epoch 1 --save_path " + f.file("named_bad_out");
+  auto fails = [&](const std::string& extra, const std::string& needle) {
+    const spk::test::AppRun r = run_train(args + extra);
+    INFO(r.output);
+    CHECK(r.status != 0);
+    CHECK(r.signal == 0);
+    CHECK(r.output.find(needle) != std::string::npos);
+  };
+  fails(" --train_list " + d + "/wav.scp --train_segments " + d + "/segments", "--train_segments: is read with");
+  fails(" --train_list " + d + " --train_utt2spk " + d + "/utt2spk", "--train_utt2spk: --train_list " + d + " is a directory");
+  fails(" --train_list " + d + "/wav.scp --train_utt2spk " + d + "/nope", "--train_utt2spk: no such file '" + d + "/nope'");
+  CHECK(!fs::exists(f.file("named_bad_out") + "/model"));
+}
+
 TEST_CASE("spk_train --sampler pyannote: chunks from Kaldi segments are the list's chunks") {
   spk::test::TinyCorpus& f = fx();
   const std::string args = f.no_eval + " --max_epoch 1 --sampler pyannote --chunk_duration 0.3 --chunk_min_duration 0.2"
