@@ -18,6 +18,7 @@ packages=(
   protobuf-compiler        # tests: protoc decodes the TensorBoard records (optional, docs/recipes.md)
   ffmpeg                   # scripts/dataprep.py convert (AAC -> WAV) and its test
   libopenmpi-dev openmpi-bin   # spk_train --distributed on CPU, and its tests (docs/distributed.md)
+  libonnx-dev libprotobuf-dev python3-onnx   # spk_export --onnx and tests/onnx (docs/onnx.md)
 )
 
 missing=()

@@ -17,7 +17,7 @@ set(spk_floor_prefixes
     "nets/=nets" "losses/=losses"
     "tests/engine/=test_engine" "tests/kernels/=test_engine" "tests/support/=test_engine"
     "tests/audio/=test_audio" "tests/nets/=test_nets" "tests/losses/=test_losses" "tests/recipe/=test_recipe"
-    "tests/dist/=test_recipe")
+    "tests/dist/=test_recipe" "tests/onnx/=test_onnx")
 
 # What each floor may include. Sources: their own floor and the floors below, without skipping engine/.
 # Tests: the floor they test and everything below it (a test may set up or check a lower floor directly).
@@ -33,6 +33,7 @@ set(spk_may_use_test_audio audio engine kernels)
 set(spk_may_use_test_nets nets engine kernels)
 set(spk_may_use_test_losses losses engine kernels)
 set(spk_may_use_test_recipe recipe audio nets losses engine kernels)
+set(spk_may_use_test_onnx apps recipe audio nets losses engine kernels)   # apps/onnx, the exporter
 
 function(spk_floor_of path out)
   foreach(pair IN LISTS spk_floor_prefixes)

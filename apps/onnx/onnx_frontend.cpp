@@ -1,0 +1,144 @@
+// The front end as ONNX ops (see onnx_frontend.h).
+#include "apps/onnx/onnx_frontend.h"
+
+#include <climits>
+#include <cmath>
+#include <numbers>
+
+#include "apps/onnx/onnx_export.h"
+#include "engine/audio/fbank.h"
+
+namespace spk::onnx_export {
+
+namespace {
+
+int64_t frame_length(const FbankConfig& c) { return c.mode == FbankMode::torchaudio ? c.n_fft : c.win_length; }
+
+// One raw frame -> the n_fft samples the DFT sees, as kernels/fbank/fbank_cpu.cpp build_frame computes it
+// (torchaudio: the window centred in the frame; kaldi: DC removal, in-frame pre-emphasis, window at the start),
+// with input_scale applied. Linear in `raw`, so applying it to unit vectors gives its matrix.
+std::vector<double> frame_transform(const FbankConfig& c, const FbankTables& tb, std::vector<double> raw) {
+  for (double& v : raw) v *= c.input_scale;
+  std::vector<double> f(size_t(c.n_fft), 0.0);
+  if (c.mode == FbankMode::torchaudio) {
+    for (int n = 0; n < tb.win_length; ++n)
+      f[size_t(tb.win_offset + n)] = raw[size_t(tb.win_offset + n)] * tb.window[size_t(n)];
+    return f;
+  }
+  if (c.remove_dc_offset) {
+    double mean = 0;
+    for (double v : raw) mean += v;
+    mean /= double(raw.size());
+    for (double& v : raw) v -= mean;
+  }
+  for (int n = 0; n < tb.win_length; ++n) {
+    const double prev = raw[size_t(n > 0 ? n - 1 : 0)];
+    f[size_t(n)] = (raw[size_t(n)] - c.preemph * prev) * tb.window[size_t(n)];
+  }
+  return f;
+}
+
+// Cast a value to double / float.
+std::string cast(Graph& g, const std::string& x, int to) { return g.node("Cast", {x}, {{"to", int64_t(to)}}); }
+
+// torchaudio mode's whole-signal steps: pre-emphasis with a reflect pad of one sample (y[0] = x[0] - c·x[1]), then
+// the center=True reflect pad of n_fft/2 at each end. s (B, L) double.
+std::string torchaudio_signal(Graph& g, const FbankConfig& c, std::string s) {
+  if (c.preemph > 0) {
+    const std::string p = g.node("Pad", {s, g.ints({0, 1, 0, 0})}, {{"mode", std::string("reflect")}});
+    const std::string cur = g.node("Slice", {p, g.ints({1}), g.ints({INT64_MAX}), g.ints({1})});
+    const std::string prev = g.node("Slice", {p, g.ints({0}), g.ints({-1}), g.ints({1})});
+    s = g.node("Sub", {cur, g.node("Mul", {prev, g.const_f64("preemph", {c.preemph}, {})})});
+  }
+  if (!c.center) return s;
+  const int64_t pad = c.n_fft / 2;
+  return g.node("Pad", {s, g.ints({0, pad, 0, pad})}, {{"mode", std::string("reflect")}});
+}
+
+// s (B, N) -> frames (B, T, frame) with T = (N - frame) / hop + 1, from s's run-time length.
+std::string frames(Graph& g, const std::string& s, int64_t frame, int64_t hop) {
+  const std::string n = g.node("Gather", {g.node("Shape", {s}), g.scalar_i64(1)}, {{"axis", int64_t(0)}});
+  const std::string t = g.node("Add", {g.node("Div", {g.node("Sub", {n, g.scalar_i64(frame)}), g.scalar_i64(hop)}),
+                                       g.scalar_i64(1)});
+  const std::string starts = g.node("Mul", {g.node("Range", {g.scalar_i64(0), t, g.scalar_i64(1)}), g.scalar_i64(hop)});
+  std::vector<int64_t> offsets(static_cast<size_t>(frame));
+  for (int64_t p = 0; p < frame; ++p) offsets[size_t(p)] = p;
+  const std::string idx = g.node("Add", {g.node("Unsqueeze", {starts, g.ints({1})}),
+                                         g.const_i64("frame_offsets", offsets, {1, frame})});   // (T, frame)
+  return g.node("Gather", {s, idx}, {{"axis", int64_t(1)}});
+}
+
+std::string fbank(Graph& g, const FbankConfig& c, const std::string& wav) {
+  if (c.mode == FbankMode::kaldi && !c.snip_edges)
+    throw ExportRefused("the kaldi fbank with snip_edges=false (mirrored edge frames) is not exported");
+  const int64_t frame = frame_length(c), n_freq = c.n_fft / 2 + 1;
+  std::string s = cast(g, wav, onnx::TensorProto::DOUBLE);
+  if (c.mode == FbankMode::torchaudio) s = torchaudio_signal(g, c, s);
+  const std::string fr = frames(g, s, frame, c.hop_length);                                        // (B, T, frame)
+  const std::string spec = g.node("MatMul", {fr, g.const_f64("frame_dft", frame_dft_matrix(c), {frame, 2 * n_freq})});
+  const std::string power = g.node("Mul", {spec, spec});
+  std::string e = g.node("MatMul", {power, g.const_f64("mel", stacked_mel_matrix(c), {2 * n_freq, c.n_mels})});
+  if (c.energy_offset != 0) e = g.node("Add", {e, g.const_f64("energy_offset", {c.energy_offset}, {})});
+  if (c.log) {
+    if (c.energy_floor > 0) e = g.node("Max", {e, g.const_f64("energy_floor", {c.energy_floor}, {})});
+    e = g.node("Log", {e});
+  }
+  e = g.node("Transpose", {e}, {{"perm", std::vector<int64_t>{0, 2, 1}}});                         // (B, M, T)
+  if (c.norm != FbankNorm::none) {
+    const auto mean_t = [&](const std::string& v) {
+      return g.node("ReduceMean", {v}, {{"axes", std::vector<int64_t>{2}}, {"keepdims", int64_t(1)}});
+    };
+    e = g.node("Sub", {e, mean_t(e)});
+    if (c.norm == FbankNorm::instance) {   // InstanceNorm1d: biased variance, eps inside the sqrt
+      const std::string var = mean_t(g.node("Mul", {e, e}));
+      e = g.node("Div", {e, g.node("Sqrt", {g.node("Add", {var, g.const_f64("norm_eps", {c.norm_eps}, {})})})});
+    }
+  }
+  return cast(g, e, onnx::TensorProto::FLOAT);
+}
+
+}  // namespace
+
+std::vector<double> frame_dft_matrix(const FbankConfig& c) {
+  const FbankTables tb = fbank_tables(c);
+  const int64_t frame = frame_length(c), n = c.n_fft, n_freq = n / 2 + 1;
+  std::vector<double> k(size_t(frame * 2 * n_freq), 0.0);
+  for (int64_t j = 0; j < frame; ++j) {
+    std::vector<double> unit(size_t(frame), 0.0);
+    unit[size_t(j)] = 1.0;
+    const std::vector<double> f = frame_transform(c, tb, unit);
+    for (int64_t q = 0; q < n; ++q) {
+      if (f[size_t(q)] == 0.0) continue;
+      for (int64_t b = 0; b < n_freq; ++b) {
+        // (b·q) mod n keeps the angle small, so cos/sin stay exact to the last bits for long frames.
+        const double a = 2.0 * std::numbers::pi * double((b * q) % n) / double(n);
+        k[size_t(j * 2 * n_freq + b)] += f[size_t(q)] * std::cos(a);
+        k[size_t(j * 2 * n_freq + n_freq + b)] -= f[size_t(q)] * std::sin(a);
+      }
+    }
+  }
+  return k;
+}
+
+std::vector<double> stacked_mel_matrix(const FbankConfig& c) {
+  const FbankTables tb = fbank_tables(c);
+  const std::vector<double> mel = tb.dense_mel();   // (n_mels, n_freq)
+  const int64_t n_freq = tb.n_freq, m = c.n_mels;
+  std::vector<double> out(size_t(2 * n_freq * m), 0.0);
+  for (int64_t b = 0; b < n_freq; ++b)
+    for (int64_t i = 0; i < m; ++i) {
+      out[size_t(b * m + i)] = mel[size_t(i * n_freq + b)];
+      out[size_t((n_freq + b) * m + i)] = mel[size_t(i * n_freq + b)];
+    }
+  return out;
+}
+
+std::string front_end(Graph& g, const recipe::FrontEnd& fe, const std::string& wav) {
+  if (fe.is_waveform) return g.node("Unsqueeze", {wav, g.ints({1})});   // (B, 1, L)
+  if (fe.is_mfcc)
+    throw ExportRefused("the MFCC front end (" + fe.str() + ") is not exported yet; only fbank and waveform front "
+                        "ends are");
+  return fbank(g, fe.fbank, wav);
+}
+
+}  // namespace spk::onnx_export

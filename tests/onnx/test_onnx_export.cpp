@@ -1,0 +1,210 @@
+// ONNX export (apps/onnx, docs/onnx.md): every covered model is exported, passes ONNX 1.12's checker and shape
+// inference with its batch and time axes symbolic, and carries its parameters and batch-norm statistics as
+// initializers equal to the model's tensors name for name and bit for bit; an uncovered model or front end is
+// refused with a message naming it. The front end's folded tables are checked numerically against spk's fbank
+// (without an ONNX runtime: the arithmetic the graph does, replayed here in double). Running the graph itself in
+// ONNX Runtime and comparing embeddings with spk_eval is scripts/check_onnx.py's job (optional, recorded in
+// docs/onnx.md).
+#include <cmath>
+#include <cstring>
+
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include "apps/onnx/onnx_export.h"
+#include "apps/onnx/onnx_frontend.h"
+#include "engine/audio/fbank.h"
+#include "engine/audio/mfcc.h"
+#include "engine/init.h"
+#include "engine/rng.h"
+#include "nets/model.h"
+#include "support/check.h"
+
+using namespace spk;
+using namespace spk::onnx_export;
+
+namespace {
+
+struct Case {
+  std::string model, preset, encoder;
+  int64_t n_mels, n_out;
+};
+
+// Small instances of each covered model, with the front end --frontend auto picks for it.
+std::vector<Case> covered_cases() {
+  return {{"ResNetSE34L", "resnetse34l", "SAP", 40, 16}, {"ResNetSE34L", "resnetse34l", "ASP", 24, 8},
+          {"ResNetSE34V2", "resnetse34v2", "ASP", 16, 8},  {"VGGVox", "vggvox", "SAP", 40, 8},
+          {"VGGVox", "vggvox", "TAP", 40, 8},             {"TDNN", "wespeaker", "", 24, 8}};
+}
+
+std::shared_ptr<SpeakerNet> make(const Case& c) {
+  ModelConfig mc;
+  mc.n_mels = c.n_mels;
+  mc.nOut = c.n_out;
+  mc.encoder_type = c.encoder;
+  mc.seed = 7;
+  auto m = make_model(c.model, mc);
+  // Running statistics away from their 0/1 start, so a graph that ignored them (or swapped mean and var) would
+  // show in the bit comparison.
+  Rng rng(11);
+  for (auto& [name, t] : m->named_buffers())
+    if (name.find("running_var") != std::string::npos) uniform_(t, rng, 0.5, 1.5);
+    else if (name.find("running_mean") != std::string::npos) uniform_(t, rng, -0.5, 0.5);
+  m->eval();
+  return m;
+}
+
+recipe::FrontEnd frontend_for(const Case& c) {
+  FbankConfig fb = fbank_preset(c.preset);
+  fb.n_mels = int(c.n_mels);
+  return fb;
+}
+
+const onnx::TensorProto* find_initializer(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer())
+    if (t.name() == name) return &t;
+  return nullptr;
+}
+
+bool is_symbolic(const onnx::TensorShapeProto_Dimension& d) { return d.has_dim_param() && !d.has_dim_value(); }
+
+}  // namespace
+
+TEST_CASE("onnx export: covered models pass the checker, keep dynamic axes and carry their tensors bit for bit") {
+  for (const Case& c : covered_cases()) {
+    SUBCASE((c.model + " " + c.encoder + " n_mels=" + std::to_string(c.n_mels)).c_str()) {
+      const auto model = make(c);
+      onnx::ModelProto mp = export_onnx(*model, frontend_for(c));
+      CHECK_NOTHROW(onnx::checker::check_model(mp));
+
+      const auto& g = mp.graph();
+      REQUIRE(g.input_size() == 1);
+      REQUIRE(g.output_size() == 1);
+      CHECK(g.input(0).name() == "wav");
+      CHECK(g.output(0).name() == "embedding");
+      const auto& in = g.input(0).type().tensor_type().shape();
+      REQUIRE(in.dim_size() == 2);
+      CHECK(is_symbolic(in.dim(0)));
+      CHECK(is_symbolic(in.dim(1)));
+      // Shape inference over the whole graph (strict: a node whose shapes contradict its inputs throws) must find
+      // the embedding (batch, nOut) with the batch axis still symbolic: nothing fixed it to a traced size.
+      onnx::ShapeInferenceOptions opts{true, 1, false};
+      CHECK_NOTHROW(onnx::shape_inference::InferShapes(mp, onnx::OpSchemaRegistry::Instance(), opts));
+      const auto& out = mp.graph().output(0).type().tensor_type().shape();
+      REQUIRE(out.dim_size() == 2);
+      CHECK(is_symbolic(out.dim(0)));
+      CHECK(out.dim(1).dim_value() == c.n_out);
+
+      // Every parameter and every batch-norm statistic, under its state() name, with the model's bits.
+      int64_t compared = 0;
+      for (const auto& [name, t] : model->state()) {
+        if (name.find("num_batches_tracked") != std::string::npos) continue;   // a counter the forward never reads
+        const onnx::TensorProto* init = find_initializer(g, name);
+        REQUIRE_MESSAGE(init != nullptr, name, " is not an initializer of the ", c.model, " graph");
+        REQUIRE(init->data_type() == onnx::TensorProto::FLOAT);
+        REQUIRE(init->dims_size() == t.dim());
+        for (int64_t d = 0; d < t.dim(); ++d) CHECK(init->dims(int(d)) == t.size(d));
+        const Tensor host = t.contiguous();
+        REQUIRE(init->raw_data().size() == size_t(t.numel()) * sizeof(float));
+        CHECK_MESSAGE(std::memcmp(init->raw_data().data(), host.data_ptr(), init->raw_data().size()) == 0, name,
+                      " differs from the model's tensor");
+        ++compared;
+      }
+      CHECK(compared > 0);
+    }
+  }
+}
+
+namespace {
+// A model the exporter will never know: its refusal must name it.
+class Unlisted : public SpeakerNet {
+ public:
+  Unlisted() : SpeakerNet(40, 8) {}
+  Tensor forward(const Tensor& feats) override { return feats; }
+  std::string name() const override { return "UnlistedNet"; }
+};
+}  // namespace
+
+TEST_CASE("onnx export: an uncovered model or front end is refused, naming it") {
+  Unlisted m;
+  try {
+    export_onnx(m, fbank_preset("resnetse34l"));
+    FAIL("an uncovered model was exported");
+  } catch (const ExportRefused& e) {
+    CHECK(std::string(e.what()).find("UnlistedNet") != std::string::npos);
+    CHECK(std::string(e.what()).find("not covered") != std::string::npos);
+  }
+  // An MFCC front end is not exported (yet): refused, naming MFCC, even for a covered model.
+  const Case c{"TDNN", "wespeaker", "", 13, 8};
+  const auto tdnn = make(c);
+  MfccConfig mf = mfcc_preset("kaldi");
+  mf.n_ceps = 13;
+  try {
+    export_onnx(*tdnn, recipe::FrontEnd(mf));
+    FAIL("an MFCC front end was exported");
+  } catch (const ExportRefused& e) {
+    CHECK(std::string(e.what()).find("MFCC") != std::string::npos);
+  }
+}
+
+namespace {
+// The graph's front end replayed in double on the host: frames of the (pre-emphasised, padded) signal times the
+// folded frame/DFT matrix, squared, times the stacked mel matrix, offset, floor, log, normalised over time.
+std::vector<double> replay_frontend(const FbankConfig& c, const std::vector<float>& wav) {
+  std::vector<double> s(wav.begin(), wav.end());
+  const int64_t L = int64_t(s.size());
+  int64_t frame = c.win_length;
+  if (c.mode == FbankMode::torchaudio) {
+    frame = c.n_fft;
+    if (c.preemph > 0) {
+      std::vector<double> y(s.size());
+      y[0] = s[0] - c.preemph * s[1];
+      for (int64_t n = 1; n < L; ++n) y[size_t(n)] = s[size_t(n)] - c.preemph * s[size_t(n - 1)];
+      s = y;
+    }
+    const int64_t pad = c.n_fft / 2;
+    std::vector<double> p;
+    for (int64_t i = -pad; i < L + pad; ++i) p.push_back(s[size_t(i < 0 ? -i : i >= L ? 2 * (L - 1) - i : i)]);
+    s = p;
+  }
+  const int64_t n_freq = c.n_fft / 2 + 1, M = c.n_mels, T = (int64_t(s.size()) - frame) / c.hop_length + 1;
+  const std::vector<double> K = frame_dft_matrix(c), mel = stacked_mel_matrix(c);
+  std::vector<double> feat(size_t(M * T));
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<double> power(size_t(2 * n_freq), 0.0);
+    for (int64_t k = 0; k < 2 * n_freq; ++k) {
+      double acc = 0;
+      for (int64_t p = 0; p < frame; ++p) acc += s[size_t(t * c.hop_length + p)] * K[size_t(p * 2 * n_freq + k)];
+      power[size_t(k)] = acc * acc;
+    }
+    for (int64_t m = 0; m < M; ++m) {
+      double e = c.energy_offset;
+      for (int64_t k = 0; k < 2 * n_freq; ++k) e += power[size_t(k)] * mel[size_t(k * M + m)];
+      feat[size_t(m * T + t)] = c.log ? std::log(std::max(e, c.energy_floor)) : e;
+    }
+  }
+  for (int64_t m = 0; m < M; ++m) normalise_over_time(feat.data() + m * T, T, c.norm, c.norm_eps);
+  return feat;
+}
+}  // namespace
+
+TEST_CASE("onnx export: the front end's folded tables reproduce spk's fbank") {
+  Rng rng(5);
+  const int64_t L = 3 * 160 + 240 + 37;   // not a whole number of hops
+  std::vector<float> w(static_cast<size_t>(L));
+  for (float& v : w) v = float(0.1 * rng.normal());
+  const Tensor wav = Tensor::from_vector(w, {L});
+  for (const std::string preset : {"resnetse34l", "resnetse34v2", "vggvox", "ecapa", "wespeaker", "3dspeaker"}) {
+    SUBCASE(preset.c_str()) {
+      FbankConfig c = fbank_preset(preset);
+      c.n_mels = 24;
+      const std::vector<double> ref = fbank(wav, c).to_double();   // (n_mels, T) f32
+      const std::vector<double> got = replay_frontend(c, w);
+      REQUIRE(got.size() == ref.size());
+      double worst = 0;
+      for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));
+      MESSAGE(preset, ": max |replay - fbank| = ", worst, " over ", ref.size(), " values");
+      CHECK(worst < 2e-6);   // f32 rounding of spk's output (|x| <~ 10) plus the double arithmetic's last bits
+    }
+  }
+}
