@@ -103,17 +103,25 @@ std::vector<double> frame_dft_matrix(const FbankConfig& c) {
   const FbankTables tb = fbank_tables(c);
   const int64_t frame = frame_length(c), n = c.n_fft, n_freq = n / 2 + 1;
   std::vector<double> k(size_t(frame * 2 * n_freq), 0.0);
+  // cos and sin of 2π·i/n, looked up at (b·q) mod n: the angle stays small, so the values are exact to the last
+  // bits for long frames, and the kaldi matrix (every entry of a frame nonzero after DC removal) builds quickly.
+  std::vector<double> cos_t(static_cast<size_t>(n)), sin_t(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    cos_t[size_t(i)] = std::cos(2.0 * std::numbers::pi * double(i) / double(n));
+    sin_t[size_t(i)] = std::sin(2.0 * std::numbers::pi * double(i) / double(n));
+  }
   for (int64_t j = 0; j < frame; ++j) {
     std::vector<double> unit(size_t(frame), 0.0);
     unit[size_t(j)] = 1.0;
     const std::vector<double> f = frame_transform(c, tb, unit);
     for (int64_t q = 0; q < n; ++q) {
       if (f[size_t(q)] == 0.0) continue;
+      double* re = &k[size_t(j * 2 * n_freq)];
+      double* im = re + n_freq;
       for (int64_t b = 0; b < n_freq; ++b) {
-        // (b·q) mod n keeps the angle small, so cos/sin stay exact to the last bits for long frames.
-        const double a = 2.0 * std::numbers::pi * double((b * q) % n) / double(n);
-        k[size_t(j * 2 * n_freq + b)] += f[size_t(q)] * std::cos(a);
-        k[size_t(j * 2 * n_freq + n_freq + b)] -= f[size_t(q)] * std::sin(a);
+        const size_t i = size_t((b * q) % n);
+        re[b] += f[size_t(q)] * cos_t[i];
+        im[b] -= f[size_t(q)] * sin_t[i];
       }
     }
   }

@@ -5,10 +5,12 @@
 
 #include "apps/onnx/onnx_export.h"
 #include "apps/onnx/onnx_layers.h"
+#include "apps/onnx/onnx_nets.h"
 #include "nets/resnet_se34l.h"
 #include "nets/resnet_se34v2.h"
 #include "nets/tdnn.h"
 #include "nets/vggvox.h"
+#include "nets/wespeaker_resnet.h"
 
 namespace spk::onnx_export {
 
@@ -90,13 +92,24 @@ std::function<std::string(Graph&, const SpeakerNet&, const std::string&)> typed(
 
 using Emitter = std::function<std::string(Graph&, const SpeakerNet&, const std::string&)>;
 
-const std::map<std::string, Emitter>& emitters() {
-  static const std::map<std::string, Emitter> table = {
+std::map<std::string, Emitter> make_emitters() {
+  std::map<std::string, Emitter> t = {
       {"ResNetSE34L", typed(&resnet_se34l)},
       {"ResNetSE34V2", typed(&resnet_se34v2)},
       {"VGGVox", typed(&vggvox)},
       {"TDNN", typed(&xvector_tdnn)},
+      {"ECAPA_TDNN", &emit_ecapa_tdnn},
+      {"ECAPA_TDNN_HardNeg", &emit_ecapa_tdnn},
+      {"SincTDNN", &emit_sinc_tdnn},
+      {"RawNet3", &emit_rawnet3},
   };
+  // wespeaker's ResNets (TSTP pooling; the others are refused inside, naming the pooling).
+  for (const auto& d : wespeaker_resnet_depths()) t.emplace(d.name, &emit_wespeaker_resnet);
+  return t;
+}
+
+const std::map<std::string, Emitter>& emitters() {
+  static const std::map<std::string, Emitter> table = make_emitters();
   return table;
 }
 
