@@ -80,15 +80,16 @@ int run_spk_export(int argc, char** argv) {
     throw UsageError(std::string("--model: cannot export: ") + e.what());
   }
   const recipe::FrontEnd fe = recipe::frontend_config(rc);
-  const auto model = load_model(p, rc, ck);
-
-  // The output is opened (a temporary file beside it) before the export, so an unwritable path fails first.
+  // The output is opened (a temporary file beside it, renamed over --onnx at the end) before the model is built, so
+  // an unwritable path fails first; on any later error the temporary file is removed.
   std::unique_ptr<io::AtomicFile> file;
   try {
     file = std::make_unique<io::AtomicFile>(out, "--onnx " + out);
   } catch (const Error& e) {
     throw UsageError(e.what());
   }
+  const auto model = load_model(p, rc, ck);
+
   onnx::ModelProto mp;
   try {
     mp = export_onnx(*model, fe);
