@@ -1,8 +1,10 @@
 // The front end as ONNX ops: the graph input wav (B, L) f32 -> what the model takes, exactly as
-// recipe::FrontEnd::features computes it (engine/audio/fbank.h, kernels/fbank/fbank.h):
-//   fbank     (B, n_mels, T) log-mel features, both of spk's modes (torchaudio and kaldi with snip_edges);
+// recipe::FrontEnd::features computes it (engine/audio/fbank.h, engine/audio/mfcc.h, kernels/fbank/):
+//   fbank     (B, n_mels, T) log-mel features, both of spk's modes (torchaudio, and kaldi with snip_edges or
+//             mirrored edges);
+//   MFCC      (B, n_ceps, T): the log-mel times the DCT (lifter folded in), Kaldi's raw log energy as c0 with
+//             use_energy, normalised over time; the dB variant (db, top_db) is refused;
 //   waveform  (B, 1, L), the samples unchanged (SincTDNN, RawNet3 normalise inside the model).
-// MFCC front ends are refused (ExportRefused naming the front end).
 //
 // How the fbank is laid out, and why in double: spk computes the whole fbank in double and rounds to f32 after the
 // normalisation; an f32 DFT would put errors of ~1e-3 into the log of quiet bins, far above the 1e-4 the exported
@@ -16,7 +18,8 @@
 //                the in-frame pre-emphasis, then the real and imaginary DFT rows;
 //   squares, multiplies by the mel matrix stacked twice (2·n_freq, n_mels) (re² + im² summed by the MatMul),
 //   adds energy_offset, floors at energy_floor, takes the log, normalises over time (mean or instance norm),
-//   and casts to f32.
+//   and casts to f32. The MFCC keeps double through its DCT, as spk's double reference does (the f32 engine op
+//   rounds the log-mel first: up to ~3e-5 apart on lifted cepstra).
 #pragma once
 #include <string>
 

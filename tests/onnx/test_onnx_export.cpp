@@ -5,6 +5,7 @@
 // (without an ONNX runtime: the arithmetic the graph does, replayed here in double). Running the graph itself in
 // ONNX Runtime and comparing embeddings with spk_eval is scripts/check_onnx.py's job (optional, recorded in
 // docs/onnx.md).
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -39,7 +40,8 @@ std::vector<Case> covered_cases() {
           {"ECAPA_TDNN", "ecapa", "", 24, 8, 64},         {"ECAPA_TDNN_HardNeg", "ecapa", "", 16, 8, 32},
           {"ResNet18", "wespeaker", "TSTP", 16, 8},       {"ResNet50", "wespeaker", "TSTP", 16, 8},
           {"SincTDNN", "waveform", "", 1, 8},             {"RawNet3", "waveform", "ECA", 1, 8, 64},
-          {"RawNet3", "waveform", "ASP", 1, 8, 32}};
+          {"RawNet3", "waveform", "ASP", 1, 8, 32},       {"TDNN", "kaldi_mfcc", "", 13, 8},
+          {"TDNN", "kaldi_voxceleb_mfcc", "", 30, 8}};
 }
 
 // State tensors that are not initializers, and why (docs/onnx.md): the sinc layers' cut-offs and asteroid's buffers
@@ -74,6 +76,11 @@ std::shared_ptr<SpeakerNet> make(const Case& c) {
 
 recipe::FrontEnd frontend_for(const Case& c) {
   if (c.preset == "waveform") return recipe::FrontEnd::waveform(16000);
+  if (c.preset.ends_with("_mfcc")) {   // as apps/recipe/frontend.cpp builds it: the preset, CMN of the cepstra
+    MfccConfig m = mfcc_preset(c.preset.substr(0, c.preset.size() - 5));
+    m.norm = FbankNorm::mean;
+    return recipe::FrontEnd(m);
+  }
   FbankConfig fb = fbank_preset(c.preset);
   fb.n_mels = int(c.n_mels);
   return fb;
@@ -156,23 +163,23 @@ TEST_CASE("onnx export: an uncovered model or front end is refused, naming it") 
     CHECK(std::string(e.what()).find("UnlistedNet") != std::string::npos);
     CHECK(std::string(e.what()).find("not covered") != std::string::npos);
   }
-  // An MFCC front end is not exported (yet): refused, naming MFCC, even for a covered model.
+  // The MFCC front end in dB (torchaudio's log_mels=False) is not exported: refused, naming it.
   const Case c{"TDNN", "wespeaker", "", 13, 8};
   const auto tdnn = make(c);
   MfccConfig mf = mfcc_preset("kaldi");
-  mf.n_ceps = 13;
+  mf.db = true;
   try {
     export_onnx(*tdnn, recipe::FrontEnd(mf));
-    FAIL("an MFCC front end was exported");
+    FAIL("an MFCC front end in dB was exported");
   } catch (const ExportRefused& e) {
-    CHECK(std::string(e.what()).find("MFCC") != std::string::npos);
+    CHECK(std::string(e.what()).find("MFCC front end in dB") != std::string::npos);
   }
 }
 
 namespace {
 // The graph's front end replayed in double on the host: frames of the (pre-emphasised, padded) signal times the
-// folded frame/DFT matrix, squared, times the stacked mel matrix, offset, floor, log, normalised over time.
-std::vector<double> replay_frontend(const FbankConfig& c, const std::vector<float>& wav) {
+// folded frame/DFT matrix, squared, times the stacked mel matrix, offset, floor, log: (n_mels, T), not normalised.
+std::vector<double> replay_log_mel(const FbankConfig& c, const std::vector<float>& wav, int64_t& T) {
   std::vector<double> s(wav.begin(), wav.end());
   const int64_t L = int64_t(s.size());
   int64_t frame = c.win_length;
@@ -189,14 +196,19 @@ std::vector<double> replay_frontend(const FbankConfig& c, const std::vector<floa
     for (int64_t i = -pad; i < L + pad; ++i) p.push_back(s[size_t(i < 0 ? -i : i >= L ? 2 * (L - 1) - i : i)]);
     s = p;
   }
-  const int64_t n_freq = c.n_fft / 2 + 1, M = c.n_mels, T = (int64_t(s.size()) - frame) / c.hop_length + 1;
+  T = fbank_num_frames(c, L);
+  // The sample at position p of frame t: torchaudio's padded signal, or Kaldi's framing (snip or mirrored edges).
+  const auto at = [&](int64_t t, int64_t p) {
+    return c.mode == FbankMode::torchaudio ? s[size_t(t * c.hop_length + p)] : s[size_t(mfcc_frame_sample(c, t, p, L))];
+  };
+  const int64_t n_freq = c.n_fft / 2 + 1, M = c.n_mels;
   const std::vector<double> K = frame_dft_matrix(c), mel = stacked_mel_matrix(c);
   std::vector<double> feat(size_t(M * T));
   for (int64_t t = 0; t < T; ++t) {
     std::vector<double> power(size_t(2 * n_freq), 0.0);
     for (int64_t k = 0; k < 2 * n_freq; ++k) {
       double acc = 0;
-      for (int64_t p = 0; p < frame; ++p) acc += s[size_t(t * c.hop_length + p)] * K[size_t(p * 2 * n_freq + k)];
+      for (int64_t p = 0; p < frame; ++p) acc += at(t, p) * K[size_t(p * 2 * n_freq + k)];
       power[size_t(k)] = acc * acc;
     }
     for (int64_t m = 0; m < M; ++m) {
@@ -205,28 +217,83 @@ std::vector<double> replay_frontend(const FbankConfig& c, const std::vector<floa
       feat[size_t(m * T + t)] = c.log ? std::log(std::max(e, c.energy_floor)) : e;
     }
   }
-  for (int64_t m = 0; m < M; ++m) normalise_over_time(feat.data() + m * T, T, c.norm, c.norm_eps);
   return feat;
+}
+
+std::vector<double> replay_fbank(const FbankConfig& c, const std::vector<float>& wav) {
+  int64_t T = 0;
+  std::vector<double> feat = replay_log_mel(c, wav, T);
+  for (int64_t m = 0; m < c.n_mels; ++m) normalise_over_time(feat.data() + m * T, T, c.norm, c.norm_eps);
+  return feat;
+}
+
+// MFCC as the graph computes it: DCT rows (lifter folded in) on the log-mel, c0 := the log of the DC-removed
+// frame's energy (Kaldi use_energy, raw), CMN.
+std::vector<double> replay_mfcc(const MfccConfig& m, const std::vector<float>& wav) {
+  int64_t T = 0;
+  const std::vector<double> lm = replay_log_mel(m.fbank, wav, T);
+  const int64_t M = m.fbank.n_mels, K = m.n_ceps, L = int64_t(wav.size()), W = m.fbank.win_length;
+  const std::vector<double> dct = mfcc_dct_table(m);
+  std::vector<double> out(size_t(K * T), 0.0);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < M; ++i) out[size_t(k * T + t)] += dct[size_t(k * M + i)] * lm[size_t(i * T + t)];
+    if (!m.use_energy) continue;
+    double mean = 0, e = 0;
+    for (int64_t p = 0; p < W; ++p) mean += wav[size_t(mfcc_frame_sample(m.fbank, t, p, L))];
+    mean /= double(W);
+    for (int64_t p = 0; p < W; ++p) {
+      const double d = wav[size_t(mfcc_frame_sample(m.fbank, t, p, L))] - mean;
+      e += d * d;
+    }
+    double le = std::log(std::max(e * m.fbank.input_scale * m.fbank.input_scale, double(FLT_EPSILON)));
+    if (m.energy_floor > 0) le = std::max(le, std::log(m.energy_floor));
+    out[size_t(t)] = le;
+  }
+  for (int64_t k = 0; k < K; ++k) normalise_over_time(out.data() + k * T, T, m.norm, m.norm_eps);
+  return out;
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
 }
 }  // namespace
 
-TEST_CASE("onnx export: the front end's folded tables reproduce spk's fbank") {
+TEST_CASE("onnx export: the front end's folded tables reproduce spk's fbank and MFCC") {
   Rng rng(5);
   const int64_t L = 3 * 160 + 240 + 37;   // not a whole number of hops
   std::vector<float> w(static_cast<size_t>(L));
   for (float& v : w) v = float(0.1 * rng.normal());
   const Tensor wav = Tensor::from_vector(w, {L});
-  for (const std::string preset : {"resnetse34l", "resnetse34v2", "vggvox", "ecapa", "wespeaker", "3dspeaker"}) {
+  for (const std::string preset : {"resnetse34l", "resnetse34v2", "vggvox", "ecapa", "wespeaker", "3dspeaker",
+                                   "wespeaker mirrored edges"}) {
     SUBCASE(preset.c_str()) {
-      FbankConfig c = fbank_preset(preset);
+      FbankConfig c = fbank_preset(preset.substr(0, preset.find(' ')));
       c.n_mels = 24;
-      const std::vector<double> ref = fbank(wav, c).to_double();   // (n_mels, T) f32
-      const std::vector<double> got = replay_frontend(c, w);
-      REQUIRE(got.size() == ref.size());
-      double worst = 0;
-      for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));
-      MESSAGE(preset, ": max |replay - fbank| = ", worst, " over ", ref.size(), " values");
+      c.snip_edges = preset.find("mirrored") == std::string::npos;
+      const double worst = max_abs_diff(replay_fbank(c, w), fbank(wav, c).to_double());
+      MESSAGE(preset, ": max |replay - fbank| = ", worst);
       CHECK(worst < 2e-6);   // f32 rounding of spk's output (|x| <~ 10) plus the double arithmetic's last bits
+    }
+  }
+  for (const std::string preset : {"kaldi", "kaldi_voxceleb"}) {   // snip edges / mirrored edges and use_energy
+    SUBCASE(("mfcc " + preset).c_str()) {
+      MfccConfig m = mfcc_preset(preset);
+      m.norm = FbankNorm::mean;
+      // Against the double CPU reference (kernels/fbank/mfcc.h), the spec of spk's MFCC: the engine op itself
+      // rounds the log-mel to f32 before its f32 DCT, and the lifter (up to 12x) makes that ~3e-5, while the graph
+      // keeps double to the end, as the reference does.
+      const std::vector<double> wd(w.begin(), w.end());
+      std::vector<double> ref(static_cast<size_t>(m.n_ceps * fbank_num_frames(m.fbank, L)));
+      mfcc_forward_cpu<double>(m, wd.data(), ref.data(), 1, L, 1);
+      const double worst = max_abs_diff(replay_mfcc(m, w), ref);
+      const double to_op = max_abs_diff(replay_mfcc(m, w), spk::mfcc(wav, m).to_double());
+      MESSAGE("mfcc ", preset, ": max |replay - reference| = ", worst, ", max |replay - f32 op| = ", to_op);
+      CHECK(worst < 1e-9);
+      CHECK(to_op < 1e-4);
     }
   }
 }

@@ -101,15 +101,6 @@ TEST_CASE("spk_export: bad calls fail with a message naming the problem, status 
     CHECK(r.status == 2);
     CHECK(has(r.output, "only wespeaker's TSTP pooling is exported"));
   }
-  SUBCASE("an MFCC front end") {
-    const std::string tdnn = tmp / "tdnn.safetensors";
-    save_spk_checkpoint(tdnn, "TDNN", {{"n_mels", 13}, {"encoder_type", "TSTP"}});
-    const test::AppRun r =
-        run_export("--onnx " + out + " --initial_model " + tdnn + " --frontend kaldi_mfcc --n_ceps 13");
-    INFO(r.output);
-    CHECK(r.status == 2);
-    CHECK(has(r.output, "MFCC front end"));
-  }
   SUBCASE("an output path that cannot be written") {
     const std::string bad = tmp / "no_such_dir/out.onnx";
     const test::AppRun r = run_export("--onnx " + bad + " --initial_model " + ckpt);
