@@ -103,8 +103,9 @@ std::map<std::string, Emitter> make_emitters() {
       {"SincTDNN", &emit_sinc_tdnn},
       {"RawNet3", &emit_rawnet3},
   };
-  // wespeaker's ResNets (TSTP pooling; the others are refused inside, naming the pooling).
+  // wespeaker's ResNets with any of their poolings, and the HardNeg seed's ResNets (MHASTP).
   for (const auto& d : wespeaker_resnet_depths()) t.emplace(d.name, &emit_wespeaker_resnet);
+  for (const char* n : {"ResNet18_HardNeg", "ResNet34_HardNeg"}) t.emplace(n, &emit_wespeaker_resnet);
   return t;
 }
 

@@ -39,6 +39,8 @@ std::vector<Case> covered_cases() {
           {"VGGVox", "vggvox", "TAP", 40, 8},             {"TDNN", "wespeaker", "", 24, 8},
           {"ECAPA_TDNN", "ecapa", "", 24, 8, 64},         {"ECAPA_TDNN_HardNeg", "ecapa", "", 16, 8, 32},
           {"ResNet18", "wespeaker", "TSTP", 16, 8},       {"ResNet50", "wespeaker", "TSTP", 16, 8},
+          {"ResNet18", "wespeaker", "ASTP", 16, 8},       {"ResNet18", "wespeaker", "MQMHASTP", 16, 8},
+          {"ResNet18_HardNeg", "ecapa", "MHASTP", 16, 8},
           {"SincTDNN", "waveform", "", 1, 8},             {"RawNet3", "waveform", "ECA", 1, 8, 64},
           {"RawNet3", "waveform", "ASP", 1, 8, 32},       {"TDNN", "kaldi_mfcc", "", 13, 8},
           {"TDNN", "kaldi_voxceleb_mfcc", "", 30, 8}};
