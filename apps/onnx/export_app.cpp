@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <onnx/checker.h>
+
 #include "apps/onnx/onnx_export.h"
 #include "apps/recipe/checkpoint.h"
 #include "apps/recipe/config.h"
@@ -40,8 +42,7 @@ recipe::Checkpoint read_model_file(const std::string& path) {
   }
 }
 
-std::shared_ptr<SpeakerNet> load_model(recipe::OptionParser& p, const recipe::RecipeConfig& rc,
-                                       const recipe::Checkpoint& ck) {
+std::shared_ptr<SpeakerNet> load_model(const recipe::RecipeConfig& rc, const recipe::Checkpoint& ck) {
   if (rc.model.empty())
     throw UsageError("--model: required (--initial_model '" + ck.path + "' is not an spk checkpoint, so its metadata "
                      "does not name the model)");
@@ -88,7 +89,7 @@ int run_spk_export(int argc, char** argv) {
   } catch (const Error& e) {
     throw UsageError(e.what());
   }
-  const auto model = load_model(p, rc, ck);
+  const auto model = load_model(rc, ck);
 
   onnx::ModelProto mp;
   try {
@@ -96,6 +97,9 @@ int run_spk_export(int argc, char** argv) {
   } catch (const ExportRefused& e) {
     throw UsageError(std::string("cannot export: ") + e.what());
   }
+  // ONNX's own checker before anything is written: a graph it rejects would be a bug of the exporter, and is
+  // reported as one (status 1) rather than handed to a runtime.
+  onnx::checker::check_model(mp);
   const std::string bytes = mp.SerializeAsString();
   file->write(bytes.data(), bytes.size());
   file->commit();
