@@ -1,7 +1,9 @@
 // The backends behind make_mpi_communicator / make_nccl_communicator (communicator.h), each in its own source
 // file that CMake adds only where the library is found.
 #pragma once
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "engine/dist/communicator.h"
 
@@ -13,7 +15,11 @@ std::unique_ptr<Communicator> make_nccl_backend(int cuda_device, CommOptions o);
 // The MPI rank/size when this process has initialised MPI (the NCCL backend uses it to pass its unique id).
 bool mpi_broadcast_bytes(void* data, int64_t nbytes, int root);   // false where the build has no MPI
 
-// A collective's wait past the timeout: prints "rank r of W: ... waited T s in <what> ..." and ends the job.
+// "spk: rank r of W: waited T s in <what> (collective #seq) ...; ending every rank" (communicator.cpp): the line
+// every backend prints when a collective's wait passes the timeout.
+std::string collective_timeout_message(int rank, int world, const char* what, uint64_t seq, double waited_s);
+
+// A collective's wait past the timeout (MPI): prints collective_timeout_message and ends the job.
 [[noreturn]] void collective_timed_out(int rank, int world, const char* what, uint64_t seq, double waited_s);
 
 }  // namespace spk::dist::detail

@@ -2,6 +2,7 @@
 // launcher's environment, the single-process backend, and the messages of a build without MPI or NCCL.
 #include "engine/dist/communicator.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include <cstdlib>
@@ -195,6 +196,17 @@ LaunchEnv launch_env() {
 #if !SPK_HAVE_MPI
 bool detail::mpi_broadcast_bytes(void*, int64_t, int) { return false; }
 #endif
+
+namespace detail {
+std::string collective_timeout_message(int rank, int world, const char* what, uint64_t seq, double waited_s) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "spk: rank %d of %d: waited %.0f s in %s (collective #%llu) for the other ranks, more than the "
+                "timeout (--dist_timeout): a rank died or hangs; ending every rank",
+                rank, world, waited_s, what, static_cast<unsigned long long>(seq));
+  return buf;
+}
+}  // namespace detail
 
 bool built_with_mpi() { return SPK_HAVE_MPI; }
 bool built_with_nccl() { return SPK_HAVE_NCCL; }

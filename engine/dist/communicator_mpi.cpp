@@ -154,10 +154,7 @@ bool mpi_broadcast_bytes(void* data, int64_t nbytes, int root) {
 }
 
 void collective_timed_out(int rank, int world, const char* what, uint64_t seq, double waited_s) {
-  std::fprintf(stderr,
-               "spk: rank %d of %d: waited %.0f s in %s (collective #%llu) for the other ranks, more than the "
-               "timeout (--dist_timeout): a rank died or hangs; ending every rank\n",
-               rank, world, waited_s, what, static_cast<unsigned long long>(seq));
+  std::fprintf(stderr, "%s\n", collective_timeout_message(rank, world, what, seq, waited_s).c_str());
   std::fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, 3);
   std::_Exit(3);
