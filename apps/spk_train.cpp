@@ -82,10 +82,14 @@ void add_console_hooks(TrainerHooks& hooks, ProgressLine& bar) {
 }
 
 // One evaluation on the trial list (VT scoring, as voxceleb_trainer's), as the figures the epoch log records.
+// --distributed: every rank embeds its share of the files and gets every rank's embeddings (embed_files_sharded).
 nlohmann::json evaluate_once(const RecipeConfig& cfg, SpeakerNet& model, const Loss& loss, const FrontEnd& frontend,
                              const audio::TrialList& trials, const EvalProgress& progress,
                              std::vector<DetPoint>* det = nullptr) {
   TrialEvalSettings s;
+  if (g_comm && g_comm->world_size() > 1)
+    s.embed_fn = [](SpeakerNet& m, const FrontEnd& f, const std::vector<std::string>& paths, const EmbedSettings& e,
+                    const EvalProgress& p) { return embed_files_sharded(*g_comm, m, f, paths, e, p); };
   s.embed.eval_frames = cfg.eval_frames;
   s.embed.num_eval = cfg.num_eval;
   s.embed.num_workers = int(std::max<int64_t>(1, cfg.nDataLoaderThread));
@@ -122,17 +126,19 @@ int run(int argc, char** argv) {
   RecipeConfig cfg = recipe_config(options);
   validate_train_config(cfg);
   g_comm = make_train_communicator(cfg);
-  const bool root = g_comm->is_root();   // rank 0 alone reports, evaluates and writes files
+  const bool root = g_comm->is_root();   // rank 0 alone reports and writes files; every rank evaluates its share
   if (g_comm->backend() == "nccl") cfg.device = "cuda:" + std::to_string(g_comm->local_rank());
-  const bool evaluate = !cfg.test_list.empty() && root;
+  const bool evaluate = !cfg.test_list.empty();
   const audio::TrialList trials = evaluate ? read_checked_trials(cfg) : audio::TrialList{};
 
   ProgressLine bar(stderr);
   TrainerHooks hooks;
   if (root) add_console_hooks(hooks, bar);
-  EvalProgress eval_progress = [&](int64_t done, int64_t total) {
-    bar.update("  evaluating: " + std::to_string(done) + "/" + std::to_string(total) + " files", done == total);
-  };
+  EvalProgress eval_progress;
+  if (root)
+    eval_progress = [&](int64_t done, int64_t total) {
+      bar.update("  evaluating: " + std::to_string(done) + "/" + std::to_string(total) + " files", done == total);
+    };
   std::unique_ptr<Trainer> trainer;   // made after the hooks, which the evaluation's front end comes from
   std::unique_ptr<TrainTensorBoard> tb;   // --tensorboard: opened after setup(), so bad flags leave no file
   auto eval_once = [&](SpeakerNet& model, const Loss& loss) {
@@ -169,11 +175,12 @@ int run(int argc, char** argv) {
 
   // The final figures: the last epoch's evaluation, or one now if the last epoch was not an evaluation epoch.
   if (!evaluate) return 0;
-  if (last_eval_epoch != trainer->epoch()) {
-    std::fprintf(stderr, "final evaluation of epoch %lld\n", static_cast<long long>(trainer->epoch()));
+  if (last_eval_epoch != trainer->epoch()) {   // on every rank: each embeds its share
+    if (root) std::fprintf(stderr, "final evaluation of epoch %lld\n", static_cast<long long>(trainer->epoch()));
     last_eval = eval_once(trainer->model(), trainer->loss());
   }
-  std::printf("EER %.4f MinDCF %.5f\n", last_eval["vt_eer"].get<double>(), last_eval["min_dcf"].get<double>());
+  if (root)
+    std::printf("EER %.4f MinDCF %.5f\n", last_eval["vt_eer"].get<double>(), last_eval["min_dcf"].get<double>());
   return 0;
 }
 

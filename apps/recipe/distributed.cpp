@@ -3,6 +3,7 @@
 
 #include "engine/autograd.h"
 #include "engine/device.h"
+#include "engine/ops.h"
 
 namespace spk::recipe {
 
@@ -24,11 +25,15 @@ std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& 
     return dist::make_single_communicator();
   }
   if (!(cfg.dist_timeout >= 0)) throw UsageError("--dist_timeout: " + std::to_string(cfg.dist_timeout) + " is negative");
-  // Not yet sharded (docs/distributed.md): pyannote's chunk batches and --ssl's view batches; and with
-  // --skip_bad_files a rank whose batch lost every group would skip a step the others take.
-  if (cfg.sampler == "pyannote") throw UsageError("--distributed: --sampler pyannote is not supported yet");
-  if (cfg.ssl) throw UsageError("--distributed: --ssl is not supported yet");
-  if (cfg.skip_bad_files) throw UsageError("--distributed: --skip_bad_files is not supported yet");
+  // Not sharded (docs/distributed.md): --ssl's view batches, and its losses' own state (MoCo's queue, DINO's
+  // centre) would differ per rank without collectives of their own.
+  if (cfg.ssl)
+    throw UsageError("--distributed: not with --ssl (its view batches are not shared out among the ranks, and its "
+                     "losses' queues and centres would differ per rank)");
+  // --sync_bn divides by every rank's batch size taken as equal, which bad files' groups dropped would break.
+  if (cfg.skip_bad_files && cfg.sync_bn)
+    throw UsageError("--sync_bn: not with --skip_bad_files (a rank's batch that lost groups would be normalised as if "
+                     "full); leave one out");
   dist::CommOptions o;
   o.timeout_s = cfg.dist_timeout;
   try {
@@ -79,7 +84,17 @@ void broadcast_from_root(dist::Communicator& comm, const NamedTensors& state) {
   comm.broadcast(ts, 0);
 }
 
-void average_gradients(dist::Communicator& comm, const NamedTensors& params) {
+double step_weight(dist::Communicator& comm, int64_t groups, bool skip_bad_files) {
+  const int64_t W = comm.world_size();
+  if (W == 1) return 1;
+  if (!skip_bad_files) return 1.0 / double(W);   // equal batches: no collective needed
+  Tensor total = Tensor::from_vector(std::vector<int64_t>{groups}, {1});
+  comm.all_reduce(total, dist::ReduceOp::sum);
+  const int64_t all = total.data<int64_t>()[0];
+  return all > 0 ? double(groups) / double(all) : -1;
+}
+
+void average_gradients(dist::Communicator& comm, const NamedTensors& params, double scale) {
   if (comm.world_size() == 1) return;
   NoGradGuard ng;
   // First tensor: which parameters have a gradient on this rank; summed, the ranks agree on which will.
@@ -89,7 +104,9 @@ void average_gradients(dist::Communicator& comm, const NamedTensors& params) {
     const Tensor& p = params[i].second;
     const Tensor g = p.grad();
     if (g.defined()) has.data<float>()[i] = 1;
-    ts.push_back(g.defined() ? g : Tensor::zeros(p.shape(), p.dtype(), p.device()));
+    ts.push_back(!g.defined()   ? Tensor::zeros(p.shape(), p.dtype(), p.device())
+                 : scale == 1.0 ? g
+                                : mul_scalar(g, scale));
   }
   const std::vector<Tensor> mean = comm.all_reduce(ts, dist::ReduceOp::mean);
   const std::vector<double> any = mean[0].to_double();
@@ -97,6 +114,29 @@ void average_gradients(dist::Communicator& comm, const NamedTensors& params) {
     if (any[i] > 0) params[i].second.set_grad(mean[i + 1]);
     else params[i].second.zero_grad();
   }
+}
+
+Tensor embed_files_sharded(dist::Communicator& comm, SpeakerNet& model, const FrontEnd& frontend,
+                           const std::vector<std::string>& paths, const EmbedSettings& s,
+                           const EvalProgress& progress) {
+  const int64_t W = comm.world_size(), F = int64_t(paths.size());
+  if (W == 1) return embed_files(model, frontend, paths, s, progress);
+  broadcast_from_root(comm, model.named_buffers());
+  // Contiguous shares keep the evaluator's batching of consecutive files; every share but the last non-empty one
+  // is full, so the first F rows of the gathered (W·S, n, D) are the files in list order.
+  const int64_t S = (F + W - 1) / W;
+  const int64_t first = std::min(F, comm.rank() * S), last = std::min(F, first + S);
+  const std::vector<std::string> mine(paths.begin() + first, paths.begin() + last);
+  EvalProgress share;
+  if (progress) share = [&](int64_t done, int64_t) { progress(done, F); };
+  Tensor part = embed_files(model, frontend, mine, s, share);   // (last - first, n, D)
+  NoGradGuard ng;
+  Tensor padded = Tensor::zeros({S, part.size(1), part.size(2)}, part.dtype(), part.device());
+  if (last > first) slice(padded, 0, 0, last - first).copy_(part);
+  Tensor all = comm.all_gather(padded);   // (W, S, n, D)
+  all = reshape(all, {W * S, part.size(1), part.size(2)});
+  if (progress) progress(F, F);
+  return slice(all, 0, 0, F).contiguous();
 }
 
 }  // namespace spk::recipe

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/recipe/config.h"
+#include "apps/recipe/evaluator.h"
 #include "engine/dist/communicator.h"
 #include "engine/module.h"
 
@@ -29,7 +30,23 @@ void broadcast_from_root(dist::Communicator& comm, const NamedTensors& state);
 
 // Every parameter's gradient replaced by its mean over the ranks, in one bucketed all-reduce. A parameter
 // with no gradient on some rank counts as zero there (as a sample that does not use it would in one process);
-// one with no gradient on any rank keeps none.
-void average_gradients(dist::Communicator& comm, const NamedTensors& params);
+// one with no gradient on any rank keeps none. `scale` multiplies this rank's gradients first (step_weight).
+void average_gradients(dist::Communicator& comm, const NamedTensors& params, double scale = 1.0);
+
+// This rank's weight in a step whose batch has `groups` groups here: 1 for one process; 1/W for W ranks with
+// equal batches; with skip_bad_files (batches that lost bad files' groups, down to none), groups / (every rank's
+// groups), agreed in one all-reduce, so that the weighted means of losses and gradients are those over the
+// step's groups, as one process with the global batch would take them. -1 when no rank has a group: every
+// rank skips the step.
+double step_weight(dist::Communicator& comm, int64_t groups, bool skip_bad_files);
+
+// Crop embeddings of `paths` as embed_files gives them, (F, n, D), on every rank: rank r embeds the r-th
+// contiguous share of ceil(F/W) files and the shares are all-gathered, so the evaluation takes about 1/W of the
+// time and every rank scores the same embeddings. Rank 0's buffers (BatchNorm's running statistics, per rank
+// without --sync_bn) go to every rank first: the model evaluated and saved is rank 0's. Only rank 0 should pass
+// a progress callback (it sees its own share, then the whole list once gathered).
+Tensor embed_files_sharded(dist::Communicator& comm, SpeakerNet& model, const FrontEnd& frontend,
+                           const std::vector<std::string>& paths, const EmbedSettings& s,
+                           const EvalProgress& progress);
 
 }  // namespace spk::recipe

@@ -177,7 +177,8 @@ TrialEvalResult evaluate_trials_at(SpeakerNet& model, const FrontEnd& frontend, 
   r.labels = trial_labels(trials);
 
   auto t0 = std::chrono::steady_clock::now();
-  r.crops = embed_files(model, frontend, paths, s.embed, progress);
+  r.crops = s.embed_fn ? s.embed_fn(model, frontend, paths, s.embed, progress)
+                       : embed_files(model, frontend, paths, s.embed, progress);
   r.embed_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();

@@ -63,8 +63,14 @@ std::vector<int> trial_labels(const audio::TrialList& trials);
 std::vector<double> score_trials(const Tensor& crops, const std::vector<TrialPair>& pairs, const std::string& scoring,
                                  bool test_normalize);
 
+// How the files of a trial list become crop embeddings: embed_files, or (spk_train --distributed) a share of the
+// files on each rank, gathered (distributed.h).
+using EmbedFn = std::function<Tensor(SpeakerNet&, const FrontEnd&, const std::vector<std::string>&,
+                                     const EmbedSettings&, const EvalProgress&)>;
+
 struct TrialEvalSettings {
   EmbedSettings embed;
+  EmbedFn embed_fn;             // empty: embed_files
   bool test_normalize = true;   // the loss's test_normalize (false for proto); VT scoring only
   std::string scoring = "vt";   // vt | cosine
 };

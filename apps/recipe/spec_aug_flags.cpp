@@ -1,6 +1,7 @@
 // --spec_aug and its settings (see spec_aug_flags.h).
 #include "apps/recipe/spec_aug_flags.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/audio/crop.h"
@@ -64,11 +65,26 @@ std::string spec_aug_str(const SpecAugConfig& s) {
          " bins, prob " + num(s.prob) + (tao ? " per utterance" : " per batch");
 }
 
-Tensor spec_aug_train_features(const Tensor& feats, const SpecAugConfig& s, Rng& rng) {
+Tensor spec_aug_train_features(const Tensor& feats, const SpecAugConfig& s, Rng& rng, const BatchShare& share) {
   if (feats.dim() != 3 || feats.size(1) < 2)
     throw UsageError("--spec_aug: the front end gives " + feats.str() + ", not spectral features (B, F, T) with "
                      "F > 1 (a waveform front end has no frequency axis to mask); leave --spec_aug off");
-  return spec_augment(feats, s, rng);
+  if (share.world <= 1) return spec_augment(feats, s, rng);
+  const int64_t B = feats.size(0), N = share.groups, W = share.world, M = share.crops;
+  SPK_CHECK(N > 0 && M > 0 && B % M == 0 && B / M <= N, "spec_aug_train_features: ", B, " rows for ", N,
+            " groups of ", M, " crops per rank");
+  const SpecAugMasks all = spec_aug_draw(s, M * N * W, feats.size(1), feats.size(2), rng);
+  SpecAugMasks mine = all;
+  mine.B = B;
+  const int64_t stride = 2 * (all.n_time + all.n_freq);
+  mine.intervals.assign(size_t(B * stride), 0);
+  const int64_t n_here = B / M;   // groups in this batch (fewer than N if some were dropped): row m·n_here + j
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t m = i / n_here, j = i % n_here;
+    const int64_t g = m * N * W + share.rank * N + j;   // the row's place in the global batch
+    std::copy_n(all.intervals.begin() + g * stride, stride, mine.intervals.begin() + i * stride);
+  }
+  return spec_aug_apply(feats, mine);
 }
 
 }  // namespace spk::recipe

@@ -29,6 +29,18 @@ std::string spec_aug_str(const SpecAugConfig& s);
 // The train step's masking of the front end's features (B, F, T), from the trainer's Rng (saved in checkpoints,
 // so a resumed run draws the masks the uninterrupted one would have). UsageError naming --spec_aug when the
 // features are not (B, F, T) with F > 1: a waveform front end's (B, 1, L) has no frequency axis to mask.
-Tensor spec_aug_train_features(const Tensor& feats, const SpecAugConfig& s, Rng& rng);
+//
+// --distributed: `share` says which part of the step's global batch these rows are (rank r of W holds groups
+// [r·N, (r+1)·N) of each of the M crops per group; N the per-rank --batch_size). Every rank draws the masks of the
+// whole global batch (W·N·M rows) from the shared stream and applies its rows' own, so the ranks mask differently,
+// the stream advances alike on every rank, and a step masks exactly as one process with --batch_size W·N would
+// (taoruijie's batch-wide widest mask included). A batch that lost groups (--skip_bad_files) takes the masks of its
+// first rows' places: different per rank, but no longer the single process's (whose batch shrank too).
+struct BatchShare {
+  int64_t world = 1, rank = 0;
+  int64_t groups = 0;   // N: groups per rank in a full batch
+  int64_t crops = 1;    // M: crops per group
+};
+Tensor spec_aug_train_features(const Tensor& feats, const SpecAugConfig& s, Rng& rng, const BatchShare& share = {});
 
 }  // namespace spk::recipe

@@ -259,13 +259,21 @@ void Trainer::resume_or_initialise() {
     const Checkpoint ck = read_checkpoint(resume);
     const auto saved_world = ck.state.config.find("world_size");
     const int64_t ck_world = saved_world != ck.state.config.end() ? saved_world->get<int64_t>() : 1;
-    if (ck_world != comm_->world_size())
+    // --reshard: checkpoints are written at epoch ends only, and an epoch's plan is made afresh from the seed, the
+    // epoch and the world size, so the next epoch can be sharded over another number of ranks.
+    if (ck_world != comm_->world_size() && cfg_.reshard)
+      log("--reshard: the checkpoint " + resume + " was written by " + std::to_string(ck_world) +
+          " rank(s); epoch " + std::to_string(ck.state.epoch + 1) + " on is sharded over " +
+          std::to_string(comm_->world_size()));
+    else if (ck_world != comm_->world_size())
       throw UsageError("--distributed: this run has " + std::to_string(comm_->world_size()) +
                        " rank(s) but the checkpoint " + resume + " that it would resume was written by a run of " +
                        std::to_string(ck_world) + " (the batches, the data order and the schedule depend on it); " +
                        "start it with " + std::to_string(ck_world) + " ranks" +
                        (ck_world == 1 ? " (without --distributed)" : "") +
-                       ", use another --save_path, or pass the checkpoint as --initial_model to fine-tune from it");
+                       ", pass --reshard to go on with " + std::to_string(comm_->world_size()) + " from epoch " +
+                       std::to_string(ck.state.epoch + 1) + ", use another --save_path, or pass the checkpoint as "
+                       "--initial_model to fine-tune from it");
     for (const char* key : kFixedOnResume) {
       const auto a = ck.state.config.find(key);
       const auto b = options_.find(key);
@@ -317,12 +325,18 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
   lcfg.max_frames = cfg_.max_frames;
   lcfg.num_workers = int(cfg_.nDataLoaderThread);
   lcfg.skip_bad_files = cfg_.skip_bad_files;
+  lcfg.keep_empty_batches = comm_->world_size() > 1;   // every rank takes every step (step_weight)
   lcfg.augment = augmenter;
   lcfg.chunks = chunks_;
   lcfg.noise = noise_;
   lcfg.views = views_;
   loader_ = std::make_unique<audio::TrainLoader>(train_, lcfg);
-  batches_per_epoch_ = chunks_ ? chunks_->num_batches()
+  const int64_t world = comm_->world_size();
+  if (chunks_ && chunks_->num_batches() < world)   // --distributed: each rank takes every W-th chunk batch
+    throw UsageError("--sampler pyannote: an epoch has " + std::to_string(chunks_->num_batches()) +
+                     " batches, fewer than the " + std::to_string(world) +
+                     " ranks (raise --per_epoch or lower --per_fold)");
+  batches_per_epoch_ = chunks_ ? chunks_->num_batches() / world
                        : views_ ? views_->num_batches()
                                 : audio::plan_epoch(train_.labels, lcfg.sampler, 1).num_batches;
 
@@ -475,8 +489,7 @@ bool Trainer::non_finite_step(int64_t epoch, const audio::Batch& b, const std::s
   return false;
 }
 
-bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_value, double& metric) {
-  set_step_schedule(epoch, b.index);
+LossOutput Trainer::forward_loss(int64_t epoch, const audio::Batch& b) {
   Tensor wav = b.wav.to(device_);
   Tensor labels = b.labels.to(device_);
   Tensor feats;
@@ -484,8 +497,12 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
     NoGradGuard ng;
     feats = frontend_.features(wav);                                  // (M·N, n_mels or n_ceps, T)
     // SpecAugment: the train step only (evaluation embeds unmasked features), drawn from rng_, which the
-    // checkpoints save, so a resumed run masks as the uninterrupted one would have.
-    if (spec_aug_) feats = spec_aug_train_features(feats, *spec_aug_, *rng_);
+    // checkpoints save, so a resumed run masks as the uninterrupted one would have. --distributed: each rank
+    // applies its own rows' masks of the global batch (spec_aug_flags.h).
+    if (spec_aug_) {
+      const int64_t groups = chunks_ ? cfg_.per_fold : cfg_.batch_size;   // per rank, in a full batch
+      feats = spec_aug_train_features(feats, *spec_aug_, *rng_, {comm_->world_size(), comm_->rank(), groups, b.m});
+    }
   }
   Tensor emb = model_->forward(feats);                                // (M·N, D)
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
@@ -497,15 +514,30 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
   }
   if (fault::hit(fault::Point::train_loss))   // SPK_FAULT train.loss:fail
     out.loss = mul_scalar(out.loss, std::numeric_limits<double>::quiet_NaN());
-  double lv = out.loss.item();
+  return out;
+}
+
+bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, double& loss_value, double& metric) {
+  set_step_schedule(epoch, b.index);
+  // --distributed --skip_bad_files: a rank whose share of the step was all bad files (b.n == 0) computes nothing
+  // but still joins the step's all-reduces, with weight 0.
+  LossOutput out;
+  double lv = 0;
+  if (b.n > 0) {
+    out = forward_loss(epoch, b);
+    lv = out.loss.item();
+  }
   if (comm_->world_size() > 1) {   // the mean over the ranks: logged, and every rank decides alike on NaN
-    Tensor lm = Tensor::from_vector(std::vector<double>{lv, out.metric}, {2}, DType::f64);
-    comm_->all_reduce(lm, dist::ReduceOp::mean);
+    const bool weighted = cfg_.skip_bad_files;   // ranks with unequal groups: each weighs by its share
+    Tensor lm = Tensor::from_vector(weighted ? std::vector<double>{lv * weight, out.metric * weight}
+                                             : std::vector<double>{lv, out.metric},
+                                    {2}, DType::f64);
+    comm_->all_reduce(lm, weighted ? dist::ReduceOp::sum : dist::ReduceOp::mean);
     lv = lm.data<double>()[0];
     out.metric = lm.data<double>()[1];
   }
   if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
-  out.loss.backward();
+  if (b.n > 0) out.loss.backward();
   if (fault::hit(fault::Point::train_grad)) {   // SPK_FAULT train.grad:fail: the first gradient becomes NaN
     for (const auto& [name, p] : optim_->params())
       if (p.grad().defined()) {
@@ -513,7 +545,8 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double& loss_valu
         break;
       }
   }
-  average_gradients(*comm_, optim_->params());   // --distributed; no-op for one process
+  // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
+  average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
   if (!gradients_finite()) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
   optim_->step();
   optim_->zero_grad();
@@ -541,7 +574,9 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
   audio::Batch b;
   while (loader_->next(b)) {
     double lv = 0, metric = 0;
-    if (!train_step(epoch, b, lv, metric)) {
+    const double weight = step_weight(*comm_, b.n, cfg_.skip_bad_files);
+    if (weight < 0) continue;   // every rank's share was all bad files: all skip it, as one process's loader would
+    if (!train_step(epoch, b, weight, lv, metric)) {
       ++sum.skipped_steps;
       continue;
     }
@@ -598,19 +633,20 @@ void Trainer::with_resume_note(F&& f, const std::string& oom_hint) const {
 void Trainer::end_epoch(EpochSummary& sum) {
   const int64_t e = sum.epoch;
   const bool test = e % cfg_.test_interval == 0;
-  if (!comm_->is_root()) {   // --distributed: rank 0 evaluates and writes; the others wait until the files exist
-    epoch_ = e;
-    last_checkpoint_ = last_checkpoint_path(cfg_.save_path);
-    last_checkpoint_epoch_ = e;
-    comm_->barrier();
-    return;
-  }
+  // --distributed: every rank embeds its share of the evaluation's files (embed_files_sharded)
   if (test && hooks_.evaluate) {
     with_resume_note([&] { sum.eval = hooks_.evaluate(*model_, *loss_, e); },
                      "evaluation needs less memory with a smaller --eval_frames (now " +
                          std::to_string(cfg_.eval_frames) + "; 0 embeds whole utterances) or --num_eval (now " +
                          std::to_string(cfg_.num_eval) + ")");
     model_->train();
+  }
+  if (!comm_->is_root()) {   // --distributed: rank 0 writes; the others wait until the files exist
+    epoch_ = e;
+    last_checkpoint_ = last_checkpoint_path(cfg_.save_path);
+    last_checkpoint_epoch_ = e;
+    comm_->barrier();
+    return;
   }
   epoch_ = e;
   // The log row before the checkpoints: a kill between the two leaves a row of an epoch that no checkpoint

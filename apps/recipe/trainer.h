@@ -139,7 +139,9 @@ class Trainer {
   double lr_at(int64_t epoch0, int64_t batch) const;   // epoch0: epochs completed before this step
   EpochSummary train_epoch(int64_t epoch);
   // One training step on b; false when --nan_policy skip dropped it. Sets loss and metric when applied.
-  bool train_step(int64_t epoch, const audio::Batch& b, double& loss, double& metric);
+  // weight: this rank's share of the step's groups (distributed.h, step_weight; 1 for one process).
+  bool train_step(int64_t epoch, const audio::Batch& b, double weight, double& loss, double& metric);
+  LossOutput forward_loss(int64_t epoch, const audio::Batch& b);   // features, SpecAugment, model, loss(es)
   void set_step_schedule(int64_t epoch, int64_t batch);   // learning rate and margin ramp of this step
   bool gradients_finite() const;
   // A non-finite loss or gradient (`what`) at batch b: skips (returns false) or throws, per --nan_policy.

@@ -76,7 +76,7 @@ void TrainLoader::start_epoch(int64_t epoch) {
 bool TrainLoader::next(Batch& out) {
   if (!pipe_) return false;
   while (pipe_->next(out)) {
-    if (out.n > 0) return true;   // a batch whose every group was bad is skipped
+    if (out.n > 0 || cfg_.keep_empty_batches) return true;   // else a batch whose every group was bad is skipped
   }
   return false;
 }
@@ -173,12 +173,13 @@ Batch TrainLoader::make_batch(int64_t epoch, int64_t b) {
 }
 
 Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
-  const ChunkBatch& cb = chunk_plan_.batches[size_t(b)];
+  const int64_t g = b * chunk_shards() + (cfg_.sampler.global_batches ? cfg_.sampler.rank : 0);   // in the plan
+  const ChunkBatch& cb = chunk_plan_.batches[size_t(g)];
   const int64_t N = int64_t(cb.items.size()), L = cb.samples;
   auto pick = [&](int64_t n, int64_t m) -> const ChunkPick& { return cb.items[size_t(n)].chunks[size_t(m)]; };
   return assemble_batch(
       epoch, b, N, cfg_.chunks->config().per_label, L, cfg_.chunks->config().seed,
-      [&](int64_t n) { return uint64_t(b * N + n); }, [&](int64_t n) { return cb.items[size_t(n)].label; },
+      [&](int64_t n) { return uint64_t(g * N + n); }, [&](int64_t n) { return cb.items[size_t(n)].label; },
       [&](int64_t n, int64_t m) { return pick(n, m).utterance; }, [&](int64_t n, int64_t m, float* row, Rng&) {
         const ChunkPick& p = pick(n, m);
         const std::string& path = list_.paths[size_t(p.utterance)];

@@ -10,8 +10,8 @@
 // Rng(seed).fork(e).fork(g).fork(m) — content depends on (seed, epoch, list), never on the worker count.
 // Errors: a failing file aborts the epoch; next() re-throws the error (it names the file) in batch order.
 // With skip_bad_files, a group with a bad file is dropped from its batch (the batch has N - 1 groups),
-// and bad_files() counts it; a batch left with no group is skipped. (A bad augmentation file counts against
-// the utterance being augmented; the recorded error names the noise/RIR file.)
+// and bad_files() counts it; a batch left with no group is skipped (unless keep_empty_batches). (A bad
+// augmentation file counts against the utterance being augmented; the recorded error names the noise/RIR file.)
 // Memory: batch buffers are pooled; a buffer is reused once every Tensor handle to it (the Batch, views,
 // copies of the handle) is gone, so keep the Batch (or a clone) as long as its data is needed.
 #pragma once
@@ -43,6 +43,9 @@ struct LoaderConfig {
   int num_workers = 5;               // --nDataLoaderThread (0: decode on the consumer's thread)
   int64_t prefetch_batches = 0;      // bounded queue depth; 0 -> 2 · max(num_workers, 1)
   bool skip_bad_files = false;
+  // A batch left with no group is handed out (n = 0) rather than skipped: the ranks of a --distributed run must
+  // all take every step, so one whose share was all bad still joins the step's collectives.
+  bool keep_empty_batches = false;
   std::shared_ptr<const Augmenter> augment;   // null: --augment off
   // --sampler pyannote: batches of chunk_sampler.h (per_fold groups of per_label chunks, one length per batch)
   // instead of `sampler` and max_frames. The layout is the same, with N = per_fold, M = per_label and L the
@@ -78,8 +81,14 @@ class TrainLoader {
 
   const EpochPlan& plan() const { return plan_; }
   int64_t num_batches() const {
-    return cfg_.chunks ? int64_t(chunk_plan_.batches.size()) : cfg_.views ? view_plan_.num_batches : plan_.num_batches;
+    return cfg_.chunks ? int64_t(chunk_plan_.batches.size()) / chunk_shards()
+           : cfg_.views ? view_plan_.num_batches
+                        : plan_.num_batches;
   }
+  // --sampler pyannote with sampler.global_batches (--distributed): rank r of W takes the planned chunk batches
+  // r, r + W, r + 2W, ... (batches of one chunk length cannot be cut into shares of another length); the last
+  // (count mod W) batches of an epoch are left out, so every rank takes the same number of steps.
+  int64_t chunk_shards() const { return cfg_.sampler.global_batches ? cfg_.sampler.world_size : 1; }
   const ChunkEpochPlan& chunk_plan() const { return chunk_plan_; }   // --sampler pyannote
   const ViewEpochPlan& view_plan() const { return view_plan_; }      // --ssl
   const TrainList& list() const { return list_; }
