@@ -17,9 +17,12 @@ bool mpi_broadcast_bytes(void* data, int64_t nbytes, int root);   // false where
 
 // "spk: rank r of W: waited T s in <what> (collective #seq) ...; ending every rank" (communicator.cpp): the line
 // every backend prints when a collective's wait passes the timeout.
-std::string collective_timeout_message(int rank, int world, const char* what, uint64_t seq, double waited_s);
+// `silent`, where known: which ranks did not answer when asked (the hung ones).
+std::string collective_timeout_message(int rank, int world, const char* what, uint64_t seq, double waited_s,
+                                       const std::string& silent = "");
 
 // A collective's wait past the timeout (MPI): prints collective_timeout_message and ends the job.
-[[noreturn]] void collective_timed_out(int rank, int world, const char* what, uint64_t seq, double waited_s);
+[[noreturn]] void collective_timed_out(int rank, int world, const char* what, uint64_t seq, double waited_s,
+                                       const std::string& silent);
 
 }  // namespace spk::dist::detail

@@ -198,13 +198,14 @@ bool detail::mpi_broadcast_bytes(void*, int64_t, int) { return false; }
 #endif
 
 namespace detail {
-std::string collective_timeout_message(int rank, int world, const char* what, uint64_t seq, double waited_s) {
+std::string collective_timeout_message(int rank, int world, const char* what, uint64_t seq, double waited_s,
+                                       const std::string& silent) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "spk: rank %d of %d: waited %.0f s in %s (collective #%llu) for the other ranks, more than the "
-                "timeout (--dist_timeout): a rank died or hangs; ending every rank",
+                "timeout (--dist_timeout): a rank died or hangs",
                 rank, world, waited_s, what, static_cast<unsigned long long>(seq));
-  return buf;
+  return std::string(buf) + (silent.empty() ? "" : " (" + silent + ")") + "; ending every rank";
 }
 }  // namespace detail
 

@@ -1,10 +1,14 @@
 // The MPI backend of communicator.h: CPU tensors over MPI_COMM_WORLD. Every collective is the non-blocking
-// MPI call polled to completion, so a wait can end at CommOptions::timeout_s (a blocking MPI call cannot).
+// MPI call polled to completion, so a wait can end at CommOptions::timeout_s (a blocking MPI call cannot), and
+// the rank that timed out asks the others where they are, to name the hung one (silent_ranks).
 #include <mpi.h>
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/dist/backends.h"
 #include "engine/fault.h"
@@ -131,14 +135,65 @@ class MpiCommunicator final : public Communicator {
       if (done) return;
       if (polls > 64) std::this_thread::sleep_for(std::chrono::microseconds(polls > 1000 ? 1000 : 50));
       if (opts_.timeout_s > 0 && (polls & 63) == 0) {
+        answer_probes();
         const double waited = std::chrono::duration<double>(clock::now() - t0).count();
-        if (waited > opts_.timeout_s) collective_timed_out(rank_, world_, what, seq_, waited);
+        if (waited > opts_.timeout_s) collective_timed_out(rank_, world_, what, seq_, waited, silent_ranks());
       }
     }
   }
 
+  // Naming the hung rank: a rank past the timeout asks every other rank, by point-to-point messages on tags
+  // of their own, which collective it is in. A rank waiting in a collective answers while it polls (above); a
+  // rank hung outside MPI (a stuck read, a deadlock, SPK_FAULT dist.collective:fail) cannot, and is named.
+  static constexpr int kProbeTag = 0x5b01, kReplyTag = 0x5b02;
+  void answer_probes() {
+    int flag = 0;
+    MPI_Status st;
+    while (MPI_Iprobe(MPI_ANY_SOURCE, kProbeTag, MPI_COMM_WORLD, &flag, &st) == MPI_SUCCESS && flag) {
+      uint64_t asked = 0;
+      MPI_Recv(&asked, 1, MPI_UINT64_T, st.MPI_SOURCE, kProbeTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      replies_.push_back(seq_);   // the buffer must outlive the send, which nobody waits for
+      MPI_Request r;
+      MPI_Isend(&replies_.back(), 1, MPI_UINT64_T, st.MPI_SOURCE, kReplyTag, MPI_COMM_WORLD, &r);
+      MPI_Request_free(&r);
+    }
+  }
+  // "rank(s) 1, 3 did not answer within 2 s (hung outside any collective)", or "" when every rank answered.
+  std::string silent_ranks() {
+    std::vector<uint64_t> out(size_t(world_), seq_), in(size_t(world_), 0);
+    std::vector<MPI_Request> recv(size_t(world_), MPI_REQUEST_NULL);
+    for (int r = 0; r < world_; ++r) {
+      if (r == rank_) continue;
+      MPI_Request s;
+      MPI_Isend(&out[size_t(r)], 1, MPI_UINT64_T, r, kProbeTag, MPI_COMM_WORLD, &s);
+      MPI_Request_free(&s);
+      MPI_Irecv(&in[size_t(r)], 1, MPI_UINT64_T, r, kReplyTag, MPI_COMM_WORLD, &recv[size_t(r)]);
+    }
+    const double grace_s = 2;   // the others poll every ~64 ms at most; a healthy rank answers well within it
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<int> done(size_t(world_), 0);
+    done[size_t(rank_)] = 1;
+    for (bool all = false; !all;) {
+      answer_probes();   // ranks that timed out at the same moment ask this one too
+      all = true;
+      for (int r = 0; r < world_; ++r)
+        if (!done[size_t(r)]) {
+          MPI_Test(&recv[size_t(r)], &done[size_t(r)], MPI_STATUS_IGNORE);
+          all = all && done[size_t(r)];
+        }
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > grace_s) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::string silent;
+    for (int r = 0; r < world_; ++r)
+      if (!done[size_t(r)]) silent += (silent.empty() ? "" : ", ") + std::to_string(r);
+    if (silent.empty()) return "";
+    return "rank(s) " + silent + " did not answer within 2 s: hung outside any collective";
+  }
+
   int rank_ = 0, world_ = 1, local_rank_ = 0;
   uint64_t seq_ = 0;   // collectives entered so far: the same number on every rank when all is well
+  std::deque<uint64_t> replies_;   // answer_probes' send buffers (a deque: pushes never move the others)
 };
 
 }  // namespace
@@ -153,8 +208,9 @@ bool mpi_broadcast_bytes(void* data, int64_t nbytes, int root) {
   return true;
 }
 
-void collective_timed_out(int rank, int world, const char* what, uint64_t seq, double waited_s) {
-  std::fprintf(stderr, "%s\n", collective_timeout_message(rank, world, what, seq, waited_s).c_str());
+void collective_timed_out(int rank, int world, const char* what, uint64_t seq, double waited_s,
+                          const std::string& silent) {
+  std::fprintf(stderr, "%s\n", collective_timeout_message(rank, world, what, seq, waited_s, silent).c_str());
   std::fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, 3);
   std::_Exit(3);

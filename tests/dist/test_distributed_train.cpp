@@ -167,7 +167,7 @@ TEST_CASE("--distributed: a rank killed mid-epoch ends the run; it resumes to th
   CHECK(worst_difference(two_ranks_2_epochs(), fx().file("kill_resume")) == 0.0);   // uninterrupted: bit-identical
 }
 
-TEST_CASE("--distributed: a hung rank ends every rank at --dist_timeout, naming the collective") {
+TEST_CASE("--distributed: a hung rank ends every rank at --dist_timeout, naming the collective and the hung rank") {
   const auto t0 = std::chrono::steady_clock::now();
   // Rank 1 stops joining collectives at its 10th (in the second training step).
   const test::AppRun h = two(args(2, 1, "hang") + " --dist_timeout 1", "SPK_FAULT=dist.collective:fail@10");
@@ -177,7 +177,8 @@ TEST_CASE("--distributed: a hung rank ends every rank at --dist_timeout, naming 
   CHECK(s < 30);
   CHECK(h.output.find("rank 1: SPK_FAULT: hanging before") != std::string::npos);
   CHECK(h.output.find("spk: rank 0 of 2: waited 1 s in") != std::string::npos);
-  CHECK(h.output.find("a rank died or hangs; ending every rank") != std::string::npos);
+  CHECK(h.output.find("a rank died or hangs (rank(s) 1 did not answer within 2 s: hung outside any collective); "
+                      "ending every rank") != std::string::npos);
 }
 
 TEST_CASE("--distributed without MPI in the build: a clear error before any work") {
