@@ -16,6 +16,8 @@
 
 #include "apps/recipe/checkpoint.h"
 #include "dist/dist_runs.h"
+#include "engine/cuda.h"
+#include "engine/dist/communicator.h"
 
 using namespace spk;
 using namespace spk::recipe;
@@ -213,4 +215,32 @@ TEST_CASE("--spec_aug on 2 ranks x batch 2 masks as 1 process x batch 4: each ra
                                                                   << "; largest difference 1 vs 2 ranks " << worst);
   CHECK(largest_gradient > 1e-2);
   CHECK(worst < 1e-5);
+}
+
+// NCCL (--device cuda): written for a machine with 2 GPUs and a CUDA build that found NCCL; skipped visibly
+// elsewhere (this development machine has no GPU: never run).
+static bool skip_without_two_gpus() {
+  if (dist::built_with_nccl() && cuda::device_count() >= 2) return false;
+  MESSAGE("SKIPPED: needs a CUDA build with NCCL and 2 GPUs");
+  return true;
+}
+
+TEST_CASE("--distributed --device cuda (NCCL): one step of 2 GPU ranks x 2 is 1 CPU process x 4") {
+  if (skip_without_two_gpus()) return;
+  const auto [worst, largest_gradient] = one_step("nccl_step", "--model SincTDNN", "--device cuda");
+  MESSAGE("NCCL one step: largest gradient " << largest_gradient << "; largest difference to the CPU " << worst);
+  CHECK(worst < 1e-4);   // GPU kernels round otherwise than the CPU's
+}
+
+TEST_CASE("--distributed --device cuda (NCCL): a hung rank ends every rank at --dist_timeout (the watchdog)") {
+  if (skip_without_two_gpus()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  const test::AppRun h =
+      two(args(2, 1, "nccl_hang") + " --device cuda --dist_timeout 2", "SPK_FAULT=dist.collective:fail@10");
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(h.output);
+  CHECK(h.status != 0);
+  CHECK(s < 60);
+  CHECK(h.output.find("rank 1: SPK_FAULT: hanging before") != std::string::npos);
+  CHECK(h.output.find("spk: rank 0 of 2: waited 2 s in") != std::string::npos);
 }
