@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/device.h"
+
 namespace spk::cuda {
 
 bool built_with_cuda();     // compiled with nvcc and the CUDA toolkit
@@ -14,6 +16,11 @@ bool available();           // built with CUDA and at least one usable GPU prese
 int device_count();         // 0 when none (or CPU-only build)
 void set_device(int index);
 int current_device();
+// Makes the device an app was told to use (--device) current for the calling thread: cuda:N calls
+// set_device(N), cpu does nothing. Streams, cuBLAS handles, the conv state and the allocator's launches all
+// follow the current device, which is 0 until someone sets it: without this, --device cuda:1 allocated its
+// tensors on GPU 1 and launched its kernels on GPU 0's stream. Call it on every thread that issues GPU work.
+void use_device(const Device& d);
 const char* device_name(int index);   // e.g. "NVIDIA H100 80GB HBM3"
 
 // The stream every op of this thread launches on (cudaStream_t as void*); default: a non-blocking stream
@@ -21,14 +28,17 @@ const char* device_name(int index);   // e.g. "NVIDIA H100 80GB HBM3"
 void* current_stream();
 void synchronize();         // wait for the current stream
 
-// Caching allocator: blocks are rounded up and kept on free lists per (device, size class), so no
-// cudaMalloc happens inside a steady-state training step. Frees are stream-ordered on current_stream().
+// Caching allocator: per device a BlockPool (engine/block_pool.h) over cudaMalloc: requests rounded to 512 B,
+// served best-fit from cached blocks (split when the rest is worth keeping, merged again on free), so no
+// cudaMalloc happens inside a steady-state training step and many distinct sizes reuse the same segments.
+// On out-of-memory the free segments are returned and cudaMalloc is tried again before OutOfMemoryError.
+// Frees are stream-ordered on current_stream().
 void* alloc(size_t nbytes, int device);
 void free(void* ptr, int device);
 void empty_cache();         // return cached blocks to the driver
 struct AllocatorStats {
   size_t bytes_in_use = 0, bytes_cached = 0, peak_bytes_in_use = 0;
-  uint64_t device_mallocs = 0;   // calls to cudaMalloc so far: flat across steady-state steps
+  uint64_t device_mallocs = 0;   // segments obtained by cudaMalloc so far: flat across steady-state steps
 };
 AllocatorStats allocator_stats(int device);
 

@@ -21,11 +21,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/block_pool.h"
 #include "engine/check.h"
 #include "engine/cuda.h"
 #include "engine/cuda_check.h"
 #include "engine/fault.h"
 #include "engine/out_of_memory.h"
+#include "engine/sync_counter.h"
 
 namespace spk::cuda {
 
@@ -102,26 +104,42 @@ std::string bytes_str(size_t n) { return format_bytes(n); }
 
 // ---------------------------------------------------------------------------------------------- allocator
 
-// Size classes: multiples of 512 B up to 1 MiB (activations of small layers, per-channel statistics);
-// above that, 8 classes per power of two, so a block wastes at most 1/8 of itself. A request is served
-// only from its own class: a training step repeats the same sizes every iteration, so after the first
-// step every request finds a cached block and no cudaMalloc (which synchronises the device) happens.
-constexpr size_t kMinBlock = 512;
-constexpr size_t kSmallLimit = size_t(1) << 20;
+// The caching allocator: one BlockPool (engine/block_pool.h: rounding, best-fit reuse, splitting, merging, the
+// free-cache retry) per device over cudaMalloc/cudaFree. After the first training step every request finds a
+// cached block, so no cudaMalloc (which synchronises the device) happens inside a steady-state step; requests
+// of many sizes (whole-utterance evaluation) are cut from and merged back into the same segments.
 constexpr size_t kMaxRequest = size_t(1) << 60;
 
-size_t round_up(size_t n, size_t step) { return (n + step - 1) / step * step; }
+struct DeviceBackend {
+  int index = 0;
+  cudaError_t last = cudaSuccess;   // the error of the last refused cudaMalloc (for the message)
 
-size_t size_class(size_t n) {
-  if (n <= kSmallLimit) return n <= kMinBlock ? kMinBlock : round_up(n, kMinBlock);
-  const size_t octave = std::bit_floor(n);   // n in [octave, 2·octave)
-  return round_up(n, octave / 8);
-}
+  static void* do_malloc(void* ctx, size_t n) {
+    auto* d = static_cast<DeviceBackend*>(ctx);
+    DeviceGuard guard(d->index);
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, n);
+    if (e == cudaSuccess) return p;
+    (void)cudaGetLastError();
+    d->last = e;
+    if (e == cudaErrorMemoryAllocation) return nullptr;   // the pool releases free segments and retries
+    SPK_FAIL("cuda::alloc: cudaMalloc of ", n, " bytes failed on cuda:", d->index, ": ", cudaGetErrorName(e),
+             " (", cudaGetErrorString(e), ")");
+  }
+  static void do_free(void* ctx, void* p) {
+    DeviceGuard guard(static_cast<DeviceBackend*>(ctx)->index);
+    SPK_CUDA_CHECK(cudaFree(p));
+  }
+  // A cached block may still be read by a kernel queued before its free(): wait for the device first.
+  static void before_release(void* ctx) {
+    DeviceGuard guard(static_cast<DeviceBackend*>(ctx)->index);
+    SPK_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+};
 
 struct Heap {
-  std::unordered_map<size_t, std::vector<void*>> cached;   // size class -> free blocks
-  std::unordered_map<void*, size_t> live;                  // block -> its size class
-  AllocatorStats stats;
+  DeviceBackend backend;
+  std::unique_ptr<BlockPool> pool;   // created on the device's first alloc
 };
 
 struct Allocator {
@@ -133,46 +151,37 @@ Allocator& allocator() {
   return *a;
 }
 
-// Returns device `index`'s cached blocks to the driver. Caller holds the allocator lock. The device is
-// synchronised first: a cached block may still be read by a kernel queued before its free().
-void release_cached(int index, Heap& h) {
-  if (h.stats.bytes_cached == 0) return;
-  DeviceGuard guard(index);
-  SPK_CUDA_CHECK(cudaDeviceSynchronize());
-  for (auto& [cls, blocks] : h.cached) {
-    for (void* p : blocks) SPK_CUDA_CHECK(cudaFree(p));
-    h.stats.bytes_cached -= cls * blocks.size();
-    blocks.clear();
+BlockPool& pool_of(int index, Heap& h) {
+  if (!h.pool) {
+    h.backend.index = index;
+    h.pool = std::make_unique<BlockPool>(
+        BlockPoolBackend{&DeviceBackend::do_malloc, &DeviceBackend::do_free, &DeviceBackend::before_release, &h.backend});
   }
-  h.cached.clear();
+  return *h.pool;
 }
 
-// cudaMalloc of one block; on out-of-memory, empties this device's cache and tries once more.
-void* device_malloc(int index, Heap& h, size_t requested, size_t cls) {
-  DeviceGuard guard(index);
-  void* p = nullptr;
-  cudaError_t e = cudaMalloc(&p, cls);
-  if (e == cudaErrorMemoryAllocation) {
-    (void)cudaGetLastError();
-    release_cached(index, h);
-    e = cudaMalloc(&p, cls);
-  }
-  if (e == cudaSuccess) {
-    ++h.stats.device_mallocs;
-    return p;
-  }
-  (void)cudaGetLastError();
+AllocatorStats stats_of(const BlockPool& p) {
+  AllocatorStats s;
+  s.bytes_in_use = p.stats().bytes_in_use;
+  s.bytes_cached = p.stats().bytes_cached();
+  s.peak_bytes_in_use = p.stats().peak_bytes_in_use;
+  s.device_mallocs = p.stats().backend_mallocs;
+  return s;
+}
+
+[[noreturn]] void throw_device_oom(int index, Heap& h, size_t requested) {
   size_t free_b = 0, total_b = 0;
-  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) (void)cudaGetLastError();
+  {
+    DeviceGuard guard(index);
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) (void)cudaGetLastError();
+  }
+  const AllocatorStats s = stats_of(*h.pool);
+  const size_t seg = BlockPool::segment_size(BlockPool::round_request(requested));
   const std::string allocator_figures =
-      "block " + bytes_str(cls) + ", after emptying the cache; allocator: in use " + bytes_str(h.stats.bytes_in_use) +
-      ", cached " + bytes_str(h.stats.bytes_cached) + ", peak " + bytes_str(h.stats.peak_bytes_in_use) +
-      ", device mallocs " + std::to_string(h.stats.device_mallocs);
-  if (e == cudaErrorMemoryAllocation)
-    throw OutOfMemoryError("cuda:" + std::to_string(index), requested, free_b, total_b, allocator_figures);
-  SPK_FAIL("cuda::alloc: cudaMalloc failed on cuda:", index, " allocating ", requested, " bytes (",
-           bytes_str(requested), ", ", allocator_figures, "): ", cudaGetErrorName(e), " (", cudaGetErrorString(e),
-           "); device: free ", bytes_str(free_b), " of ", bytes_str(total_b));
+      "segment " + bytes_str(seg) + ", after returning the cache's free segments; allocator: in use " +
+      bytes_str(s.bytes_in_use) + ", cached " + bytes_str(s.bytes_cached) + ", peak " + bytes_str(s.peak_bytes_in_use) +
+      ", device mallocs " + std::to_string(s.device_mallocs);
+  throw OutOfMemoryError("cuda:" + std::to_string(index), requested, free_b, total_b, allocator_figures);
 }
 
 }  // namespace
@@ -186,6 +195,10 @@ int device_count() { return probed_device_count(); }
 void set_device(int index) {
   check_device_index(index, "cuda::set_device");
   SPK_CUDA_CHECK(cudaSetDevice(index));
+}
+
+void use_device(const Device& d) {
+  if (d.is_cuda()) set_device(d.index);
 }
 
 int current_device() {
@@ -226,22 +239,11 @@ void* alloc(size_t nbytes, int device) {
     throw OutOfMemoryError("cuda:" + std::to_string(device), nbytes, free_b, total_b, "injected by SPK_FAULT");
   }
   // Zero-byte tensors still get a real (minimum) block: a unique, valid pointer keeps every caller simple.
-  const size_t cls = size_class(nbytes);
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
   Heap& h = a.heaps[size_t(device)];
-  void* p = nullptr;
-  auto it = h.cached.find(cls);
-  if (it != h.cached.end() && !it->second.empty()) {
-    p = it->second.back();
-    it->second.pop_back();
-    h.stats.bytes_cached -= cls;
-  } else {
-    p = device_malloc(device, h, nbytes, cls);
-  }
-  h.live.emplace(p, cls);
-  h.stats.bytes_in_use += cls;
-  if (h.stats.bytes_in_use > h.stats.peak_bytes_in_use) h.stats.peak_bytes_in_use = h.stats.bytes_in_use;
+  void* p = pool_of(device, h).allocate(nbytes);
+  if (!p) throw_device_oom(device, h, nbytes);
   return p;
 }
 
@@ -253,21 +255,17 @@ void free(void* ptr, int device) {
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
   Heap& h = a.heaps[size_t(device)];
-  auto it = h.live.find(ptr);
-  SPK_CHECK(it != h.live.end(), "cuda::free: pointer ", ptr, " on cuda:", device,
-            " was not allocated by cuda::alloc on that device (or was freed twice)");
-  const size_t cls = it->second;
-  h.live.erase(it);
-  h.cached[cls].push_back(ptr);
-  h.stats.bytes_in_use -= cls;
-  h.stats.bytes_cached += cls;
+  SPK_CHECK(h.pool != nullptr, "cuda::free: pointer ", ptr, " on cuda:", device,
+            " was not allocated by cuda::alloc on that device");
+  h.pool->deallocate(ptr);   // throws, naming the pointer, if it is not a live block of this device
 }
 
 void empty_cache() {
   if (!available()) return;
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
-  for (int d = 0; d < device_count(); ++d) release_cached(d, a.heaps[size_t(d)]);
+  for (int d = 0; d < device_count(); ++d)
+    if (a.heaps[size_t(d)].pool) a.heaps[size_t(d)].pool->release_free_segments();
 }
 
 AllocatorStats allocator_stats(int device) {
@@ -275,7 +273,8 @@ AllocatorStats allocator_stats(int device) {
   check_device_index(device, "cuda::allocator_stats");
   Allocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mu);
-  return a.heaps[size_t(device)].stats;
+  const Heap& h = a.heaps[size_t(device)];
+  return h.pool ? stats_of(*h.pool) : AllocatorStats{};
 }
 
 // ---------------------------------------------------------------------------------------------- copies
@@ -289,6 +288,7 @@ void copy_h2d(void* dst, const void* src, size_t nbytes) {
 
 void copy_d2h(void* dst, const void* src, size_t nbytes) {
   if (nbytes == 0) return;
+  sync_counter::note_device_read();
   cudaStream_t s = cudaStream_t(current_stream());
   SPK_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, s));
   SPK_CUDA_CHECK(cudaStreamSynchronize(s));

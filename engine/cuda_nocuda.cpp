@@ -11,6 +11,9 @@ bool available() { return false; }
 int device_count() { return 0; }
 void set_device(int) { SPK_NO_CUDA(); }
 int current_device() { SPK_NO_CUDA(); }
+void use_device(const Device& d) {
+  if (d.is_cuda()) SPK_NO_CUDA();
+}
 const char* device_name(int) { SPK_NO_CUDA(); }
 void* current_stream() { SPK_NO_CUDA(); }
 void synchronize() {}

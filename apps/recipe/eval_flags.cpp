@@ -157,6 +157,7 @@ EvalFlags check_eval_flags(const OptionParser& p) {
   f.recipe = recipe_config(p);
   check_recipe_flags(f.recipe);
   f.device = check_device(f.recipe.device);
+  cuda::use_device(f.device);   // streams and handles follow the current device (engine/cuda.h)
   f.model_path = p.str("initial_model");
   require_file(f.model_path, "--initial_model");
   for (const char* o : {"json", "score_file", "det_plot"}) prepare_output(p.str(o), std::string("--") + o);

@@ -24,6 +24,7 @@
 #include "engine/audio/loader.h"
 #include "engine/audio/view_sampler.h"
 #include "engine/autograd.h"
+#include "engine/cuda.h"
 #include "engine/fault.h"
 #include "engine/layers.h"
 #include "engine/ops.h"
@@ -111,6 +112,7 @@ void Trainer::check_config() {
     options_["nPerSpeaker"] = kSslViews;
   }
   device_ = Device::parse(cfg_.device);
+  cuda::use_device(device_);   // streams and handles follow the current device (engine/cuda.h)
   fault::check_env();   // a malformed SPK_FAULT is reported before any work
   frontend_ = frontend_config(cfg_);
   spec_aug_ = spec_aug_config(cfg_, frontend_);
