@@ -84,6 +84,8 @@ struct ConvCudaOptions {
   ConvCudaAlgo algo = ConvCudaAlgo::automatic;   // spk backend only
   bool cudnn_find = false;   // cudnn backend: time every algorithm once per shape (cudnnFind*Ex) instead of
                              // taking cuDNN's heuristic first choice
+  bool deterministic = true;   // cudnn backend: deterministic algorithms only (conv_cudnn_pick.h); the spk
+                               // backend is deterministic always
 };
 const char* conv_backend_name(ConvCudaBackend b);
 ConvCudaBackend parse_conv_backend(const char* name);   // throws on unknown names and unbuilt backends

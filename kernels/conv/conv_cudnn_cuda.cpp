@@ -3,14 +3,17 @@
 //
 // Math: CUDNN_DEFAULT_MATH, which lets cuDNN use TF32 tensor cores on sm_80+ (as PyTorch does by default),
 // so both backends carry the same rounding; NVIDIA_TF32_OVERRIDE=0 forces fp32 in both cuDNN and cuBLAS.
-// Algorithms: cuDNN's heuristic first choice (cudnnGet*_v7) that fits kMaxWorkspace, or with
+// Algorithms: cuDNN's heuristic first choice (cudnnGet*_v7) that fits kMaxWorkspace and, unless
+// ctx.options.deterministic is off, is deterministic (conv_cudnn_pick.h), or with
 // ctx.options.cudnn_find the fastest measured one (cudnnFind*Ex, which runs every algorithm once on the real
-// buffers). Either way the choice is cached per (geometry, pass, mode) in the device's ConvCudnnState, which
-// also holds the device's handle (bound to the caller's stream on every call); the engine creates one state
-// per device and passes it in the context, with the workspace (ctx.workspace, the engine's allocator).
+// buffers). Either way the choice is cached per (geometry, pass, mode, determinism) in the device's
+// ConvCudnnState, which also holds the device's handle (bound to the caller's stream on every call) and the
+// descriptors of each geometry; the engine creates one state per device and passes it in the context, with
+// the workspace (ctx.workspace, the engine's allocator).
 //
 // Built only when CMake found cuDNN (SPK_HAVE_CUDNN); otherwise the entry points throw "built without cuDNN".
 #include "kernels/conv/conv_cuda_internal.h"
+#include "kernels/conv/conv_cudnn_pick.h"
 #include "kernels/common/check.h"
 
 #ifndef SPK_HAVE_CUDNN
@@ -23,6 +26,7 @@
 #include <array>
 #include <climits>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "kernels/common/cuda_check.h"
@@ -56,38 +60,6 @@ struct Algo {
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
 };
 using Key = std::array<int64_t, 17>;
-
-}  // namespace
-}  // namespace conv_cuda
-
-// One device's handle and algorithm choices (conv.h). The mutex guards the cache only: the engine issues GPU
-// work from one host thread at a time, but a lookup costs nothing next to a conv.
-struct ConvCudnnState {
-  cudnnHandle_t handle = nullptr;
-  std::mutex mu;
-  std::map<conv_cuda::Key, conv_cuda::Algo> algos;
-};
-
-ConvCudnnState* conv_cudnn_state_create() {
-  auto* st = new ConvCudnnState();
-  const cudnnStatus_t e = cudnnCreate(&st->handle);
-  if (e != CUDNN_STATUS_SUCCESS) {
-    delete st;
-    SPK_FAIL("cuDNN error: cudnnCreate: ", cudnnGetErrorString(e));
-  }
-  return st;
-}
-
-namespace conv_cuda {
-
-namespace {
-
-// The state's handle, bound to the caller's stream.
-cudnnHandle_t handle(const ConvCudaContext& ctx, void* stream) {
-  SPK_CHECK(ctx.cudnn != nullptr, "conv cudnn: the context carries no cuDNN state (engine/conv_context.h makes one)");
-  SPK_CUDNN_CHECK(cudnnSetStream(ctx.cudnn->handle, cudaStream_t(stream)));
-  return ctx.cudnn->handle;
-}
 
 int to_int(int64_t v, const ConvGeom& g) {
   SPK_CHECK(v >= 0 && v <= INT_MAX, "conv cudnn: size ", v, " does not fit cuDNN's int descriptors (N ", g.N,
@@ -143,26 +115,76 @@ struct Descs {
   }
 };
 
-Key key_of(const ConvGeom& g, Which which, bool find) {
+}  // namespace
+}  // namespace conv_cuda
+
+// One device's handle and algorithm choices (conv.h). The mutex guards the cache only: the engine issues GPU
+// work from one host thread at a time, but a lookup costs nothing next to a conv.
+// Descriptors are cached per geometry too: creating and destroying five of them on every call cost more host
+// time than a small conv's kernels.
+struct ConvCudnnState {
+  cudnnHandle_t handle = nullptr;
+  std::mutex mu;
+  std::map<conv_cuda::Key, conv_cuda::Algo> algos;
+  std::map<conv_cuda::Key, std::unique_ptr<conv_cuda::Descs>> descs;
+};
+
+ConvCudnnState* conv_cudnn_state_create() {
+  auto* st = new ConvCudnnState();
+  const cudnnStatus_t e = cudnnCreate(&st->handle);
+  if (e != CUDNN_STATUS_SUCCESS) {
+    delete st;
+    SPK_FAIL("cuDNN error: cudnnCreate: ", cudnnGetErrorString(e));
+  }
+  return st;
+}
+
+namespace conv_cuda {
+
+namespace {
+
+// The state's handle, bound to the caller's stream.
+cudnnHandle_t handle(const ConvCudaContext& ctx, void* stream) {
+  SPK_CHECK(ctx.cudnn != nullptr, "conv cudnn: the context carries no cuDNN state (engine/conv_context.h makes one)");
+  SPK_CUDNN_CHECK(cudnnSetStream(ctx.cudnn->handle, cudaStream_t(stream)));
+  return ctx.cudnn->handle;
+}
+
+Key key_of(const ConvGeom& g, Which which, bool find, bool deterministic) {
   return {int64_t(which), int64_t(find), g.N, g.C_in, g.H, g.W, g.C_out, g.KH, g.KW,
-          g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dil_h, g.dil_w, g.groups, 0};
+          g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dil_h, g.dil_w, g.groups, int64_t(deterministic)};
+}
+
+// The cached descriptors of a geometry (made on first use, kept with the state for the life of the process).
+Descs& descs_for(const ConvGeom& g, const ConvCudaContext& ctx) {
+  const Key k = key_of(g, Which::forward, false, false);
+  ConvCudnnState& st = *ctx.cudnn;
+  std::lock_guard<std::mutex> lock(st.mu);
+  auto& d = st.descs[k];
+  if (!d) d = std::make_unique<Descs>(g);
+  return *d;
 }
 
 // The first usable entry of a cuDNN perf list (sorted best first), or an error naming the pass.
 template <class Perf>
-Algo first_usable(const Perf* perf, int n, size_t max_bytes, const char* what, const ConvGeom& g) {
-  for (int i = 0; i < n; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= max_bytes)
-      return Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType};
-  SPK_FAIL("conv cudnn: no usable ", what, " algorithm for N ", g.N, ", C_in ", g.C_in, ", H ", g.H, ", W ", g.W,
-           ", C_out ", g.C_out, ", K ", g.KH, "x", g.KW, " (", n, " candidates)");
+Algo first_usable(const Perf* perf, int n, size_t max_bytes, bool deterministic, const char* what, const ConvGeom& g) {
+  std::array<CudnnCandidate, 16> c{};
+  const int m = n < int(c.size()) ? n : int(c.size());
+  for (int i = 0; i < m; ++i)
+    c[size_t(i)] = {int(perf[i].algo), perf[i].status == CUDNN_STATUS_SUCCESS, perf[i].memory,
+                    perf[i].determinism == CUDNN_DETERMINISTIC};
+  const int i = pick_cudnn_candidate(c.data(), m, max_bytes, deterministic);
+  if (i >= 0) return Algo{int(perf[i].algo), perf[i].memory, perf[i].mathType};
+  SPK_FAIL("conv cudnn: no usable ", deterministic ? "deterministic " : "", what, " algorithm for N ", g.N, ", C_in ",
+           g.C_in, ", H ", g.H, ", W ", g.W, ", C_out ", g.C_out, ", K ", g.KH, "x", g.KW, " (", n, " candidates",
+           deterministic ? "; ConvCudaOptions::deterministic = false allows the others" : "", ")");
 }
 
 // Looks up (or chooses and caches) the algorithm of one pass; `choose` returns it.
 template <class Choose>
 Algo algo_for(const ConvGeom& g, Which which, const ConvCudaContext& ctx, Choose&& choose) {
   const bool find = ctx.options.cudnn_find;
-  const Key k = key_of(g, which, find);
+  const Key k = key_of(g, which, find, ctx.options.deterministic);
   ConvCudnnState& st = *ctx.cudnn;
   {
     std::lock_guard<std::mutex> lock(st.mu);
@@ -182,7 +204,7 @@ void* ws_for(const Algo& a, const ConvCudaContext& ctx) { return a.bytes ? ctx.w
 void forward_cudnn(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                    const ConvCudaContext& ctx, void* stream) {
   cudnnHandle_t h = handle(ctx, stream);
-  Descs d(g);
+  Descs& d = descs_for(g, ctx);
   const Algo a = algo_for(g, Which::forward, ctx, [&](bool find) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int n = 0;
@@ -193,7 +215,8 @@ void forward_cudnn(const ConvGeom& g, const float* x, const float* w, const floa
     else
       SPK_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                                              &n, perf));
-    return first_usable(perf, n, find ? kFindWorkspace : kMaxWorkspace, "forward", g);
+    return first_usable(perf, n, find ? kFindWorkspace : kMaxWorkspace, ctx.options.deterministic,
+                          "forward", g);
   });
   SPK_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.math));
   const float one = 1.f, zero = 0.f;
@@ -205,7 +228,7 @@ void forward_cudnn(const ConvGeom& g, const float* x, const float* w, const floa
 void backward_cudnn(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
                     float* db, const ConvCudaContext& ctx, void* stream) {
   cudnnHandle_t h = handle(ctx, stream);
-  Descs d(g);
+  Descs& d = descs_for(g, ctx);
   const float one = 1.f, zero = 0.f;
   if (db) SPK_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, dy, &zero, d.b, db));
   if (dx) {
@@ -219,7 +242,8 @@ void backward_cudnn(const ConvGeom& g, const float* x, const float* w, const flo
       else
         SPK_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x,
                                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
-      return first_usable(perf, n, find ? kFindWorkspace : kMaxWorkspace, "backward-data", g);
+      return first_usable(perf, n, find ? kFindWorkspace : kMaxWorkspace, ctx.options.deterministic,
+                          "backward-data", g);
     });
     SPK_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.math));
     SPK_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, dy, d.conv,
@@ -239,7 +263,8 @@ void backward_cudnn(const ConvGeom& g, const float* x, const float* w, const flo
         SPK_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
                                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n,
                                                                       perf));
-      return first_usable(perf, n, find ? kFindWorkspace : kMaxWorkspace, "backward-filter", g);
+      return first_usable(perf, n, find ? kFindWorkspace : kMaxWorkspace, ctx.options.deterministic,
+                          "backward-filter", g);
     });
     SPK_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.math));
     SPK_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, dy, d.conv,
