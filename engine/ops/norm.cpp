@@ -52,6 +52,21 @@ struct BnState {
   return Tensor::empty({doubles}, DType::f64, like.device());
 }
 
+// The CPU running-statistics update (kernels/norm/norm.h) for any f32/f64 mix of batch and running statistics.
+void update_running_cpu(const Tensor& mean, const Tensor& var, const Tensor& rm, const Tensor& rv, double momentum,
+                        int64_t M) {
+  const double unbias = double(M) / double(M - 1);
+  auto run = [&]<class T, class R>() {
+    batch_norm_update_running_cpu<T, R>(mean.data<T>(), var.data<T>(), rm.data<R>(), rv.data<R>(), rm.numel(),
+                                        momentum, unbias);
+  };
+  const bool xf = mean.dtype() == DType::f32, rf = rm.dtype() == DType::f32;
+  if (xf && rf) run.template operator()<float, float>();
+  else if (xf) run.template operator()<float, double>();
+  else if (rf) run.template operator()<double, float>();
+  else run.template operator()<double, double>();
+}
+
 // Checks, statistics (batch or running) and the running-statistics update shared by the two ops.
 BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                    const Tensor& running_var, bool training, double momentum, double eps) {
@@ -75,6 +90,12 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
   st.xc = x.contiguous().detach();
   const Tensor& xc = st.xc;
   if (training) {
+    // The running statistics are updated where the batch statistics are made (one loop on the CPU, inside the
+    // finalising kernel on a GPU) when they are dense and, on a GPU, f32; else by engine ops, as before.
+    const bool in_kernel = running_mean.defined() && running_mean.is_contiguous() && running_var.is_contiguous() &&
+                           running_mean.dtype() == running_var.dtype() &&
+                           (running_mean.dtype() == DType::f32 ||
+                            (running_mean.dtype() == DType::f64 && x.device().is_cpu()));
     st.mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor var = Tensor::empty({C}, x.dtype(), x.device());
     st.invstd = Tensor::empty({C}, x.dtype(), x.device());
@@ -84,10 +105,14 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
         },
         [&](void* stream) {
           Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), x);
+          BnRunningUpdate run;
+          if (in_kernel) run = {running_mean.data<float>(), running_var.data<float>(), momentum};
           batch_norm_stats_cuda(xc.data<float>(), st.mean.data<float>(), var.data<float>(), st.invstd.data<float>(),
-                                N, C, S, eps, ws.data<double>(), stream);
+                                N, C, S, eps, ws.data<double>(), stream, run);
         });
-    if (running_mean.defined()) {
+    if (in_kernel && x.device().is_cpu()) {
+      update_running_cpu(st.mean, var, running_mean, running_var, momentum, M);
+    } else if (running_mean.defined() && !in_kernel) {   // strided or mixed-dtype statistics: the engine ops
       NoGradGuard ng;
       Tensor rm = running_mean.detach(), rv = running_var.detach();
       rm.copy_(add(mul_scalar(rm, 1 - momentum), mul_scalar(st.mean.to(rm.dtype()), momentum)));

@@ -49,14 +49,32 @@ template <class T> void layer_norm_forward_cpu(const T* x, const T* weight, cons
 template <class T> void layer_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
                                                 const T* dy, T* dx, T* dweight, T* dbias, int64_t R, int64_t D);
 
+// Running statistics of a training batch norm, in one pass over the C channels (kernels/norm/bn_running_cpu.cpp)
+// instead of the seven engine ops (each a launch on a GPU) it replaced, with their rounding step for step:
+//   running_mean = running_mean·R(1 − momentum) + R(mean)·R(momentum)
+//   running_var  = running_var·R(1 − momentum) + (R(var)·R(M/(M − 1)))·R(momentum)
+// each product and sum rounded to R, the running statistics' dtype (which may differ from the input's).
+template <class T, class R> void batch_norm_update_running_cpu(const T* mean, const T* var, R* running_mean,
+                                                               R* running_var, int64_t C, double momentum,
+                                                               double unbias);
+
 // CUDA (f32, on the given stream; kernels/norm/norm_cuda.cu). Same formulas, sums in double, no atomics
 // (deterministic). The reductions need a device workspace of doubles, allocated by the caller:
 //   batch_norm_stats/backward, batch_norm_relu_backward: batch_norm_cuda_workspace(N, C, S) doubles
 //   instance_norm_backward:                              instance_norm_cuda_workspace(N, C) doubles
 int64_t batch_norm_cuda_workspace(int64_t N, int64_t C, int64_t S);
 int64_t instance_norm_cuda_workspace(int64_t N, int64_t C);
+// The running statistics batch_norm_stats_cuda updates in its finalising kernel (the formulas of
+// batch_norm_update_running_cpu, rounded alike); mean = var = null: none.
+struct BnRunningUpdate {
+  float* mean = nullptr;
+  float* var = nullptr;
+  double momentum = 0;
+};
 void batch_norm_stats_cuda(const float* x, float* mean, float* var, float* invstd, int64_t N, int64_t C, int64_t S,
-                           double eps, double* workspace, void* stream);
+                           double eps, double* workspace, void* stream, const BnRunningUpdate& running = {});
+// num_batches_tracked += 1 on the device: one tiny launch instead of a read back to the host.
+void batch_norm_count_cuda(int64_t* counter, void* stream);
 void batch_norm_forward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
                              const float* bias, float* y, int64_t N, int64_t C, int64_t S, void* stream);
 void batch_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,

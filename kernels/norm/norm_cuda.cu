@@ -122,18 +122,29 @@ __global__ void bn_partial_kernel(const float* __restrict__ x, const float* __re
   }
 }
 
+// Also updates the running statistics when run.mean is set (BnRunningUpdate), with the _rn intrinsics so that
+// no product is fused into an FMA: the same roundings as the engine ops this replaced.
 __global__ void bn_stats_finalize_kernel(const double* __restrict__ ws0, const double* __restrict__ ws1,
                                          float* __restrict__ mean, float* __restrict__ var,
-                                         float* __restrict__ invstd, int64_t C, int64_t B, double M, double eps) {
+                                         float* __restrict__ invstd, int64_t C, int64_t B, double M, double eps,
+                                         BnRunningUpdate run) {
+  const float keep = float(1 - run.momentum), take = float(run.momentum), unbias = float(M / (M - 1));
   for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
     double s = 0, q = 0;
     for (int64_t b = 0; b < B; ++b) s += ws0[c * B + b];
     for (int64_t b = 0; b < B; ++b) q += ws1[c * B + b];
-    mean[c] = float(s / M);
-    var[c] = float(q / M);
+    const float m = float(s / M), v = float(q / M);
+    mean[c] = m;
+    var[c] = v;
     invstd[c] = float(1.0 / sqrt(q / M + eps));
+    if (run.mean) {
+      run.mean[c] = __fadd_rn(__fmul_rn(run.mean[c], keep), __fmul_rn(m, take));
+      run.var[c] = __fadd_rn(__fmul_rn(run.var[c], keep), __fmul_rn(__fmul_rn(v, unbias), take));
+    }
   }
 }
+
+__global__ void bn_count_kernel(int64_t* counter) { *counter += 1; }
 
 // Σg, Σg·x̂ per channel: to dbias/dweight (when wanted) and, in double, to sums[c], sums[C + c] for dx.
 __global__ void bn_grad_finalize_kernel(const double* __restrict__ ws0, const double* __restrict__ ws1,
@@ -399,7 +410,7 @@ __global__ void ln_param_grad_kernel(const float* __restrict__ x, const float* _
 int64_t batch_norm_cuda_workspace(int64_t N, int64_t C, int64_t S) { return 2 * C * bn_splits(N, C, S) + 2 * C; }
 
 void batch_norm_stats_cuda(const float* x, float* mean, float* var, float* invstd, int64_t N, int64_t C, int64_t S,
-                           double eps, double* workspace, void* stream) {
+                           double eps, double* workspace, void* stream, const BnRunningUpdate& running) {
   const int64_t M = N * S;
   SPK_CHECK(M > 0, "batch_norm_stats_cuda: no values per channel (N ", N, ", C ", C, ", S ", S, ")");
   if (C == 0) return;
@@ -412,7 +423,13 @@ void batch_norm_stats_cuda(const float* x, float* mean, float* var, float* invst
   bn_partial_kernel<Pass::sq><<<bn_grid(C, B), kThreads, 0, s>>>(x, nullptr, nullptr, nullptr, nullptr, ws0, ws1, N,
                                                                   C, S, B);
   SPK_KERNEL_LAUNCH_CHECK();
-  bn_stats_finalize_kernel<<<blocks_for(C), kThreads, 0, s>>>(ws0, ws1, mean, var, invstd, C, B, double(M), eps);
+  bn_stats_finalize_kernel<<<blocks_for(C), kThreads, 0, s>>>(ws0, ws1, mean, var, invstd, C, B, double(M), eps,
+                                                               running);
+  SPK_KERNEL_LAUNCH_CHECK();
+}
+
+void batch_norm_count_cuda(int64_t* counter, void* stream) {
+  bn_count_kernel<<<1, 1, 0, cudaStream_t(stream)>>>(counter);
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
