@@ -32,8 +32,21 @@ void Optimizer::zero_grad() {
   for (auto& [_, p] : params_) p.zero_grad();
 }
 
+// Whether a parameter's update can run fused: dense value, gradient and state, f32/f64 on the CPU or f32 on a
+// GPU, on the device and in the dtype of the first fused one (a model lives on one device).
+bool Optimizer::fusable(const Tensor& p, const Tensor& g, const ParamState& s, const Tensor& first) {
+  if (!p.is_contiguous() || !g.is_contiguous() || p.device() != first.device() || p.dtype() != first.dtype())
+    return false;
+  if (p.device().is_cuda() ? p.dtype() != DType::f32 : !(p.dtype() == DType::f32 || p.dtype() == DType::f64))
+    return false;
+  for (const auto& [b, t] : s.buffers)
+    if (!t.is_contiguous()) return false;
+  return true;
+}
+
 void Optimizer::step() {
   NoGradGuard no_grad;
+  std::vector<Item> fused_items;
   for (auto& [n, p] : params_) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
@@ -44,8 +57,13 @@ void Optimizer::step() {
       SPK_CHECK(t.device() == p.device() && t.dtype() == p.dtype(), name(), ": state ", b, " of '", n, "' is ",
                 t.str(), " but the parameter is ", p.str(),
                 " (create the optimiser after moving the module, or reload its state)");
-    update(p, g, s);
+    if (fused && fusable(p, g, s, fused_items.empty() ? p : fused_items.front().p))
+      fused_items.push_back(Item{p, g, &s});
+    else
+      update(p, g, s);
   }
+  if (!fused_items.empty() && !update_fused(fused_items))
+    for (Item& it : fused_items) update(it.p, it.g, *it.s);
   ++steps_;
 }
 

@@ -34,6 +34,10 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   void step();                   // one update of every parameter that has a gradient
+  // Multi-tensor update (kernels/optim/optim.h): one pass over all parameters (CPU) or one launch (CUDA)
+  // instead of a dozen engine ops per parameter; bit-identical to the per-parameter reference path, which
+  // fused = false selects (the tests compare the two). State buffers are then updated in place.
+  bool fused = true;
   void zero_grad();              // drop the gradients (set_to_none)
   double lr() const { return lr_; }
   void set_lr(double lr);
@@ -47,19 +51,30 @@ class Optimizer {
   // device and dtype.
   void load_state(const NamedTensors& tensors);
 
- protected:
   // Per-parameter state: named buffers plus a step count (Adam's bias correction).
   struct ParamState {
     std::map<std::string, Tensor> buffers;
     int64_t step = 0;
   };
+  // One parameter of a fused step (engine/optim_fused.cpp): all dense, on one device, in one dtype.
+  struct Item {
+    Tensor p, g;
+    ParamState* s = nullptr;
+  };
+
+ protected:
   // Update p (a leaf; write with copy_) from its gradient g and its state s. Runs under NoGradGuard.
+  // The reference path: engine ops, one parameter at a time.
   virtual void update(Tensor& p, const Tensor& g, ParamState& s) = 0;
+  // The fused step of `items`; returns false when this optimiser has none (then update() runs per item).
+  virtual bool update_fused(std::vector<Item>& items) { return false; }
   virtual std::vector<std::string> buffer_names() const = 0;   // the buffers a complete state has
   virtual bool counts_steps() const = 0;                       // whether .step is part of the state
   virtual const char* name() const = 0;
 
  private:
+  static bool fusable(const Tensor& p, const Tensor& g, const ParamState& s, const Tensor& first);
+
   NamedTensors params_;
   std::map<std::string, ParamState> state_;   // by parameter name
   double lr_;
@@ -82,6 +97,7 @@ class SGD : public Optimizer {
 
  protected:
   void update(Tensor& p, const Tensor& g, ParamState& s) override;
+  bool update_fused(std::vector<Item>& items) override;
   std::vector<std::string> buffer_names() const override;
   bool counts_steps() const override { return false; }
   const char* name() const override { return "SGD"; }
@@ -102,6 +118,8 @@ class Adam : public Optimizer {
 
  protected:
   void update(Tensor& p, const Tensor& g, ParamState& s) override;
+  bool update_fused(std::vector<Item>& items) override;
+  virtual bool decoupled() const { return false; }   // AdamW
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }
   bool counts_steps() const override { return true; }
   const char* name() const override { return "Adam"; }
@@ -116,6 +134,7 @@ class AdamW : public Adam {
 
  protected:
   void update(Tensor& p, const Tensor& g, ParamState& s) override;
+  bool decoupled() const override { return true; }
   const char* name() const override { return "AdamW"; }
 };
 
