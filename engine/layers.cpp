@@ -4,8 +4,11 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/cuda.h"
+#include "engine/dispatch.h"
 #include "engine/init.h"
 #include "engine/rng.h"
+#include "kernels/norm/norm.h"
 
 namespace spk {
 
@@ -79,9 +82,17 @@ void BatchNorm::check_rank(const Tensor& x, const char* layer, int64_t lo, int64
 }
 
 // The counter only matters to PyTorch when momentum is None (cumulative average), which we do not offer;
-// it is kept so state() matches PyTorch's state_dict. item() syncs on a GPU: cheap next to a forward pass.
+// it is kept so state() matches PyTorch's state_dict. Incremented where it lives: reading it back to the host
+// (item()) would cost a device-to-host round trip per layer per step on a GPU.
 void BatchNorm::count_batch() {
-  num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+  Tensor& t = num_batches_tracked;
+  SPK_CHECK(t.dtype() == DType::i64 && t.numel() == 1, "BatchNorm: num_batches_tracked is ", t.str(),
+            ", not one i64");
+  if (t.device().is_cpu()) {
+    ++t.data<int64_t>()[0];
+    return;
+  }
+  SPK_CUDA_ONLY(batch_norm_count_cuda(t.data<int64_t>(), cuda::current_stream()));
 }
 
 InstanceNorm1d::InstanceNorm1d(int64_t c, InstanceNormOptions o) : opt(o), num_features(c) {

@@ -8,6 +8,7 @@
 #include "engine/fault.h"
 #include "engine/out_of_memory.h"
 #include "engine/rng.h"
+#include "engine/sync_counter.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/strided.h"
 #include "kernels/copy/copy.h"
@@ -177,6 +178,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::to(Device d) const {
+  if (d.is_cpu()) sync_counter::note_host_read();   // a device-to-host sync on a GPU (engine/sync_counter.h)
   if (device() == d) return *this;
   Tensor src = contiguous();
   Tensor out = empty(shape(), dtype(), d);

@@ -441,8 +441,9 @@ void Trainer::set_step_schedule(int64_t epoch, int64_t batch) {
 }
 
 // x * 0 is 0 for every finite x and NaN for NaN and ±Inf, so the sum over all gradients is 0 exactly when every
-// element is finite (a plain sum or norm could overflow on large finite values). One host sync per step.
-bool Trainer::gradients_finite() const {
+// element is finite (a plain sum or norm could overflow on large finite values). Stays on the device: train_step
+// reads it back with the loss, in one copy.
+Tensor Trainer::gradient_probe() const {
   NoGradGuard ng;
   Tensor acc;
   for (const auto& [name, p] : optim_->params()) {
@@ -451,7 +452,7 @@ bool Trainer::gradients_finite() const {
     Tensor z = sum(mul_scalar(g, 0.0));
     acc = !acc.defined() ? z : acc + (z.dtype() == acc.dtype() ? z : z.to(acc.dtype()));
   }
-  return !acc.defined() || std::isfinite(acc.item());
+  return acc;
 }
 
 std::string Trainer::batch_files(const audio::Batch& b) const {
@@ -523,11 +524,33 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
   set_step_schedule(epoch, b.index);
   // --distributed --skip_bad_files: a rank whose share of the step was all bad files (b.n == 0) computes nothing
   // but still joins the step's all-reduces, with weight 0.
+  // The backward is queued before anything is read back, and the loss and the gradient probe then come back in
+  // one copy: the step's only device-to-host sync besides what the loss itself reads (engine/sync_counter.h).
+  // A non-finite loss gives non-finite gradients, which are dropped unused, so running backward first is safe.
   LossOutput out;
-  double lv = 0;
   if (b.n > 0) {
     out = forward_loss(epoch, b);
-    lv = out.loss.item();
+    out.loss.backward();
+  }
+  if (fault::hit(fault::Point::train_grad)) {   // SPK_FAULT train.grad:fail: the first gradient becomes NaN
+    for (const auto& [name, p] : optim_->params())
+      if (p.grad().defined()) {
+        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
+        break;
+      }
+  }
+  // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
+  average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
+  double lv = 0, probe = 0;
+  {
+    NoGradGuard ng;
+    const Tensor gp = gradient_probe();
+    std::vector<Tensor> parts;
+    if (b.n > 0) parts.push_back(reshape(out.loss.detach(), {1}));
+    if (gp.defined()) parts.push_back(reshape(parts.empty() ? gp : gp.to(parts[0].dtype()), {1}));
+    const std::vector<double> host = parts.empty() ? std::vector<double>{} : concat(parts, 0).to_double();
+    if (b.n > 0) lv = host[0];
+    if (gp.defined()) probe = host.back();
   }
   if (comm_->world_size() > 1) {   // the mean over the ranks: logged, and every rank decides alike on NaN
     const bool weighted = cfg_.skip_bad_files;   // ranks with unequal groups: each weighs by its share
@@ -539,17 +562,7 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
     out.metric = lm.data<double>()[1];
   }
   if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
-  if (b.n > 0) out.loss.backward();
-  if (fault::hit(fault::Point::train_grad)) {   // SPK_FAULT train.grad:fail: the first gradient becomes NaN
-    for (const auto& [name, p] : optim_->params())
-      if (p.grad().defined()) {
-        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
-        break;
-      }
-  }
-  // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
-  average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
-  if (!gradients_finite()) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
+  if (!std::isfinite(probe)) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
   optim_->step();
   optim_->zero_grad();
   ++step_;

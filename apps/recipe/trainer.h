@@ -143,7 +143,7 @@ class Trainer {
   bool train_step(int64_t epoch, const audio::Batch& b, double weight, double& loss, double& metric);
   LossOutput forward_loss(int64_t epoch, const audio::Batch& b);   // features, SpecAugment, model, loss(es)
   void set_step_schedule(int64_t epoch, int64_t batch);   // learning rate and margin ramp of this step
-  bool gradients_finite() const;
+  Tensor gradient_probe() const;   // 0 when every gradient is finite, else NaN; on the device; undefined if none
   // A non-finite loss or gradient (`what`) at batch b: skips (returns false) or throws, per --nan_policy.
   bool non_finite_step(int64_t epoch, const audio::Batch& b, const std::string& what);
   std::string batch_files(const audio::Batch& b) const;   // the batch's files, for an error message

@@ -50,9 +50,12 @@ FusedLossOutput margin_softmax_ce(const Tensor& x, const Tensor& weight, const T
   SPK_CHECK(labels.device() == x.device(), op, ": x ", x.str(), " and labels ", labels.str(), " are on different devices");
   SPK_CHECK(std::isfinite(o.margin) && std::isfinite(o.scale) && o.scale > 0, op, ": margin ", o.margin, " and scale ",
             o.scale, " must be finite, scale positive");
-  // Validated on the host: a bad label in a kernel would read out of bounds (CPU) or be silently NaN (GPU).
-  {
-    Tensor lab = labels.to(Device::cpu()).contiguous();
+  // CPU labels are validated here: a bad one would read out of bounds in the kernel. GPU labels are not read
+  // back (a device-to-host sync per step): the kernel never reads out of bounds and gives that row a NaN loss,
+  // which the trainer's --nan_policy reports (its labels are speaker indices of the list, checked against
+  // --nClasses when the list is read).
+  if (labels.device().is_cpu()) {
+    Tensor lab = labels.contiguous();
     const int64_t* lp = lab.data<int64_t>();
     for (int64_t n = 0; n < N; ++n)
       SPK_CHECK(lp[n] >= 0 && lp[n] < C, op, ": label ", lp[n], " in row ", n, " is outside [0, ", C, ") for weight ",
