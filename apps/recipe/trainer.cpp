@@ -493,7 +493,7 @@ bool Trainer::non_finite_step(int64_t epoch, const audio::Batch& b, const std::s
 }
 
 LossOutput Trainer::forward_loss(int64_t epoch, const audio::Batch& b) {
-  Tensor wav = b.wav.to(device_);
+  Tensor wav = input_.upload(b.wav, device_);
   Tensor labels = b.labels.to(device_);
   Tensor feats;
   {

@@ -46,6 +46,7 @@
 #include "engine/audio/lists.h"
 #include "engine/audio/spec_augment.h"
 #include "engine/device.h"
+#include "engine/input_stager.h"
 #include "losses/loss.h"
 
 namespace spk::dist {
@@ -159,6 +160,7 @@ class Trainer {
   TrainerHooks hooks_;
   std::shared_ptr<dist::Communicator> comm_;   // never null: "single" without --distributed
   Device device_;
+  InputStager input_;   // the batches' audio to the GPU through pinned memory (engine/input_stager.h)
   audio::TrainList train_;
   FrontEnd frontend_;
   std::optional<SpecAugConfig> spec_aug_;   // --spec_aug: masks on the train step's features, from rng_

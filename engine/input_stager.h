@@ -1,0 +1,39 @@
+// Host-to-device upload of training input through pinned memory, double-buffered, on a copy stream of its own.
+//
+// Why: a copy from pageable memory (std::aligned_alloc, where the loader's batches live) is staged by the driver
+// through its own pinned buffer, synchronously for the host and at a fraction of the bus speed. Here the batch is
+// copied into one of two pinned buffers (the other may still be in flight), sent on a copy stream, and the compute
+// stream waits for it by an event, not the host.
+//
+// The device side uses two persistent buffers of the stager's own, outside the caching allocator: the copy stream
+// writes them, and the allocator's stream-ordered reuse is safe only for work on the compute stream (engine/
+// cuda_cuda.cpp, "the one-stream rule"). The compute stream then copies the input into an ordinary tensor
+// (device-to-device, cheap) and records when that copy is done, so the copy stream never overwrites a buffer the
+// compute stream still reads.
+//
+// What it does not do yet: the trainer uploads batch k + 1 after step k's loss read, which waits for step k, so the
+// copy overlaps the loader's next batch but not step k's kernels; prefetching the next batch before that read would.
+// CPU-only builds: upload() of a CPU target returns the tensor, a CUDA target throws "no CUDA support".
+#pragma once
+#include <memory>
+
+#include "engine/tensor.h"
+
+namespace spk {
+
+class InputStager {
+ public:
+  InputStager();
+  ~InputStager();
+  InputStager(const InputStager&) = delete;
+  InputStager& operator=(const InputStager&) = delete;
+
+  // `host` (on the CPU) on `device`, which must be the current device when it is a GPU. A CPU device: `host` itself.
+  Tensor upload(const Tensor& host, Device device);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spk
