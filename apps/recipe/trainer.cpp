@@ -532,15 +532,6 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
     out = forward_loss(epoch, b);
     out.loss.backward();
   }
-  if (fault::hit(fault::Point::train_grad)) {   // SPK_FAULT train.grad:fail: the first gradient becomes NaN
-    for (const auto& [name, p] : optim_->params())
-      if (p.grad().defined()) {
-        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
-        break;
-      }
-  }
-  // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
-  average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
   double lv = 0, probe = 0;
   {
     NoGradGuard ng;
@@ -552,17 +543,31 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
     if (b.n > 0) lv = host[0];
     if (gp.defined()) probe = host.back();
   }
-  if (comm_->world_size() > 1) {   // the mean over the ranks: logged, and every rank decides alike on NaN
+  // SPK_FAULT train.grad:fail: the first gradient becomes NaN; hit on the steps whose loss is finite only.
+  if (std::isfinite(lv) && fault::hit(fault::Point::train_grad)) {
+    for (const auto& [name, p] : optim_->params())
+      if (p.grad().defined()) {
+        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
+        probe = std::numeric_limits<double>::quiet_NaN();
+        break;
+      }
+  }
+  if (comm_->world_size() > 1) {
+    // The mean over the ranks: logged, and every rank decides alike on NaN. The probe is reduced with them: it is
+    // NaN on every rank when some rank's gradients are not finite, as their average would be.
     const bool weighted = cfg_.skip_bad_files;   // ranks with unequal groups: each weighs by its share
-    Tensor lm = Tensor::from_vector(weighted ? std::vector<double>{lv * weight, out.metric * weight}
-                                             : std::vector<double>{lv, out.metric},
-                                    {2}, DType::f64);
+    Tensor lm = Tensor::from_vector(weighted ? std::vector<double>{lv * weight, out.metric * weight, probe}
+                                             : std::vector<double>{lv, out.metric, probe},
+                                    {3}, DType::f64);
     comm_->all_reduce(lm, weighted ? dist::ReduceOp::sum : dist::ReduceOp::mean);
     lv = lm.data<double>()[0];
     out.metric = lm.data<double>()[1];
+    probe = lm.data<double>()[2];
   }
   if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
   if (!std::isfinite(probe)) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
+  // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
+  average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
   optim_->step();
   optim_->zero_grad();
   ++step_;
