@@ -1,8 +1,8 @@
 // The engine's window onto the CUDA runtime: device selection, the current stream, the caching allocator,
 // copies and the cuBLAS handle. Callable from any build: in CPU-only builds (engine/cuda_nocuda.cpp)
 // available() is false and everything else throws "not built with CUDA".
-// Implementation: engine/cuda_cuda.cpp (runtime, streams, allocator) — the only place outside kernels/ that
-// calls the CUDA runtime.
+// Implementation: engine/cuda_cuda.cpp (runtime, streams, allocator); with engine/input_stager_cuda.cpp (pinned
+// input buffers) the only places outside kernels/ that call the CUDA runtime.
 #pragma once
 #include <cstddef>
 #include <cstdint>

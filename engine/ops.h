@@ -185,7 +185,8 @@ struct FusedLossOutput {
 //   sin = √clamp(1 − t², 0, 1), φ' = φ if t − cos(π − m) > 0 else t − m·sin(π − m) (easy_margin: φ if t > 0
 //   else t) — losses/aamsoftmax.cpp's voxceleb_trainer rule. loss = mean_i CE(z_i, y_i).
 // x (N, D); weight (C, D), or (D, C) with the classes in columns when weight_by_columns (amsoftmax's W);
-// labels (N) i64 in [0, C), checked (an out-of-range label raises naming its row).
+// labels (N) i64 in [0, C): on the CPU an out-of-range label raises naming its row; on a GPU it is not read back
+// (no host sync), and its row's loss is NaN, which --nan_policy then reports.
 enum class MarginKind : uint8_t { additive, angular };
 struct MarginSoftmaxOptions {
   MarginKind kind = MarginKind::angular;
