@@ -1,0 +1,58 @@
+// Whole-utterance embedding extraction as spk_eval does it with --eval_frames 0: one utterance (batch 1), eval mode,
+// no autograd, fbank included. 6-s and 20-s utterances for ResNetSE34L (40 mels, 512-d SAP) and ECAPA-TDNN C=512
+// (80 mels, 192-d). bench/torch/compare_cpu.py times the same in PyTorch eager (torch.inference_mode).
+#include <memory>
+
+#include "bench.h"
+#include "engine/audio/fbank.h"
+#include "engine/autograd.h"
+#include "engine/rng.h"
+#include "nets/model.h"
+
+namespace {
+
+struct Extract {
+  std::shared_ptr<spk::SpeakerNet> model;
+  spk::FbankConfig fbank;
+  spk::Tensor wav;
+
+  void run() {
+    spk::NoGradGuard no_grad;
+    (void)model->forward(spk::fbank(wav, fbank));
+  }
+};
+
+void add_extract(const std::string& model_name, const spk::ModelConfig& mc, const std::string& fbank, int seconds) {
+  spk::bench::Entry e;
+  e.op = "extract(" + model_name + (mc.C == 512 && model_name == "ECAPA_TDNN" ? ",C=512" : "") + "," +
+         std::to_string(mc.nOut) + ",B=1,L=" + std::to_string(seconds * 16000) + ")";
+  e.variant = "cpu eval fbank+fwd";
+  e.note = std::to_string(seconds) + " s of audio/run";
+  e.setup = [model_name, mc, fbank, seconds] {
+    auto s = std::make_shared<Extract>();
+    spk::Rng rng(7);
+    s->model = spk::make_model(model_name, mc, rng);
+    s->model->eval();
+    s->fbank = spk::fbank_preset(fbank);
+    s->fbank.n_mels = int(mc.n_mels);
+    s->wav = spk::Tensor::uniform({1, int64_t(seconds) * 16000}, rng, -0.5, 0.5);
+    return std::function<void()>([s] { s->run(); });
+  };
+  spk::bench::add(std::move(e));
+}
+
+}  // namespace
+
+SPK_BENCH_ENTRIES(extract_entries) {
+  spk::ModelConfig resnet;
+  resnet.n_mels = 40;
+  resnet.nOut = 512;
+  resnet.encoder_type = "SAP";
+  spk::ModelConfig ecapa;
+  ecapa.n_mels = 80;
+  ecapa.nOut = 192;
+  ecapa.C = 512;
+  ecapa.encoder_type = "";
+  for (int seconds : {6, 20}) add_extract("ResNetSE34L", resnet, "resnetse34l", seconds);
+  for (int seconds : {6, 20}) add_extract("ECAPA_TDNN", ecapa, "ecapa", seconds);
+}
