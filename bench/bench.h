@@ -55,6 +55,9 @@ struct Suite {
 void add_suite(Suite s);
 const std::vector<Suite>& suites();
 
+// Seconds on the clock --clock selects (wall, or process CPU time / threads): for suites that time themselves.
+double now_s();
+
 // n uniform floats in [-1, 1) from a fixed seed: timing inputs that are finite and not all equal.
 std::vector<float> random_floats(size_t n, uint32_t seed = 1337);
 

@@ -26,7 +26,7 @@ void add_extract(const std::string& model_name, const spk::ModelConfig& mc, cons
   spk::bench::Entry e;
   e.op = "extract(" + model_name + (mc.C == 512 && model_name == "ECAPA_TDNN" ? ",C=512" : "") + "," +
          std::to_string(mc.nOut) + ",B=1,L=" + std::to_string(seconds * 16000) + ")";
-  e.variant = "cpu eval fbank+fwd";
+  e.variant = "cpu eval wav->emb";   // front end included
   e.note = std::to_string(seconds) + " s of audio/run";
   e.setup = [model_name, mc, fbank, seconds] {
     auto s = std::make_shared<Extract>();

@@ -5,7 +5,8 @@
 // 3.35 TB/s of an H100 SXM (NVIDIA's H100 datasheet) bounds it at ≈ 20.8 M crops/s ≈ 11,600 h of audio per second.
 // The same suite times the MFCC op (engine/audio/mfcc.h: fbank, then a DCT matmul and, for Kaldi's use_energy,
 // the frame energies from table ops) beside the fbank of its own mel config, so the rows show what the cepstra add.
-// Runs as the "fbank" suite of spk_bench (bench.h).
+// CPU rows also time the reference kernel (FbankCpuPath::reference, double inside) beside the fast path the op runs.
+// Runs as the "fbank" suite of spk_bench (bench.h), on its --clock.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,21 +23,20 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Repeats fn (after one warm-up call) until budget_s has passed and at least 3 runs were timed; seconds per run.
+// Repeats fn (after one warm-up call) until budget_s has passed and at least 3 runs were timed; seconds per run,
+// on spk_bench's --clock.
 template <class Fn>
 double time_runs(Fn&& fn, double budget_s, bool cuda) {
   fn();
   if (cuda) spk::cuda::synchronize();
   int runs = 0;
-  const auto t0 = Clock::now();
+  const double t0 = spk::bench::now_s();
   double elapsed = 0;
   while (runs < 3 || elapsed < budget_s) {
     fn();
     ++runs;
     if (cuda) spk::cuda::synchronize();
-    elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    elapsed = spk::bench::now_s() - t0;
   }
   return elapsed / runs;
 }
@@ -87,17 +87,22 @@ static void bench_fbank_run(double budget_s, nlohmann::json& rows) {
           budget_s / 4, cuda);
 
       const double audio_h = double(c.B * c.L) / cfg.sample_rate / 3600.0;
+      // The CPU reference kernel (double inside) beside the fast path the op runs, for the speed-up.
+      const double s_ref = cuda ? 0 : time_runs([&] { (void)spk::fbank(wav, cfg, spk::FbankCpuPath::reference); },
+                                                budget_s / 3, false);
       // A copy reads and writes each byte: the op must at least read `in` and write `out`, i.e. move half the
       // bytes a copy of (in + out) moves, so the floor time is half the copy time.
       const double s_floor = s_copy / 2;
       const double gbs = 2.0 * double(in_bytes + out_bytes) / s_copy / 1e9;
       std::printf("fbank(%s,B=%lld,L=%lld,T=%lld,mels=%d) %s | %.1f us/run | %.4g h/s | floor %.4g h/s (copy %.1f GB/s) "
-                  "| %.3g%% of floor | %s\n",
+                  "| %.3g%% of floor | %s%s\n",
                   c.preset, (long long)c.B, (long long)c.L, (long long)T, cfg.n_mels, cuda ? "cuda" : "cpu",
-                  s_op * 1e6, audio_h / s_op, audio_h / s_floor, gbs, 100.0 * s_floor / s_op, dname.c_str());
+                  s_op * 1e6, audio_h / s_op, audio_h / s_floor, gbs, 100.0 * s_floor / s_op, dname.c_str(),
+                  cuda ? "" : (" | reference kernel " + std::to_string(audio_h / s_ref).substr(0, 6) + " h/s").c_str());
       rows.push_back({{"op", "fbank"}, {"preset", c.preset}, {"B", c.B}, {"L", c.L}, {"device", dname},
                       {"time_us", s_op * 1e6}, {"hours_per_s", audio_h / s_op}, {"floor_hours_per_s", audio_h / s_floor},
                       {"copy_gbs", gbs}, {"commit", sha}});
+      if (!cuda) rows.back()["reference_hours_per_s"] = audio_h / s_ref;
     }
   }
 }

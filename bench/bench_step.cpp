@@ -62,7 +62,7 @@ SPK_BENCH_ENTRIES(step_entries) {
   {
     spk::bench::Entry e;
     e.op = "train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240)";
-    e.variant = "cpu fbank+fwd+bwd+adam";
+    e.variant = "cpu wav->step";   // front end, forward, loss, backward, Adam (no "fbank": --filter fbank is the suite)
     e.note = "40 samples/run";
     e.setup = [] {
       spk::ModelConfig mc;
@@ -80,7 +80,7 @@ SPK_BENCH_ENTRIES(step_entries) {
   {
     spk::bench::Entry e;
     e.op = "train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240)";
-    e.variant = "cpu fbank+fwd+bwd+adam";
+    e.variant = "cpu wav->step";   // front end, forward, loss, backward, Adam (no "fbank": --filter fbank is the suite)
     e.note = "40 samples/run";
     e.setup = [] {
       spk::ModelConfig mc;

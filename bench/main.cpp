@@ -51,6 +51,22 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 }  // namespace spk::bench
 
 namespace {
+bool g_cpu_clock = false;
+}  // namespace
+
+// Wall time, or with --clock cpu the process's CPU time divided by the thread count: on a machine shared
+// with other jobs that estimates the time the run would take alone, as long as our threads do not spin.
+double spk::bench::now_s() {
+  if (g_cpu_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec)) / spk::cpu_threads();
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+using spk::bench::now_s;
 
 using spk::bench::Entry;
 
@@ -91,19 +107,6 @@ Options parse(int argc, char** argv) {
   }
   if (!(o.budget_s > 0)) throw std::runtime_error("--budget must be positive");
   return o;
-}
-
-bool g_cpu_clock = false;
-
-// Wall time, or with --clock cpu the process's CPU time divided by the thread count: on a machine shared
-// with other jobs that estimates the time the run would take alone, as long as our threads do not spin.
-double now_s() {
-  if (g_cpu_clock) {
-    timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec)) / spk::cpu_threads();
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 struct Timing {

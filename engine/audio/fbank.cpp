@@ -79,7 +79,9 @@ int64_t fbank_frames(const FbankConfig& cfg, int64_t L) {
   return fbank_num_frames(cfg, L);
 }
 
-Tensor fbank(const Tensor& wav_in, const FbankConfig& cfg) {
+Tensor fbank(const Tensor& wav_in, const FbankConfig& cfg) { return fbank(wav_in, cfg, FbankCpuPath::fast); }
+
+Tensor fbank(const Tensor& wav_in, const FbankConfig& cfg, FbankCpuPath cpu_path) {
   SPK_CHECK(wav_in.defined(), "fbank: undefined input");
   SPK_CHECK(wav_in.dim() == 1 || wav_in.dim() == 2, "fbank: expects a waveform (L,) or a batch (B, L), got ",
             wav_in.str());
@@ -97,7 +99,10 @@ Tensor fbank(const Tensor& wav_in, const FbankConfig& cfg) {
   Tensor out = Tensor::empty({B, cfg.n_mels, T}, DType::f32, wav.device());
   if (B > 0) {
     if (wav.device().is_cpu()) {
-      fbank_forward_cpu<float>(cfg, wav.data<float>(), out.data<float>(), B, L, cpu_threads());
+      if (cpu_path == FbankCpuPath::fast)
+        fbank_forward_cpu_fast(cfg, wav.data<float>(), out.data<float>(), B, L, cpu_threads());
+      else
+        fbank_forward_cpu<float>(cfg, wav.data<float>(), out.data<float>(), B, L, cpu_threads());
     } else {
       SPK_CUDA_ONLY({
         const DeviceTables& t = device_tables(cfg, wav.device());

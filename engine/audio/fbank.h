@@ -19,6 +19,12 @@ namespace spk {
 // Throws spk::Error naming "fbank" for a bad config, a too-short input, a non-f32 input or one requiring grad.
 Tensor fbank(const Tensor& wav, const FbankConfig& cfg);
 
+// Which CPU kernel the op runs: `fast` (the default above: f32, vectorised across frames; float FFT rounding, whose
+// floor is ~140 dB below a frame's strongest bin, as the CUDA kernel's) or `reference` (fbank_forward_cpu: double
+// inside, torchaudio to float rounding; ~15x slower). The GPU ignores it.
+enum class FbankCpuPath { fast, reference };
+Tensor fbank(const Tensor& wav, const FbankConfig& cfg, FbankCpuPath cpu_path);
+
 // Frames produced for L samples (after validating the config and the length).
 int64_t fbank_frames(const FbankConfig& cfg, int64_t L);
 

@@ -86,6 +86,18 @@ void normalise_over_time(double* row, int64_t Tn, FbankNorm norm, double eps);
 template <class T> void fbank_forward_cpu(const FbankConfig& cfg, const T* wav, T* out, int64_t B, int64_t L,
                                           int threads);
 
+// The signal the frames slide over, for one utterance of L samples already multiplied by input_scale: torchaudio
+// mode pre-emphasised and (center) reflect-padded, so frame t starts at t·hop; kaldi mode as is (snip_edges) or
+// mirrored. Window sample n of frame t is signal[t·hop + win_offset + n] (win_offset 0 in kaldi mode).
+template <class T> std::vector<T> fbank_signal(const FbankConfig& cfg, const T* x_scaled, int64_t L);
+
+// The fast CPU path (fbank_fast_cpu.cpp), what spk::fbank runs on the CPU: f32 throughout, 16 frames at a time
+// through a real FFT vectorised across the frames, the sparse mel filters and a polynomial log. Agrees with
+// fbank_forward_cpu to float rounding (tests/audio/test_fbank_fast.cpp states the tolerance); like it, the bits do
+// not depend on `threads` (they may on the CPU's instruction set: FMA contraction).
+void fbank_forward_cpu_fast(const FbankConfig& cfg, const float* wav, float* out, int64_t B, int64_t L,
+                            int threads);
+
 // CUDA (f32), on the given stream. The tables travel as two flat arrays (fbank_cuda_pack); the engine uploads them
 // once per config and passes the device pointers in FbankDeviceTables.
 struct FbankCudaPack {

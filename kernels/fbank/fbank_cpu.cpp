@@ -20,15 +20,17 @@ namespace {
 // The signal torchaudio's stft slides over, for one utterance: scale, optional whole-signal pre-emphasis
 // (reflect pad of one sample => y[0] = x[0] - c·x[1]), then the center=True reflect pad of n_fft/2 (no edge
 // repeat: x[-1] = x[1]). Frame t is then padded[t·hop + p], p < n_fft.
-std::vector<double> torchaudio_signal(const FbankConfig& c, const double* x, int64_t L) {
-  std::vector<double> y(x, x + L);
+template <class T>
+std::vector<T> torchaudio_signal(const FbankConfig& c, const T* x, int64_t L) {
+  std::vector<T> y(x, x + L);
+  const T pre = T(c.preemph);
   if (c.preemph > 0) {
-    y[0] = x[0] - c.preemph * x[1];
-    for (int64_t n = 1; n < L; ++n) y[size_t(n)] = x[n] - c.preemph * x[n - 1];
+    y[0] = x[0] - pre * x[1];
+    for (int64_t n = 1; n < L; ++n) y[size_t(n)] = x[n] - pre * x[n - 1];
   }
   if (!c.center) return y;
   const int64_t pad = c.n_fft / 2;
-  std::vector<double> p(size_t(L + 2 * pad));
+  std::vector<T> p(size_t(L + 2 * pad));
   for (int64_t i = 0; i < L + 2 * pad; ++i) {
     int64_t j = i - pad;
     if (j < 0) j = -j;
@@ -41,10 +43,11 @@ std::vector<double> torchaudio_signal(const FbankConfig& c, const double* x, int
 // The signal Kaldi's framing slides over: as is (snip_edges), or mirrored with the edge sample repeated
 // ([x2 x1 x0 | x0 x1 ... | xL-1 xL-2 ...]) with pad = win/2 - hop/2 samples on the left. Frame t is
 // signal[t·hop + n], n < win_length (shifted by |pad| when pad < 0, as torchaudio trims the front).
-std::vector<double> kaldi_signal(const FbankConfig& c, const double* x, int64_t L) {
-  if (c.snip_edges) return std::vector<double>(x, x + L);
+template <class T>
+std::vector<T> kaldi_signal(const FbankConfig& c, const T* x, int64_t L) {
+  if (c.snip_edges) return std::vector<T>(x, x + L);
   const int64_t pad = c.win_length / 2 - c.hop_length / 2;
-  std::vector<double> p;
+  std::vector<T> p;
   if (pad > 0)
     for (int64_t i = pad - 1; i >= 0; --i) p.push_back(x[i]);
   for (int64_t i = std::max<int64_t>(0, -pad); i < L; ++i) p.push_back(x[i]);
@@ -91,6 +94,13 @@ double log_energy(const FbankConfig& c, double e) {
 
 }  // namespace
 
+template <class T>
+std::vector<T> fbank_signal(const FbankConfig& c, const T* x, int64_t L) {
+  return c.mode == FbankMode::torchaudio ? torchaudio_signal(c, x, L) : kaldi_signal(c, x, L);
+}
+template std::vector<float> fbank_signal<float>(const FbankConfig&, const float*, int64_t);
+template std::vector<double> fbank_signal<double>(const FbankConfig&, const double*, int64_t);
+
 void normalise_over_time(double* r, int64_t Tn, FbankNorm norm, double eps) {
   if (norm == FbankNorm::none || Tn <= 0) return;
   double mean = 0, var = 0;
@@ -112,7 +122,7 @@ void fbank_forward_cpu(const FbankConfig& c, const T* wav, T* out, int64_t B, in
   parallel_units(B, threads, [&](int64_t b) {
     std::vector<double> x(static_cast<size_t>(L));
     for (int64_t i = 0; i < L; ++i) x[size_t(i)] = double(wav[b * L + i]) * c.input_scale;
-    sig[size_t(b)] = c.mode == FbankMode::torchaudio ? torchaudio_signal(c, x.data(), L) : kaldi_signal(c, x.data(), L);
+    sig[size_t(b)] = fbank_signal(c, x.data(), L);
   });
 
   // Log-mel energies in double, (B, n_mels, T); rounded to T only after normalisation, so a band with a small

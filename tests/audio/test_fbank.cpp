@@ -1,6 +1,7 @@
 // fbank: the CPU reference and the Tensor op against torchaudio's outputs (golden files written by
 // scripts/make_fbank_golden.py, computed in float64), the filterbanks against torchaudio's own matrices, hand-checked
 // windows and frame counts, presets, and every error path. GPU checks live in test_fbank_gpu.cpp (not *_cuda.cpp, which CPU builds skip).
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -116,10 +117,28 @@ TEST_CASE("fbank CPU reference matches torchaudio (golden files)") {
       fbank_forward_cpu<double>(cfg, wav64.data(), out64.data(), B, L, cpu_threads());
       check_close(out64, ref, logd ? 1e-7 : 0, 1e-7, name + " f64 reference");
 
-      // The f32 Tensor op, batched.
+      // The f32 instantiation of the reference, batched.
+      std::vector<float> out32(ref.size());
+      fbank_forward_cpu<float>(cfg, wav.data(), out32.data(), B, L, cpu_threads());
+      check_close(std::vector<double>(out32.begin(), out32.end()), ref, logd ? 1e-7 : 0, 2.5e-7,
+                  name + " f32 reference");
+
+      // The f32 Tensor op runs the fast float path (fbank_fast_cpu.cpp), whose float FFT has a rounding floor
+      // ~140 dB below a frame's strongest bin, as the CUDA kernel's. The pure tones (chirp, sines) put Hann/povey
+      // sidelobe bands up to ~170 dB below their peak, under that floor, so the op is held to the golden on the
+      // noise signal (a real recording's floor is far above it: 16-bit quantisation is at -98 dB), with the float
+      // budget of test_fbank_gpu.cpp (log / normalised atol 2e-3; linear rtol 1e-3); the random-signal comparison
+      // of every configuration against the reference is in test_fbank_gpu.cpp.
       Tensor out = fbank(Tensor::from_vector(wav, {B, L}), cfg);
       REQUIRE(out.shape() == Shape{B, cfg.n_mels, shape[2]});
-      check_close(out.to_double(), ref, logd ? 1e-7 : 0, 2.5e-7, name + " f32 op");
+      const auto noise = std::find(sigs.begin(), sigs.end(), "noise");
+      if (noise != sigs.end()) {
+        const size_t row = size_t(cfg.n_mels * shape[2]), b = size_t(noise - sigs.begin());
+        const std::vector<double> all = out.to_double();
+        check_close(std::vector<double>(all.begin() + long(b * row), all.begin() + long((b + 1) * row)),
+                    std::vector<float>(ref.begin() + long(b * row), ref.begin() + long((b + 1) * row)),
+                    logd ? 2e-3 : 0, logd ? 0 : 1e-3, name + " f32 op (fast path), noise");
+      }
     }
   }
 }

@@ -5,8 +5,11 @@
 //      stages alone against a direct DFT, including the mixed radix-4/radix-2 lengths.
 //   2. With a GPU (gpu_or_skip): the real kernel against the CPU reference on random inputs for every preset and
 //      several odd configurations.
+//   3. The fast CPU path (kernels/fbank/fbank_fast_cpu.cpp), also a float FFT, under the same error budget.
+#include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -259,4 +262,45 @@ TEST_CASE("fbank CUDA kernel matches the CPU reference") {
   Tensor many = Tensor::from_vector(test_waves(300, 32240, 4), {300, 32240});
   expect_fbank_close(fbank(many.to(Device::cuda()), cfg).to(Device::cpu()).to_vector<float>(),
                      fbank(many, cfg).to_vector<float>(), cfg, "300 crops");
+}
+
+// The fast CPU path (kernels/fbank/fbank_fast_cpu.cpp, what spk::fbank runs on the CPU) is also a float FFT: the same
+// error budget as the CUDA kernel, on every configuration, on a long input (several 16-frame blocks and a partial
+// last one) and on a short one (a single partial block).
+TEST_CASE("fbank fast CPU path matches the CPU reference") {
+  for (const auto& [name, cfg] : configs()) {
+    SUBCASE(name.c_str()) {
+      for (int64_t L : {int64_t(16000 + 37), int64_t(cfg.n_fft + 3)}) {
+        const int64_t B = 3;
+        const auto wav = test_waves(B, L, uint64_t(L) + 1);
+        const size_t n = size_t(B * cfg.n_mels * fbank_frames(cfg, L));
+        std::vector<float> ref(n), got(n, NAN);
+        fbank_forward_cpu<float>(cfg, wav.data(), ref.data(), B, L, cpu_threads());
+        fbank_forward_cpu_fast(cfg, wav.data(), got.data(), B, L, cpu_threads());
+        expect_fbank_close(got, ref, cfg, name + " L=" + std::to_string(L));
+        // And through the Tensor op, which runs it.
+        const Tensor op = fbank(Tensor::from_vector(wav, {B, L}), cfg);
+        CHECK(std::memcmp(op.data<float>(), got.data(), n * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+// Its blocks and rows are units of the work pool, each written by one thread in a fixed order: any thread count
+// gives the same bits.
+TEST_CASE("fbank fast CPU path gives the same bits on any thread count") {
+  for (const char* preset : {"resnetse34l", "ecapa", "wespeaker"}) {
+    const FbankConfig cfg = fbank_preset(preset);
+    const int64_t B = 3, L = 32000 + 77;
+    const auto wav = test_waves(B, L, 5);
+    const size_t n = size_t(B * cfg.n_mels * fbank_frames(cfg, L));
+    std::vector<float> one(n), many(n);
+    fbank_forward_cpu_fast(cfg, wav.data(), one.data(), B, L, 1);
+    for (int threads : {2, 3, 8}) {
+      std::fill(many.begin(), many.end(), -1.f);
+      fbank_forward_cpu_fast(cfg, wav.data(), many.data(), B, L, threads);
+      CHECK_MESSAGE(std::memcmp(one.data(), many.data(), n * sizeof(float)) == 0, preset, ": ", threads,
+                    " threads differ from one");
+    }
+  }
 }
