@@ -20,6 +20,7 @@
 #include <memory>
 #include <utility>
 
+#include "engine/check.h"
 #include "engine/dist/sync_batch_norm.h"
 #include "engine/module.h"
 #include "engine/ops.h"
@@ -90,11 +91,18 @@ class BatchNorm : public Module {
   Tensor running_mean, running_var, num_batches_tracked;      // undefined when !track_running_stats
   BatchNormOptions opt;
   dist::Communicator* sync = nullptr;   // set (spk_train --sync_bn): training statistics over all ranks
+  // Inference only (fold_into, spk_eval --fold_bn): this BN's eval-mode affine map now lives in the weight and bias
+  // of the conv before it, so the forward passes x through (ReLU'd when fused). Training it would be wrong: throws.
+  bool folded = false;
 
  protected:
   // relu = true gives relu(batch_norm(x)) from the fused op batch_norm_relu: the same values and gradients,
   // one pass over the activations each way instead of two, and one saved tensor instead of two.
   Tensor normalise(const Tensor& x, bool relu = false) {
+    if (folded) {
+      SPK_CHECK(!is_training(), "BatchNorm: folded into its conv for inference (--fold_bn); cannot run in training");
+      return relu ? spk::relu(x) : x;
+    }
     if (is_training() && opt.track_running_stats) count_batch();
     if (sync && is_training()) {   // --sync_bn: the statistics of every rank's batch (engine/dist/sync_batch_norm.h)
       Tensor y = dist::sync_batch_norm(x, weight, bias, running_mean, running_var, opt.momentum, opt.eps, *sync);

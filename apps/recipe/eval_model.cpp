@@ -4,6 +4,7 @@
 
 #include "apps/recipe/checkpoint.h"
 #include "apps/recipe/eval_app.h"
+#include "apps/recipe/eval_fold_bn.h"
 #include "apps/recipe/recipe_parts.h"
 #include "losses/loss.h"
 
@@ -73,6 +74,9 @@ LoadedModel load_eval_model(OptionParser& p, const std::string& path) {
   }
   std::fprintf(stderr, "%s: %s (%s): %s\n", kApp, path.c_str(), ir.source_format.c_str(), ir.summary().c_str());
   l.info = checkpoint_info(path, ck, ir);
+  // Inference mode: spk_eval never trains or saves the model, so its BNs can be folded into their convs.
+  l.model->eval();
+  if (rc.fold_bn) l.info["folded_batch_norms"] = fold_batch_norms(*l.model);
   return l;
 }
 
