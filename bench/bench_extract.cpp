@@ -1,8 +1,11 @@
 // Whole-utterance embedding extraction as spk_eval does it with --eval_frames 0: one utterance (batch 1), eval mode,
 // no autograd, fbank included. 6-s and 20-s utterances for ResNetSE34L (40 mels, 512-d SAP) and ECAPA-TDNN C=512
 // (80 mels, 192-d). bench/torch/compare_cpu.py times the same in PyTorch eager (torch.inference_mode).
+// Variant "bn-folded": as spk_eval runs it by default (--fold_bn, apps/recipe/eval_fold_bn.h); ECAPA has nothing to
+// fold, so it has only the plain variant.
 #include <memory>
 
+#include "apps/recipe/eval_fold_bn.h"
 #include "bench.h"
 #include "engine/audio/fbank.h"
 #include "engine/autograd.h"
@@ -22,17 +25,19 @@ struct Extract {
   }
 };
 
-void add_extract(const std::string& model_name, const spk::ModelConfig& mc, const std::string& fbank, int seconds) {
+void add_extract(const std::string& model_name, const spk::ModelConfig& mc, const std::string& fbank, int seconds,
+                 bool fold) {
   spk::bench::Entry e;
   e.op = "extract(" + model_name + (mc.C == 512 && model_name == "ECAPA_TDNN" ? ",C=512" : "") + "," +
          std::to_string(mc.nOut) + ",B=1,L=" + std::to_string(seconds * 16000) + ")";
-  e.variant = "cpu eval wav->emb";   // front end included
+  e.variant = fold ? "cpu eval wav->emb bn-folded" : "cpu eval wav->emb";   // front end included
   e.note = std::to_string(seconds) + " s of audio/run";
-  e.setup = [model_name, mc, fbank, seconds] {
+  e.setup = [model_name, mc, fbank, seconds, fold] {
     auto s = std::make_shared<Extract>();
     spk::Rng rng(7);
     s->model = spk::make_model(model_name, mc, rng);
     s->model->eval();
+    if (fold) spk::recipe::fold_batch_norms(*s->model);
     s->fbank = spk::fbank_preset(fbank);
     s->fbank.n_mels = int(mc.n_mels);
     s->wav = spk::Tensor::uniform({1, int64_t(seconds) * 16000}, rng, -0.5, 0.5);
@@ -53,6 +58,7 @@ SPK_BENCH_ENTRIES(extract_entries) {
   ecapa.nOut = 192;
   ecapa.C = 512;
   ecapa.encoder_type = "";
-  for (int seconds : {6, 20}) add_extract("ResNetSE34L", resnet, "resnetse34l", seconds);
-  for (int seconds : {6, 20}) add_extract("ECAPA_TDNN", ecapa, "ecapa", seconds);
+  for (int seconds : {6, 20})
+    for (bool fold : {false, true}) add_extract("ResNetSE34L", resnet, "resnetse34l", seconds, fold);
+  for (int seconds : {6, 20}) add_extract("ECAPA_TDNN", ecapa, "ecapa", seconds, false);
 }
