@@ -59,14 +59,15 @@ def load_torch(clock_kind):
 
 ROWS, SAMPLES, SPEAKERS = 40, 32240, 20
 
-# name -> (spk_bench op, what one run is worth, unit)
+# name -> (spk_bench entry "op variant", what one run is worth, unit). ResNetSE34L extraction is taken as spk_eval
+# runs it by default: BatchNorms folded into the convs (--fold_bn).
 ENTRIES = {
-    "train_resnet": ("train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240)", ROWS, "samples/s"),
-    "train_ecapa": ("train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240)", ROWS, "samples/s"),
-    "extract_resnet_6s": ("extract(ResNetSE34L,512,B=1,L=96000)", 6, "audio s/s"),
-    "extract_resnet_20s": ("extract(ResNetSE34L,512,B=1,L=320000)", 20, "audio s/s"),
-    "extract_ecapa_6s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000)", 6, "audio s/s"),
-    "extract_ecapa_20s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=320000)", 20, "audio s/s"),
+    "train_resnet": ("train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240) cpu wav->step", ROWS, "samples/s"),
+    "train_ecapa": ("train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240) cpu wav->step", ROWS, "samples/s"),
+    "extract_resnet_6s": ("extract(ResNetSE34L,512,B=1,L=96000) cpu eval wav->emb bn-folded", 6, "audio s/s"),
+    "extract_resnet_20s": ("extract(ResNetSE34L,512,B=1,L=320000) cpu eval wav->emb bn-folded", 20, "audio s/s"),
+    "extract_ecapa_6s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000) cpu eval wav->emb", 6, "audio s/s"),
+    "extract_ecapa_20s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=320000) cpu eval wav->emb", 20, "audio s/s"),
 }
 
 
@@ -180,9 +181,9 @@ def time_spk(spk_bench, op, budget, threads, clock_kind):
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         with open(path) as f:
             doc = json.load(f)
-    rows = [r for r in doc["results"] if r.get("op") == op]
+    rows = [r for r in doc["results"] if f"{r.get('op')} {r.get('variant')}" == op]
     if len(rows) != 1:
-        raise RuntimeError(f"spk_bench gave {len(rows)} results for {op}")
+        raise RuntimeError(f"spk_bench gave {len(rows)} results for '{op}' (is it built from this tree?)")
     return rows[0]["time_us"] * 1e-6, doc.get("commit", "?")
 
 
