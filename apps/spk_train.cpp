@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "apps/recipe/config.h"
+#include "apps/recipe/cpu_conv_flag.h"
 #include "apps/recipe/distributed.h"
 #include "apps/recipe/evaluator.h"
 #include "apps/recipe/progress.h"
@@ -125,6 +126,7 @@ int run(int argc, char** argv) {
   if (!options.parse(argc, argv)) return 0;
   RecipeConfig cfg = recipe_config(options);
   validate_train_config(cfg);
+  apply_cpu_conv_flag(cfg.cpu_conv);
   g_comm = make_train_communicator(cfg);
   const bool root = g_comm->is_root();   // rank 0 alone reports and writes files; every rank evaluates its share
   if (g_comm->backend() == "nccl") cfg.device = "cuda:" + std::to_string(g_comm->local_rank());

@@ -24,9 +24,17 @@ ConvCpuOptions& conv_cpu_options() {
   return options;
 }
 
+void set_conv_cpu_backend(const char* name) { conv_cpu_options().backend = parse_conv_cpu_backend(name); }
+
 ConvCpuOptions conv_cpu_call_options() {
   ConvCpuOptions o = conv_cpu_options();
   if (o.threads <= 0) o.threads = cpu_threads();
+  if (conv_cpu_resolved_backend(o) == ConvCpuBackend::dnnl && !o.dnnl) {
+    // One primitive cache for the process, never destroyed (as the cuDNN state below): tensors in statics may
+    // run convs during static destruction.
+    static ConvDnnlState* state = conv_dnnl_state_create();
+    o.dnnl = state;
+  }
   return o;
 }
 

@@ -12,9 +12,12 @@
 
 namespace spk {
 
-// CPU settings. threads = 0 (the default) means cpu_threads() at each call.
+// CPU settings. threads = 0 (the default) means cpu_threads() at each call. backend: automatic (dnnl where the
+// build has oneDNN), spk or dnnl; spk_train/spk_eval set it from --cpu_conv.
 ConvCpuOptions& conv_cpu_options();
-// The options one CPU conv runs with: conv_cpu_options() with threads resolved.
+void set_conv_cpu_backend(const char* name);   // "auto" | "spk" | "dnnl"; throws on unknown and unbuilt names
+// The options one CPU conv runs with: conv_cpu_options() with threads resolved and, when the backend resolves to
+// dnnl, the engine's oneDNN state (made on first use, kept for the life of the process).
 ConvCpuOptions conv_cpu_call_options();
 
 // CUDA settings. The backend's default comes from the environment variable SPK_CONV_BACKEND=spk|cudnn, read on

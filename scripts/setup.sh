@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libopenblas-dev          # CPU GEMM
+  libdnnl-dev              # CPU conv backend "dnnl" (oneDNN; optional: without it spk builds its own convs only)
   doctest-dev              # tests
   libsndfile1-dev          # audio I/O (WAV, FLAC, OGG)
   libsamplerate0-dev       # resampling

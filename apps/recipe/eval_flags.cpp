@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "apps/recipe/cpu_conv_flag.h"
 #include "apps/recipe/eval_app.h"
 #include "engine/cuda.h"
 
@@ -156,6 +157,7 @@ EvalFlags check_eval_flags(const OptionParser& p) {
   check_protocol_flags(p, f);
   f.recipe = recipe_config(p);
   check_recipe_flags(f.recipe);
+  apply_cpu_conv_flag(f.recipe.cpu_conv);
   f.device = check_device(f.recipe.device);
   cuda::use_device(f.device);   // streams and handles follow the current device (engine/cuda.h)
   f.model_path = p.str("initial_model");

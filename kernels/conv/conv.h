@@ -51,11 +51,35 @@ enum class ConvThreading : uint8_t {
   units,   // the work pool over (image, chunk) units with OpenBLAS held to one thread (default)
   blas,    // units one after another; OpenBLAS threads each GEMM, im2col/col2im run on one thread
 };
+// Which implementation runs a CPU f32 conv (f64 always runs spk's, the reference): spk's im2col + GEMM, or
+// oneDNN's convolutions (conv_dnnl_cpu.cpp) where the build has oneDNN. `automatic` is dnnl where built, except
+// for the passes spk's kernels run faster (1×1 convs, the input gradient with < 4 input channels per group:
+// conv_cpu.cpp, use_dnnl); `dnnl` sends every f32 pass to oneDNN.
+enum class ConvCpuBackend : uint8_t { automatic, spk, dnnl };
+struct ConvDnnlState;   // oneDNN's engine and per-shape primitive cache (opaque; the engine owns one)
 struct ConvCpuOptions {
+  ConvCpuBackend backend = ConvCpuBackend::automatic;
+  ConvDnnlState* dnnl = nullptr;                // required when the dnnl backend runs (the engine fills it)
   ConvThreading threading = ConvThreading::units;
   int64_t col_chunk_bytes = int64_t(1) << 20;   // target size of one im2col chunk
   int threads = 1;                              // work-pool threads for `units` (the engine's cpu_threads())
 };
+
+const char* conv_cpu_backend_name(ConvCpuBackend b);
+ConvCpuBackend parse_conv_cpu_backend(const char* name);   // auto|spk|dnnl; throws on unknown and unbuilt ones
+bool conv_dnnl_built();                                    // this build links oneDNN (CMake found it)
+ConvDnnlState* conv_dnnl_state_create();                   // throws in builds without oneDNN
+// The backend a call with these options runs: automatic resolves to dnnl where built, else spk.
+inline ConvCpuBackend conv_cpu_resolved_backend(const ConvCpuOptions& opt) {
+  if (opt.backend != ConvCpuBackend::automatic) return opt.backend;
+  return conv_dnnl_built() ? ConvCpuBackend::dnnl : ConvCpuBackend::spk;
+}
+// oneDNN's conv (f32), same semantics and (=) rule; the conv2d_*_cpu entry points call these when the options
+// pick dnnl. No bias gradient here: the entry point sums db itself.
+void conv2d_forward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                         ConvDnnlState& state, int threads);
+void conv2d_backward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                          ConvDnnlState& state, int threads);
 
 template <class T> void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y,
                                            const ConvCpuOptions& opt);

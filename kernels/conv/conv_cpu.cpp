@@ -1,4 +1,5 @@
-// CPU convolution: im2col + OpenBLAS GEMM, chunked over output positions, threaded on a small work pool.
+// CPU convolution: im2col + OpenBLAS GEMM, chunked over output positions, threaded on a small work pool. The
+// entry points hand f32 passes to oneDNN instead when the options pick the dnnl backend (use_dnnl below).
 //
 // Per image n and group g the forward is one GEMM
 //   y_ng (C_out_g, P) = w_g (C_out_g, K_g) · col (K_g, P),      P = H_out·W_out, K_g = C_in_g·KH·KW,
@@ -25,8 +26,10 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/common/check.h"
 #include "kernels/conv/conv.h"
 #include "kernels/common/work_pool.h"
 #include "kernels/gemm/gemm.h"
@@ -211,6 +214,22 @@ void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* d
   }
 }
 
+// Whether this pass goes to oneDNN: f32 only (f64 is the reference the tests check against), only convs with
+// work (oneDNN rejects empty shapes). `automatic` keeps on spk's kernels what they do faster (bench_conv.cpp,
+// bench/README.md): 1×1 convs, which are one GEMM here while oneDNN adds two layout reorders around a small
+// kernel, and the input gradient of convs with few input channels per group (the 7×7 stem, C_in = 1), where
+// oneDNN's backward-data kernel is several times slower.
+template <class T> bool use_dnnl(const ConvGeom& g, const ConvCpuOptions& opt, bool input_grad) {
+  if constexpr (!std::is_same_v<T, float>) return false;
+  const ConvCpuBackend b = conv_cpu_resolved_backend(opt);
+  if (b != ConvCpuBackend::dnnl) return false;
+  SPK_CHECK(opt.dnnl != nullptr, "conv: the dnnl backend was chosen but no oneDNN state was given");
+  if (g.N == 0 || g.C_out == 0 || g.H_out() <= 0 || g.W_out() <= 0) return false;
+  if (opt.backend == ConvCpuBackend::dnnl) return true;
+  const bool pointwise = g.KH == 1 && g.KW == 1;
+  return !pointwise && !(input_grad && g.C_in_g() < 4);
+}
+
 bool threaded(const ConvGeom& g, const ConvCpuOptions& opt, int64_t units) {
   return opt.threading == ConvThreading::units && opt.threads > 1 && units > 1 && g.flops() >= kParallelFlops;
 }
@@ -221,6 +240,10 @@ template <class T>
 void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, const ConvCpuOptions& opt) {
   const int64_t P = g.H_out() * g.W_out();
   if (g.N == 0 || P == 0 || g.C_out == 0) return;
+  if (use_dnnl<T>(g, opt, false)) {
+    if constexpr (std::is_same_v<T, float>) conv2d_forward_dnnl(g, x, w, bias, y, *opt.dnnl, opt.threads);
+    return;
+  }
   const int64_t step = chunk_cols(g, opt, sizeof(T)), chunks = (P + step - 1) / step, units = g.N * chunks;
   const size_t col_elems = is_pointwise(g) ? 0 : size_t(g.K_g() * step);
   auto unit = [&](int64_t u, T* col) {
@@ -255,6 +278,15 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
     if (dw) std::fill(dw, dw + wn, T(0));
     if (dx) std::fill(dx, dx + g.N * g.C_in * g.H * g.W, T(0));
     return;
+  }
+  // Each gradient goes to oneDNN or stays here on its own (use_dnnl); what oneDNN wrote is taken out.
+  const bool dnnl_x = dx && use_dnnl<T>(g, opt, true), dnnl_w = dw && use_dnnl<T>(g, opt, false);
+  if (dnnl_x || dnnl_w) {
+    if constexpr (std::is_same_v<T, float>)
+      conv2d_backward_dnnl(g, x, w, dy, dnnl_x ? dx : nullptr, dnnl_w ? dw : nullptr, *opt.dnnl, opt.threads);
+    if (dnnl_x) dx = nullptr;
+    if (dnnl_w) dw = nullptr;
+    if (!dx && !dw) return;
   }
   const int64_t step = chunk_cols(g, opt, sizeof(T));
   const size_t col_elems = size_t(g.K_g() * step);

@@ -101,6 +101,22 @@ void check_against_loops(const ConvCfg& c, DType dt, bool as1d = false) {
   if (c.bias) test::expect_close(b.grad(), r.db, unit * positions, rtol, "db");
 }
 
+// f32 runs once per CPU backend: spk's im2col + GEMM and, where built, oneDNN (the dnnl backend; a build without
+// oneDNN says so). f64 always runs spk's kernels.
+void check_f32_backends(const ConvCfg& c, bool as1d = false) {
+  const ConvCpuOptions saved = conv_cpu_options();
+  for (ConvCpuBackend b : {ConvCpuBackend::spk, ConvCpuBackend::dnnl}) {
+    if (b == ConvCpuBackend::dnnl && !conv_dnnl_built()) {
+      MESSAGE("dnnl CPU conv backend not built (no oneDNN at configure time): its f32 check skipped");
+      continue;
+    }
+    CAPTURE(conv_cpu_backend_name(b));
+    conv_cpu_options().backend = b;
+    check_against_loops(c, DType::f32, as1d);
+  }
+  conv_cpu_options() = saved;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d forward and backward match direct loops") {
@@ -123,7 +139,7 @@ TEST_CASE("conv2d forward and backward match direct loops") {
   };
   for (const auto& c : cfgs) {
     SUBCASE((c.name() + " f64").c_str()) { check_against_loops(c, DType::f64); }
-    SUBCASE((c.name() + " f32").c_str()) { check_against_loops(c, DType::f32); }
+    SUBCASE((c.name() + " f32").c_str()) { check_f32_backends(c); }
   }
 }
 
@@ -135,11 +151,12 @@ TEST_CASE("conv2d chunks long images and images of one row") {
     // K_g = 49 (the ResNetSE34L stem), 1 KiB chunks -> the 64-column minimum; W_out = 63, so the first chunk
     // ends at column 1 of row 1, left of where the 7-tap kernel's first tap meets the image (column 3).
     // This once wrote past the end of the column buffer (found by spk_train's whole-utterance evaluation).
-    const int64_t saved = conv_cpu_options().col_chunk_bytes;
+    const ConvCpuOptions saved = conv_cpu_options();
     conv_cpu_options().col_chunk_bytes = 1024;
+    conv_cpu_options().backend = ConvCpuBackend::spk;   // the chunking is spk's
     check_against_loops({1, 1, 6, 63, 4, 7, 7, 2, 1, 3, 3}, DType::f32);
     check_against_loops({1, 1, 6, 63, 4, 7, 7, 2, 1, 3, 3}, DType::f64);
-    conv_cpu_options().col_chunk_bytes = saved;
+    conv_cpu_options() = saved;
   }
   SUBCASE("1-d, L = 2000 cut into chunks") { check_against_loops({2, 64, 1, 2000, 16, 1, 3, 1, 1, 0, 1, 1, 2}, DType::f64, true); }
 }
@@ -155,7 +172,7 @@ TEST_CASE("conv1d forward and backward match direct loops") {
   };
   for (const auto& c : cfgs) {
     SUBCASE((c.name() + " f64").c_str()) { check_against_loops(c, DType::f64, true); }
-    SUBCASE((c.name() + " f32").c_str()) { check_against_loops(c, DType::f32, true); }
+    SUBCASE((c.name() + " f32").c_str()) { check_f32_backends(c, true); }
   }
 }
 
