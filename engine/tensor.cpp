@@ -6,6 +6,7 @@
 #include "engine/cuda.h"
 #include "engine/dispatch.h"
 #include "engine/fault.h"
+#include "engine/host_cache.h"
 #include "engine/out_of_memory.h"
 #include "engine/rng.h"
 #include "engine/sync_counter.h"
@@ -57,8 +58,7 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   if (d.is_cpu()) {
     // The fault point "alloc" with `fail` (engine/fault.h) stands for an allocation the host cannot serve.
     if (fault::hit(fault::Point::alloc)) throw_host_out_of_memory(n, "injected by SPK_FAULT");
-    size_t rounded = (std::max<size_t>(n, 1) + 63) / 64 * 64;
-    data = std::aligned_alloc(64, rounded);
+    data = host_alloc(n);   // reuses a freed block of this size (engine/host_cache.h says why)
     if (data == nullptr) throw_host_out_of_memory(n, "");
   } else {
     data = cuda::alloc(n, d.index);
@@ -66,7 +66,7 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
 }
 
 Storage::~Storage() {
-  if (device.is_cpu()) std::free(data);
+  if (device.is_cpu()) host_free(data, nbytes);
   else {
     try { cuda::free(data, device.index); } catch (const std::exception& e) {
       std::fprintf(stderr, "spk: error freeing device memory: %s\n", e.what());   // destructors only print
