@@ -4,15 +4,40 @@
 
 namespace spk {
 
+// The op is a template argument here, so each loop is compiled for one formula and vectorises (with the op a
+// runtime value inside the loop, GCC kept the switch per element: relu forward and backward were 15 % of a
+// ResNetSE34L CPU step). Same formulas (elementwise_math.h), so results are bitwise those of the plain loop.
+template <UnaryOp OP, class T>
+void unary_forward_loop(const T* x, T* y, int64_t n, UnaryParams p) {
+  for (int64_t i = 0; i < n; ++i) y[i] = unary_f(OP, x[i], p);
+}
+
+template <UnaryOp OP, class T>
+void unary_backward_loop(const T* x, const T* y, const T* dy, T* dx, int64_t n, UnaryParams p) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * unary_df(OP, x[i], y[i], p);
+}
+
+// Calls f.template operator()<OP>() for the runtime op.
+template <class F>
+void with_unary_op(UnaryOp op, F&& f) {
+  switch (op) {
+#define SPK_UNARY_CASE(name) \
+    case UnaryOp::name: f.template operator()<UnaryOp::name>(); return;
+    SPK_UNARY_CASE(neg) SPK_UNARY_CASE(exp) SPK_UNARY_CASE(log) SPK_UNARY_CASE(sqrt) SPK_UNARY_CASE(abs)
+    SPK_UNARY_CASE(relu) SPK_UNARY_CASE(leaky_relu) SPK_UNARY_CASE(sigmoid) SPK_UNARY_CASE(tanh)
+    SPK_UNARY_CASE(add_scalar) SPK_UNARY_CASE(mul_scalar) SPK_UNARY_CASE(pow_scalar) SPK_UNARY_CASE(clamp)
+#undef SPK_UNARY_CASE
+  }
+}
+
 template <class T>
 void unary_forward_cpu(UnaryOp op, const T* x, T* y, int64_t n, UnaryParams p) {
-  // The switch sits inside the loop; the compiler unswitches it, and these ops are memory-bound anyway.
-  for (int64_t i = 0; i < n; ++i) y[i] = unary_f(op, x[i], p);
+  with_unary_op(op, [&]<UnaryOp OP>() { unary_forward_loop<OP>(x, y, n, p); });
 }
 
 template <class T>
 void unary_backward_cpu(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int64_t n, UnaryParams p) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * unary_df(op, x[i], y[i], p);
+  with_unary_op(op, [&]<UnaryOp OP>() { unary_backward_loop<OP>(x, y, dy, dx, n, p); });
 }
 
 template <class T>
