@@ -53,8 +53,8 @@ enum class ConvThreading : uint8_t {
 };
 // Which implementation runs a CPU f32 conv (f64 always runs spk's, the reference): spk's im2col + GEMM, or
 // oneDNN's convolutions (conv_dnnl_cpu.cpp) where the build has oneDNN. `automatic` is dnnl where built, except
-// for the passes spk's kernels run faster (1×1 convs, the input gradient with < 4 input channels per group:
-// conv_cpu.cpp, use_dnnl); `dnnl` sends every f32 pass to oneDNN.
+// for the passes spk's kernels run faster (1×1 convs of < 1024 input channels, the input gradient with < 4
+// input channels per group: conv_cpu.cpp, use_dnnl); `dnnl` sends every f32 pass to oneDNN.
 enum class ConvCpuBackend : uint8_t { automatic, spk, dnnl };
 struct ConvDnnlState;   // oneDNN's engine and per-shape primitive cache (opaque; the engine owns one)
 struct ConvCpuOptions {

@@ -216,9 +216,11 @@ void backward_image(const ConvGeom& g, const T* x, const T* w, const T* dy, T* d
 
 // Whether this pass goes to oneDNN: f32 only (f64 is the reference the tests check against), only convs with
 // work (oneDNN rejects empty shapes). `automatic` keeps on spk's kernels what they do faster (bench_conv.cpp,
-// bench/README.md): 1×1 convs, which are one GEMM here while oneDNN adds two layout reorders around a small
-// kernel, and the input gradient of convs with few input channels per group (the 7×7 stem, C_in = 1), where
-// oneDNN's backward-data kernel is several times slower.
+// bench/README.md): 1×1 convs with under 1024 input channels per group, which are one GEMM here while oneDNN
+// adds two layout reorders around a small kernel (ResNetSE34L's downsamples, ECAPA's 512-channel 1×1s: spk
+// equal or faster), and the input gradient of convs with few input channels per group (the 7×7 stem,
+// C_in = 1), where oneDNN's backward-data kernel is several times slower. ECAPA's wide 1×1s (1536 -> 1536,
+// 4608 -> 128) are 1.4x faster on oneDNN.
 template <class T> bool use_dnnl(const ConvGeom& g, const ConvCpuOptions& opt, bool input_grad) {
   if constexpr (!std::is_same_v<T, float>) return false;
   const ConvCpuBackend b = conv_cpu_resolved_backend(opt);
@@ -226,8 +228,8 @@ template <class T> bool use_dnnl(const ConvGeom& g, const ConvCpuOptions& opt, b
   SPK_CHECK(opt.dnnl != nullptr, "conv: the dnnl backend was chosen but no oneDNN state was given");
   if (g.N == 0 || g.C_out == 0 || g.H_out() <= 0 || g.W_out() <= 0) return false;
   if (opt.backend == ConvCpuBackend::dnnl) return true;
-  const bool pointwise = g.KH == 1 && g.KW == 1;
-  return !pointwise && !(input_grad && g.C_in_g() < 4);
+  const bool small_pointwise = g.KH == 1 && g.KW == 1 && g.C_in_g() < 1024;
+  return !small_pointwise && !(input_grad && g.C_in_g() < 4);
 }
 
 bool threaded(const ConvGeom& g, const ConvCpuOptions& opt, int64_t units) {
