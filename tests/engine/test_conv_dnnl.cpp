@@ -103,6 +103,37 @@ TEST_CASE("dnnl CPU conv backend matches spk's kernels") {
   conv_cpu_options() = saved;
 }
 
+// auto picks per pass (conv_cpu.cpp, use_dnnl): small 1×1 convs and the stem's input gradient stay on spk's
+// kernels, the rest goes to oneDNN. Checked bit for bit against each backend's own result.
+TEST_CASE("CPU conv auto backend: which passes go to oneDNN") {
+  if (!conv_dnnl_built()) {
+    MESSAGE("dnnl CPU conv backend not built: auto is spk, nothing to check");
+    return;
+  }
+  const ConvCpuOptions saved = conv_cpu_options();
+  conv_cpu_options().backend = ConvCpuBackend::dnnl;
+  ConvDnnlState* state = conv_cpu_call_options().dnnl;
+  auto run = [&](const ConvGeom& g, ConvCpuBackend b) {
+    ConvCpuOptions o;
+    o.backend = b;
+    o.dnnl = state;
+    o.threads = 2;
+    const auto x = random_floats(size_t(g.N * g.C_in * g.H * g.W), 1), w = random_floats(size_t(g.C_out * g.K_g()), 2),
+               dy = random_floats(size_t(g.N * g.C_out * g.H_out() * g.W_out()), 3);
+    std::vector<float> out(dy.size()), dx(x.size()), dw(w.size());
+    conv2d_forward_cpu<float>(g, x.data(), w.data(), nullptr, out.data(), o);
+    conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr, o);
+    out.insert(out.end(), dx.begin(), dx.end());
+    out.insert(out.end(), dw.begin(), dw.end());
+    return out;
+  };
+  const ConvGeom down = geom2d(2, 16, 10, 21, 32, 1, 2, 2, 0), mid = geom2d(2, 16, 10, 21, 32, 3, 1, 1, 1);
+  CHECK(run(down, ConvCpuBackend::automatic) == run(down, ConvCpuBackend::spk));
+  CHECK(run(mid, ConvCpuBackend::automatic) == run(mid, ConvCpuBackend::dnnl));
+  CHECK(run(mid, ConvCpuBackend::dnnl) != run(mid, ConvCpuBackend::spk));   // or this test checks nothing
+  conv_cpu_options() = saved;
+}
+
 TEST_CASE("CPU conv backend names and errors") {
   CHECK(parse_conv_cpu_backend("auto") == ConvCpuBackend::automatic);
   CHECK(parse_conv_cpu_backend("spk") == ConvCpuBackend::spk);
