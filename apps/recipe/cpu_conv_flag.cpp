@@ -2,18 +2,17 @@
 #include "apps/recipe/cpu_conv_flag.h"
 
 #include "apps/recipe/config.h"
-#include "engine/conv_context.h"
+#include "engine/conv_context.h"   // set_conv_cpu_backend, conv_dnnl_built (kernels/conv/conv.h)
 
 namespace spk::recipe {
 
 void apply_cpu_conv_flag(const std::string& value) {
-  try {
-    set_conv_cpu_backend(value.c_str());
-  } catch (const UsageError&) {
-    throw;
-  } catch (const spk::Error& e) {
-    throw UsageError("--cpu_conv: " + std::string(e.what()));
-  }
+  if (value != "auto" && value != "spk" && value != "dnnl")
+    throw UsageError("--cpu_conv: unknown backend '" + value + "' (auto, spk or dnnl)");
+  if (value == "dnnl" && !conv_dnnl_built())
+    throw UsageError("--cpu_conv: dnnl, but this build of spk has no oneDNN (install libdnnl-dev and rebuild, or "
+                     "use auto or spk)");
+  set_conv_cpu_backend(value.c_str());
 }
 
 }  // namespace spk::recipe

@@ -231,7 +231,7 @@ TEST_CASE("spk_train: bad input fails before any work, naming the flag, file or 
     check_failure(ok + " --scheduler wild", "--scheduler: unknown scheduler 'wild'");
     check_failure(ok + " --frontend nope", "--frontend: unknown preset 'nope'");
     check_failure(ok + " --device tpu", "--device: 'tpu' is not cpu or cuda");
-    check_failure(ok + " --cpu_conv mkl", "--cpu_conv: cpu conv backend: unknown name \"mkl\"");
+    check_failure(ok + " --cpu_conv mkl", "--cpu_conv: unknown backend 'mkl' (auto, spk or dnnl)");
   }
   SUBCASE("inconsistent settings") {
     check_failure(ok + " --nClasses 2", "--nClasses: 2 is fewer than the 4 speakers");
