@@ -98,6 +98,7 @@ bool TrainLoader::load_row(int64_t epoch, int64_t b, int64_t utterance, float* r
     read();
     if (cfg_.augment) cfg_.augment->augment(row, samples, rng);
     if (cfg_.noise) cfg_.noise->add(row, samples, rng);
+    if (cfg_.view_augment) cfg_.view_augment->apply(row, samples, rng);
     return true;
   } catch (const OutOfMemoryError&) {
     throw;   // not the file's fault: never skipped, never reworded as a bad file
@@ -188,12 +189,13 @@ Batch TrainLoader::make_chunk_batch(int64_t epoch, int64_t b) {
       });
 }
 
-// --ssl: item n's two views are crops of one file at the planned starts, each augmented from its own stream.
+// --ssl: item n's views (two, then any local ones) are crops of one file at the planned starts, each augmented from
+// its own stream.
 Batch TrainLoader::make_view_batch(int64_t epoch, int64_t b) {
   const int64_t N = cfg_.views->config().batch_size, L = cfg_.views->max_audio();
   auto item = [&](int64_t n) -> const ViewItem& { return view_plan_.items[size_t(b * N + n)]; };
   Batch batch = assemble_batch(
-      epoch, b, N, 2, L, cfg_.views->config().seed,
+      epoch, b, N, 2 + cfg_.views->config().local_views, L, cfg_.views->config().seed,
       [&](int64_t n) { return uint64_t(view_plan_.first_item + b * N + n); }, [](int64_t n) { return n; },
       [&](int64_t n, int64_t) { return item(n).utterance; }, [&](int64_t n, int64_t m, float* row, Rng&) {
         // usable files are longer than L + 1: no padding

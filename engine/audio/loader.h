@@ -31,6 +31,7 @@
 #include "engine/audio/lists.h"
 #include "engine/audio/ordered_pipeline.h"
 #include "engine/audio/sampler.h"
+#include "engine/audio/view_augment.h"
 #include "engine/audio/view_sampler.h"
 #include "engine/tensor.h"
 
@@ -55,6 +56,8 @@ struct LoaderConfig {
   // --ssl: batches of view_sampler.h (batch_size utterances, M = 2 views each at the planned starts, N = batch_size,
   // labels 0..N-1) instead of `sampler`; views draw augmentation from the same per-item streams as other crops.
   std::shared_ptr<const ViewSampler> views;
+  // --ssl_aug (--ssl without --augment / --add_noise): each view's synthetic augmentation, last, from its stream.
+  std::shared_ptr<const ViewAugment> view_augment;
 };
 
 struct Batch {

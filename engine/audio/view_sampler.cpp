@@ -32,6 +32,7 @@ int64_t ViewSampler::max_audio() const { return max_audio_samples(cfg_.max_frame
 ViewSampler::ViewSampler(std::vector<int64_t> lengths, ViewSamplerConfig cfg)
     : cfg_(cfg), lengths_(std::move(lengths)) {
   SPK_CHECK(cfg_.batch_size >= 1, "view sampler: --batch_size must be >= 1, got ", cfg_.batch_size);
+  SPK_CHECK(cfg_.local_views >= 0, "view sampler: --ssl_local_views must be >= 0, got ", cfg_.local_views);
   SPK_CHECK(cfg_.max_frames >= 1, "view sampler: --max_frames must be >= 1, got ", cfg_.max_frames);
   SPK_CHECK(cfg_.world_size >= 1 && cfg_.rank >= 0 && cfg_.rank < cfg_.world_size, "view sampler: rank ", cfg_.rank,
             " outside world size ", cfg_.world_size);
@@ -76,8 +77,8 @@ ViewEpochPlan ViewSampler::plan_epoch(int64_t epoch) const {
       b += L;
       if (rng.randint(0, 2) == 1) std::swap(a, b);
     }
-    it.start[0] = a;
-    it.start[1] = b;
+    it.start = {a, b};
+    for (int64_t j = 0; j < cfg_.local_views; ++j) it.start.push_back(rng.randint(0, view_positions(len, L)));
   }
   // 3. Whole batches on every rank; this rank's contiguous slice.
   ViewEpochPlan plan;

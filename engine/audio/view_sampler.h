@@ -19,6 +19,7 @@
 //   2. per utterance in that order: start0 = randint(0, P), start1 = randint(0, P - 1), start1 += start1 >= start0
 //      (uniform over the ordered pairs of distinct starts); with `split`: a = randint(0, R), b = randint(0, R - 1),
 //      b += b >= a, (a, b) sorted, starts (a, b + max_audio), swapped when randint(0, 2) is 1;
+//      then, with local_views, one start = randint(0, P) per local view (only then, so two-view plans are unchanged);
 //   3. cut into batches of batch_size; truncate to a multiple of batch_size · world_size; rank r takes the
 //      contiguous slice [r · total / world_size, (r + 1) · total / world_size).
 // The plan depends only on (seed, epoch, lengths): the same on any machine and worker count, so a resumed run
@@ -34,6 +35,7 @@ struct ViewSamplerConfig {
   int64_t batch_size = 200;   // --batch_size: utterances per batch, per rank
   int64_t max_frames = 200;   // --max_frames: crops of max_frames·160 + 240 samples
   bool split = false;         // --ssl_split: non-overlapping views (CEL's loadWAVSplit)
+  int64_t local_views = 0;    // --ssl_local_views: DINO's local crops, after the two (global) views
   uint64_t seed = 10;         // --seed
   int64_t world_size = 1;
   int64_t rank = 0;
@@ -41,7 +43,9 @@ struct ViewSamplerConfig {
 
 struct ViewItem {
   int64_t utterance = 0;   // index into the training list
-  int64_t start[2] = {0, 0};   // the two views' first samples, start[0] != start[1] (with split: |Δ| > max_audio)
+  // The views' first samples: start[0] != start[1] (with split: |Δ| > max_audio), then local_views more, each
+  // uniform over the file's crop positions (independent of the others; the trainer trims them, ssl_mode.h).
+  std::vector<int64_t> start = {0, 0};
 };
 
 struct ViewEpochPlan {
