@@ -25,6 +25,8 @@
 #include "losses/pyannote_triplet.h"
 #include "losses/softmax.h"
 #include "losses/softmaxproto.h"
+#include "losses/dino.h"
+#include "losses/moco.h"
 #include "losses/ssl_infonce.h"
 #include "losses/triplet.h"
 #include "losses/uniformity.h"
@@ -129,6 +131,8 @@ const std::map<std::string, Entry>& registry() {
                          return std::make_shared<InfoNCELoss>(c, rng, /*row_margin=*/true);
                        }}},
       {"ssl_infonce", {PerSpeaker::exactly_two, maker<SSLInfoNCELoss>()}},
+      {"moco", {PerSpeaker::exactly_two, maker<MoCoLoss>()}},   // needs the trainer's key encoder (momentum.h)
+      {"dino", {PerSpeaker::at_least_two, maker<DinoLoss>()}},  // the same, and --ssl_local_views crops
       // pyannote-audio (Coria et al., SLSP 2020); settings LossConfig::pyannote_*
       {"arc_linear", {PerSpeaker::one, maker<ArcLinearLoss>()}},
       {"coco", {PerSpeaker::one, maker<CocoLoss>()}},
