@@ -92,7 +92,9 @@ bool looks_like_safetensors(const std::string& path) {
 
 NamedTensors training_parameters(const SpeakerNet& model, const Loss& loss, const Loss* loss2) {
   NamedTensors p = prefixed(model.named_parameters(), kModelPrefix);
-  for (auto& e : prefixed(loss.named_parameters(), kLossPrefix)) p.push_back(std::move(e));
+  // A frozen loss parameter (MoCo's key encoder and head, losses/momentum.h) moves by EMA, not by the optimiser.
+  for (auto& e : prefixed(loss.named_parameters(), kLossPrefix))
+    if (e.second.requires_grad()) p.push_back(std::move(e));
   if (loss2)
     for (auto& e : prefixed(loss2->named_parameters(), kSecondLossPrefix)) p.push_back(std::move(e));
   return p;

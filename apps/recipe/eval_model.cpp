@@ -18,8 +18,10 @@ using json = nlohmann::json;
 // (its device, lists and crop settings are the training run's, not this evaluation's).
 json model_keys(const json& config) {
   json out = json::object();
+  // (The moco / dino head sizes only let resolve_test_normalize build those losses.)
   for (const char* k : {"model", "encoder_type", "nOut", "n_mels", "log_input", "C", "frontend", "n_ceps", "trainfunc",
-                        "sim_loss", "sinc_stride"})
+                        "sim_loss", "sinc_stride", "ssl_proj_layers", "ssl_proj_dim", "moco_queue", "dino_out",
+                        "dino_hidden", "dino_bottleneck"})
     if (config.contains(k)) out[k] = config[k];
   return out;
 }
@@ -97,6 +99,14 @@ bool resolve_test_normalize(const std::string& flag, const RecipeConfig& rc, std
     lc.nClasses = 2;
     lc.nPerSpeaker = m;
     lc.sim_loss = rc.sim_loss;   // cel normalises as its L_sim does (not for proto)
+    if (rc.trainfunc == "moco" || rc.trainfunc == "dino") {   // they refuse to build without their head (sizes)
+      lc.ssl_proj_layers = rc.ssl_proj_layers;
+      lc.ssl_proj_dim = rc.ssl_proj_dim;
+      lc.moco_queue = rc.moco_queue;
+      lc.dino_out = rc.dino_out;
+      lc.dino_hidden = rc.dino_hidden;
+      lc.dino_bottleneck = rc.dino_bottleneck;
+    }
     try {
       const bool tn = make_loss(rc.trainfunc, lc)->test_normalize();
       why = "loss " + rc.trainfunc;

@@ -74,9 +74,38 @@ void validate_loss_settings(const RecipeConfig& c) {
   non_negative(double(c.ssl_proj_layers), "--ssl_proj_layers");
   require(c.ssl_proj_dim >= 1, "--ssl_proj_dim", "the projection head's width must be at least 1, got " +
           num(double(c.ssl_proj_dim)));
-  require(c.ssl_proj_layers == 0 || c.trainfunc == "ssl_infonce" || c.trainfunc2 == "ssl_infonce", "--ssl_proj_layers",
-          num(double(c.ssl_proj_layers)) + " asks for a projection head, which only --trainfunc ssl_infonce has "
-          "(SimCLR), not " + c.trainfunc);
+  const bool head_loss = c.trainfunc == "ssl_infonce" || c.trainfunc2 == "ssl_infonce" || c.trainfunc == "moco";
+  require(c.ssl_proj_layers == 0 || head_loss, "--ssl_proj_layers",
+          num(double(c.ssl_proj_layers)) + " asks for a projection head, which only --trainfunc ssl_infonce (SimCLR) "
+          "and moco have, not " + c.trainfunc);
+  if (c.trainfunc == "moco") {
+    require(c.ssl_proj_layers >= 1, "--ssl_proj_layers", "0: moco needs a projection head of at least one layer "
+            "(ssl-for-slr: --ssl_proj_layers 2 --ssl_proj_dim 512)");
+    require(c.moco_queue >= c.batch_size, "--moco_queue", num(double(c.moco_queue)) + " is smaller than one batch (--batch_size " +
+            num(double(c.batch_size)) + "): every step queues its batch of keys");
+    require(c.moco_momentum >= 0 && c.moco_momentum <= 1, "--moco_momentum", "must be in [0, 1], got " +
+            num(c.moco_momentum));
+  }
+  // Each rank would queue its own keys (MoCo) or centre on its own teacher outputs (DINO), and a checkpoint holds
+  // rank 0's only: a resume could not be exact. Gathering them across ranks is not built.
+  require(!c.distributed || (c.trainfunc != "moco" && c.trainfunc != "dino"), "--distributed",
+          c.trainfunc + " keeps per-rank state (queue / centre) that is not gathered across ranks yet; train it on "
+          "one process");
+  require(c.trainfunc2 != "moco" && c.trainfunc2 != "dino", "--trainfunc2",
+          c.trainfunc2 + " has a momentum encoder of its own and trains only as --trainfunc");
+  if (c.trainfunc == "dino") {
+    require(c.ssl, "--trainfunc", "dino trains on the views of --ssl (2 global + --ssl_local_views local crops); "
+            "add --ssl");
+    for (const auto& [v, flag] : {std::pair{c.dino_out, "--dino_out"}, {c.dino_hidden, "--dino_hidden"},
+                                  {c.dino_bottleneck, "--dino_bottleneck"}})
+      require(v >= 1, flag, "the DINO head's sizes must be at least 1, got " + num(double(v)));
+    positive(c.dino_teacher_temp, "--dino_teacher_temp");
+    positive(c.dino_warmup_teacher_temp, "--dino_warmup_teacher_temp");
+    positive(c.dino_student_temp, "--dino_student_temp");
+    for (const auto& [v, flag] : {std::pair{c.dino_center_momentum, "--dino_center_momentum"},
+                                  {c.dino_momentum, "--dino_momentum"}})
+      require(v >= 0 && v <= 1, flag, "must be in [0, 1], got " + num(v));
+  }
   angle(c.pyannote_aam_margin, "--pyannote_aam_margin");
   positive(c.pyannote_aam_scale, "--pyannote_aam_scale");
   positive(c.pyannote_coco_alpha, "--pyannote_coco_alpha");

@@ -4,7 +4,11 @@
 
 #include "engine/audio/audio_file.h"
 #include "engine/audio/chunk_sampler.h"
+#include "engine/audio/crop.h"
 #include "engine/audio/unlabelled_list.h"
+#include "engine/ops.h"
+#include "nets/model.h"
+#include "engine/audio/view_augment.h"
 #include "engine/audio/view_sampler.h"
 #include "losses/second_loss.h"
 
@@ -13,8 +17,50 @@ namespace spk::recipe {
 using flag_check::num;
 using flag_check::require;
 
+namespace {
+
+audio::ViewAugmentConfig view_augment_config(const RecipeConfig& c) {
+  audio::ViewAugmentConfig v;
+  v.gain_db = c.ssl_aug_gain_db;
+  v.snr_min = c.ssl_aug_snr_min;
+  v.snr_max = c.ssl_aug_snr_max;
+  v.reverb_prob = c.ssl_aug_reverb_prob;
+  v.lowpass_prob = c.ssl_aug_lowpass_prob;
+  return v;
+}
+
+}  // namespace
+
+Tensor embed_views(SpeakerNet& model, const Tensor& feats, int64_t m, int64_t n, int64_t local_frames) {
+  if (m <= kSslViews) return model.forward(feats);
+  Tensor global = model.forward(slice(feats, 0, 0, kSslViews * n));
+  Tensor local = slice(feats, 0, kSslViews * n, m * n);
+  // Features (rows, bins, frames): the first local_frames frames; a waveform (rows, 1, samples): the samples of a
+  // local_frames crop.
+  const int64_t keep = local.size(1) == 1 ? audio::max_audio_samples(local_frames) : local_frames;
+  SPK_CHECK(local.dim() == 3 && keep < local.size(2), "--ssl_local_frames ", local_frames, ": ", keep,
+            " of the crop's ", local.size(2), " steps");
+  return concat({global, model.forward(slice(local, 2, 0, keep))}, 0);
+}
+
+std::shared_ptr<const audio::ViewAugment> make_view_augment(const RecipeConfig& c) {
+  // The rule: MUSAN/RIR where given, the synthetic stand-in when not.
+  if (!c.ssl || !c.ssl_aug || c.augment || c.add_noise) return nullptr;
+  return std::make_shared<audio::ViewAugment>(view_augment_config(c));
+}
+
 void validate_ssl_config(const RecipeConfig& c) {
-  require(c.ssl, "--ssl_split", "only applies to --ssl (the views of self-supervised training)");
+  require(c.ssl || !c.ssl_split, "--ssl_split", "only applies to --ssl (the views of self-supervised training)");
+  require(c.ssl || c.ssl_local_views == 0, "--ssl_local_views", "only applies to --ssl (the views of "
+          "self-supervised training)");
+  require(c.ssl_local_views >= 0, "--ssl_local_views", "must be >= 0, got " + num(c.ssl_local_views));
+  require(c.ssl_local_views == 0 || c.trainfunc == "dino", "--ssl_local_views",
+          num(c.ssl_local_views) + " local crops, which only --trainfunc dino reads, not " + c.trainfunc);
+  require(c.trainfunc != "dino" || c.ssl_local_views >= 1, "--ssl_local_views",
+          "0: --trainfunc dino needs local crops besides the 2 global views (wespeaker: --ssl_local_views 4)");
+  require(c.ssl_local_views == 0 || (c.ssl_local_frames >= 1 && c.ssl_local_frames < c.max_frames),
+          "--ssl_local_frames", num(c.ssl_local_frames) + ": local crops are shorter than the global ones, so "
+          "between 1 and --max_frames " + num(c.max_frames) + " - 1");
   const std::string pair_losses = "angleproto, anglecontrast, ssl_infonce, uniformity, cel, proto, ge2e";
   require(!loss_uses_class_labels(c.trainfunc), "--trainfunc",
           c.trainfunc + " trains a classifier over speaker labels, which --ssl does not have; use a pair loss (" +
@@ -27,6 +73,11 @@ void validate_ssl_config(const RecipeConfig& c) {
           "set it to 2");
   require(c.sampler == "voxceleb", "--sampler", c.sampler + " with --ssl, which has its own view sampler; leave "
           "--sampler out");
+  try {
+    audio::check_view_augment_config(view_augment_config(c));
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
 }
 
 audio::TrainList read_ssl_train_list(const RecipeConfig& c) {
@@ -49,6 +100,7 @@ SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c) {
   vc.max_frames = c.max_frames;
   vc.seed = uint64_t(c.seed);
   vc.split = c.ssl_split;
+  vc.local_views = c.ssl_local_views;
   SslTrainData d;
   try {
     d.views = std::make_shared<audio::ViewSampler>(

@@ -15,9 +15,14 @@
 
 #include "apps/recipe/config.h"
 #include "engine/audio/lists.h"
+#include "engine/tensor.h"
 
+namespace spk {
+class SpeakerNet;
+}
 namespace spk::audio {
 class ViewSampler;
+class ViewAugment;
 }
 
 namespace spk::recipe {
@@ -38,5 +43,11 @@ struct SslTrainData {
 audio::TrainList read_ssl_train_list(const RecipeConfig& c);
 // Every file's length from its header, then the view sampler; the trainer logs `report` at start-up.
 SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c);
+// The model's embeddings of a view batch's features (M·N rows, view-major) as (M·N, D): one forward when M = 2;
+// with local crops (DINO), the 2 global views in one forward and the local ones, cut to their first
+// --ssl_local_frames frames, in a second (BatchNorm sees each crop length on its own, as wespeaker's two calls).
+Tensor embed_views(SpeakerNet& model, const Tensor& feats, int64_t m, int64_t n, int64_t local_frames);
+// --ssl_aug's per-view augmentation, or null when it is off or MUSAN/RIR (--augment) or --add_noise is given.
+std::shared_ptr<const audio::ViewAugment> make_view_augment(const RecipeConfig& c);
 
 }  // namespace spk::recipe

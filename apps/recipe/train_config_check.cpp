@@ -59,7 +59,7 @@ void validate_train_config(const RecipeConfig& c) {
   // With --sampler pyannote, --per_label plays nPerSpeaker's part (crops per speaker in a batch).
   const bool chunks = c.sampler == "pyannote";
   // --ssl: two views per utterance play nPerSpeaker 2 (apps/recipe/ssl_mode.h).
-  if (c.ssl || c.ssl_split) validate_ssl_config(c);
+  if (c.ssl || c.ssl_split || c.ssl_local_views != 0) validate_ssl_config(c);
   const int64_t per_spk = chunks ? c.per_label : c.ssl ? kSslViews : c.nPerSpeaker;
   const std::string per_spk_flag = chunks ? "--per_label" : c.ssl ? "--ssl (2 views per utterance)" : "--nPerSpeaker";
   if (chunks) check_chunk_flags(c);

@@ -57,7 +57,8 @@ const char* const kFixedOnResume[] = {"model",      "encoder_type", "nOut",     
                                       "optimizer",  "seed",         "sim_loss",       "infonce_aam_mix",
                                       "pyannote_classifier_bias", "sinc_stride", "hardneg_mode",
                                       "blip_itm_heads", "ssl",      "ssl_split",    "ssl_proj_layers",
-                                      "ssl_proj_dim"};
+                                      "ssl_proj_dim", "moco_queue", "ssl_local_views", "dino_out",
+                                      "dino_hidden", "dino_bottleneck"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -234,6 +235,12 @@ void Trainer::build_model_and_loss() {
   lc.rng = rng_;
   loss_ = make_loss(cfg_.trainfunc, lc);
   if (!cfg_.trainfunc2.empty()) loss2_ = make_second_loss(cfg_.trainfunc2, lc);   // after loss_: same draws
+  momentum_ = dynamic_cast<MomentumLoss*>(loss_.get());
+  if (momentum_) {   // MoCo: the key encoder, a model of the same architecture from its own stream (momentum.h)
+    Rng key_rng = Rng(uint64_t(cfg_.seed)).fork(2);
+    std::shared_ptr<SpeakerNet> key = make_model(cfg_.model, model_config(cfg_), key_rng);
+    momentum_->attach_encoder(key, [k = key.get()](const Tensor& f) { return k->forward(f); }, *model_);
+  }
   model_->to(device_);
   loss_->to(device_);
   if (loss2_) loss2_->to(device_);
@@ -306,6 +313,7 @@ void Trainer::resume_or_initialise() {
   } else if (!cfg_.initial_model.empty()) {
     const Checkpoint ck = read_checkpoint(cfg_.initial_model);
     const ImportResult r = import_weights(ck, *model_, loss_.get(), loss2_.get());
+    if (momentum_ && !r.loss_loaded) momentum_->reset_encoder(*model_);   // else it would follow the random init
     log("initial model " + cfg_.initial_model + " (" + r.source_format + "): " + r.summary() +
         (r.loss_loaded ? "; loss weights loaded" : "; " + r.loss_note) +
         (!loss2_ ? "" : r.loss2_loaded ? "; second loss weights loaded" : "; " + r.loss2_note));
@@ -332,6 +340,7 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
   lcfg.chunks = chunks_;
   lcfg.noise = noise_;
   lcfg.views = views_;
+  lcfg.view_augment = make_view_augment(cfg_);
   loader_ = std::make_unique<audio::TrainLoader>(train_, lcfg);
   const int64_t world = comm_->world_size();
   if (chunks_ && chunks_->num_batches() < world)   // --distributed: each rank takes every W-th chunk batch
@@ -368,6 +377,10 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
         std::to_string(chunks_->kept_speakers()) + " speakers (" + std::to_string(chunks_->short_files()) +
         " files not longer than --chunk_duration left out, " + std::to_string(chunks_->dropped_speakers()) +
         " speakers under --label_min_duration dropped; " + num(chunks_->kept_seconds() / 3600.0) + " h kept)");
+  if (lcfg.view_augment)
+    log("--ssl_aug: each view gets its own synthetic reverb (p " + num(cfg_.ssl_aug_reverb_prob) + "), low-pass (p " +
+        num(cfg_.ssl_aug_lowpass_prob) + "), coloured noise at " + num(cfg_.ssl_aug_snr_min) + ".." +
+        num(cfg_.ssl_aug_snr_max) + " dB SNR and gain +-" + num(cfg_.ssl_aug_gain_db) + " dB");
   if (noise_)
     log("--add_noise: " + std::to_string(noise_->files().size()) + " noise files at SNR " + num(cfg_.noise_snr_min) +
         ".." + num(cfg_.noise_snr_max) + " dB");
@@ -507,8 +520,11 @@ LossOutput Trainer::forward_loss(int64_t epoch, const audio::Batch& b) {
       feats = spec_aug_train_features(feats, *spec_aug_, *rng_, {comm_->world_size(), comm_->rank(), groups, b.m});
     }
   }
-  Tensor emb = model_->forward(feats);                                // (M·N, D)
+  // (M·N, D); --ssl with local crops (DINO): globals and locals in two forwards (ssl_mode.h)
+  Tensor emb = views_ ? embed_views(*model_, feats, b.m, b.n, cfg_.ssl_local_frames) : model_->forward(feats);
   Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
+  if (momentum_)   // the momentum encoder embeds views of these; DINO's schedules read where the step lies
+    momentum_->set_step_features(feats, b.m, b.n, {epoch - 1, cfg_.max_epoch, step_, cfg_.max_epoch * batches_per_epoch_});
   LossOutput out = loss_->forward(x, labels);
   if (loss2_) out = add_second_loss(std::move(out), loss2_->forward(x, labels), cfg_.trainfunc2_weight);
   if (!out.warning.empty()) {
@@ -570,6 +586,7 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
   average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
   optim_->step();
   optim_->zero_grad();
+  if (momentum_) momentum_->after_step(*model_);   // EMA and queue: only after a step that was taken
   ++step_;
   non_finite_in_row_ = 0;
   fault::hit(fault::Point::train_step);   // SPK_FAULT train.step:kill@N: the kill-mid-epoch test

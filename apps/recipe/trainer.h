@@ -48,6 +48,7 @@
 #include "engine/device.h"
 #include "engine/input_stager.h"
 #include "losses/loss.h"
+#include "losses/momentum.h"
 
 namespace spk::dist {
 class Communicator;
@@ -183,6 +184,7 @@ class Trainer {
   std::shared_ptr<const audio::BackgroundNoise> noise_;
   // --ssl (read_train_data): the view sampler of apps/recipe/ssl_mode.h, or null.
   std::shared_ptr<const audio::ViewSampler> views_;
+  MomentumLoss* momentum_ = nullptr;   // loss_ when it keeps a momentum encoder (MoCo), else null
 };
 
 }  // namespace spk::recipe
