@@ -161,4 +161,18 @@ MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, Rng& rng, DType dty
   constant_(out_proj->bias, 0.0);
 }
 
+GRU::GRU(int64_t in, int64_t h, Rng& rng, bool with_bias, DType dtype) : hidden_size(h) {
+  SPK_CHECK(in > 0 && h > 0, "GRU(", in, ", ", h, "): sizes must be positive");
+  check_float(dtype, "GRU");
+  weight_ih = register_parameter("weight_ih_l0", Tensor::empty({3 * h, in}, dtype));
+  weight_hh = register_parameter("weight_hh_l0", Tensor::empty({3 * h, h}, dtype));
+  if (with_bias) {
+    bias_ih = register_parameter("bias_ih_l0", Tensor::empty({3 * h}, dtype));
+    bias_hh = register_parameter("bias_hh_l0", Tensor::empty({3 * h}, dtype));
+  }
+  const double bound = 1.0 / std::sqrt(double(h));
+  for (Tensor* t : {&weight_ih, &weight_hh, &bias_ih, &bias_hh})
+    if (t->defined()) uniform_(*t, rng, -bound, bound);
+}
+
 }  // namespace spk

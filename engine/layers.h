@@ -1,5 +1,5 @@
 // Basic layers on engine ops: Linear, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d, InstanceNorm1d, SincConv1d,
-// LayerNorm, MultiheadAttention.
+// LayerNorm, MultiheadAttention, GRU.
 //
 // Parameter names, shapes and default initialisation are PyTorch's, so state() loads PyTorch weights:
 //   Linear       weight (out, in), bias (out)
@@ -10,6 +10,8 @@
 //   MultiheadAttention  in_proj_weight (3E, E), in_proj_bias (3E), out_proj.weight (E, E), out_proj.bias (E):
 //                torch draws out_proj (a Linear: kaiming weight, uniform bias) first, then xavier_uniform
 //                in_proj_weight, and zeroes both biases; so does this constructor, in that order
+//   GRU          weight_ih_l0 (3H, In), weight_hh_l0 (3H, H), bias_ih_l0, bias_hh_l0 (3H), gates (r, z, n);
+//                every tensor U(±1/√H), drawn in that order (torch's RNNBase.reset_parameters)
 // Linear and Conv weights get kaiming_uniform(a = sqrt(5)) (bound 1/sqrt(fan_in)) and biases
 // U(±1/sqrt(fan_in)), drawn in that order from the given Rng; BatchNorm starts at weight 1, bias 0,
 // running_mean 0, running_var 1. Nets re-initialise as their reference does (engine/init.h).
@@ -206,6 +208,18 @@ class MultiheadAttention : public Module {
   Tensor in_proj_weight, in_proj_bias;
   std::shared_ptr<Linear> out_proj;
   int64_t embed_dim, num_heads;
+};
+
+// torch.nn.GRU(input_size, hidden_size, num_layers=1, bias, batch_first=True), unidirectional: x (B, L, In) and
+// h0 (B, H) or undefined (zeros) -> (B, L, H), every step's hidden state (torch's output; h_n is its last step).
+class GRU : public Module {
+ public:
+  GRU(int64_t input_size, int64_t hidden_size, Rng& rng, bool bias = true, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x, const Tensor& h0 = Tensor()) const {
+    return gru(x, h0, weight_ih, weight_hh, bias_ih, bias_hh);
+  }
+  Tensor weight_ih, weight_hh, bias_ih, bias_hh;   // biases undefined without bias
+  int64_t hidden_size;
 };
 
 }  // namespace spk

@@ -112,6 +112,16 @@ Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor
                             const Tensor& in_proj_bias, const Tensor& out_proj_weight, const Tensor& out_proj_bias,
                             int64_t num_heads);
 
+// ---- recurrent (torch.nn.GRU's math: one layer, one direction, batch_first; kernels/gru/gru.h) ----
+// The recurrence alone: gi (B, L, 3H) = x W_ihᵀ + b_ih in torch's gate order (r, z, n), h0 (B, H), w_hh (3H, H),
+// b_hh (3H) or undefined -> h (B, L, H), every step's hidden state. One op with its backward through time.
+Tensor gru_sequence(const Tensor& gi, const Tensor& h0, const Tensor& w_hh, const Tensor& b_hh);
+// torch.nn.GRU(In, H, batch_first=True)(x, h0)[0]: x (B, L, In), h0 (B, H) or undefined (zeros), weights as
+// torch's weight_ih_l0 (3H, In), weight_hh_l0 (3H, H), bias_ih_l0, bias_hh_l0 (3H, each may be undefined).
+// Composed: linear(x, w_ih, b_ih), then gru_sequence.
+Tensor gru(const Tensor& x, const Tensor& h0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+           const Tensor& b_hh);
+
 // ---- softmax family ----
 Tensor softmax(const Tensor& x, int64_t dim = -1);
 Tensor log_softmax(const Tensor& x, int64_t dim = -1);
