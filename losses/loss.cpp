@@ -28,6 +28,8 @@
 #include "losses/dino.h"
 #include "losses/moco.h"
 #include "losses/ssl_infonce.h"
+#include "losses/cpc.h"
+#include "losses/lim.h"
 #include "losses/triplet.h"
 #include "losses/uniformity.h"
 
@@ -133,6 +135,12 @@ const std::map<std::string, Entry>& registry() {
       {"ssl_infonce", {PerSpeaker::exactly_two, maker<SSLInfoNCELoss>()}},
       {"moco", {PerSpeaker::exactly_two, maker<MoCoLoss>()}},   // needs the trainer's key encoder (momentum.h)
       {"dino", {PerSpeaker::at_least_two, maker<DinoLoss>()}},  // the same, and --ssl_local_views crops
+      // ssl-for-slr's frame-level objectives (they read SpeakerNet::frames; losses/cpc.h, lim.h)
+      {"cpc", {PerSpeaker::at_least_two, maker<CPCLoss>()}},
+      {"lim", {PerSpeaker::at_least_two, [](const LossConfig& c, Rng& rng) {
+                 return std::make_shared<LIMLoss>("lim", c, rng); }}},
+      {"gim", {PerSpeaker::at_least_two, [](const LossConfig& c, Rng& rng) {
+                 return std::make_shared<LIMLoss>("gim", c, rng); }}},
       // pyannote-audio (Coria et al., SLSP 2020); settings LossConfig::pyannote_*
       {"arc_linear", {PerSpeaker::one, maker<ArcLinearLoss>()}},
       {"coco", {PerSpeaker::one, maker<CocoLoss>()}},

@@ -87,13 +87,16 @@ struct LossTraits {
   PerSpeaker per_speaker = PerSpeaker::one;
   bool test_normalize = true;   // see Loss::test_normalize()
   MetricKind metric = MetricKind::accuracy;
+  // The loss reads the model's frame-level encoding x (N, M, T, D) (SpeakerNet::frames) instead of pooled
+  // embeddings: CPC and LIM/GIM predict or discriminate frames inside an utterance (losses/cpc.h, lim.h).
+  bool frames = false;
 };
 
 class Loss : public Module {
  public:
   Loss(std::string name, const LossTraits& traits)
       : name_(std::move(name)), per_speaker_(traits.per_speaker), test_normalize_(traits.test_normalize),
-        metric_(traits.metric) {}
+        metric_(traits.metric), frames_(traits.frames) {}
 
   // x (N, M, D) or, where M = 1 is accepted, (N, D); labels (N) i64 (see the file comment).
   virtual LossOutput forward(const Tensor& x, const Tensor& labels) = 0;
@@ -103,6 +106,7 @@ class Loss : public Module {
   // Whether evaluation L2-normalises the crop embeddings before scoring (the loss class's test_normalize).
   bool test_normalize() const { return test_normalize_; }
   MetricKind metric_kind() const { return metric_; }
+  bool reads_frames() const { return frames_; }
 
   // The margin schedule hook (wespeaker's projection.update(margin)); losses without a margin throw.
   virtual bool has_margin() const { return false; }
@@ -122,6 +126,7 @@ class Loss : public Module {
   PerSpeaker per_speaker_;
   bool test_normalize_;
   MetricKind metric_;
+  bool frames_;
 };
 
 // The loss called `name` (voxceleb_trainer --trainfunc spelling; docs/losses.md lists them), after checking

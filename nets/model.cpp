@@ -2,6 +2,7 @@
 #include "nets/model.h"
 
 #include "engine/rng.h"
+#include "nets/cpc_encoder.h"
 #include "nets/ecapa_tdnn.h"
 #include "nets/rawnet3.h"
 #include "nets/resnet_se34l.h"
@@ -20,6 +21,10 @@ void SpeakerNet::check_input(const Tensor& feats, int64_t min_frames) const {
             " must be features (B, n_mels = ", n_mels_, ", T >= ", min_frames, ")");
 }
 
+Tensor SpeakerNet::frames(const Tensor&) {
+  SPK_FAIL(name(), ": gives no frame-level encoding (the frame losses cpc, lim and gim need one: --model CPCEncoder)");
+}
+
 const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {"ResNetSE34L", "ResNetSE34V2", "VGGVox",
                                                  "ECAPA_TDNN",  "ResNet34",     "TDNN",
@@ -28,7 +33,9 @@ const std::vector<std::string>& model_names() {
                                                  "ResNet293", "ECAPA_TDNN_HardNeg", "ResNet18_HardNeg",
                                                  "ResNet34_HardNeg",
                                                  // the raw-waveform models (--frontend waveform)
-                                                 "SincTDNN", "RawNet3"};
+                                                 "SincTDNN", "RawNet3",
+                                                 // ssl-for-slr's CPC / LIM frame encoder
+                                                 "CPCEncoder"};
   return names;
 }
 
@@ -46,6 +53,7 @@ std::shared_ptr<SpeakerNet> make_model(const std::string& name, const ModelConfi
     return std::make_shared<WespeakerResNet>(name, config, rng);
   if (name == "TDNN") return std::make_shared<XVectorTdnn>(config, rng);
   if (name == "SincTDNN") return std::make_shared<SincTdnn>(config, rng);
+  if (name == "CPCEncoder") return std::make_shared<CPCEncoder>(config, rng);
   if (name == "RawNet3") return std::make_shared<RawNet3>(config, rng);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;

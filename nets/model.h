@@ -42,6 +42,9 @@ class SpeakerNet : public Module {
   // feats (B, n_mels, T) -> embeddings (B, nOut). Training mode uses batch statistics in BatchNorm.
   virtual Tensor forward(const Tensor& feats) = 0;
   virtual std::string name() const = 0;    // the --model name
+  // The frame-level encoding before pooling, (B, T', D), for the losses that read frames (LossTraits::frames:
+  // cpc, lim, gim). Models without one (the default) throw naming the model.
+  virtual Tensor frames(const Tensor& feats);
   int64_t n_mels() const { return n_mels_; }
   int64_t embedding_dim() const { return n_out_; }
 
