@@ -73,7 +73,7 @@ Tensor FrontEnd::features(const Tensor& wav) const {
 }
 
 const std::vector<std::string>& waveform_models() {
-  static const std::vector<std::string> names = {"SincTDNN", "RawNet3"};
+  static const std::vector<std::string> names = {"SincTDNN", "RawNet3", "CPCEncoder"};
   return names;
 }
 

@@ -116,6 +116,7 @@ void validate_loss_settings(const RecipeConfig& c) {
   one_of(c.pyannote_triplet_sampling, "--pyannote_triplet_sampling", {"all", "hard", "negative", "easy"});
 
   validate_hardneg_mode(c);
+  validate_frame_losses(c);   // cpc, lim, gim (frame_loss_check.cpp)
 
   non_negative(c.trainfunc2_weight, "--trainfunc2_weight");
   if (c.trainfunc2.empty()) return;

@@ -58,7 +58,9 @@ const char* const kFixedOnResume[] = {"model",      "encoder_type", "nOut",     
                                       "pyannote_classifier_bias", "sinc_stride", "hardneg_mode",
                                       "blip_itm_heads", "ssl",      "ssl_split",    "ssl_proj_layers",
                                       "ssl_proj_dim", "moco_queue", "ssl_local_views", "dino_out",
-                                      "dino_hidden", "dino_bottleneck"};
+                                      "dino_hidden", "dino_bottleneck",
+                                      // the CPC / LIM heads' shapes (losses/cpc.h, lim.h)
+                                      "cpc_steps", "cpc_context_dim", "lim_hidden"};
 
 std::string json_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -520,9 +522,14 @@ LossOutput Trainer::forward_loss(int64_t epoch, const audio::Batch& b) {
       feats = spec_aug_train_features(feats, *spec_aug_, *rng_, {comm_->world_size(), comm_->rank(), groups, b.m});
     }
   }
-  // (M·N, D); --ssl with local crops (DINO): globals and locals in two forwards (ssl_mode.h)
-  Tensor emb = views_ ? embed_views(*model_, feats, b.m, b.n, cfg_.ssl_local_frames) : model_->forward(feats);
-  Tensor x = transpose(reshape(emb, {b.m, b.n, emb.size(1)}), 0, 1);   // (N, M, D)
+  // (M·N, D); --ssl with local crops (DINO): globals and locals in two forwards (ssl_mode.h). The frame losses
+  // (cpc, lim, gim) read the model's frames (M·N, T, D) instead of its embeddings.
+  Tensor emb = loss_->reads_frames() ? model_->frames(feats)
+               : views_              ? embed_views(*model_, feats, b.m, b.n, cfg_.ssl_local_frames)
+                                     : model_->forward(feats);
+  Shape grouped{b.m, b.n};
+  for (int64_t d = 1; d < emb.dim(); ++d) grouped.push_back(emb.size(d));
+  Tensor x = transpose(reshape(emb, grouped), 0, 1);   // (N, M, D) or (N, M, T, D)
   if (momentum_)   // the momentum encoder embeds views of these; DINO's schedules read where the step lies
     momentum_->set_step_features(feats, b.m, b.n, {epoch - 1, cfg_.max_epoch, step_, cfg_.max_epoch * batches_per_epoch_});
   LossOutput out = loss_->forward(x, labels);

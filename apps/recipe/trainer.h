@@ -77,6 +77,8 @@ class EpochLog;
 void validate_train_config(const RecipeConfig& c);
 // The part of it for the losses/loss_settings.def flags and --trainfunc2 (loss_settings_check.cpp).
 void validate_loss_settings(const RecipeConfig& c);
+// Its part for ssl-for-slr's frame losses cpc, lim, gim and their settings (frame_loss_check.cpp).
+void validate_frame_losses(const RecipeConfig& c);
 
 struct StepProgress {
   int64_t epoch = 0, batch = 0, num_batches = 0;   // batch: 1-based, within the epoch
