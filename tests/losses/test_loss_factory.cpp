@@ -55,6 +55,15 @@ const std::map<std::string, Expect>& table() {
       {"pyannote_softmax", {PerSpeaker::one, true, MetricKind::accuracy, {"classifier.weight"}, false}},
       {"contrastive", {PerSpeaker::at_least_two, true, MetricKind::eer, {}, false}},
       {"pyannote_triplet", {PerSpeaker::at_least_two, true, MetricKind::eer, {}, false}},
+      // ssl-for-slr's frame losses (cpc_steps 2 below)
+      {"cpc",
+       {PerSpeaker::at_least_two, true, MetricKind::accuracy,
+        {"gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0", "predictors.0.weight",
+         "predictors.0.bias", "predictors.1.weight", "predictors.1.bias"}, false}},
+      {"lim", {PerSpeaker::at_least_two, true, MetricKind::accuracy,
+               {"disc.0.weight", "disc.0.bias", "disc.1.weight", "disc.1.bias"}, false}},
+      {"gim", {PerSpeaker::at_least_two, true, MetricKind::accuracy,
+               {"disc.0.weight", "disc.0.bias", "disc.1.weight", "disc.1.bias"}, false}},
   };
   return t;
 }
@@ -64,6 +73,9 @@ LossConfig small(const std::string& name) {
   c.nOut = 6;
   c.nClasses = 7;
   c.hard_rank = 2;
+  c.cpc_steps = 2;
+  c.cpc_context_dim = 3;
+  c.lim_hidden = 4;
   c.nPerSpeaker = table().at(name).per_speaker == PerSpeaker::one ? 1 : 2;
   c.ssl_proj_layers = name == "moco" ? 1 : 0;   // moco refuses to build without a head
   c.ssl_proj_dim = 4;
@@ -125,7 +137,9 @@ TEST_CASE("make_loss: each loss runs forward and backward in f32") {
     // test_dino.cpp run them forward and backward with one.
     if (dynamic_cast<MomentumLoss*>(loss.get())) continue;
     const int64_t n = 5, m = c.nPerSpeaker;
-    Tensor x = Tensor::normal({n, m, c.nOut}, rng).set_requires_grad(true);
+    // The frame losses read frames (N, M, T, D): 40 frames hold cpc's context and gim's 32-frame chunks.
+    const Shape shape = loss->reads_frames() ? Shape{n, m, 40, c.nOut} : Shape{n, m, c.nOut};
+    Tensor x = Tensor::normal(shape, rng).set_requires_grad(true);
     Tensor y = Tensor::from_vector(std::vector<int64_t>{4, 0, 6, 2, 3}, {n});
     LossOutput out = loss->forward(x, y);
     CHECK(out.loss.dtype() == DType::f32);

@@ -78,7 +78,7 @@ TEST_CASE("frontend_config: --frontend waveform, the waveform models, and n_mels
 TEST_CASE("frontend_config: waveform and filterbank models do not mix") {
   CHECK(usage_error(wave_recipe("ECAPA_TDNN", "waveform"))
             .find("--frontend waveform with --model ECAPA_TDNN: only models that read the raw waveform (SincTDNN, "
-                  "RawNet3)") != std::string::npos);
+                  "RawNet3, CPCEncoder)") != std::string::npos);
   CHECK(usage_error(wave_recipe("RawNet3", "ecapa"))
             .find("--frontend ecapa with --model RawNet3: the model reads the raw waveform") != std::string::npos);
   RecipeConfig c = wave_recipe("SincTDNN", "waveform");
