@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Self-supervised training on the demo corpus with its labels withheld (configs/ssl_demo/*.yaml: CEL's unsupervised
-# stage, SimCLR, MoCo and DINO), each evaluated on the 40 unseen speakers. Writes exps/ssl_demo/table.md (the table in
+# stage, SimCLR, MoCo, DINO, CPC, LIM and GIM), each evaluated on the 40 unseen speakers. Writes exps/ssl_demo/table.md (the table in
 # docs/ssl.md) and one folder per method.
 #
 #   scripts/ssl_demo.sh [method ...]      default: every configs/ssl_demo/*.yaml

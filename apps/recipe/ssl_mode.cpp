@@ -61,7 +61,8 @@ void validate_ssl_config(const RecipeConfig& c) {
   require(c.ssl_local_views == 0 || (c.ssl_local_frames >= 1 && c.ssl_local_frames < c.max_frames),
           "--ssl_local_frames", num(c.ssl_local_frames) + ": local crops are shorter than the global ones, so "
           "between 1 and --max_frames " + num(c.max_frames) + " - 1");
-  const std::string pair_losses = "angleproto, anglecontrast, ssl_infonce, uniformity, cel, proto, ge2e";
+  const std::string pair_losses =
+      "angleproto, anglecontrast, ssl_infonce, uniformity, cel, proto, ge2e, moco, dino; or cpc, lim, gim on frames";
   require(!loss_uses_class_labels(c.trainfunc), "--trainfunc",
           c.trainfunc + " trains a classifier over speaker labels, which --ssl does not have; use a pair loss (" +
               pair_losses + ")");
