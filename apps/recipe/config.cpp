@@ -25,6 +25,7 @@ bool loss_uses_class_labels(const std::string& trainfunc) {
 }
 
 std::string flag_check::num(double v) {
+  if (std::isnan(v)) return "NaN";   // not "nan" or "-nan", whichever sign the NaN has
   std::ostringstream s;
   s << v;
   return s.str();

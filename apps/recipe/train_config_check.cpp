@@ -35,6 +35,36 @@ void check_chunk_flags(const RecipeConfig& c) {
   }
 }
 
+// The optimiser, schedule, evaluation and run settings: independent of the model, loss and data.
+void check_schedule_and_run(const RecipeConfig& c) {
+  require(c.optimizer == "adam" || c.optimizer == "sgd" || c.optimizer == "adamw", "--optimizer",
+          "unknown optimizer '" + c.optimizer + "' (adam, sgd, adamw)");
+  require(c.scheduler == "steplr" || c.scheduler == "exponential" || c.scheduler == "cosine", "--scheduler",
+          "unknown scheduler '" + c.scheduler + "' (steplr, exponential, cosine)");
+  require(c.lr > 0, "--lr", "must be positive, got " + num(c.lr));
+  require(c.lr_decay > 0 && c.lr_decay <= 1, "--lr_decay", "must be in (0, 1], got " + num(c.lr_decay));
+  require(c.final_lr > 0, "--final_lr", "must be positive, got " + num(c.final_lr));
+  require(c.weight_decay >= 0, "--weight_decay", "must be 0 or more, got " + num(c.weight_decay));
+  require(c.max_epoch >= 1, "--max_epoch", "must be at least 1, got " + num(c.max_epoch));
+  require(c.warm_up_epoch >= 0 && c.warm_up_epoch < c.max_epoch, "--warm_up_epoch",
+          "must be in [0, max_epoch), got " + num(c.warm_up_epoch));
+  require(c.test_interval >= 1, "--test_interval", "must be at least 1, got " + num(c.test_interval));
+  require(c.seed >= 0, "--seed", "must be 0 or more, got " + num(c.seed));
+  require(c.nan_policy == "stop" || c.nan_policy == "skip", "--nan_policy",
+          "unknown policy '" + c.nan_policy + "' (stop, skip)");
+  require(c.nan_max_skips >= 1, "--nan_max_skips", "must be at least 1, got " + num(c.nan_max_skips));
+  require(c.dcf_p_target > 0 && c.dcf_p_target < 1, "--dcf_p_target", "must be in (0, 1), got " + num(c.dcf_p_target));
+  require(c.dcf_c_miss > 0, "--dcf_c_miss", "must be positive, got " + num(c.dcf_c_miss));
+  require(c.dcf_c_fa > 0, "--dcf_c_fa", "must be positive, got " + num(c.dcf_c_fa));
+  require(!c.save_path.empty(), "--save_path", "must not be empty");
+  require(c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0, "--device",
+          "'" + c.device + "' is not cpu or cuda");
+  if (c.device != "cpu") {
+    require(cuda::available(), "--device",
+            c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
+  }
+}
+
 }  // namespace
 
 void validate_train_config(const RecipeConfig& c) {
@@ -95,32 +125,7 @@ void validate_train_config(const RecipeConfig& c) {
             "a margin ramp needs a margin loss (amsoftmax, aamsoftmax, arc_margin, arc_linear), not " + c.trainfunc);
   }
   require(c.hard_prob >= 0 && c.hard_prob <= 1, "--hard_prob", "must be in [0, 1], got " + num(c.hard_prob));
-  require(c.optimizer == "adam" || c.optimizer == "sgd" || c.optimizer == "adamw", "--optimizer",
-          "unknown optimizer '" + c.optimizer + "' (adam, sgd, adamw)");
-  require(c.scheduler == "steplr" || c.scheduler == "exponential" || c.scheduler == "cosine", "--scheduler",
-          "unknown scheduler '" + c.scheduler + "' (steplr, exponential, cosine)");
-  require(c.lr > 0, "--lr", "must be positive, got " + num(c.lr));
-  require(c.lr_decay > 0 && c.lr_decay <= 1, "--lr_decay", "must be in (0, 1], got " + num(c.lr_decay));
-  require(c.final_lr > 0, "--final_lr", "must be positive, got " + num(c.final_lr));
-  require(c.weight_decay >= 0, "--weight_decay", "must be 0 or more, got " + num(c.weight_decay));
-  require(c.max_epoch >= 1, "--max_epoch", "must be at least 1, got " + num(c.max_epoch));
-  require(c.warm_up_epoch >= 0 && c.warm_up_epoch < c.max_epoch, "--warm_up_epoch",
-          "must be in [0, max_epoch), got " + num(c.warm_up_epoch));
-  require(c.test_interval >= 1, "--test_interval", "must be at least 1, got " + num(c.test_interval));
-  require(c.seed >= 0, "--seed", "must be 0 or more, got " + num(c.seed));
-  require(c.nan_policy == "stop" || c.nan_policy == "skip", "--nan_policy",
-          "unknown policy '" + c.nan_policy + "' (stop, skip)");
-  require(c.nan_max_skips >= 1, "--nan_max_skips", "must be at least 1, got " + num(c.nan_max_skips));
-  require(c.dcf_p_target > 0 && c.dcf_p_target < 1, "--dcf_p_target", "must be in (0, 1), got " + num(c.dcf_p_target));
-  require(c.dcf_c_miss > 0, "--dcf_c_miss", "must be positive, got " + num(c.dcf_c_miss));
-  require(c.dcf_c_fa > 0, "--dcf_c_fa", "must be positive, got " + num(c.dcf_c_fa));
-  require(!c.save_path.empty(), "--save_path", "must not be empty");
-  require(c.device == "cpu" || c.device == "cuda" || c.device.rfind("cuda:", 0) == 0, "--device",
-          "'" + c.device + "' is not cpu or cuda");
-  if (c.device != "cpu") {
-    require(cuda::available(), "--device",
-            c.device + " asked for, but this build or machine has no usable GPU (build with CUDA, or use --device cpu)");
-  }
+  check_schedule_and_run(c);
   if (c.add_noise) {
     require(!c.augment, "--add_noise", "and --augment are two augmentation recipes (pyannote's, voxceleb_trainer's); "
             "pass one of them");
