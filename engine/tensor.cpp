@@ -127,13 +127,13 @@ Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& shape, DTy
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape, Device device) {
   SPK_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(), " values for shape ", shape_str(shape));
   Tensor host = empty(shape, DType::f32, Device::cpu());
-  std::memcpy(host.data_ptr(), v.data(), v.size() * sizeof(float));
+  if (!v.empty()) std::memcpy(host.data_ptr(), v.data(), v.size() * sizeof(float));   // an empty vector's data() may be null
   return host.to(device);
 }
 Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& shape, Device device) {
   SPK_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(), " values for shape ", shape_str(shape));
   Tensor host = empty(shape, DType::i64, Device::cpu());
-  std::memcpy(host.data_ptr(), v.data(), v.size() * sizeof(int64_t));
+  if (!v.empty()) std::memcpy(host.data_ptr(), v.data(), v.size() * sizeof(int64_t));   // an empty vector's data() may be null
   return host.to(device);
 }
 
