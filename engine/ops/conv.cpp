@@ -3,6 +3,7 @@
 // a backward closure that calls the fused backward kernel for exactly the gradients the inputs need. conv1d
 // is conv2d over (N, C_in, 1, L) with a (1, K) kernel. Every kernel call gets its options (CPU) or context
 // (CUDA) from engine/conv_context.h, made at the call: settings changed between forward and backward apply.
+#include "engine/autocast.h"
 #include "engine/autograd.h"
 #include "engine/conv_context.h"
 #include "engine/dispatch.h"
@@ -51,10 +52,17 @@ void check_conv_axis(const char* op, const Tensor& x, const Tensor& w, int64_t i
             ") is larger than the padded input: ", x.str(), " has ", in, " + 2*", pad, " = ", in + 2 * pad);
 }
 
+// A conv operand as the kernels read it: dense, and under autocast (engine/autocast.h) rounded to the autocast
+// type in fp32 storage, on both devices (there is no 16-bit conv kernel yet: the numerics of one, not its speed).
+Tensor conv_operand(const Tensor& t, std::optional<DType> half) {
+  return half ? rounded_to_half(t, *half) : t.contiguous();
+}
+
 // The conv of a checked (x, w, b) with geometry g; out_shape is y's shape as the caller's op sees it.
 Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeom& g, const Shape& out_shape) {
   const char* op = op_info(id).name;
-  Tensor xc = x.contiguous(), wc = w.contiguous(), bc = b.defined() ? b.contiguous() : Tensor();
+  const std::optional<DType> half = autocast_type_for(x);   // the bias is added in fp32
+  Tensor xc = conv_operand(x, half), wc = conv_operand(w, half), bc = b.defined() ? b.contiguous() : Tensor();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   [[maybe_unused]] const bool is1d = id == OpId::conv1d;
   if (x.device().is_cpu()) {
@@ -82,7 +90,7 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
   const DType dt = x.dtype();
   const Device dev = x.device();
   return record(op, y, std::move(inputs), [=](const Tensor& gout) -> std::vector<Tensor> {
-    Tensor dy = gout.contiguous();
+    Tensor dy = conv_operand(gout, half);   // the saved xs and ws were rounded in the forward
     Tensor dx = gx ? Tensor::empty(xshape, dt, dev) : Tensor();
     Tensor dw = gw ? Tensor::empty(wshape, dt, dev) : Tensor();
     Tensor db = gb ? Tensor::empty({g.C_out}, dt, dev) : Tensor();

@@ -1,10 +1,12 @@
 // Matrix products. matmul maps each operand onto a strided batch of row- or column-major matrices without
 // copying when its layout allows (so transpose() views cost nothing), and calls one batched GEMM.
+#include "engine/autocast.h"
 #include "engine/autograd.h"
 #include "engine/cuda.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
+#include "kernels/copy/copy.h"
 #include "kernels/gemm/gemm.h"
 
 namespace spk {
@@ -52,6 +54,32 @@ MatOperand as_matrices(const Tensor& t, const Shape& batch, int64_t rows, int64_
   return m;
 }
 
+// The elements an operand's pointer reaches: `batch` matrices `stride` apart, each `rows` stored rows of `cols`
+// at leading dimension ld. Every one lies in the operand's storage (the last is the view's last element).
+int64_t operand_span(int64_t batch, int64_t stride, int64_t rows, int64_t cols, int64_t ld) {
+  if (batch == 0 || rows == 0 || cols == 0) return 0;
+  return (batch - 1) * stride + (rows - 1) * ld + cols;
+}
+
+// The GEMM under autocast (engine/autocast.h): each operand's span cast to `half` on the way in, fp32 accumulate
+// and output. The span is cast as laid out, so g's strides and leading dimensions stay valid for the copy.
+void gemm_autocast(const GemmArgs& g, const MatOperand& A, const MatOperand& B, const Tensor& out, DType half) {
+  const int64_t span_a = operand_span(g.batch, g.stride_a, g.trans_a ? g.K : g.M, g.trans_a ? g.M : g.K, g.lda);
+  const int64_t span_b = operand_span(g.batch, g.stride_b, g.trans_b ? g.N : g.K, g.trans_b ? g.K : g.N, g.ldb);
+  const Device dev = out.device();
+  if (dev.is_cpu()) {   // emulated: the rounded values in fp32 storage, the fp32 GEMM
+    Tensor a = Tensor::empty({span_a}, DType::f32, dev), b = Tensor::empty({span_b}, DType::f32, dev);
+    round_to_half(A.keep.data<float>(), a.data<float>(), span_a, half);
+    round_to_half(B.keep.data<float>(), b.data<float>(), span_b, half);
+    gemm_cpu<float>(g, a.data<float>(), b.data<float>(), out.data<float>());
+    return;
+  }
+  [[maybe_unused]] Tensor a = Tensor::empty({span_a}, half, dev), b = Tensor::empty({span_b}, half, dev);
+  SPK_CUDA_ONLY(cast_cuda(A.keep.data_ptr(), DType::f32, a.data_ptr(), half, span_a, cuda::current_stream());
+                cast_cuda(B.keep.data_ptr(), DType::f32, b.data_ptr(), half, span_b, cuda::current_stream());
+                gemm_half_cuda(g, a.data_ptr(), b.data_ptr(), half, out.data<float>(), cuda::cublas_handle()));
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -90,7 +118,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     g.batch = nbatch; g.stride_a = A.batch_stride; g.stride_b = B.batch_stride; g.stride_c = M * N;
   }
   g.trans_a = A.trans; g.lda = A.ld; g.trans_b = B.trans; g.ldb = B.ld;
+  const std::optional<DType> half = autocast_type_for(a);
   if (out.numel() > 0 && K == 0) out.zero_();
+  else if (out.numel() > 0 && half) gemm_autocast(g, A, B, out, *half);
   else if (out.numel() > 0) {
     // cuBLAS runs on the handle, which is bound to the current stream.
     dispatch("matmul", a,
@@ -101,7 +131,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   }
   bool ga = needs_grad({a}), gb = needs_grad({b});
   Tensor ad = a.detach(), bd = b.detach();
-  return record("matmul", out, {a, b}, [ad, bd, ga, gb](const Tensor& gout) -> std::vector<Tensor> {
+  return record("matmul", out, {a, b}, [ad, bd, ga, gb, half](const Tensor& gout) -> std::vector<Tensor> {
+    const AutocastGuard as_forward(half);   // the backward products in the forward's precision
     Tensor da, db;
     if (ga) da = sum_to_shape(matmul(gout, transpose(bd, -1, -2)), ad.shape());
     if (gb) {

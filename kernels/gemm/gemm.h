@@ -4,8 +4,12 @@
 // BLAS. A stride of 0 broadcasts one matrix over the batch.
 // CPU: OpenBLAS cblas_{s,d}gemm (threaded by OpenBLAS). CUDA: cuBLAS gemmStridedBatched (f32, on the
 // handle's stream; tf32 tensor cores are not enabled, so results match fp32 to rounding).
+// gemm_half_cuda: the same product with A and B already in bf16 or fp16 storage (`half`), fp32 compute and fp32
+// C, through cublasGemmStridedBatchedEx: autocast's GEMM (engine/autocast.h). Compiled, never run on a GPU yet.
 #pragma once
 #include <cstdint>
+
+#include "kernels/common/dtype.h"
 
 namespace spk {
 
@@ -19,5 +23,6 @@ struct GemmArgs {
 
 template <class T> void gemm_cpu(const GemmArgs& g, const T* A, const T* B, T* C);
 void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void* cublas_handle);
+void gemm_half_cuda(const GemmArgs& g, const void* A, const void* B, DType half, float* C, void* cublas_handle);
 
 }  // namespace spk

@@ -19,8 +19,8 @@
 
 namespace spk {
 
-void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void* cublas_handle) {
-  if (g.M == 0 || g.N == 0 || g.batch == 0) return;
+namespace {
+void check_sizes(const GemmArgs& g) {
   // cuBLAS takes 32-bit sizes (batch strides are 64-bit).
   for (int64_t v : {g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.batch})
     SPK_CHECK(v >= 0 && v <= INT_MAX, "gemm_cuda: size ", v, " does not fit cuBLAS's 32-bit arguments (M ", g.M,
@@ -29,6 +29,12 @@ void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void
   SPK_CHECK(g.ldc >= g.N && g.lda >= (g.trans_a ? g.M : g.K) && g.ldb >= (g.trans_b ? g.K : g.N),
             "gemm_cuda: leading dimensions lda ", g.lda, ", ldb ", g.ldb, ", ldc ", g.ldc, " too small for M ", g.M,
             ", N ", g.N, ", K ", g.K, " (trans_a ", g.trans_a, ", trans_b ", g.trans_b, ")");
+}
+}  // namespace
+
+void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void* cublas_handle) {
+  if (g.M == 0 || g.N == 0 || g.batch == 0) return;
+  check_sizes(g);
   const float alpha = float(g.alpha), beta = float(g.beta);
   // cuBLAS rejects a leading dimension of 0 even when the matrix it describes is empty (K == 0).
   const int lda = int(g.lda > 0 ? g.lda : 1), ldb = int(g.ldb > 0 ? g.ldb : 1);
@@ -36,6 +42,23 @@ void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void
       cublasHandle_t(cublas_handle), g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
       int(g.N), int(g.M), int(g.K), &alpha, B, ldb, (long long)g.stride_b, A, lda, (long long)g.stride_a, &beta, C,
       int(g.ldc), (long long)g.stride_c, int(g.batch)));
+}
+
+// Autocast's GEMM: 16-bit A and B, fp32 accumulation (CUBLAS_COMPUTE_32F, so alpha and beta are float) and fp32 C.
+// The same operand swap as above. The handle's default math mode allows tensor cores for 16-bit inputs.
+void gemm_half_cuda(const GemmArgs& g, const void* A, const void* B, DType half, float* C, void* cublas_handle) {
+  if (g.M == 0 || g.N == 0 || g.batch == 0) return;
+  SPK_CHECK(half == DType::bf16 || half == DType::f16, "gemm_half_cuda: operands must be bf16 or f16, got ",
+            dtype_name(half));
+  check_sizes(g);
+  const cudaDataType in = half == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+  const float alpha = float(g.alpha), beta = float(g.beta);
+  const int lda = int(g.lda > 0 ? g.lda : 1), ldb = int(g.ldb > 0 ? g.ldb : 1);
+  SPK_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      cublasHandle_t(cublas_handle), g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+      int(g.N), int(g.M), int(g.K), &alpha, B, in, ldb, (long long)g.stride_b, A, in, lda, (long long)g.stride_a,
+      &beta, C, CUDA_R_32F, int(g.ldc), (long long)g.stride_c, int(g.batch), CUBLAS_COMPUTE_32F,
+      CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace spk
