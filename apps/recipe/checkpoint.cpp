@@ -116,6 +116,7 @@ void save_checkpoint(const std::string& path, const SpeakerNet& model, const Los
   m["spk.config"] = st.config.dump();
   m["spk.eval"] = st.eval.dump();
   m["spk.commit"] = SPK_GIT_SHA;
+  if (!st.loss_scaler.is_null()) m["spk.loss_scaler"] = st.loss_scaler.dump();
   if (loss.has_margin()) m["spk.margin"] = nlohmann::json(loss.margin()).dump();
   if (auto* ada = dynamic_cast<const AdaCosLoss*>(&loss)) m["spk.adacos_scale"] = nlohmann::json(ada->scale()).dump();
   if (auto* ada = dynamic_cast<const AdaCosLoss*>(loss2))
@@ -161,6 +162,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   s.config = meta_json(ck, "spk.config");
   if (!s.config.is_object()) SPK_FAIL("checkpoint ", path, ": metadata 'spk.config' is not a JSON object");
   s.eval = meta_json(ck, "spk.eval");
+  if (ck.file.metadata.count("spk.loss_scaler")) s.loss_scaler = meta_json(ck, "spk.loss_scaler");
   try {
     s.speakers = audio::LabelMap::from_metadata(ck.file.metadata);
   } catch (const Error& e) {

@@ -10,7 +10,8 @@
 //                     spk.rng (the trainer's Rng seed and offset, JSON), spk.config (every recipe option, JSON),
 //                     spk.speakers (the label map), spk.lr, spk.margin (margin losses), spk.adacos_scale
 //                     (spk.adacos_scale2 for a second adasoftmax), spk.eval
-//                     (the last evaluation, JSON), spk.commit
+//                     (the last evaluation, JSON), spk.commit, spk.loss_scaler (--mixedprec fp16: the loss
+//                     scale and its growth tracker, JSON)
 // Files: <save_path>/model/model<epoch:09d>.safetensors every test_interval epochs (kept, as voxceleb_trainer's
 // model<epoch>.model) and <save_path>/model/last.safetensors after every epoch (replaced). Resuming takes the
 // file with the highest epoch.
@@ -52,6 +53,7 @@ struct TrainingState {
   nlohmann::json config = nlohmann::json::object();   // recipe options
   audio::LabelMap speakers;
   nlohmann::json eval = nlohmann::json::object();     // last evaluation (empty if none yet)
+  nlohmann::json loss_scaler;   // --mixedprec fp16: spk.loss_scaler (apps/recipe/mixed_precision.h); null if none
 };
 
 // The prefix of the second loss's entries (--trainfunc2), beside voxceleb_trainer's __S__ and __L__.

@@ -13,6 +13,7 @@
 #include "apps/recipe/distributed.h"
 #include "apps/recipe/epoch_log.h"
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/mixed_precision.h"
 #include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/spec_aug_flags.h"
 #include "apps/recipe/ssl_mode.h"
@@ -23,6 +24,7 @@
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
 #include "engine/audio/view_sampler.h"
+#include "engine/autocast.h"
 #include "engine/autograd.h"
 #include "engine/cuda.h"
 #include "engine/fault.h"
@@ -94,6 +96,7 @@ void Trainer::save(const std::string& path, const nlohmann::json& eval) {
   st.config = options_;
   st.speakers = train_.speakers;
   st.eval = eval.is_null() ? nlohmann::json::object() : eval;
+  st.loss_scaler = amp_->checkpoint_state();
   try {
     save_checkpoint(path, *model_, *loss_, *optim_, st, loss2_.get());
   } catch (const Error& e) {
@@ -177,6 +180,7 @@ LossOutput Trainer::forward_loss(int64_t epoch, const audio::Batch& b) {
   Tensor feats;
   {
     NoGradGuard ng;
+    const AutocastGuard fp32_front_end(std::nullopt);   // --mixedprec: as voxceleb_trainer's models, outside autocast
     feats = frontend_.features(wav);                                  // (M·N, n_mels or n_ceps, T)
     // SpecAugment: the train step only (evaluation embeds unmasked features), drawn from rng_, which the
     // checkpoints save, so a resumed run masks as the uninterrupted one would have. --distributed: each rank
@@ -216,8 +220,11 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
   // A non-finite loss gives non-finite gradients, which are dropped unused, so running backward first is safe.
   LossOutput out;
   if (b.n > 0) {
-    out = forward_loss(epoch, b);
-    out.loss.backward();
+    {
+      const AutocastGuard autocast(amp_->autocast());   // --mixedprec (mixed_precision.h)
+      out = forward_loss(epoch, b);
+    }
+    amp_->loss_for_backward(out.loss).backward();   // fp16: the scaled loss
   }
   double lv = 0, probe = 0;
   {
@@ -252,11 +259,18 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
     probe = lm.data<double>()[2];
   }
   if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
+  if (!std::isfinite(probe) && amp_->scales_loss()) {   // --mixedprec fp16: an overflow skips the step, scale backs off
+    optim_->zero_grad();
+    log(amp_->overflow(epoch, b.index + 1, step_ + 1));
+    return false;
+  }
   if (!std::isfinite(probe)) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
+  amp_->unscale(optim_->params());   // --mixedprec fp16: before averaging, clipping and the optimiser
   // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
   average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
   optim_->step();
   optim_->zero_grad();
+  if (const std::string grown = amp_->stepped(); !grown.empty()) log(grown);
   if (momentum_) momentum_->after_step(*model_);   // EMA and queue: only after a step that was taken
   ++step_;
   non_finite_in_row_ = 0;

@@ -72,6 +72,7 @@ struct Batch;
 namespace spk::recipe {
 
 class EpochLog;
+class MixedPrecision;
 
 // Range and consistency checks of the recipe options a training run uses; UsageError naming the flag.
 void validate_train_config(const RecipeConfig& c);
@@ -187,6 +188,7 @@ class Trainer {
   // --ssl (read_train_data): the view sampler of apps/recipe/ssl_mode.h, or null.
   std::shared_ptr<const audio::ViewSampler> views_;
   MomentumLoss* momentum_ = nullptr;   // loss_ when it keeps a momentum encoder (MoCo), else null
+  std::unique_ptr<MixedPrecision> amp_;   // --mixedprec (mixed_precision.h); set by check_config
 };
 
 }  // namespace spk::recipe

@@ -4,9 +4,11 @@
 #include <set>
 
 #include "apps/recipe/checkpoint.h"
+#include "apps/recipe/cuda_graph_step.h"
 #include "apps/recipe/distributed.h"
 #include "apps/recipe/epoch_log.h"
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/mixed_precision.h"
 #include "apps/recipe/recipe_parts.h"
 #include "apps/recipe/spec_aug_flags.h"
 #include "apps/recipe/ssl_mode.h"
@@ -91,6 +93,7 @@ void Trainer::check_config() {
     options_["nPerSpeaker"] = kSslViews;
   }
   device_ = Device::parse(cfg_.device);
+  amp_ = std::make_unique<MixedPrecision>(cfg_.mixedprec, device_);   // --mixedprec: a bad value fails here
   cuda::use_device(device_);   // streams and handles follow the current device (engine/cuda.h)
   fault::check_env();   // a malformed SPK_FAULT is reported before any work
   frontend_ = frontend_config(cfg_);
@@ -274,6 +277,7 @@ void Trainer::resume_or_initialise() {
                        resume + "; use another --save_path to train on other data");
     restore_training(ck, *model_, *loss_, *optim_, loss2_.get());
     rng_->set_state(ck.state.rng_seed, ck.state.rng_offset);
+    if (const std::string note = amp_->restore(ck.state.loss_scaler, resume); !note.empty()) log(note);
     epoch_ = ck.state.epoch;
     step_ = ck.state.step;
     resumed_ = true;
@@ -359,6 +363,8 @@ void Trainer::make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter) {
     log("--ssl_aug: each view gets its own synthetic reverb (p " + num(cfg_.ssl_aug_reverb_prob) + "), low-pass (p " +
         num(cfg_.ssl_aug_lowpass_prob) + "), coloured noise at " + num(cfg_.ssl_aug_snr_min) + ".." +
         num(cfg_.ssl_aug_snr_max) + " dB SNR and gain +-" + num(cfg_.ssl_aug_gain_db) + " dB");
+  if (const std::string amp = amp_->describe(); !amp.empty()) log(amp);
+  if (const std::string graph = cuda_graph_fallback(cfg_, device_); !graph.empty()) log(graph);
   if (noise_)
     log("--add_noise: " + std::to_string(noise_->files().size()) + " noise files at SNR " + num(cfg_.noise_snr_min) +
         ".." + num(cfg_.noise_snr_max) + " dB");
