@@ -5,7 +5,6 @@
 
 #include "apps/recipe/config.h"
 #include "engine/check.h"
-#include "engine/cuda.h"
 
 namespace spk::recipe {
 
