@@ -2,6 +2,7 @@
 // device and dtype come from the inputs (f32 everywhere, f64 on the CPU for gradient checks). Errors name
 // the op and the shapes. Implementations: engine/ops/<family>.cpp, kernels in kernels/<family>/.
 #pragma once
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -121,6 +122,17 @@ Tensor gru_sequence(const Tensor& gi, const Tensor& h0, const Tensor& w_hh, cons
 // Composed: linear(x, w_ih, b_ih), then gru_sequence.
 Tensor gru(const Tensor& x, const Tensor& h0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
            const Tensor& b_hh);
+
+// ---- attentive pooling over frames (kernels/attnpool/attnpool.h): softmax over time + weighted mean/std ----
+// voxceleb_trainer's SAP/ASP after its sap_linear: h_pre (B, L, H) = sap_linear(x) before the tanh, attention (H)
+// or (H, 1), x (B, L, D). w = softmax_t(tanh(h_pre) @ attention); returns mu = Σ_t w x (B, D), or with_std
+// [mu; sqrt(clamp(Σ_t w x² − mu², 1e-5))] (B, 2D). One op, one kernel each way; gradients for all three inputs.
+Tensor sap_pool(const Tensor& h_pre, const Tensor& attention, const Tensor& x, bool with_std);
+// Attentive statistics (ECAPA-TDNN, ResNetSE34V2, RawNet3, wespeaker ASTP): logits (B, Cw, L) with Cw = C (one
+// softmax per channel) or 1 (one weight per frame for all channels), x (B, C, L). w = softmax over L of logits;
+// returns mu = Σ_t w x (B, C), or with_std [mu; sqrt(clamp(Σ_t w x² − mu², clamp_min, clamp_max))] (B, 2C).
+Tensor attentive_stats_pool(const Tensor& logits, const Tensor& x, bool with_std, double clamp_min,
+                            double clamp_max = std::numeric_limits<double>::infinity());
 
 // ---- softmax family ----
 Tensor softmax(const Tensor& x, int64_t dim = -1);
