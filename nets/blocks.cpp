@@ -89,20 +89,8 @@ void init_conv2d_kaiming(Module& m, Rng& rng) {
 }
 
 Tensor self_attentive_pool(const Tensor& x, const Linear& sap_linear, const Tensor& attention, bool with_std) {
-  Tensor h = tanh(sap_linear.forward(x));                  // (B, T, D)
-  Tensor w = softmax(matmul(h, attention), 1);             // (B, T, 1), softmax over T
-  Tensor mu = sum(x * w, {1});                             // (B, D)
-  if (!with_std) return mu;
-  Tensor var = sum(x * x * w, {1}) - mu * mu;
-  Tensor sg = sqrt(clamp(var, 1e-5, std::numeric_limits<double>::infinity()));
-  return concat({mu, sg}, 1);
-}
-
-Tensor attentive_stats(const Tensor& x, const Tensor& w, bool with_std, double clamp_min) {
-  Tensor mu = sum(x * w, {2});
-  if (!with_std) return mu;
-  Tensor sg = sqrt(clamp(sum(x * x * w, {2}) - mu * mu, clamp_min, std::numeric_limits<double>::infinity()));
-  return concat({mu, sg}, 1);
+  // The GEMM stays a linear; the tanh, the dot with attention, the softmax and the statistics are one op.
+  return sap_pool(sap_linear.forward(x), attention, x, with_std);
 }
 
 Tensor temporal_stats(const Tensor& x) {

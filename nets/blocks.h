@@ -68,12 +68,12 @@ void init_conv2d_kaiming(Module& m, Rng& rng);
 
 // Self-attentive pooling of voxceleb_trainer ResNetSE34L/VGGVox: x (B, T, D), h = tanh(sap_linear(x)),
 // w = softmax_t(h @ attention) with attention (D, 1). SAP returns sum_t w x (B, D); ASP (with_std)
-// appends sqrt(clamp(sum_t w x^2 - mu^2, 1e-5)) -> (B, 2D).
+// appends sqrt(clamp(sum_t w x^2 - mu^2, 1e-5)) -> (B, 2D). sap_linear is a GEMM, the rest the fused op sap_pool.
 Tensor self_attentive_pool(const Tensor& x, const Linear& sap_linear, const Tensor& attention, bool with_std);
 
-// Attentive statistics with per-channel weights: x, w (B, C, T) (w sums to 1 over T). Returns mu (B, C),
-// or [mu; sqrt(clamp(sum w x^2 - mu^2, clamp_min))] (B, 2C) when with_std.
-Tensor attentive_stats(const Tensor& x, const Tensor& w, bool with_std, double clamp_min);
+// Attentive statistics (ECAPA-TDNN, ResNetSE34V2, RawNet3, wespeaker ASTP/MHASTP) are the engine op
+// attentive_stats_pool(logits, x, with_std, clamp_min, clamp_max) (engine/ops.h): it takes the attention logits
+// before their softmax over T, which it fuses with the weighted mean and standard deviation.
 
 // wespeaker TSTP / x-vector statistics: x (B, C, T) -> [mean_t; sqrt(var_t(unbiased) + 1e-7)] (B, 2C).
 // T must be >= 2 (the unbiased variance of one frame is undefined).

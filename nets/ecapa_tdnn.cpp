@@ -81,8 +81,8 @@ Tensor EcapaTdnn::forward(const Tensor& feats) {
   Tensor mu_t = expand(mean(x, {2}, true), full);
   Tensor sg_t = expand(sqrt(clamp(var(x, {2}, /*unbiased=*/true, true), 1e-4, inf)), full);
   Tensor g = concat({x, mu_t, sg_t}, 1);                   // (B, 4608, T)
-  Tensor w = softmax(att_conv4->forward(tanh(att_bn2->forward(relu(att_conv0->forward(g))))), 2);
-  return bn6->forward(fc6->forward(bn5->forward(attentive_stats(x, w, true, 1e-4))));
+  Tensor logits = att_conv4->forward(tanh(att_bn2->forward(relu(att_conv0->forward(g)))));   // softmax over T: fused
+  return bn6->forward(fc6->forward(bn5->forward(attentive_stats_pool(logits, x, true, 1e-4))));
 }
 
 }  // namespace spk

@@ -37,9 +37,8 @@ Tensor MHASTP::forward(const Tensor& x) const {
       if (i > 0) s = tanh(s);
       s = dynamic_cast<Conv1d&>(*seq.children()[size_t(i)].second).forward(s);
     }
-    Tensor alpha = softmax(s, 2);                                    // (B, d_s', T), over time
-    if (alpha.size(1) != d_model) alpha = expand(alpha, chunk.shape());
-    out.push_back(attentive_stats(chunk, alpha, /*with_std=*/true, 1e-7));
+    // s (B, d_s', T) with d_s' = d_model or 1 (one weight per frame): its softmax over time is fused.
+    out.push_back(attentive_stats_pool(s, chunk, /*with_std=*/true, 1e-7));
   }
   return concat(out, 1);
 }
@@ -64,8 +63,7 @@ ASTP::ASTP(int64_t in_dim_, int64_t bottleneck_dim, Rng& rng) : in_dim(in_dim_) 
 
 Tensor ASTP::forward(const Tensor& x) const {
   SPK_CHECK(x.dim() == 3 && x.size(1) == in_dim, "ASTP: input ", x.str(), " must be (B, ", in_dim, ", T)");
-  Tensor alpha = softmax(linear2->forward(tanh(linear1->forward(x))), 2);
-  return attentive_stats(x, alpha, /*with_std=*/true, 1e-7);
+  return attentive_stats_pool(linear2->forward(tanh(linear1->forward(x))), x, /*with_std=*/true, 1e-7);
 }
 
 }  // namespace spk

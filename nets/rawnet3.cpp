@@ -136,11 +136,9 @@ Tensor RawNet3::forward(const Tensor& wav) {
   Tensor mu_t = expand(mean(x, {2}, true), full);
   Tensor sg_t = expand(sqrt(clamp(var(x, {2}, /*unbiased=*/true, true), kStatMin, kStatMax)), full);
   Tensor g = concat({x, mu_t, sg_t}, 1);                                 // (B, 4608, T)
-  Tensor w = softmax(att_conv3->forward(att_bn2->forward(relu(att_conv0->forward(g)))), 2);
-  if (w.size(1) != x.size(1)) w = expand(w, full);                      // ASP: one weight per frame
-  Tensor mu = sum(x * w, {2});
-  Tensor sg = sqrt(clamp(sum(x * x * w, {2}) - mu * mu, kStatMin, kStatMax));
-  return fc6->forward(bn5->forward(concat({mu, sg}, 1)));
+  // (B, 1536 or 1, T): ECA one weight per channel, ASP one per frame; the softmax over T is fused with the stats
+  Tensor logits = att_conv3->forward(att_bn2->forward(relu(att_conv0->forward(g))));
+  return fc6->forward(bn5->forward(attentive_stats_pool(logits, x, true, kStatMin, kStatMax)));
 }
 
 }  // namespace spk

@@ -34,8 +34,8 @@ Tensor ResNetSE34V2::forward(const Tensor& feats) {
   Tensor x = bn1->forward(relu(conv1->forward(unsqueeze(feats, 1))));
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = reshape(contiguous(x), {x.size(0), x.size(1) * x.size(2), x.size(3)});   // (B, 256·F'', T'')
-  Tensor w = softmax(att_conv3->forward(att_bn2->forward(relu(att_conv0->forward(x)))), 2);
-  return fc->forward(attentive_stats(x, w, asp, 1e-5));
+  Tensor logits = att_conv3->forward(att_bn2->forward(relu(att_conv0->forward(x))));   // softmax over T: fused
+  return fc->forward(attentive_stats_pool(logits, x, asp, 1e-5));
 }
 
 }  // namespace spk

@@ -53,19 +53,20 @@ TEST_CASE("self_attentive_pool: SAP and ASP against loops") {
     }
 }
 
-TEST_CASE("attentive_stats and temporal_stats against loops") {
-  // One channel, four frames: x = 1, 2, 4, 7; w = 0.1, 0.2, 0.3, 0.4.
+TEST_CASE("attentive_stats_pool and temporal_stats against loops") {
+  // One channel, four frames: x = 1, 2, 4, 7; w = 0.1, 0.2, 0.3, 0.4 (the op takes logits: log w, whose softmax
+  // is w again).
   Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 4, 7}, {1, 1, 4}, DType::f64);
   Tensor w = Tensor::from_vector(std::vector<double>{0.1, 0.2, 0.3, 0.4}, {1, 1, 4}, DType::f64);
-  auto s = attentive_stats(x, w, true, 1e-4).to_double();
+  auto s = attentive_stats_pool(log(w), x, true, 1e-4).to_double();
   const double mu = 0.1 + 0.4 + 1.2 + 2.8;                      // 4.5
   const double m2 = 0.1 + 0.8 + 4.8 + 19.6;                     // 25.3
   CHECK(s[0] == doctest::Approx(mu));
   CHECK(s[1] == doctest::Approx(std::sqrt(m2 - mu * mu)));      // sqrt(5.05)
   // All mass on one frame: the variance clamps at clamp_min.
   Tensor w1 = Tensor::from_vector(std::vector<double>{0, 0, 1, 0}, {1, 1, 4}, DType::f64);
-  CHECK(attentive_stats(x, w1, true, 1e-4).to_double()[1] == doctest::Approx(1e-2));
-  CHECK(attentive_stats(x, w1, false, 1e-4).shape() == Shape{1, 1});
+  CHECK(attentive_stats_pool(log(w1), x, true, 1e-4).to_double()[1] == doctest::Approx(1e-2));
+  CHECK(attentive_stats_pool(log(w1), x, false, 1e-4).shape() == Shape{1, 1});
   // TSTP: mean 3.5, unbiased variance ((2.5² + 1.5² + 0.5² + 3.5²) / 3) = 7, std sqrt(7 + 1e-7).
   auto t = temporal_stats(x).to_double();
   CHECK(t[0] == doctest::Approx(3.5));
