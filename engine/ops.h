@@ -133,6 +133,14 @@ Tensor sap_pool(const Tensor& h_pre, const Tensor& attention, const Tensor& x, b
 // returns mu = Σ_t w x (B, C), or with_std [mu; sqrt(clamp(Σ_t w x² − mu², clamp_min, clamp_max))] (B, 2C).
 Tensor attentive_stats_pool(const Tensor& logits, const Tensor& x, bool with_std, double clamp_min,
                             double clamp_max = std::numeric_limits<double>::infinity());
+// ---- the SE residual block, fused (kernels/se/se.h) ----
+// Squeeze-excitation: x (N, C, H, W) or (N, C, L) -> x·sigmoid(w2·relu(w1·mean(x over the dims after C) + b1) + b2)
+// per (n, c), w1 (R, C), b1 (R), w2 (C, R), b2 (C) as torch Linear weights (biases may be undefined). One op
+// each way: voxceleb_trainer's SELayer and ECAPA-TDNN's SE module without the (N, C)-sized intermediates' ops.
+Tensor squeeze_excite(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2);
+// relu(a + b) for a and b of one shape (no broadcasting): the residual join, one pass each way; equals the
+// composition bit for bit.
+Tensor add_relu(const Tensor& a, const Tensor& b);
 
 // ---- softmax family ----
 Tensor softmax(const Tensor& x, int64_t dim = -1);
