@@ -122,19 +122,19 @@ Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& shape, DTy
   SPK_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(), " values for shape ", shape_str(shape));
   Tensor host = empty(shape, dtype, Device::cpu());
   cast_cpu(v.data(), DType::f64, host.data_ptr(), dtype, int64_t(v.size()));
-  return host.to(device);
+  return device.is_cpu() ? host : host.to(device);   // an upload, never a read: not counted
 }
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape, Device device) {
   SPK_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(), " values for shape ", shape_str(shape));
   Tensor host = empty(shape, DType::f32, Device::cpu());
   if (!v.empty()) std::memcpy(host.data_ptr(), v.data(), v.size() * sizeof(float));   // an empty vector's data() may be null
-  return host.to(device);
+  return device.is_cpu() ? host : host.to(device);   // an upload, never a read: not counted
 }
 Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& shape, Device device) {
   SPK_CHECK(int64_t(v.size()) == shape_numel(shape), "from_vector: ", v.size(), " values for shape ", shape_str(shape));
   Tensor host = empty(shape, DType::i64, Device::cpu());
   if (!v.empty()) std::memcpy(host.data_ptr(), v.data(), v.size() * sizeof(int64_t));   // an empty vector's data() may be null
-  return host.to(device);
+  return device.is_cpu() ? host : host.to(device);   // an upload, never a read: not counted
 }
 
 Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
@@ -212,7 +212,10 @@ double Tensor::item() const {
 
 Tensor& Tensor::copy_(const Tensor& src) {
   SPK_CHECK(src.shape() == shape(), "copy_: shape ", shape_str(src.shape()), " into ", shape_str(shape()));
-  Tensor s = src.to(dtype()).to(device());
+  // A copy within one device (concat, slices, state updates: the compute device's own) is not a read; one into
+  // a host tensor from a GPU goes through to(cpu) and is counted there (engine/sync_counter.h).
+  Tensor s = src.to(dtype());
+  if (s.device() != device()) s = s.to(device());
   if (device().is_cpu()) {
     strided_copy_cpu(s.data_ptr(), s.strides().data(), data_ptr(), strides().data(), shape().data(), int(dim()),
                      dtype_size(dtype()));

@@ -23,7 +23,7 @@ LossOutput AngleContrastLoss::forward(const Tensor& x, const Tensor& labels) {
   // S_ik = cos(x_{i,1}, x_{k,0}); rows of S then rows of Sᵀ (the columns), averaged.
   FusedLossOutput f = similarity_ce(loss_util::group_member(g, 1), loss_util::group_member(g, 0), w, b,
                                     {.symmetric = true, .eps_rule = CosineEps::product, .eps = 1e-8});
-  return {f.loss, (prediction_accuracy(f.pred) + prediction_accuracy(f.pred_t)) / 2, metric_kind()};
+  return {f.loss, mean_of(prediction_accuracy(f.pred), prediction_accuracy(f.pred_t)), metric_kind()};
 }
 
 }  // namespace spk

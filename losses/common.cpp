@@ -32,9 +32,13 @@ void check_angular(const std::string& loss, double margin, double scale, const c
 }
 
 void check_class_labels(const std::string& loss, const Tensor& labels, int64_t num_classes) {
-  const std::vector<int64_t> y = labels.to_vector<int64_t>();
-  for (size_t i = 0; i < y.size(); ++i)
-    SPK_CHECK(y[i] >= 0 && y[i] < num_classes, loss, ": label ", y[i], " in row ", i, " is outside [0, nClasses = ",
+  // Labels on a GPU are not read back (a device-to-host sync per step): they are the trainer's, checked on its
+  // host batch before the upload (Trainer::forward_loss), and the kernels never read out of bounds with them.
+  if (!labels.device().is_cpu()) return;
+  const Tensor y = labels.contiguous();
+  const int64_t* p = y.data<int64_t>();
+  for (int64_t i = 0; i < y.numel(); ++i)
+    SPK_CHECK(p[i] >= 0 && p[i] < num_classes, loss, ": label ", p[i], " in row ", i, " is outside [0, nClasses = ",
               num_classes, ")");
 }
 
@@ -70,11 +74,9 @@ Tensor positional_labels(int64_t n, int64_t repeat, Device device) {
 }
 
 Tensor repeat_interleave(const Tensor& labels, int64_t repeat) {
-  std::vector<int64_t> in = labels.to_vector<int64_t>(), v;
-  v.reserve(in.size() * size_t(repeat));
-  for (int64_t l : in)
-    for (int64_t r = 0; r < repeat; ++r) v.push_back(l);
-  return Tensor::from_vector(v, {int64_t(v.size())}, labels.device());
+  // A broadcast view copied out: stays on the labels' device (no read back).
+  const int64_t n = labels.size(0);
+  return reshape(expand(reshape(labels, {n, 1}), {n, repeat}).contiguous(), {n * repeat});
 }
 
 Tensor row_cosine(const Tensor& a, const Tensor& b, double eps) {

@@ -88,11 +88,15 @@ void Loss::check_positional(const Tensor& labels, int64_t n) const {
   if (!labels.defined()) return;
   SPK_CHECK(labels.dtype() == DType::i64 && labels.dim() == 1 && labels.size(0) == n, name_, ": labels must be i64 (",
             n, "), got ", labels.str());
-  std::vector<int64_t> v = labels.to_vector<int64_t>();
+  // Labels on a GPU are not read back (a device-to-host sync per step): the trainer checks its host batch's
+  // labels are distinct before the upload (Trainer::forward_loss).
+  if (!labels.device().is_cpu()) return;
+  const Tensor y = labels.contiguous();
+  const int64_t* v = y.data<int64_t>();
   std::map<int64_t, int64_t> seen;
   for (int64_t i = 0; i < n; ++i) {
-    auto [it, fresh] = seen.emplace(v[size_t(i)], i);
-    SPK_CHECK(fresh, name_, ": speaker label ", v[size_t(i)], " appears at rows ", it->second, " and ", i,
+    auto [it, fresh] = seen.emplace(v[i], i);
+    SPK_CHECK(fresh, name_, ": speaker label ", v[i], " appears at rows ", it->second, " and ", i,
               "; the targets are positional, so each speaker may appear once per batch");
   }
 }

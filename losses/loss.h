@@ -33,14 +33,37 @@ bool per_speaker_accepts(PerSpeaker p, int64_t m);
 // prototype losses, an EER in % for triplet; none for losses that report nothing (CEL's uniformity).
 enum class MetricKind { accuracy, eer, none };
 
+// A loss's training metric (%), kept where the loss computed it, so that reading it is the caller's choice:
+// a () f64 tensor on the loss's device for the losses that count top-1 hits there (accuracy_percent: every
+// accuracy), or a host value for those computed on the host anyway (triplet's EER, lim's sign count). The
+// trainer gathers the device ones and reads them with the loss once per --log_interval (issue 17). Reading
+// one as a double (value(), or the implicit conversion the tests and host-side code use) is a host read that
+// engine/sync_counter.h counts: a device-to-host copy on a GPU.
+class LossMetric {
+ public:
+  LossMetric() = default;
+  LossMetric(double host_value) : host_(host_value) {}   // NOLINT: a host figure is a metric as it stands
+  LossMetric(Tensor value);                             // NOLINT: () floating, any device; read lazily
+  operator double() const { return value(); }           // NOLINT
+  double value() const;
+  bool on_host() const { return !t_.defined(); }
+  const Tensor& tensor() const { return t_; }   // () f64; undefined for a host value
+  // () f64 on `device` without a read: the tensor cast (a device op), or the host value made there.
+  Tensor as_tensor(Device device) const;
+
+ private:
+  Tensor t_;          // () f64, or undefined for a host value
+  double host_ = 0;
+};
+
 struct LossOutput {
   // Written {loss, metric, kind} by every loss; the constructor spares them the warning field.
   LossOutput() = default;
-  LossOutput(Tensor loss_, double metric_, MetricKind kind, std::string warning_ = {})
-      : loss(std::move(loss_)), metric(metric_), metric_kind(kind), warning(std::move(warning_)) {}
+  LossOutput(Tensor loss_, LossMetric metric_, MetricKind kind, std::string warning_ = {})
+      : loss(std::move(loss_)), metric(std::move(metric_)), metric_kind(kind), warning(std::move(warning_)) {}
 
   Tensor loss;                 // () on the input's device, differentiable
-  double metric = 0;           // % (0 when metric_kind is none)
+  LossMetric metric;           // % (0 when metric_kind is none)
   MetricKind metric_kind = MetricKind::accuracy;
   // Non-empty when this step's loss is degenerate but defined, e.g. a triplet sampling that found no valid
   // triplet in the batch (the loss is then 0 with zero gradients, never NaN); meant to be logged per step.

@@ -1,7 +1,10 @@
 // Indexing ops: index_select (1-D i64 index along one dim) and gather (torch.gather), kernels in
-// kernels/index (CPU, or CUDA for f32 tensors on a GPU) with scatter-add backward. Index values are checked
-// on the host before any kernel runs, and a bad one is reported with the op, its position and the size it
-// had to fit.
+// kernels/index (CPU, or CUDA for f32 tensors on a GPU) with scatter-add backward. Index values on the host
+// are checked before any kernel runs, and a bad one is reported with the op, its position and the size it had
+// to fit. gather reads a GPU index back to check it; index_select does not (issue 17: a device-to-host sync
+// per call, in the center loss's step): its CUDA forward gives NaN rows for a bad index and its backward
+// inverts the index on the device (index_inverse_cuda) instead of on the host.
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -22,27 +25,15 @@ void check_index_tensor(const char* op, const Tensor& x, const Tensor& index) {
   SPK_CHECK(index.device() == x.device(), op, ": x ", x.str(), " and index ", index.str(), " are on different devices");
 }
 
-// Every value of the dense index in [0, size); returns the index as a dense host tensor.
+// Every value of the dense index in [0, size); returns the index as a dense host tensor. A host index is read
+// where it is (no copy, no read counted: engine/sync_counter.h), a device one is read back.
 Tensor checked_index(const char* op, const Tensor& index, int64_t size, int64_t dim, const Tensor& x) {
-  Tensor h = index.to(Device::cpu()).contiguous();
+  Tensor h = (index.device().is_cpu() ? index : index.to(Device::cpu())).contiguous();
   const int64_t* p = h.data<int64_t>();
   for (int64_t j = 0; j < h.numel(); ++j)
     SPK_CHECK(p[j] >= 0 && p[j] < size, op, ": index ", p[j], " (element ", j, " of index ", index.str(),
               ") is out of range for dim ", dim, " of size ", size, " of x ", x.str());
   return h;
-}
-
-// The inverse of a checked index as CSR (kernels/index/index.h): row_start (K + 1), rows (L), l ascending
-// within each k (a stable counting sort), on `device`.
-std::pair<Tensor, Tensor> inverse_index(const Tensor& host_idx, int64_t K, Device device) {
-  const int64_t L = host_idx.numel();
-  const int64_t* p = host_idx.data<int64_t>();
-  std::vector<int64_t> start(static_cast<size_t>(K + 1), 0), rows(static_cast<size_t>(L));
-  for (int64_t l = 0; l < L; ++l) ++start[size_t(p[l] + 1)];
-  for (int64_t k = 0; k < K; ++k) start[size_t(k + 1)] += start[size_t(k)];
-  std::vector<int64_t> fill(start.begin(), start.end() - 1);
-  for (int64_t l = 0; l < L; ++l) rows[size_t(fill[size_t(p[l])]++)] = l;
-  return {Tensor::from_vector(start, {K + 1}, device), Tensor::from_vector(rows, {L}, device)};
 }
 
 }  // namespace
@@ -54,7 +45,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   SPK_CHECK(index.dim() == 1, "index_select: index must be 1-d, got ", index.str());
   const int64_t d = wrap_dim(dim, x.dim(), "index_select");
   const int64_t K = x.size(d), L = index.size(0);
-  Tensor idx = checked_index("index_select", index, K, d, x);   // host copy
+  // On the CPU the checked host index; on a GPU the index where it is, unread (the file comment says why).
+  Tensor idx = x.device().is_cpu() ? checked_index("index_select", index, K, d, x) : index.contiguous();
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < x.dim(); ++i) if (i != d) (i < d ? outer : inner) *= x.shape()[size_t(i)];
   Shape out_shape = x.shape();
@@ -67,8 +59,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
         index_select_forward_cpu<T>(xc.data<T>(), idx.data<int64_t>(), out.data<T>(), outer, K, inner, L);
       },
       [&](void* stream) {
-        Tensor didx = index.contiguous();   // the same values, on the device
-        index_select_forward_cuda(xc.data<float>(), didx.data<int64_t>(), out.data<float>(), outer, K, inner, L,
+        index_select_forward_cuda(xc.data<float>(), idx.data<int64_t>(), out.data<float>(), outer, K, inner, L,
                                   stream);
       });
   return record("index_select", out, {x}, [xs, idx, outer, K, inner, L](const Tensor& g) -> std::vector<Tensor> {
@@ -79,8 +70,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
           index_select_backward_cpu<T>(gc.data<T>(), idx.data<int64_t>(), dx.data<T>(), outer, K, inner, L);
         },
         [&](void* stream) {
-          // The CUDA backward gathers (no atomics) and so takes the index inverted, as CSR.
-          auto [row_start, rows] = inverse_index(idx, K, g.device());
+          // The CUDA backward gathers (no atomics) and so takes the index inverted, as CSR, built on the device.
+          Tensor row_start = Tensor::empty({K + 1}, DType::i64, g.device());
+          Tensor rows = Tensor::empty({std::max<int64_t>(L, 1)}, DType::i64, g.device());
+          index_inverse_cuda(idx.data<int64_t>(), L, K, row_start.data<int64_t>(), rows.data<int64_t>(), stream);
           index_select_backward_cuda(gc.data<float>(), row_start.data<int64_t>(), rows.data<int64_t>(),
                                      dx.data<float>(), outer, K, inner, L, stream);
         });

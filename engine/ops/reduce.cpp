@@ -1,6 +1,7 @@
-// Reductions: sum (kernel), mean and var (composed), max/argmax along one dim (kernel).
+// Reductions: sum (kernel), mean and var (composed), max/argmax along one dim (kernel), accuracy_percent (kernel).
 #include <algorithm>
 
+#include "engine/accuracy.h"
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
@@ -123,6 +124,30 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   Tensor v, idx;
   max_impl(x, d, v, idx, "argmax");
   return keepdim ? idx : squeeze(idx, d);
+}
+
+Tensor accuracy_percent(const Tensor& pred, const Tensor& labels) {
+  SPK_CHECK(pred.defined() && pred.dtype() == DType::i64 && pred.dim() == 1,
+            "accuracy_percent: predictions must be (N) i64, got ", pred.defined() ? pred.str() : "undefined");
+  const int64_t n = pred.size(0);
+  if (labels.defined()) {
+    SPK_CHECK(labels.dtype() == DType::i64 && labels.dim() == 1 && labels.size(0) == n,
+              "accuracy_percent: labels must be i64 (", n, ") for predictions ", pred.str(), ", got ", labels.str());
+    SPK_CHECK(labels.device() == pred.device(), "accuracy_percent: predictions ", pred.str(), " and labels ",
+              labels.str(), " are on different devices");
+  }
+  const Tensor p = pred.contiguous(), y = labels.defined() ? labels.contiguous() : Tensor();
+  Tensor out = Tensor::empty({}, DType::f64, pred.device());
+  if (pred.device().is_cpu()) {
+    prediction_accuracy_cpu(p.data<int64_t>(), data_or_null<int64_t>(y), n, out.data<double>());
+    return out;
+  }
+#if SPK_HAVE_CUDA
+  prediction_accuracy_cuda(p.data<int64_t>(), data_or_null<int64_t>(y), n, out.data<double>(), cuda::current_stream());
+  return out;
+#else
+  SPK_FAIL("this build of spk has no CUDA support");
+#endif
 }
 
 }  // namespace spk

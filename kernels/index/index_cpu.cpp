@@ -2,6 +2,7 @@
 // the strided iterator, x's stride along dim set to 0 so that the walk gives the offset of every other
 // coordinate and the index value supplies the one along dim.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/common/strided.h"
 #include "kernels/index/index.h"
@@ -66,6 +67,17 @@ void gather_backward_cpu(const T* dout, const int64_t* index, T* dx, const int64
   std::fill(dx, dx + n, T(0));
   const int64_t sd = st[dim];
   for_each_gather(st, index_shape, ndim, dim, [&](int64_t j, int64_t ox) { dx[ox + index[j] * sd] += dout[j]; });
+}
+
+void index_inverse_cpu(const int64_t* index, int64_t L, int64_t K, int64_t* row_start, int64_t* rows) {
+  // A stable counting sort: counts, offsets, then each l in ascending order into its k's run.
+  std::fill(row_start, row_start + K + 1, int64_t(0));
+  for (int64_t l = 0; l < L; ++l)
+    if (index[l] >= 0 && index[l] < K) ++row_start[index[l] + 1];
+  for (int64_t k = 0; k < K; ++k) row_start[k + 1] += row_start[k];
+  std::vector<int64_t> fill(row_start, row_start + K);
+  for (int64_t l = 0; l < L; ++l)
+    if (index[l] >= 0 && index[l] < K) rows[fill[size_t(index[l])]++] = l;
 }
 
 #define SPK_INSTANTIATE(T)                                                                                      \

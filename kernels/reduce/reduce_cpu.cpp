@@ -40,6 +40,12 @@ void max_axis_backward_cpu(const T* dy, const int64_t* idx, T* dx, int64_t outer
     for (int64_t i = 0; i < inner; ++i) dx[(o * K + idx[o * inner + i]) * inner + i] = dy[o * inner + i];
 }
 
+void prediction_accuracy_cpu(const int64_t* pred, const int64_t* labels, int64_t n, double* out) {
+  int64_t hit = 0;
+  for (int64_t i = 0; i < n; ++i) hit += pred[i] == (labels ? labels[i] : i);
+  *out = n == 0 ? 0.0 : 100.0 * double(hit) / double(n);
+}
+
 #define SPK_INSTANTIATE(T)                                                                       \
   template void sum_axis_cpu<T>(const T*, T*, int64_t, int64_t, int64_t);                      \
   template void max_axis_cpu<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t);            \

@@ -187,7 +187,28 @@ __global__ void max_backward_kernel(const float* __restrict__ dy, const int64_t*
   }
 }
 
+// One block of kThreads: each thread counts its strided share of the rows, then a shared-memory tree adds
+// the counts (integers: any order gives the same sum), and thread 0 writes the host formula's double.
+__global__ void prediction_accuracy_kernel(const int64_t* __restrict__ pred, const int64_t* __restrict__ labels,
+                                           int64_t n, double* __restrict__ out) {
+  __shared__ long long hits[kThreads];
+  long long h = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) h += pred[i] == (labels ? labels[i] : i);
+  hits[threadIdx.x] = h;
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
+    if (threadIdx.x < s) hits[threadIdx.x] += hits[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *out = n == 0 ? 0.0 : 100.0 * double(hits[0]) / double(n);
+}
+
 }  // namespace
+
+void prediction_accuracy_cuda(const int64_t* pred, const int64_t* labels, int64_t n, double* out, void* stream) {
+  prediction_accuracy_kernel<<<1, kThreads, 0, cudaStream_t(stream)>>>(pred, labels, n, out);
+  SPK_KERNEL_LAUNCH_CHECK();
+}
 
 void sum_axis_cuda(const float* x, float* y, int64_t outer, int64_t K, int64_t inner, void* stream) {
   reduce_axis<SumPolicy>(x, y, nullptr, outer, K, inner, cudaStream_t(stream));

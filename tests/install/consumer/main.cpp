@@ -50,7 +50,7 @@ int main() {
     const spk::LossOutput out = loss->forward(model.forward(x), labels);
     out.loss.backward();
     opt.step();
-    std::printf("step %d loss %.6f accuracy %.1f\n", step, out.loss.item(), out.metric);
+    std::printf("step %d loss %.6f accuracy %.1f\n", step, out.loss.item(), out.metric.value());
   }
   return 0;
 }
