@@ -162,6 +162,11 @@ void check_env() {
   if (!g_loaded.load(std::memory_order_acquire)) load_env();
 }
 
+bool armed(Point p) {
+  if (!g_loaded.load(std::memory_order_acquire)) load_env();
+  return state().armed[size_t(p)].load(std::memory_order_relaxed);
+}
+
 bool hit(Point p) {
   if (!g_loaded.load(std::memory_order_acquire)) load_env();
   State& s = state();

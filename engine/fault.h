@@ -57,6 +57,10 @@ void check_env();
 // (the caller then fails as documented at the point), false otherwise.
 bool hit(Point p);
 
+// Whether some rule names `p` (without counting a hit): code that must consult a point at a moment it would
+// otherwise skip (the trainer reads its loss every step only while train.grad is armed) asks this first.
+bool armed(Point p);
+
 // Tests only, single-threaded: replaces the rules (and zeroes the hit counts) for the lifetime of the object,
 // then restores what SPK_FAULT said.
 class ScopedFaults {

@@ -11,8 +11,9 @@
 // (device-to-device, cheap) and records when that copy is done, so the copy stream never overwrites a buffer the
 // compute stream still reads.
 //
-// What it does not do yet: the trainer uploads batch k + 1 after step k's loss read, which waits for step k, so the
-// copy overlaps the loader's next batch but not step k's kernels; prefetching the next batch before that read would.
+// Prefetch: the trainer calls upload() for batch k + 1 right after queuing step k and before any read of step k
+// (Trainer::next_batch, apps/recipe/trainer.cpp), so the copy stream's transfer overlaps step k's kernels; the two
+// buffers let that upload proceed while batch k's device copy may still be pending on the compute stream.
 // CPU-only builds: upload() of a CPU target returns the tensor, a CUDA target throws "no CUDA support".
 #pragma once
 #include <memory>

@@ -53,6 +53,7 @@ void check_schedule_and_run(const RecipeConfig& c) {
   require(c.nan_policy == "stop" || c.nan_policy == "skip", "--nan_policy",
           "unknown policy '" + c.nan_policy + "' (stop, skip)");
   require(c.nan_max_skips >= 1, "--nan_max_skips", "must be at least 1, got " + num(c.nan_max_skips));
+  require(c.log_interval >= 1, "--log_interval", "must be at least 1, got " + num(c.log_interval));
   require(c.dcf_p_target > 0 && c.dcf_p_target < 1, "--dcf_p_target", "must be in (0, 1), got " + num(c.dcf_p_target));
   require(c.dcf_c_miss > 0, "--dcf_c_miss", "must be positive, got " + num(c.dcf_c_miss));
   require(c.dcf_c_fa > 0, "--dcf_c_fa", "must be positive, got " + num(c.dcf_c_fa));

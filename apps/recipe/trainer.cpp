@@ -2,6 +2,7 @@
 #include "apps/recipe/trainer.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -34,6 +35,7 @@
 #include "engine/out_of_memory.h"
 #include "engine/rng.h"
 #include "engine/schedule.h"
+#include "engine/sync_counter.h"
 #include "losses/second_loss.h"
 #include "nets/model.h"
 
@@ -137,21 +139,21 @@ Tensor Trainer::gradient_probe() const {
   return acc;
 }
 
-std::string Trainer::batch_files(const audio::Batch& b) const {
+std::string Trainer::batch_files(const std::vector<int64_t>& utterances) const {
   constexpr size_t kShown = 8;
   std::string s;
-  for (size_t i = 0; i < b.utterances.size() && i < kShown; ++i)
-    s += (i ? ", " : "") + train_.paths[size_t(b.utterances[i])];
-  if (b.utterances.size() > kShown) s += ", ... (" + std::to_string(b.utterances.size()) + " files in all)";
+  for (size_t i = 0; i < utterances.size() && i < kShown; ++i)
+    s += (i ? ", " : "") + train_.paths[size_t(utterances[i])];
+  if (utterances.size() > kShown) s += ", ... (" + std::to_string(utterances.size()) + " files in all)";
   return s;
 }
 
-bool Trainer::non_finite_step(int64_t epoch, const audio::Batch& b, const std::string& what) {
+bool Trainer::non_finite_step(const StepRecord& r, const std::string& what) {
   optim_->zero_grad();   // nothing of this batch reaches the parameters or the optimiser state
-  const std::string where = what + " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b.index + 1) +
-                            " of " + std::to_string(loader_->num_batches()) + " (step " + std::to_string(step_ + 1) +
-                            ", lr " + num(optim_->lr()) + ")";
-  const std::string files = "; the batch's files: " + batch_files(b);
+  const std::string where = what + " at epoch " + std::to_string(r.epoch) + ", batch " +
+                            std::to_string(r.batch_index + 1) + " of " + std::to_string(loader_->num_batches()) +
+                            " (step " + std::to_string(r.step + 1) + ", lr " + num(r.lr) + ")";
+  const std::string files = "; the batch's files: " + batch_files(r.utterances);
   if (cfg_.nan_policy == "stop")
     throw Error("training stopped (--nan_policy stop): " + where + files +
                 "; lower --lr or check those files, or pass --nan_policy skip");
@@ -174,9 +176,45 @@ bool Trainer::non_finite_step(int64_t epoch, const audio::Batch& b, const std::s
   return false;
 }
 
-LossOutput Trainer::forward_loss(int64_t epoch, const audio::Batch& b) {
-  Tensor wav = input_.upload(b.wav, device_);
-  Tensor labels = b.labels.to(device_);
+struct Trainer::StagedBatch {
+  audio::Batch b;
+  Tensor wav, labels;   // b's, on the device (on the CPU: b's tensors themselves)
+  double weight = 1;
+};
+
+// The losses read no labels back from a GPU (a sync per step), so the batch's are checked here, from the host
+// batch: the samplers make them distinct, non-negative speaker indices (engine/audio/sampler.h, chunk_sampler.h,
+// view_sampler.h), and setup() checked them against nClasses; a label outside that is a loader bug.
+void Trainer::check_batch_labels(const audio::Batch& b) const {
+  if (!b.labels.defined()) return;   // a rank's empty share (--distributed --skip_bad_files)
+  const Tensor y = b.labels.contiguous();
+  SPK_CHECK(y.device().is_cpu() && y.dtype() == DType::i64 && y.dim() == 1, "batch ", b.index + 1,
+            ": labels must be (N) i64 on the host, got ", y.str());
+  const int64_t* p = y.data<int64_t>();
+  std::set<int64_t> seen;
+  for (int64_t i = 0; i < y.numel(); ++i)
+    SPK_CHECK(p[i] >= 0 && seen.insert(p[i]).second, "batch ", b.index + 1, ": label ", p[i], " in row ", i,
+              " is negative or repeated; the sampler gives distinct speaker indices");
+}
+
+bool Trainer::next_batch(StagedBatch& s) {
+  while (loader_->next(s.b)) {
+    s.weight = step_weight(*comm_, s.b.n, cfg_.skip_bad_files);
+    if (s.weight < 0) continue;   // every rank's share was all bad files: all skip it, as one process's loader would
+    check_batch_labels(s.b);
+    // Pinned and on the copy stream on a GPU (engine/input_stager.h); on the CPU the batch's tensors themselves
+    // (labels.to() would count as a read there).
+    s.wav = input_.upload(s.b.wav, device_);
+    s.labels = device_.is_cpu() || !s.b.labels.defined() ? s.b.labels : s.b.labels.to(device_);
+    return true;
+  }
+  return false;
+}
+
+LossOutput Trainer::forward_loss(int64_t epoch, const StagedBatch& s) {
+  const audio::Batch& b = s.b;
+  const Tensor& wav = s.wav;
+  const Tensor& labels = s.labels;
   Tensor feats;
   {
     NoGradGuard ng;
@@ -211,60 +249,37 @@ LossOutput Trainer::forward_loss(int64_t epoch, const audio::Batch& b) {
   return out;
 }
 
-bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, double& loss_value, double& metric) {
-  set_step_schedule(epoch, b.index);
-  // --distributed --skip_bad_files: a rank whose share of the step was all bad files (b.n == 0) computes nothing
-  // but still joins the step's all-reduces, with weight 0.
-  // The backward is queued before anything is read back, and the loss and the gradient probe then come back in
-  // one copy: the step's only device-to-host sync besides what the loss itself reads (engine/sync_counter.h).
-  // A non-finite loss gives non-finite gradients, which are dropped unused, so running backward first is safe.
-  LossOutput out;
-  if (b.n > 0) {
-    {
-      const AutocastGuard autocast(amp_->autocast());   // --mixedprec (mixed_precision.h)
-      out = forward_loss(epoch, b);
-    }
-    amp_->loss_for_backward(out.loss).backward();   // fp16: the scaled loss
+Tensor Trainer::step_values(const LossOutput& out, bool computed) const {
+  NoGradGuard ng;
+  const Tensor zero = Tensor::zeros({1}, DType::f64, device_);
+  const Tensor gp = gradient_probe();
+  return concat({computed ? reshape(out.loss.detach(), {1}).to(DType::f64) : zero,
+                 computed ? reshape(out.metric.as_tensor(device_), {1}) : zero,
+                 gp.defined() ? reshape(gp, {1}).to(DType::f64) : zero},
+                0);
+}
+
+void Trainer::read_values(std::vector<StepRecord*> records) const {
+  std::erase_if(records, [](const StepRecord* r) { return !r->values.defined(); });
+  if (records.empty()) return;
+  std::vector<Tensor> parts;
+  for (const StepRecord* r : records) parts.push_back(r->values);
+  const std::vector<double> host = (parts.size() == 1 ? parts[0] : concat(parts, 0)).to_double();   // the read
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i]->loss = host[3 * i];
+    records[i]->metric = host[3 * i + 1];
+    records[i]->probe = host[3 * i + 2];
+    records[i]->values = Tensor();
   }
-  double lv = 0, probe = 0;
-  {
-    NoGradGuard ng;
-    const Tensor gp = gradient_probe();
-    std::vector<Tensor> parts;
-    if (b.n > 0) parts.push_back(reshape(out.loss.detach(), {1}));
-    if (gp.defined()) parts.push_back(reshape(parts.empty() ? gp : gp.to(parts[0].dtype()), {1}));
-    const std::vector<double> host = parts.empty() ? std::vector<double>{} : concat(parts, 0).to_double();
-    if (b.n > 0) lv = host[0];
-    if (gp.defined()) probe = host.back();
-  }
-  // SPK_FAULT train.grad:fail: the first gradient becomes NaN; hit on the steps whose loss is finite only.
-  if (std::isfinite(lv) && fault::hit(fault::Point::train_grad)) {
-    for (const auto& [name, p] : optim_->params())
-      if (p.grad().defined()) {
-        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
-        probe = std::numeric_limits<double>::quiet_NaN();
-        break;
-      }
-  }
-  if (comm_->world_size() > 1) {
-    // The mean over the ranks: logged, and every rank decides alike on NaN. The probe is reduced with them: it is
-    // NaN on every rank when some rank's gradients are not finite, as their average would be.
-    const bool weighted = cfg_.skip_bad_files;   // ranks with unequal groups: each weighs by its share
-    Tensor lm = Tensor::from_vector(weighted ? std::vector<double>{lv * weight, out.metric * weight, probe}
-                                             : std::vector<double>{lv, out.metric, probe},
-                                    {3}, DType::f64);
-    comm_->all_reduce(lm, weighted ? dist::ReduceOp::sum : dist::ReduceOp::mean);
-    lv = lm.data<double>()[0];
-    out.metric = lm.data<double>()[1];
-    probe = lm.data<double>()[2];
-  }
-  if (!std::isfinite(lv)) return non_finite_step(epoch, b, "the loss is " + num(lv));
-  if (!std::isfinite(probe) && amp_->scales_loss()) {   // --mixedprec fp16: an overflow skips the step, scale backs off
-    optim_->zero_grad();
-    log(amp_->overflow(epoch, b.index + 1, step_ + 1));
-    return false;
-  }
-  if (!std::isfinite(probe)) return non_finite_step(epoch, b, "a gradient is not finite (the loss is " + num(lv) + ")");
+}
+
+bool Trainer::reads_every_step() const {
+  // --mixedprec fp16 decides on an overflow (skip the step, back the scale off) before the update.
+  return cfg_.nan_policy == "skip" || comm_->world_size() > 1 || fault::armed(fault::Point::train_grad) ||
+         amp_->scales_loss();
+}
+
+void Trainer::apply_step(double weight) {
   amp_->unscale(optim_->params());   // --mixedprec fp16: before averaging, clipping and the optimiser
   // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
   average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
@@ -275,14 +290,109 @@ bool Trainer::train_step(int64_t epoch, const audio::Batch& b, double weight, do
   ++step_;
   non_finite_in_row_ = 0;
   fault::hit(fault::Point::train_step);   // SPK_FAULT train.step:kill@N: the kill-mid-epoch test
-  loss_value = lv;
-  metric = out.metric;
+}
+
+bool Trainer::train_step(int64_t epoch, const StagedBatch& s) {
+  const audio::Batch& b = s.b;
+  const double weight = s.weight;
+  set_step_schedule(epoch, b.index);
+  StepRecord r;
+  r.epoch = epoch;
+  r.batch_index = b.index;
+  r.step = step_;
+  r.lr = optim_->lr();
+  r.utterances = b.utterances;
+  r.samples = b.m * b.n * comm_->world_size();   // over all ranks
+  // --distributed --skip_bad_files: a rank whose share of the step was all bad files (b.n == 0) computes nothing
+  // but still joins the step's all-reduces, with weight 0.
+  // The backward is queued before anything is read back; the loss, the metric and the gradient probe then stay
+  // on the device (step_values) until they are read, all in one copy (engine/sync_counter.h). A non-finite loss
+  // gives non-finite gradients, which are dropped unused, so running backward first is safe.
+  LossOutput out;
+  if (b.n > 0) {
+    {
+      const AutocastGuard autocast(amp_->autocast());   // --mixedprec (mixed_precision.h)
+      out = forward_loss(epoch, s);
+    }
+    amp_->loss_for_backward(out.loss).backward();   // fp16: the scaled loss
+  }
+  r.values = step_values(out, b.n > 0);
+  if (!reads_every_step()) {
+    // --nan_policy stop, one process: the update is queued without a read. A non-finite step is found when its
+    // values are read (report_steps, at the next --log_interval) and stops the run there, naming this step; the
+    // updates queued after it change only the model in memory, never a checkpoint.
+    apply_step(weight);
+    pending_.push_back(std::move(r));
+    return true;
+  }
+  read_values({&r});
+  // SPK_FAULT train.grad:fail: the first gradient becomes NaN; hit on the steps whose loss is finite only.
+  if (std::isfinite(r.loss) && fault::hit(fault::Point::train_grad)) {
+    for (const auto& [name, p] : optim_->params())
+      if (p.grad().defined()) {
+        p.set_grad(mul_scalar(p.grad(), std::numeric_limits<double>::quiet_NaN()));
+        r.probe = std::numeric_limits<double>::quiet_NaN();
+        break;
+      }
+  }
+  if (comm_->world_size() > 1) {
+    // The mean over the ranks: logged, and every rank decides alike on NaN. The probe is reduced with them: it is
+    // NaN on every rank when some rank's gradients are not finite, as their average would be.
+    const bool weighted = cfg_.skip_bad_files;   // ranks with unequal groups: each weighs by its share
+    Tensor lm = Tensor::from_vector(weighted ? std::vector<double>{r.loss * weight, r.metric * weight, r.probe}
+                                             : std::vector<double>{r.loss, r.metric, r.probe},
+                                    {3}, DType::f64);
+    comm_->all_reduce(lm, weighted ? dist::ReduceOp::sum : dist::ReduceOp::mean);
+    r.loss = lm.data<double>()[0];
+    r.metric = lm.data<double>()[1];
+    r.probe = lm.data<double>()[2];
+  }
+  if (!std::isfinite(r.loss)) return non_finite_step(r, "the loss is " + num(r.loss));
+  if (!std::isfinite(r.probe) && amp_->scales_loss()) {   // --mixedprec fp16: an overflow skips the step, scale backs off
+    optim_->zero_grad();
+    log(amp_->overflow(epoch, b.index + 1, step_ + 1));
+    return false;
+  }
+  if (!std::isfinite(r.probe)) return non_finite_step(r, "a gradient is not finite (the loss is " + num(r.loss) + ")");
+  apply_step(weight);
+  pending_.push_back(std::move(r));
   return true;
+}
+
+void Trainer::report_steps(EpochTotals& t, int64_t num_batches, double seconds) {
+  if (pending_.empty()) return;
+  std::vector<StepRecord*> all;
+  for (StepRecord& r : pending_) all.push_back(&r);
+  read_values(all);
+  for (const StepRecord& r : pending_) {
+    // Only deferred reads get here non-finite (--nan_policy stop): non_finite_step throws.
+    if (!std::isfinite(r.loss)) non_finite_step(r, "the loss is " + num(r.loss));
+    if (!std::isfinite(r.probe)) non_finite_step(r, "a gradient is not finite (the loss is " + num(r.loss) + ")");
+    ++t.batches;
+    t.loss_sum += r.loss;
+    t.metric_sum += r.metric;
+    t.samples += r.samples;
+  }
+  const int64_t epoch = pending_.back().epoch, batch = pending_.back().batch_index + 1;
+  pending_.clear();
+  if (!hooks_.on_step) return;
+  StepProgress p;
+  p.epoch = epoch;
+  p.batch = batch;
+  p.num_batches = num_batches;
+  p.loss = t.loss_sum / double(t.batches);
+  p.metric = t.metric_sum / double(t.batches);
+  p.metric_kind = loss_->metric_kind();
+  p.lr = optim_->lr();
+  p.samples_per_s = seconds > 0 ? double(t.samples) / seconds : 0;
+  p.eta_s = t.batches > 0 ? seconds / double(t.batches) * double(num_batches - p.batch) : 0;
+  hooks_.on_step(p);
 }
 
 EpochSummary Trainer::train_epoch(int64_t epoch) {
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
+  const auto seconds = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
   model_->train();
   loss_->train();
   if (loss2_) loss2_->train();
@@ -291,44 +401,39 @@ EpochSummary Trainer::train_epoch(int64_t epoch) {
   EpochSummary sum;
   sum.epoch = epoch;
   sum.metric_kind = loss_->metric_kind();
-  double loss_sum = 0, metric_sum = 0;
-  int64_t samples = 0, batches = 0;
-  audio::Batch b;
-  while (loader_->next(b)) {
-    double lv = 0, metric = 0;
-    const double weight = step_weight(*comm_, b.n, cfg_.skip_bad_files);
-    if (weight < 0) continue;   // every rank's share was all bad files: all skip it, as one process's loader would
-    if (!train_step(epoch, b, weight, lv, metric)) {
+  EpochTotals t;
+  pending_.clear();
+  const uint64_t reads_before = sync_counter::host_reads();
+  const int64_t steps_before = step_;
+  StagedBatch cur, next;
+  for (bool have = next_batch(cur); have; std::swap(cur, next)) {
+    const bool taken = train_step(epoch, cur);
+    // Input prefetch: the next batch's upload is queued now, while this step's kernels run (its copy has a stream
+    // of its own), and before the read below can make the host wait for them.
+    have = next_batch(next);
+    if (!taken) {
       ++sum.skipped_steps;
       continue;
     }
-    ++batches;
-    loss_sum += lv;
-    metric_sum += metric;
-    samples += b.m * b.n * comm_->world_size();   // over all ranks
-    if (hooks_.on_step) {
-      StepProgress p;
-      p.epoch = epoch;
-      p.batch = b.index + 1;
-      p.num_batches = nb;
-      p.loss = loss_sum / double(batches);
-      p.metric = metric_sum / double(batches);
-      p.metric_kind = sum.metric_kind;
-      p.lr = optim_->lr();
-      const double s = std::chrono::duration<double>(clock::now() - t0).count();
-      p.samples_per_s = s > 0 ? double(samples) / s : 0;
-      p.eta_s = batches > 0 ? s / double(batches) * double(nb - p.batch) : 0;
-      hooks_.on_step(p);
-    }
+    // The one read of the loop: every --log_interval steps, at the epoch's last batch, and every step where
+    // train_step has read already (reads_every_step: then nothing is left to read here).
+    if (reads_every_step() || step_ % cfg_.log_interval == 0 || cur.b.index + 1 == nb) report_steps(t, nb, seconds());
   }
+  report_steps(t, nb, seconds());   // what the last interval left
+  // SPK_SYNC_REPORT=1: the reads of tensor values the step loop made (engine/sync_counter.h; each one a
+  // device-to-host sync on a GPU), which tests/recipe/test_train_sync.cpp checks is one per --log_interval.
+  if (std::getenv("SPK_SYNC_REPORT"))
+    log("sync: epoch " + std::to_string(epoch) + ": " + std::to_string(sync_counter::host_reads() - reads_before) +
+        " host reads in " + std::to_string(step_ - steps_before) + " steps (--log_interval " +
+        std::to_string(cfg_.log_interval) + ")");
   const std::string warnings = loss_warnings_.end_epoch(epoch, nb);
   if (!warnings.empty()) log(warnings);
-  sum.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  sum.seconds = seconds();
   sum.steps = step_;
-  sum.loss = batches ? loss_sum / double(batches) : 0;
-  sum.metric = batches ? metric_sum / double(batches) : 0;
+  sum.loss = t.batches ? t.loss_sum / double(t.batches) : 0;
+  sum.metric = t.batches ? t.metric_sum / double(t.batches) : 0;
   sum.lr = optim_->lr();
-  sum.samples_per_s = sum.seconds > 0 ? double(samples) / sum.seconds : 0;
+  sum.samples_per_s = sum.seconds > 0 ? double(t.samples) / sum.seconds : 0;
   sum.bad_files = loader_->bad_files();
   if (comm_->world_size() > 1) {
     Tensor bad = Tensor::from_vector(std::vector<int64_t>{sum.bad_files}, {1});

@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -142,16 +143,46 @@ class Trainer {
   void resume_or_initialise();
   void make_loader_and_log(std::shared_ptr<audio::Augmenter> augmenter);
   double lr_at(int64_t epoch0, int64_t batch) const;   // epoch0: epochs completed before this step
+  // A step taken (or being taken) whose loss, metric and gradient probe may still be on the device. Issue 17:
+  // the loop reads them once per --log_interval, every pending step in one copy, then adds them up and checks
+  // them in step order, as it did when it read each step (docs/engine.md, "The GPU step").
+  struct StepRecord {
+    int64_t epoch = 0, batch_index = 0, step = 0;   // step: the steps taken before this one
+    double lr = 0;
+    std::vector<int64_t> utterances;               // the batch's files, for a message naming them
+    int64_t samples = 0;                           // crops over all ranks
+    Tensor values;                                 // (3) f64 on the device: loss, metric, probe; undefined once read
+    double loss = 0, metric = 0, probe = 0;        // the values, once read
+  };
+  // A batch of the loader with its audio and labels already on the device (input prefetch: uploaded while the
+  // previous step's kernels run) and its share of the step (distributed.h, step_weight; 1 for one process).
+  struct StagedBatch;   // trainer.cpp: the batch, its wav and labels on the device, its weight
+  struct EpochTotals {
+    double loss_sum = 0, metric_sum = 0;
+    int64_t samples = 0, batches = 0;
+  };
   EpochSummary train_epoch(int64_t epoch);
-  // One training step on b; false when --nan_policy skip dropped it. Sets loss and metric when applied.
-  // weight: this rank's share of the step's groups (distributed.h, step_weight; 1 for one process).
-  bool train_step(int64_t epoch, const audio::Batch& b, double weight, double& loss, double& metric);
-  LossOutput forward_loss(int64_t epoch, const audio::Batch& b);   // features, SpecAugment, model, loss(es)
+  // The loader's next batch that some rank computes, labels checked and uploaded; false at the epoch's end.
+  bool next_batch(StagedBatch& s);
+  // One training step on s; false when --nan_policy skip dropped it. A step taken is appended to pending_.
+  bool train_step(int64_t epoch, const StagedBatch& s);
+  // Whether each step's values are read before its update: --nan_policy skip (the step may not be taken),
+  // --distributed (the ranks decide together), or SPK_FAULT's train.grad (consulted on finite-loss steps only).
+  bool reads_every_step() const;
+  void apply_step(double weight);                  // gradients averaged, optimiser step, counters
+  void read_values(std::vector<StepRecord*> records) const;   // every record still on the device, in one copy
+  // Reads pending_, checks and adds each step to t in order, then calls on_step once for the last of them.
+  // A non-finite step found here (--nan_policy stop with the reads deferred) stops the run naming that step.
+  void report_steps(EpochTotals& t, int64_t num_batches, double seconds);
+  // (3) f64 on the device: the step's loss, metric and gradient probe (0 where there is none), no read.
+  Tensor step_values(const LossOutput& out, bool computed) const;
+  void check_batch_labels(const audio::Batch& b) const;   // on the host, before the upload
+  LossOutput forward_loss(int64_t epoch, const StagedBatch& s);   // features, SpecAugment, model, loss(es)
   void set_step_schedule(int64_t epoch, int64_t batch);   // learning rate and margin ramp of this step
   Tensor gradient_probe() const;   // 0 when every gradient is finite, else NaN; on the device; undefined if none
-  // A non-finite loss or gradient (`what`) at batch b: skips (returns false) or throws, per --nan_policy.
-  bool non_finite_step(int64_t epoch, const audio::Batch& b, const std::string& what);
-  std::string batch_files(const audio::Batch& b) const;   // the batch's files, for an error message
+  // A non-finite loss or gradient (`what`) at step r: skips (returns false) or throws, per --nan_policy.
+  bool non_finite_step(const StepRecord& r, const std::string& what);
+  std::string batch_files(const std::vector<int64_t>& utterances) const;   // for an error message
   void end_epoch(EpochSummary& sum);                      // evaluation, log row, checkpoints
   template <class F>
   void with_resume_note(F&& f, const std::string& oom_hint) const;
@@ -189,6 +220,7 @@ class Trainer {
   std::shared_ptr<const audio::ViewSampler> views_;
   MomentumLoss* momentum_ = nullptr;   // loss_ when it keeps a momentum encoder (MoCo), else null
   std::unique_ptr<MixedPrecision> amp_;   // --mixedprec (mixed_precision.h); set by check_config
+  std::vector<StepRecord> pending_;   // steps of this epoch not yet reported (train_step, report_steps)
 };
 
 }  // namespace spk::recipe
