@@ -1,4 +1,5 @@
 #include "engine/autograd.h"
+#include "engine/grad_hook.h"
 
 #include <unordered_map>
 #include <unordered_set>
@@ -9,7 +10,13 @@ namespace spk {
 
 namespace {
 thread_local bool t_grad_enabled = true;
+thread_local LeafGradHook t_leaf_grad_hook;
 }
+
+LeafGradHookScope::LeafGradHookScope(LeafGradHook hook) : prev_(std::move(t_leaf_grad_hook)) {
+  t_leaf_grad_hook = std::move(hook);
+}
+LeafGradHookScope::~LeafGradHookScope() { t_leaf_grad_hook = std::move(prev_); }
 
 bool grad_enabled() { return t_grad_enabled; }
 void set_grad_enabled(bool on) { t_grad_enabled = on; }
@@ -83,13 +90,32 @@ void Tensor::backward(const Tensor& grad) const {
   }
 
   NoGradGuard no_grad;
+  const LeafGradHook& hook = t_leaf_grad_hook;
   std::unordered_map<TensorImpl*, std::shared_ptr<TensorImpl>> grads;
-  if (is_leaf()) { accumulate(impl().grad, seed, true); return; }
+  if (is_leaf()) {
+    accumulate(impl().grad, seed, true);
+    if (hook) hook(*this);
+    return;
+  }
+  // With a hook: how many node inputs still to be processed name each leaf; at zero its gradient is final.
+  std::unordered_map<TensorImpl*, int> pending;
+  auto leaf_inputs = [](TensorImpl* t, auto&& f) {
+    for (const Tensor& in : t->grad_fn->inputs)
+      if (in.defined() && !in.impl().grad_fn && in.requires_grad()) f(in);
+  };
+  if (hook)
+    for (TensorImpl* t : order) leaf_inputs(t, [&](const Tensor& in) { ++pending[in.impl_ptr().get()]; });
+  auto release = [&](TensorImpl* t) {
+    if (hook) leaf_inputs(t, [&](const Tensor& in) { if (--pending[in.impl_ptr().get()] == 0) hook(in); });
+  };
   grads[impl_ptr().get()] = seed.impl_ptr();
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
     auto g_it = grads.find(t);
-    if (g_it == grads.end()) continue;             // no gradient flows here
+    if (g_it == grads.end()) {                     // no gradient flows here
+      release(t);
+      continue;
+    }
     Tensor g(g_it->second);
     grads.erase(g_it);                             // free as we go
     Node* n = t->grad_fn.get();
@@ -104,6 +130,7 @@ void Tensor::backward(const Tensor& grad) const {
       if (in.impl().grad_fn) accumulate(grads[in.impl_ptr().get()], gin[i], false);
       else if (in.requires_grad()) accumulate(in.impl().grad, gin[i], true);
     }
+    release(t);
   }
 }
 

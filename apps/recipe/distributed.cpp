@@ -7,6 +7,11 @@
 
 namespace spk::recipe {
 
+namespace {
+// --bucket_cap_mb in bytes (MB = 2^20, as PyTorch DDP's bucket_cap_mb).
+int64_t bucket_bytes(const RecipeConfig& cfg) { return std::max<int64_t>(1, int64_t(cfg.bucket_cap_mb * (1 << 20))); }
+}  // namespace
+
 std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& cfg) {
   dist::LaunchEnv env;
   try {
@@ -34,21 +39,29 @@ std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& 
   if (cfg.skip_bad_files && cfg.sync_bn)
     throw UsageError("--sync_bn: not with --skip_bad_files (a rank's batch that lost groups would be normalised as if "
                      "full); leave one out");
+  if (!(cfg.bucket_cap_mb > 0) || !(cfg.bucket_cap_mb <= 2048))
+    throw UsageError("--bucket_cap_mb: " + flag_check::num(cfg.bucket_cap_mb) +
+                     " is not in (0, 2048] (megabytes per gradient bucket; MPI counts a bucket's elements in 32 bits)");
   dist::CommOptions o;
   o.timeout_s = cfg.dist_timeout;
+  o.bucket_bytes = bucket_bytes(cfg);
+  std::shared_ptr<dist::Communicator> c;
   try {
     const Device d = Device::parse(cfg.device);
-    if (d.is_cuda()) return dist::make_nccl_communicator(env.local_rank, o);
-    std::shared_ptr<dist::Communicator> c = dist::make_mpi_communicator(o);
-    // MPI ranks come from an MPI launcher: torchrun-style variables alone leave each process a world of one.
-    if (c->world_size() != env.world_size)
-      throw Error("the launcher set " + std::string(env.source == "mpirun" ? "OMPI_COMM_WORLD_SIZE" : "WORLD_SIZE") +
-                  "=" + std::to_string(env.world_size) + " but MPI sees " + std::to_string(c->world_size()) +
-                  " process(es): start CPU ranks with mpirun (torchrun-style variables serve --device cuda)");
-    return c;
+    if (d.is_cuda()) {
+      c = dist::make_nccl_communicator(env.local_rank, o);
+    } else {
+      c = dist::make_mpi_communicator(o);
+      // MPI ranks come from an MPI launcher: torchrun-style variables alone leave each process a world of one.
+      if (c->world_size() != env.world_size)
+        throw Error("the launcher set " + std::string(env.source == "mpirun" ? "OMPI_COMM_WORLD_SIZE" : "WORLD_SIZE") +
+                    "=" + std::to_string(env.world_size) + " but MPI sees " + std::to_string(c->world_size()) +
+                    " process(es): start CPU ranks with mpirun (torchrun-style variables serve --device cuda)");
+    }
   } catch (const Error& e) {
     throw UsageError(std::string("--distributed: ") + e.what());
   }
+  return c;
 }
 
 void check_same_options(dist::Communicator& comm, const nlohmann::json& options) {
@@ -94,26 +107,11 @@ double step_weight(dist::Communicator& comm, int64_t groups, bool skip_bad_files
   return all > 0 ? double(groups) / double(all) : -1;
 }
 
-void average_gradients(dist::Communicator& comm, const NamedTensors& params, double scale) {
-  if (comm.world_size() == 1) return;
-  NoGradGuard ng;
-  // First tensor: which parameters have a gradient on this rank; summed, the ranks agree on which will.
-  Tensor has = Tensor::zeros({int64_t(params.size())}, DType::f32);
-  std::vector<Tensor> ts = {has};
-  for (size_t i = 0; i < params.size(); ++i) {
-    const Tensor& p = params[i].second;
-    const Tensor g = p.grad();
-    if (g.defined()) has.data<float>()[i] = 1;
-    ts.push_back(!g.defined()   ? Tensor::zeros(p.shape(), p.dtype(), p.device())
-                 : scale == 1.0 ? g
-                                : mul_scalar(g, scale));
-  }
-  const std::vector<Tensor> mean = comm.all_reduce(ts, dist::ReduceOp::mean);
-  const std::vector<double> any = mean[0].to_double();
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (any[i] > 0) params[i].second.set_grad(mean[i + 1]);
-    else params[i].second.zero_grad();
-  }
+std::unique_ptr<dist::GradBuckets> make_grad_buckets(dist::Communicator& comm, const RecipeConfig& cfg,
+                                                     const NamedTensors& params) {
+  std::vector<Tensor> ts;
+  for (const auto& [name, p] : params) ts.push_back(p);
+  return std::make_unique<dist::GradBuckets>(comm, std::move(ts), bucket_bytes(cfg));
 }
 
 Tensor embed_files_sharded(dist::Communicator& comm, SpeakerNet& model, const FrontEnd& frontend,

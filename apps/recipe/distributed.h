@@ -12,6 +12,7 @@
 #include "apps/recipe/config.h"
 #include "apps/recipe/evaluator.h"
 #include "engine/dist/communicator.h"
+#include "engine/dist/grad_buckets.h"
 #include "engine/module.h"
 
 namespace spk::recipe {
@@ -28,10 +29,12 @@ void check_same_options(dist::Communicator& comm, const nlohmann::json& options)
 // The tensors (parameters and buffers) copied from rank 0 to every rank, in place.
 void broadcast_from_root(dist::Communicator& comm, const NamedTensors& state);
 
-// Every parameter's gradient replaced by its mean over the ranks, in one bucketed all-reduce. A parameter
-// with no gradient on some rank counts as zero there (as a sample that does not use it would in one process);
-// one with no gradient on any rank keeps none. `scale` multiplies this rank's gradients first (step_weight).
-void average_gradients(dist::Communicator& comm, const NamedTensors& params, double scale = 1.0);
+// The gradients' averaging over the ranks (engine/dist/grad_buckets.h): buckets of --bucket_cap_mb, in reverse
+// registration order, each all-reduced as soon as backward has finished its parameters. A parameter with no
+// gradient on some rank counts as zero there (as a sample that does not use it would in one process); one with no
+// gradient on any rank keeps none. One process: backward alone.
+std::unique_ptr<dist::GradBuckets> make_grad_buckets(dist::Communicator& comm, const RecipeConfig& cfg,
+                                                     const NamedTensors& params);
 
 // This rank's weight in a step whose batch has `groups` groups here: 1 for one process; 1/W for W ranks with
 // equal batches; with skip_bad_files (batches that lost bad files' groups, down to none), groups / (every rank's

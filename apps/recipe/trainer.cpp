@@ -279,10 +279,10 @@ bool Trainer::reads_every_step() const {
          amp_->scales_loss();
 }
 
-void Trainer::apply_step(double weight) {
-  amp_->unscale(optim_->params());   // --mixedprec fp16: before averaging, clipping and the optimiser
-  // --distributed; no-op for one process. Scaled by weight·W, the mean over the ranks is the groups' mean.
-  average_gradients(*comm_, optim_->params(), cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
+void Trainer::apply_step() {
+  grad_buckets_->apply();   // --distributed: waits for the buckets, the mean over the ranks (no-op for one process)
+  // --mixedprec fp16: after the mean (a power-of-two scale divides exactly), before clipping and the optimiser.
+  amp_->unscale(optim_->params());
   optim_->step();
   optim_->zero_grad();
   if (const std::string grown = amp_->stepped(); !grown.empty()) log(grown);
@@ -310,18 +310,21 @@ bool Trainer::train_step(int64_t epoch, const StagedBatch& s) {
   // gives non-finite gradients, which are dropped unused, so running backward first is safe.
   LossOutput out;
   if (b.n > 0) {
-    {
-      const AutocastGuard autocast(amp_->autocast());   // --mixedprec (mixed_precision.h)
-      out = forward_loss(epoch, s);
-    }
-    amp_->loss_for_backward(out.loss).backward();   // fp16: the scaled loss
+    const AutocastGuard autocast(amp_->autocast());   // --mixedprec (mixed_precision.h)
+    out = forward_loss(epoch, s);
   }
+  // --distributed: the gradients' all-reduces start in buckets during backward (on every rank, also one whose
+  // batch is empty); one process: backward alone. Scaled by weight·W, the mean over the ranks is the groups' mean
+  // (--skip_bad_files). --mixedprec fp16: backward runs on the scaled loss.
+  if (!grad_buckets_) grad_buckets_ = make_grad_buckets(*comm_, cfg_, optim_->params());
+  grad_buckets_->backward(b.n > 0 ? amp_->loss_for_backward(out.loss) : Tensor(),
+                          cfg_.skip_bad_files ? weight * double(comm_->world_size()) : 1.0);
   r.values = step_values(out, b.n > 0);
   if (!reads_every_step()) {
     // --nan_policy stop, one process: the update is queued without a read. A non-finite step is found when its
     // values are read (report_steps, at the next --log_interval) and stops the run there, naming this step; the
     // updates queued after it change only the model in memory, never a checkpoint.
-    apply_step(weight);
+    apply_step();
     pending_.push_back(std::move(r));
     return true;
   }
@@ -354,7 +357,7 @@ bool Trainer::train_step(int64_t epoch, const StagedBatch& s) {
     return false;
   }
   if (!std::isfinite(r.probe)) return non_finite_step(r, "a gradient is not finite (the loss is " + num(r.loss) + ")");
-  apply_step(weight);
+  apply_step();
   pending_.push_back(std::move(r));
   return true;
 }

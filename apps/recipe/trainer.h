@@ -47,6 +47,7 @@
 #include "engine/audio/lists.h"
 #include "engine/audio/spec_augment.h"
 #include "engine/device.h"
+#include "engine/dist/grad_buckets.h"
 #include "engine/input_stager.h"
 #include "losses/loss.h"
 #include "losses/momentum.h"
@@ -169,7 +170,7 @@ class Trainer {
   // Whether each step's values are read before its update: --nan_policy skip (the step may not be taken),
   // --distributed (the ranks decide together), or SPK_FAULT's train.grad (consulted on finite-loss steps only).
   bool reads_every_step() const;
-  void apply_step(double weight);                  // gradients averaged, optimiser step, counters
+  void apply_step();                  // gradients averaged, optimiser step, counters
   void read_values(std::vector<StepRecord*> records) const;   // every record still on the device, in one copy
   // Reads pending_, checks and adds each step to t in order, then calls on_step once for the last of them.
   // A non-finite step found here (--nan_policy stop with the reads deferred) stops the run naming that step.
@@ -221,6 +222,8 @@ class Trainer {
   MomentumLoss* momentum_ = nullptr;   // loss_ when it keeps a momentum encoder (MoCo), else null
   std::unique_ptr<MixedPrecision> amp_;   // --mixedprec (mixed_precision.h); set by check_config
   std::vector<StepRecord> pending_;   // steps of this epoch not yet reported (train_step, report_steps)
+  // --distributed: the gradients' bucketed all-reduces, started during backward (made on the first step).
+  std::unique_ptr<dist::GradBuckets> grad_buckets_;
 };
 
 }  // namespace spk::recipe

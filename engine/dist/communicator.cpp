@@ -120,6 +120,17 @@ std::vector<Tensor> Communicator::all_reduce(const std::vector<Tensor>& ts, Redu
   return out;
 }
 
+uint64_t Communicator::all_reduce_start(Tensor& t) {
+  check_device(t, "all_reduce_start");
+  SPK_CHECK(t.is_contiguous(), "all_reduce_start: ", t.str(), " is not contiguous");
+  if (world_size() == 1) return 0;
+  return all_reduce_sum_start_raw(t.data_ptr(), t.numel(), t.dtype(), t.device());
+}
+
+void Communicator::all_reduce_wait(uint64_t handle) {
+  if (world_size() > 1) all_reduce_wait_raw(handle);
+}
+
 void Communicator::broadcast(Tensor& t, int root) {
   check_device(t, "broadcast");
   SPK_CHECK(root >= 0 && root < world_size(), "broadcast: root ", root, " outside world size ", world_size());

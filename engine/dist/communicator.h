@@ -51,6 +51,15 @@ class Communicator {
   // In place: every rank's t becomes root's. Same shapes on every rank.
   void broadcast(Tensor& t, int root = 0);
   void broadcast(std::vector<Tensor>& ts, int root = 0);   // in place, bucketed
+  // Asynchronous all-reduce (sum) of a contiguous tensor, in place: it returns at once, and t must be left alone
+  // until all_reduce_wait(handle) returns. Every rank starts them in the same order; other collectives may come in
+  // between (MPI matches collectives by the order they are started in). MPI: MPI_Iallreduce, advanced whenever the
+  // rank calls MPI (poll() is such a call); NCCL: on a stream of its own after what the current stream has queued,
+  // and the wait makes the current stream wait for it (no host sync). The single backend does nothing.
+  // The timeout covers the wait. Used by GradBuckets (grad_buckets.h) to overlap the backward pass.
+  uint64_t all_reduce_start(Tensor& t);
+  void all_reduce_wait(uint64_t handle);
+  virtual void poll() {}   // lets pending asynchronous collectives advance (MPI: one MPI_Test each)
   // Every rank's t (the same shape on each) stacked along a new leading dimension: (world_size, ...t's shape).
   Tensor all_gather(const Tensor& t);
   virtual void barrier() = 0;
@@ -64,6 +73,12 @@ class Communicator {
   // Contiguous buffers of n elements on the backend's device.
   virtual void all_reduce_sum_raw(void* data, int64_t n, DType dt, Device dev) = 0;
   virtual void broadcast_raw(void* data, int64_t nbytes, Device dev, int root) = 0;
+  // Asynchronous all_reduce_sum_raw; the default runs it at once (handle 0, nothing to wait for).
+  virtual uint64_t all_reduce_sum_start_raw(void* data, int64_t n, DType dt, Device dev) {
+    all_reduce_sum_raw(data, n, dt, dev);
+    return 0;
+  }
+  virtual void all_reduce_wait_raw(uint64_t) {}
   virtual void all_gather_raw(const void* in, void* out, int64_t nbytes, Device dev) = 0;
   virtual void broadcast_host_raw(void* data, int64_t nbytes, int root) = 0;   // host memory, any backend
   virtual void check_device(const Tensor& t, const char* op) const = 0;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,6 +98,25 @@ class MpiCommunicator final : public Communicator {
     mpi_check(MPI_Iallreduce(MPI_IN_PLACE, data, int(n), mpi_type(dt), MPI_SUM, MPI_COMM_WORLD, &r),
               "MPI_Iallreduce");
     wait(r, "all_reduce");
+  }
+  uint64_t all_reduce_sum_start_raw(void* data, int64_t n, DType dt, Device) override {
+    SPK_CHECK(n <= INT32_MAX, "MPI all_reduce of ", n, " elements (at most 2^31-1 per bucket)");
+    MPI_Request r;
+    enter("all_reduce (bucket)");
+    mpi_check(MPI_Iallreduce(MPI_IN_PLACE, data, int(n), mpi_type(dt), MPI_SUM, MPI_COMM_WORLD, &r),
+              "MPI_Iallreduce");
+    pending_.emplace(++last_handle_, r);
+    return last_handle_;
+  }
+  void all_reduce_wait_raw(uint64_t handle) override {
+    const auto it = pending_.find(handle);
+    SPK_CHECK(it != pending_.end(), "all_reduce_wait: no pending all-reduce #", handle);
+    wait(it->second, "all_reduce (bucket)");   // a request MPI_Test completed is MPI_REQUEST_NULL: done at once
+    pending_.erase(it);
+  }
+  void poll() override {
+    int done = 0;
+    for (auto& [h, r] : pending_) mpi_check(MPI_Test(&r, &done, MPI_STATUS_IGNORE), "MPI_Test");
   }
   void broadcast_raw(void* data, int64_t nbytes, Device, int root) override { broadcast_host_raw(data, nbytes, root); }
   void broadcast_host_raw(void* data, int64_t nbytes, int root) override {
@@ -193,6 +213,8 @@ class MpiCommunicator final : public Communicator {
 
   int rank_ = 0, world_ = 1, local_rank_ = 0;
   uint64_t seq_ = 0;   // collectives entered so far: the same number on every rank when all is well
+  std::map<uint64_t, MPI_Request> pending_;   // started asynchronous all-reduces, by handle
+  uint64_t last_handle_ = 0;
   std::deque<uint64_t> replies_;   // answer_probes' send buffers (a deque: pushes never move the others)
 };
 

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -33,6 +34,9 @@ namespace {
 
 void nccl_check(ncclResult_t rc, const char* what) {
   if (rc != ncclSuccess) SPK_FAIL("NCCL ", what, " failed: ", ncclGetErrorString(rc));
+}
+void cuda_check(cudaError_t rc, const char* what) {
+  if (rc != cudaSuccess) SPK_FAIL("CUDA ", what, " failed: ", cudaGetErrorString(rc));
 }
 
 ncclDataType_t nccl_type(DType dt) {
@@ -148,6 +152,8 @@ class NcclCommunicator final : public Communicator {
     if (world_ > 1) watchdog_ = std::make_unique<NcclWatchdog>(comm_, device_, rank_, world_, o.timeout_s);
   }
   ~NcclCommunicator() override {
+    for (auto& [h, e] : pending_) cudaEventDestroy(e);
+    if (comm_stream_) cudaStreamDestroy(comm_stream_);
     watchdog_.reset();   // before the communicator it watches
     if (comm_) ncclCommDestroy(comm_);
   }
@@ -181,6 +187,32 @@ class NcclCommunicator final : public Communicator {
     enter("all_reduce");
     nccl_check(ncclAllReduce(data, data, size_t(n), nccl_type(dt), ncclSum, comm_, stream()), "ncclAllReduce");
     watch("all_reduce");
+  }
+  // Asynchronous all-reduce (GradBuckets): on comm_stream_, after an event on the current stream (the copies that
+  // filled the bucket), so the backward's kernels and the transfer overlap; the wait queues the current stream
+  // behind the transfer's event, as PyTorch DDP's bucket work does. The buffer is the caller's until the wait, and
+  // frees after it are ordered on the current stream, hence after the transfer.
+  uint64_t all_reduce_sum_start_raw(void* data, int64_t n, DType dt, Device) override {
+    if (!comm_stream_) cuda_check(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    cudaEvent_t filled = nullptr, done = nullptr;
+    cuda_check(cudaEventCreateWithFlags(&filled, cudaEventDisableTiming), "cudaEventCreate");
+    cuda_check(cudaEventRecord(filled, stream()), "cudaEventRecord");
+    cuda_check(cudaStreamWaitEvent(comm_stream_, filled, 0), "cudaStreamWaitEvent");
+    cudaEventDestroy(filled);   // released once it has completed; the wait above is already queued
+    enter("all_reduce (bucket)");
+    nccl_check(ncclAllReduce(data, data, size_t(n), nccl_type(dt), ncclSum, comm_, comm_stream_), "ncclAllReduce");
+    if (watchdog_) watchdog_->enqueued("all_reduce (bucket)", seq_, comm_stream_);
+    cuda_check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
+    cuda_check(cudaEventRecord(done, comm_stream_), "cudaEventRecord");
+    pending_.emplace(++last_handle_, done);
+    return last_handle_;
+  }
+  void all_reduce_wait_raw(uint64_t handle) override {
+    const auto it = pending_.find(handle);
+    SPK_CHECK(it != pending_.end(), "all_reduce_wait: no pending all-reduce #", handle);
+    cuda_check(cudaStreamWaitEvent(stream(), it->second, 0), "cudaStreamWaitEvent");
+    cudaEventDestroy(it->second);
+    pending_.erase(it);
   }
   void broadcast_raw(void* data, int64_t nbytes, Device, int root) override {
     enter("broadcast");
@@ -218,6 +250,9 @@ class NcclCommunicator final : public Communicator {
   uint64_t seq_ = 0;   // collectives entered so far, for the timeout's message
   ncclComm_t comm_ = nullptr;
   std::unique_ptr<NcclWatchdog> watchdog_;
+  cudaStream_t comm_stream_ = nullptr;          // asynchronous all-reduces (made on first use)
+  std::map<uint64_t, cudaEvent_t> pending_;     // their completion events, by handle
+  uint64_t last_handle_ = 0;
 };
 
 }  // namespace
