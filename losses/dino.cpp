@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "engine/autograd.h"
+#include "engine/dist/communicator.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "losses/common.h"
@@ -139,6 +140,9 @@ void DinoLoss::after_step(const Module& online) {
   NoGradGuard ng;
   if (pending_teacher_.defined()) {
     Tensor batch_center = mean(pending_teacher_, {0}, /*keepdim=*/true);
+    // --distributed: the mean over every rank's teacher outputs (wespeaker's all_reduce of batch_center; the
+    // ranks' batches are equally large), so every rank keeps the same centre
+    if (comm_ && comm_->world_size() > 1) comm_->all_reduce(batch_center, dist::ReduceOp::mean);
     center.copy_(add(mul_scalar(center, center_momentum_), mul_scalar(batch_center, 1.0 - center_momentum_)));
   }
   pending_teacher_ = Tensor();

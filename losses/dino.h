@@ -24,6 +24,8 @@
 // biases 0; v PyTorch's default Linear init. GELU is the tanh form (there is no erf op; the two differ by < 1e-3).
 // Not done: wespeaker's freeze_last_layer (no gradient to v in epoch 1) and clip_grad 3.0.
 //
+// --distributed (set_communicator): the centre's batch mean is all-reduced over the ranks (wespeaker's DINOLoss
+// update_center), so every rank keeps the same centre.
 // Children: proj (student head), key_proj (teacher head, frozen), key_encoder (teacher, frozen, attached by the
 // trainer); buffer center (1, K). All are in the checkpoint, so a resumed run is bit-identical. metric: none.
 #pragma once

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/dist/communicator.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "losses/common.h"
@@ -89,10 +90,18 @@ LossOutput MoCoLoss::forward(const Tensor& x, const Tensor& labels) {
   return {cross_entropy(logits, target), top1_accuracy(logits, target), metric_kind()};
 }
 
+// --distributed: every rank's keys in rank order (MoCo's concat_all_gather), so every rank queues the same W·B keys,
+// which are the keys of one process's batch of W·B (rank r holds the r-th slice of each global batch).
+Tensor MoCoLoss::gathered_keys() const {
+  if (!comm_ || comm_->world_size() == 1) return pending_keys_;
+  const Tensor all = comm_->all_gather(pending_keys_);   // (W, B, P)
+  return reshape(all, {all.size(0) * all.size(1), all.size(2)});
+}
+
 void MoCoLoss::after_step(const Module& online) {
   ema_update(online, *key_, momentum_);
   ema_update(*head, *key_head, momentum_);
-  if (pending_keys_.defined()) enqueue(pending_keys_);
+  if (pending_keys_.defined()) enqueue(gathered_keys());
   pending_keys_ = Tensor();
 }
 

@@ -18,6 +18,9 @@
 //     which makes the random initial negatives ~√P times stronger than real keys until they are pushed out.
 //   * the queue is a ring with a write pointer (He et al.), not ssl-for-slr's concat-and-truncate: the same set of
 //     K newest keys, without moving K·P floats per step (the CE does not depend on the order of the negatives).
+// --distributed (set_communicator): after each step the keys of every rank are all-gathered in rank order and
+// queued (He et al.'s concat_all_gather), so every rank keeps the same queue, the one a single process with the
+// W·B batch keeps; --moco_queue must hold W·B keys.
 // Children: proj (query head), key_proj (frozen), key_encoder (frozen, attached by the trainer); buffers
 // queue (K, P) and queue_ptr (1) i64 — all in the checkpoint, so a resumed run is bit-identical.
 #pragma once
@@ -47,6 +50,7 @@ class MoCoLoss : public MomentumLoss {
 
  private:
   double temperature_, momentum_;
+  Tensor gathered_keys() const;
   Tensor pending_keys_;   // this step's keys, queued by after_step once the step has succeeded
 };
 

@@ -8,11 +8,17 @@
 //   attach_encoder (once, before any resume: a model of the same architecture from another init stream),
 //   set_step_features (before forward: the batch's features, view-major rows m·N + n),
 //   after_step (after a successful optimiser step: EMA updates, then whatever the loss queues).
+// With --distributed the trainer also hands over its communicator (set_communicator) before the first step; every
+// rank then calls after_step alike (the ranks take or skip a step together), so the collectives it makes pair up.
 #pragma once
 #include <functional>
 #include <memory>
 
 #include "losses/loss.h"
+
+namespace spk::dist {
+class Communicator;
+}
 
 namespace spk {
 
@@ -48,6 +54,9 @@ class MomentumLoss : public Loss {
   // --initial_model without the loss's own tensors: the momentum encoder restarts as an exact copy of the loaded model.
   void reset_encoder(const Module& online) { ema_update(online, *key_, 0.0); }
   bool has_encoder() const { return bool(key_); }
+  // spk_train --distributed: the ranks' communicator, for the loss state every rank must keep alike (MoCo's queue
+  // takes every rank's keys, DINO's centre every rank's batch mean). Null, or world size 1: this process alone.
+  void set_communicator(dist::Communicator* comm) { comm_ = comm; }
 
  protected:
   // Rows [first·N, last·N) of this step's features: views first .. last − 1.
@@ -58,6 +67,7 @@ class MomentumLoss : public Loss {
   Tensor feats_;
   MomentumSchedule schedule_;
   int64_t m_ = 0, n_ = 0;
+  dist::Communicator* comm_ = nullptr;
 };
 
 }  // namespace spk

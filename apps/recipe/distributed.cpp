@@ -10,6 +10,19 @@ namespace spk::recipe {
 namespace {
 // --bucket_cap_mb in bytes (MB = 2^20, as PyTorch DDP's bucket_cap_mb).
 int64_t bucket_bytes(const RecipeConfig& cfg) { return std::max<int64_t>(1, int64_t(cfg.bucket_cap_mb * (1 << 20))); }
+// --ssl --trainfunc moco: every step queues the keys of all W ranks (MoCo's concat_all_gather), W·b of them.
+// MoCo's gather and DINO's centre need every rank's full batch after each step: a rank whose share lost a file
+// (--skip_bad_files) would not match.
+void check_world_fits(const RecipeConfig& cfg, int world) {
+  if (world > 1 && cfg.ssl && cfg.skip_bad_files && (cfg.trainfunc == "moco" || cfg.trainfunc == "dino"))
+    throw UsageError("--skip_bad_files: not with --distributed --ssl --trainfunc " + cfg.trainfunc + " (every rank "
+                     "must give its whole batch to the loss's shared state after each step)");
+  if (cfg.ssl && cfg.trainfunc == "moco" && cfg.moco_queue < cfg.batch_size * world)
+    throw UsageError("--moco_queue: " + std::to_string(cfg.moco_queue) + " is smaller than the keys one step queues "
+                     "over " + std::to_string(world) + " ranks (--batch_size " + std::to_string(cfg.batch_size) +
+                     " x " + std::to_string(world) + "); raise it to at least " +
+                     std::to_string(cfg.batch_size * world));
+}
 }  // namespace
 
 std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& cfg) {
@@ -30,11 +43,6 @@ std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& 
     return dist::make_single_communicator();
   }
   if (!(cfg.dist_timeout >= 0)) throw UsageError("--dist_timeout: " + std::to_string(cfg.dist_timeout) + " is negative");
-  // Not sharded (docs/distributed.md): --ssl's view batches, and its losses' own state (MoCo's queue, DINO's
-  // centre) would differ per rank without collectives of their own.
-  if (cfg.ssl)
-    throw UsageError("--distributed: not with --ssl (its view batches are not shared out among the ranks, and its "
-                     "losses' queues and centres would differ per rank)");
   // --sync_bn divides by every rank's batch size taken as equal, which bad files' groups dropped would break.
   if (cfg.skip_bad_files && cfg.sync_bn)
     throw UsageError("--sync_bn: not with --skip_bad_files (a rank's batch that lost groups would be normalised as if "
@@ -61,6 +69,7 @@ std::shared_ptr<dist::Communicator> make_train_communicator(const RecipeConfig& 
   } catch (const Error& e) {
     throw UsageError(std::string("--distributed: ") + e.what());
   }
+  check_world_fits(cfg, c->world_size());
   return c;
 }
 

@@ -86,11 +86,8 @@ void validate_loss_settings(const RecipeConfig& c) {
     require(c.moco_momentum >= 0 && c.moco_momentum <= 1, "--moco_momentum", "must be in [0, 1], got " +
             num(c.moco_momentum));
   }
-  // Each rank would queue its own keys (MoCo) or centre on its own teacher outputs (DINO), and a checkpoint holds
-  // rank 0's only: a resume could not be exact. Gathering them across ranks is not built.
-  require(!c.distributed || (c.trainfunc != "moco" && c.trainfunc != "dino"), "--distributed",
-          c.trainfunc + " keeps per-rank state (queue / centre) that is not gathered across ranks yet; train it on "
-          "one process");
+  // --distributed: MoCo's queue and DINO's centre are kept alike on every rank (all-gathered keys, all-reduced
+  // centre; docs/distributed.md); apps/recipe/distributed.cpp checks --moco_queue against every rank's keys.
   require(c.trainfunc2 != "moco" && c.trainfunc2 != "dino", "--trainfunc2",
           c.trainfunc2 + " has a momentum encoder of its own and trains only as --trainfunc");
   if (c.trainfunc == "dino") {

@@ -95,8 +95,11 @@ audio::TrainList read_ssl_train_list(const RecipeConfig& c) {
   return u.list;
 }
 
-SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c) {
+SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c, int64_t world_size, int64_t rank) {
   audio::ViewSamplerConfig vc;
+  vc.world_size = world_size;   // --distributed: this rank's slice of every global batch (view_sampler.h)
+  vc.rank = rank;
+  vc.global_batches = world_size > 1;
   vc.batch_size = c.batch_size;
   vc.max_frames = c.max_frames;
   vc.seed = uint64_t(c.seed);

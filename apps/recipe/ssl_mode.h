@@ -42,7 +42,8 @@ struct SslTrainData {
 // --train_list read without labels (paths joined to --train_path); fewer than two distinct files is a UsageError.
 audio::TrainList read_ssl_train_list(const RecipeConfig& c);
 // Every file's length from its header, then the view sampler; the trainer logs `report` at start-up.
-SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c);
+// --distributed: rank `rank` of `world_size` takes its slice of every global batch of --batch_size · world_size.
+SslTrainData plan_ssl_views(audio::TrainList list, const RecipeConfig& c, int64_t world_size = 1, int64_t rank = 0);
 // The model's embeddings of a view batch's features (M·N rows, view-major) as (M·N, D): one forward when M = 2;
 // with local crops (DINO), the 2 global views in one forward and the local ones, cut to their first
 // --ssl_local_frames frames, in a second (BatchNorm sees each crop length on its own, as wespeaker's two calls).

@@ -159,7 +159,7 @@ std::shared_ptr<audio::Augmenter> Trainer::read_train_data() {
   }
   read_pyannote_data();
   if (cfg_.ssl) {   // --ssl: every file's length, then the view sampler (ssl_mode.h)
-    SslTrainData d = plan_ssl_views(std::move(train_), cfg_);
+    SslTrainData d = plan_ssl_views(std::move(train_), cfg_, comm_->world_size(), comm_->rank());
     train_ = std::move(d.list);
     views_ = d.views;
     log(d.report);
@@ -221,6 +221,7 @@ void Trainer::build_model_and_loss() {
     Rng key_rng = Rng(uint64_t(cfg_.seed)).fork(2);
     std::shared_ptr<SpeakerNet> key = make_model(cfg_.model, model_config(cfg_), key_rng);
     momentum_->attach_encoder(key, [k = key.get()](const Tensor& f) { return k->forward(f); }, *model_);
+    momentum_->set_communicator(comm_.get());   // --distributed: MoCo's queue, DINO's centre over every rank
   }
   model_->to(device_);
   loss_->to(device_);

@@ -196,7 +196,7 @@ Batch TrainLoader::make_view_batch(int64_t epoch, int64_t b) {
   auto item = [&](int64_t n) -> const ViewItem& { return view_plan_.items[size_t(b * N + n)]; };
   Batch batch = assemble_batch(
       epoch, b, N, 2 + cfg_.views->config().local_views, L, cfg_.views->config().seed,
-      [&](int64_t n) { return uint64_t(view_plan_.first_item + b * N + n); }, [](int64_t n) { return n; },
+      [&](int64_t n) { return uint64_t(view_plan_.positions[size_t(b * N + n)]); }, [](int64_t n) { return n; },
       [&](int64_t n, int64_t) { return item(n).utterance; }, [&](int64_t n, int64_t m, float* row, Rng&) {
         // usable files are longer than L + 1: no padding
         read_chunk(list_.paths[size_t(item(n).utterance)], item(n).start[m], L, cfg_.sample_rate, row);

@@ -80,15 +80,19 @@ ViewEpochPlan ViewSampler::plan_epoch(int64_t epoch) const {
     it.start = {a, b};
     for (int64_t j = 0; j < cfg_.local_views; ++j) it.start.push_back(rng.randint(0, view_positions(len, L)));
   }
-  // 3. Whole batches on every rank; this rank's contiguous slice.
+  // 3. Whole batches on every rank; this rank's contiguous slice, or its slice of every global batch.
   ViewEpochPlan plan;
   const int64_t unit = cfg_.batch_size * cfg_.world_size;
   const int64_t total = int64_t(all.size()) / unit * unit;
   plan.truncated = int64_t(all.size()) - total;
-  const int64_t shard = total / cfg_.world_size;
-  plan.first_item = cfg_.rank * shard;
-  plan.items.assign(all.begin() + plan.first_item, all.begin() + plan.first_item + shard);
-  plan.num_batches = shard / cfg_.batch_size;
+  const int64_t shard = total / cfg_.world_size, bs = cfg_.batch_size;
+  plan.first_item = cfg_.global_batches ? cfg_.rank * bs : cfg_.rank * shard;
+  for (int64_t i = 0; i < shard; ++i) {
+    const int64_t g = cfg_.global_batches ? i / bs * unit + cfg_.rank * bs + i % bs : plan.first_item + i;
+    plan.positions.push_back(g);
+    plan.items.push_back(all[size_t(g)]);
+  }
+  plan.num_batches = shard / bs;
   return plan;
 }
 

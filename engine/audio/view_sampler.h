@@ -21,7 +21,10 @@
 //      b += b >= a, (a, b) sorted, starts (a, b + max_audio), swapped when randint(0, 2) is 1;
 //      then, with local_views, one start = randint(0, P) per local view (only then, so two-view plans are unchanged);
 //   3. cut into batches of batch_size; truncate to a multiple of batch_size · world_size; rank r takes the
-//      contiguous slice [r · total / world_size, (r + 1) · total / world_size).
+//      contiguous slice [r · total / world_size, (r + 1) · total / world_size); with global_batches (spk_train
+//      --distributed --ssl), the r-th slice of batch_size items of every global batch of batch_size · world_size,
+//      as the speaker sampler does (sampler.h): the ranks' batches of step k are then batch k of one process with
+//      batch_size · world_size, the same utterances and crops.
 // The plan depends only on (seed, epoch, lengths): the same on any machine and worker count, so a resumed run
 // reads the batches the uninterrupted one would. Augmentation draws per view from the loader's per-item
 // streams (loader.h), so the two views are augmented independently.
@@ -39,6 +42,7 @@ struct ViewSamplerConfig {
   uint64_t seed = 10;         // --seed
   int64_t world_size = 1;
   int64_t rank = 0;
+  bool global_batches = false;   // shard global batches of batch_size · world_size (step 3), not contiguously
 };
 
 struct ViewItem {
@@ -51,6 +55,7 @@ struct ViewItem {
 struct ViewEpochPlan {
   std::vector<ViewItem> items;   // this rank's; batch b is items [b · batch_size, (b + 1) · batch_size)
   int64_t first_item = 0;        // global position of items[0] in the epoch
+  std::vector<int64_t> positions;   // global position of every item (keys its augmentation streams)
   int64_t num_batches = 0;
   int64_t truncated = 0;         // usable utterances cut by the truncation to whole batches (all ranks)
 };

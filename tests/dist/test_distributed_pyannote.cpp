@@ -39,11 +39,3 @@ TEST_CASE("--distributed --sampler pyannote: rank r takes chunk batches r, r + 2
   REQUIRE(lb.size() == 1);
   CHECK(lb[0] == doctest::Approx(la[0]).epsilon(1e-5));
 }
-
-TEST_CASE("--distributed --ssl: refused before any work, with the reason") {
-  const test::AppRun r = two(args(2, 1, "ssl_refused") + " --ssl --trainfunc angleproto");
-  INFO(r.output);
-  CHECK(r.status != 0);
-  CHECK(r.output.find("--distributed: not with --ssl (its view batches are not shared out") != std::string::npos);
-  CHECK(!std::filesystem::exists(fx().file("ssl_refused") + "/model"));
-}
