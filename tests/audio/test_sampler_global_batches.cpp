@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/audio/sampler.h"
+#include "engine/audio/view_sampler.h"
 #include "engine/check.h"
 
 using namespace spk::audio;
@@ -70,4 +71,36 @@ TEST_CASE("sampler global_batches: a step needs b x W distinct speakers; the err
                        doctest::Contains("--batch_size 4 on each of 2 ranks (--distributed) needs 8 distinct speakers "
                                          "per step; use --batch_size <= 3"),
                        spk::Error);
+}
+
+TEST_CASE("view sampler global_batches (--distributed --ssl): W ranks x b take, step by step, 1 process x b·W") {
+  std::vector<int64_t> lengths;
+  for (int64_t i = 0; i < 53; ++i) lengths.push_back(4000 + 137 * i);   // every one long enough for two views
+  for (const int64_t W : {1, 2, 3}) {
+    CAPTURE(W);
+    const int64_t b = 4;
+    ViewSamplerConfig one;
+    one.batch_size = b * W;
+    one.max_frames = 20;
+    one.local_views = 1;
+    const ViewEpochPlan whole = ViewSampler(lengths, one).plan_epoch(3);
+    for (int64_t r = 0; r < W; ++r) {
+      ViewSamplerConfig c = one;
+      c.batch_size = b;
+      c.world_size = W;
+      c.rank = r;
+      c.global_batches = true;
+      const ViewEpochPlan p = ViewSampler(lengths, c).plan_epoch(3);
+      REQUIRE(p.num_batches == whole.num_batches);
+      REQUIRE(p.positions.size() == p.items.size());
+      for (int64_t k = 0; k < p.num_batches; ++k)
+        for (int64_t n = 0; n < b; ++n) {
+          const size_t mine = size_t(k * b + n), theirs = size_t(k * b * W + r * b + n);
+          CHECK(p.items[mine].utterance == whole.items[theirs].utterance);
+          CHECK(p.items[mine].start == whole.items[theirs].start);
+          CHECK(p.positions[mine] == whole.positions[theirs]);
+          CHECK(whole.positions[theirs] == int64_t(theirs));
+        }
+    }
+  }
 }
