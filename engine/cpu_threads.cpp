@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/check.h"
+#include "kernels/gemm/gemm.h"
 
 namespace spk {
 
@@ -27,6 +28,8 @@ int default_threads() {
   return hw > 0 ? int(hw) : 1;
 }
 
+thread_local int t_thread_override = 0;   // 0: none (SingleThreadScope sets 1)
+
 std::atomic<int>& chosen() {
   static std::atomic<int> n{0};   // 0: the default
   return n;
@@ -35,6 +38,7 @@ std::atomic<int>& chosen() {
 }  // namespace
 
 int cpu_threads() {
+  if (t_thread_override > 0) return t_thread_override;
   const int n = chosen().load(std::memory_order_relaxed);
   if (n > 0) return n;
   static const int fallback = default_threads();
@@ -45,5 +49,12 @@ void set_cpu_threads(int n) {
   SPK_CHECK(n >= 0, "set_cpu_threads: thread count must be >= 1 (or 0 for the default), got ", n);
   chosen().store(n, std::memory_order_relaxed);
 }
+
+SingleThreadScope::SingleThreadScope()
+    : saved_(t_thread_override), blas_(std::make_unique<BlasSingleThread>()) {
+  t_thread_override = 1;
+}
+
+SingleThreadScope::~SingleThreadScope() { t_thread_override = saved_; }
 
 }  // namespace spk

@@ -31,6 +31,7 @@ EmbedSettings embed_settings(const RecipeConfig& rc, const FrontEnd& fb, const S
   es.eval_frames = rc.eval_frames;
   es.num_eval = rc.num_eval;
   es.num_workers = int(rc.nDataLoaderThread);
+  es.jobs = int(rc.eval_jobs);
   es.max_batch_rows = eval_batch;
   try {
     check_embed_settings(es, fb, model);

@@ -10,13 +10,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "engine/audio/crop.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
 #include "engine/autograd.h"
 #include "engine/check.h"
+#include "engine/cpu_threads.h"
 #include "engine/ops.h"
 
 namespace spk::recipe {
@@ -45,6 +51,7 @@ void check_embed_settings(const EmbedSettings& s, const FrontEnd& frontend, cons
   SPK_CHECK(s.eval_frames >= 0, "--eval_frames must be >= 0 (0 = the whole file), got ", s.eval_frames);
   SPK_CHECK(s.num_eval >= 1, "--num_eval must be >= 1, got ", s.num_eval);
   SPK_CHECK(s.num_workers >= 0, "--nDataLoaderThread must be >= 0, got ", s.num_workers);
+  SPK_CHECK(s.jobs >= 1, "--eval_jobs must be >= 1, got ", s.jobs);
   SPK_CHECK(s.max_batch_rows >= 1, "evaluation batch (max_batch_rows) must be >= 1, got ", s.max_batch_rows);
   SPK_CHECK(s.sample_rate > 0, "sample rate must be positive, got ", s.sample_rate);
   const FbankConfig& fbank = frontend.fbank;
@@ -61,55 +68,50 @@ void check_embed_settings(const EmbedSettings& s, const FrontEnd& frontend, cons
   }
 }
 
-Tensor embed_files(SpeakerNet& model, const FrontEnd& frontend, const std::vector<std::string>& paths,
-                   const EmbedSettings& s, const EvalProgress& progress) {
-  check_embed_settings(s, frontend, model);
-  const int64_t F = int64_t(paths.size());
-  const int64_t n = (s.eval_frames == 0 || s.mean_over_crops) ? 1 : s.num_eval;
-  const int64_t D = model.embedding_dim();
-  const Device device = model_device(model);
-  Tensor out = Tensor::empty({F, n, D}, DType::f32, device);
-  if (F == 0) return out;
+namespace {
 
-  EvalModeGuard mode(model);
-  NoGradGuard no_grad;
+// Consecutive files whose crops share one length: one (R, L) waveform batch.
+struct Group {
+  int64_t first = 0, rows = 0;
+  std::vector<Tensor> wavs;   // per file (rows, L), cpu
+};
+
+// The group's embeddings, one forward pass per max_batch_rows rows, copied into out's rows [first, first + k):
+// rows of different groups never overlap, so concurrent calls write disjoint memory.
+void embed_group(SpeakerNet& model, const FrontEnd& frontend, const EmbedSettings& s,
+                 const std::vector<std::string>& paths, const Group& g, Tensor& out) {
+  const int64_t k = int64_t(g.wavs.size()), n = out.size(1), D = out.size(2);
+  try {
+    Tensor wav = k == 1 ? g.wavs[0] : concat(g.wavs, 0);   // (R, L) cpu
+    wav = wav.to(out.device());
+    std::vector<Tensor> parts;
+    for (int64_t r0 = 0; r0 < g.rows; r0 += s.max_batch_rows) {
+      const int64_t r1 = std::min(g.rows, r0 + s.max_batch_rows);
+      Tensor rows = (r0 == 0 && r1 == g.rows) ? wav : slice(wav, 0, r0, r1);
+      parts.push_back(model.forward(frontend.features(rows.contiguous())));   // (r, D)
+    }
+    Tensor emb = parts.size() == 1 ? parts[0] : concat(parts, 0);   // (R, D)
+    SPK_CHECK(emb.dim() == 2 && emb.size(0) == g.rows && emb.size(1) == D, "model ", model.name(), " returned ",
+              emb.str(), " for ", g.rows, " crops; expected (", g.rows, ", ", D, ")");
+    if (s.mean_over_crops && s.eval_frames > 0) emb = mean(reshape(emb, {k, s.num_eval, D}), {1});   // (k, D)
+    Tensor dst = slice(out, 0, g.first, g.first + k);   // (k, n, D), contiguous
+    dst.copy_(reshape(emb, {k, n, D}));
+  } catch (const Error& e) {
+    throw Error(detail::cat("embedding ", name_files(paths, g.first, g.first + k), ": ", e.what()));
+  }
+}
+
+// Reads every file in list order and hands out groups: a file joins the current group while its crops have the
+// group's length and the group stays within max_batch_rows rows. emit(Group&&) returns false to stop reading.
+template <class Emit>
+void read_groups(const std::vector<std::string>& paths, const EmbedSettings& s, Emit emit) {
   audio::EvalConfig rc;
   rc.eval_frames = s.eval_frames;
   rc.num_eval = s.num_eval;
   rc.sample_rate = s.sample_rate;
   rc.num_workers = s.num_workers;
   audio::EvalReader reader(paths, rc);
-
-  std::vector<Tensor> group;   // consecutive files' (rows, L) crops, all of the same L
-  int64_t group_first = 0, group_rows = 0, done = 0;
-
-  auto flush = [&]() {
-    if (group.empty()) return;
-    const int64_t k = int64_t(group.size());
-    try {
-      Tensor wav = k == 1 ? group[0] : concat(group, 0);   // (R, L) cpu
-      wav = wav.to(device);
-      std::vector<Tensor> parts;
-      for (int64_t r0 = 0; r0 < group_rows; r0 += s.max_batch_rows) {
-        const int64_t r1 = std::min(group_rows, r0 + s.max_batch_rows);
-        Tensor rows = (r0 == 0 && r1 == group_rows) ? wav : slice(wav, 0, r0, r1);
-        parts.push_back(model.forward(frontend.features(rows.contiguous())));   // (r, D)
-      }
-      Tensor emb = parts.size() == 1 ? parts[0] : concat(parts, 0);   // (R, D)
-      SPK_CHECK(emb.dim() == 2 && emb.size(0) == group_rows && emb.size(1) == D, "model ", model.name(),
-                " returned ", emb.str(), " for ", group_rows, " crops; expected (", group_rows, ", ", D, ")");
-      if (s.mean_over_crops && s.eval_frames > 0) emb = mean(reshape(emb, {k, s.num_eval, D}), {1});   // (k, D)
-      Tensor dst = slice(out, 0, group_first, group_first + k);   // (k, n, D), contiguous
-      dst.copy_(reshape(emb, {k, n, D}));
-    } catch (const Error& e) {
-      throw Error(detail::cat("embedding ", name_files(paths, group_first, group_first + k), ": ", e.what()));
-    }
-    done = group_first + k;
-    group.clear();
-    group_rows = 0;
-    if (progress) progress(done, F);
-  };
-
+  Group group;
   audio::EvalItem item;
   while (true) {
     bool more;
@@ -120,13 +122,112 @@ Tensor embed_files(SpeakerNet& model, const FrontEnd& frontend, const std::vecto
     }
     if (!more) break;
     const int64_t rows = item.wav.size(0);
-    const bool fits = group.empty() || (item.wav.size(1) == group[0].size(1) && group_rows + rows <= s.max_batch_rows);
-    if (!fits) flush();
-    if (group.empty()) group_first = item.index;
-    group.push_back(item.wav);
-    group_rows += rows;
+    const bool fits = group.wavs.empty() ||
+                      (item.wav.size(1) == group.wavs[0].size(1) && group.rows + rows <= s.max_batch_rows);
+    if (!fits) {
+      if (!emit(std::move(group))) return;
+      group = Group{};
+    }
+    if (group.wavs.empty()) group.first = item.index;
+    group.wavs.push_back(item.wav);
+    group.rows += rows;
   }
-  flush();
+  if (!group.wavs.empty()) emit(std::move(group));
+}
+
+// spk_eval --eval_jobs: `jobs` threads embed the groups this thread reads. Each worker runs its kernels on its own
+// thread alone (SingleThreadScope), so the cores split by file, which scales where one whole utterance's convs
+// are too small to split well. A worker's error stops the reading and the other workers; the first one is
+// rethrown here after every thread has joined. Returns the number of files embedded.
+template <class Read, class Embed>
+int64_t embed_groups_parallel(int jobs, int64_t F, const EvalProgress& progress, Read read, Embed embed) {
+  std::mutex mu;
+  std::condition_variable can_pop, can_push;
+  std::deque<Group> queue;
+  const size_t cap = size_t(2 * jobs);   // decoded files waiting: bounded, as the reader's own queue is
+  bool read_all = false, failed = false;
+  std::exception_ptr error;
+  int64_t done = 0;
+  auto fail = [&](std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!error) error = e;
+    failed = true;
+    can_pop.notify_all();
+    can_push.notify_all();
+  };
+  auto worker = [&] {
+    SingleThreadScope one_thread;
+    NoGradGuard no_grad;   // the grad mode is per thread
+    while (true) {
+      Group g;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        can_pop.wait(lock, [&] { return failed || read_all || !queue.empty(); });
+        if (failed || queue.empty()) return;
+        g = std::move(queue.front());
+        queue.pop_front();
+      }
+      can_push.notify_one();
+      try {
+        embed(g);
+      } catch (...) {
+        fail(std::current_exception());
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      done += int64_t(g.wavs.size());
+      if (progress) progress(done, F);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
+  try {
+    read([&](Group&& g) {
+      std::unique_lock<std::mutex> lock(mu);
+      can_push.wait(lock, [&] { return failed || queue.size() < cap; });
+      if (failed) return false;
+      queue.push_back(std::move(g));
+      can_pop.notify_one();
+      return true;
+    });
+  } catch (...) {
+    fail(std::current_exception());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    read_all = true;
+  }
+  can_pop.notify_all();
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+  return done;
+}
+
+}  // namespace
+
+Tensor embed_files(SpeakerNet& model, const FrontEnd& frontend, const std::vector<std::string>& paths,
+                   const EmbedSettings& s, const EvalProgress& progress) {
+  check_embed_settings(s, frontend, model);
+  const int64_t F = int64_t(paths.size());
+  const int64_t n = (s.eval_frames == 0 || s.mean_over_crops) ? 1 : s.num_eval;
+  const Device device = model_device(model);
+  Tensor out = Tensor::empty({F, n, model.embedding_dim()}, DType::f32, device);
+  if (F == 0) return out;
+
+  EvalModeGuard mode(model);
+  int64_t done = 0;
+  if (s.jobs > 1 && device.is_cpu()) {
+    done = embed_groups_parallel(s.jobs, F, progress, [&](auto emit) { read_groups(paths, s, emit); },
+                                 [&](const Group& g) { embed_group(model, frontend, s, paths, g, out); });
+  } else {
+    NoGradGuard no_grad;
+    read_groups(paths, s, [&](Group&& g) {
+      embed_group(model, frontend, s, paths, g, out);
+      done = g.first + int64_t(g.wavs.size());
+      if (progress) progress(done, F);
+      return true;
+    });
+  }
   SPK_CHECK(done == F, "embed_files: the reader gave ", done, " of ", F, " files");
   return out;
 }

@@ -40,6 +40,9 @@ struct EmbedSettings {
   // Keep only each file's mean crop embedding (the utterance embedding cosine scoring uses): (F, 1, D). Saves
   // memory when embedding a large list (a score-normalisation cohort).
   bool mean_over_crops = false;
+  // Files embedded at once on the CPU (spk_eval --eval_jobs), each on one thread; 1: one file at a time, its
+  // kernels split across cpu_threads(). Ignored on a CUDA model. Changes only the speed and the last bits.
+  int jobs = 1;
 };
 
 // Checks the settings (and that the front end gives the model's n_mels); an spk::Error names the setting.

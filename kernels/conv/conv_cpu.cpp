@@ -25,7 +25,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -40,32 +39,6 @@ namespace {
 
 constexpr double kParallelFlops = 4e6;   // below this a conv runs on one thread (waking the pool ~ 10 us)
 constexpr int64_t kPartialBytes = int64_t(16) << 20;   // cap on the backward's per-block dw partials
-
-// OpenBLAS's pthread build knows nothing of our threads: called from two pool workers it would start its
-// own workers for each call and oversubscribe the cores. Its thread count is process-global, so nested or
-// concurrent holders share one saved value: this counter is the one piece of process-wide state the conv
-// kernels keep, because the setting it guards is process-wide in OpenBLAS itself and no caller could own it.
-class BlasSingleThread {
- public:
-  BlasSingleThread() {
-    std::lock_guard<std::mutex> lock(mu());
-    if (depth()++ == 0) {
-      saved() = openblas_get_num_threads();
-      if (saved() != 1) openblas_set_num_threads(1);
-    }
-  }
-  ~BlasSingleThread() {
-    std::lock_guard<std::mutex> lock(mu());
-    if (--depth() == 0 && saved() != 1) openblas_set_num_threads(saved());
-  }
-  BlasSingleThread(const BlasSingleThread&) = delete;
-  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
-
- private:
-  static std::mutex& mu() { static std::mutex m; return m; }
-  static int& depth() { static int d = 0; return d; }
-  static int& saved() { static int s = 1; return s; }
-};
 
 // Per-thread scratch that only grows: a fresh multi-MB allocation per call would page-fault every time.
 // Tag 0 holds im2col columns, tag 1 the dw partials of the calling thread. Thread-local memory, not shared

@@ -21,6 +21,18 @@ struct GemmArgs {
   double alpha = 1, beta = 0;
 };
 
+// Holds OpenBLAS at one thread while any holder lives. Its pthread build knows nothing of our threads: called
+// from two work-pool workers (a conv's image blocks) or two evaluation workers (spk_eval --eval_jobs) it would
+// start its own workers for each call and oversubscribe the cores. Its thread count is process-global, so
+// nested or concurrent holders share one saved value, restored when the last one goes.
+class BlasSingleThread {
+ public:
+  BlasSingleThread();
+  ~BlasSingleThread();
+  BlasSingleThread(const BlasSingleThread&) = delete;
+  BlasSingleThread& operator=(const BlasSingleThread&) = delete;
+};
+
 template <class T> void gemm_cpu(const GemmArgs& g, const T* A, const T* B, T* C);
 void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void* cublas_handle);
 void gemm_half_cuda(const GemmArgs& g, const void* A, const void* B, DType half, float* C, void* cublas_handle);

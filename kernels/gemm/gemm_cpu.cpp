@@ -1,8 +1,37 @@
 #include <cblas.h>
 
+#include <mutex>
+
 #include "kernels/gemm/gemm.h"
 
 namespace spk {
+
+namespace {
+// The one piece of process-wide state here: it guards a setting that is process-wide in OpenBLAS itself.
+struct BlasHold {
+  std::mutex mu;
+  int depth = 0, saved = 1;
+};
+BlasHold& blas_hold() {
+  static BlasHold h;
+  return h;
+}
+}  // namespace
+
+BlasSingleThread::BlasSingleThread() {
+  BlasHold& h = blas_hold();
+  std::lock_guard<std::mutex> lock(h.mu);
+  if (h.depth++ == 0) {
+    h.saved = openblas_get_num_threads();
+    if (h.saved != 1) openblas_set_num_threads(1);
+  }
+}
+
+BlasSingleThread::~BlasSingleThread() {
+  BlasHold& h = blas_hold();
+  std::lock_guard<std::mutex> lock(h.mu);
+  if (--h.depth == 0 && h.saved != 1) openblas_set_num_threads(h.saved);
+}
 
 template <>
 void gemm_cpu<float>(const GemmArgs& g, const float* A, const float* B, float* C) {

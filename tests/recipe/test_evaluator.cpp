@@ -3,6 +3,7 @@
 // evaluate_trials against scoring.h on the same embeddings, and errors that name the file or setting.
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -35,7 +36,8 @@ class TinyNet : public SpeakerNet {
   Tensor forward(const Tensor& feats) override {
     check_input(feats, 5);
     ++calls;
-    max_rows = std::max(max_rows, feats.size(0));
+    for (int64_t m = max_rows; m < feats.size(0) && !max_rows.compare_exchange_weak(m, feats.size(0));) {
+    }
     if (is_training()) saw_training = true;
     if (grad_enabled()) saw_grad = true;
     Tensor x = concat({mean(relu(feats), {2}), squeeze(slice(feats, 2, 0, 1), 2)}, 1);   // (B, 2·n_mels)
@@ -44,8 +46,9 @@ class TinyNet : public SpeakerNet {
   }
   std::string name() const override { return "TinyNet"; }
 
-  int64_t calls = 0, max_rows = 0;
-  bool saw_training = false, saw_grad = false;
+  // Atomic: with --eval_jobs several threads run forward at once.
+  std::atomic<int64_t> calls = 0, max_rows = 0;
+  std::atomic<bool> saw_training = false, saw_grad = false;
 
  private:
   Tensor w_, b_;
@@ -323,4 +326,44 @@ TEST_CASE("metrics_json: every figure of the report under its documented key") {
   CHECK(j["min_dcf_p0.01"]["threshold"].get<double>() == m.dcf_p01.threshold);
   // Round trip through text: the dump is valid JSON (an infinite threshold becomes null, not "inf").
   CHECK(nlohmann::json::parse(j.dump()) == j);
+}
+
+TEST_CASE("embed_files: eval_jobs embeds on several threads with the same embeddings; errors still name the file") {
+  Corpus corpus;
+  TinyNet net(40, 8);
+  std::vector<std::string> many;   // 20 files, so every worker gets several groups
+  for (int r = 0; r < 4; ++r) many.insert(many.end(), corpus.paths.begin(), corpus.paths.end());
+  std::vector<std::string> whole(corpus.paths.begin(), corpus.paths.begin() + 4);   // e.wav: too short whole
+  for (const int64_t eval_frames : {int64_t(20), int64_t(0)}) {
+    const std::vector<std::string>& paths = eval_frames == 0 ? whole : many;
+    const int64_t F = int64_t(paths.size());
+    Tensor ref = embed_files(net, tiny_fbank(), paths, settings(eval_frames, 4, 3));
+    for (const int jobs : {2, 3, 8}) {
+      EmbedSettings s = settings(eval_frames, 4, 3);
+      s.jobs = jobs;
+      std::vector<std::pair<int64_t, int64_t>> calls;
+      Tensor e = embed_files(net, tiny_fbank(), paths, s,
+                             [&](int64_t done, int64_t total) { calls.emplace_back(done, total); });
+      const std::string what = "eval_frames " + std::to_string(eval_frames) + ", jobs " + std::to_string(jobs);
+      expect_close(e, ref, 1e-6, 1e-6, what);
+      CHECK_FALSE(net.saw_training);
+      CHECK_FALSE(net.saw_grad);
+      REQUIRE_FALSE(calls.empty());
+      for (size_t i = 1; i < calls.size(); ++i) CHECK(calls[i].first > calls[i - 1].first);
+      CHECK(calls.back() == std::pair<int64_t, int64_t>{F, F});
+    }
+  }
+  CHECK(grad_enabled());   // the workers' NoGradGuards were their own
+
+  EmbedSettings s = settings(20, 4, 3);
+  s.jobs = 3;
+  std::vector<std::string> bad = many;
+  bad.insert(bad.begin() + 11, corpus.dir.file("missing.wav"));
+  CHECK_THROWS_WITH_AS(embed_files(net, tiny_fbank(), bad, s), doctest::Contains("missing.wav"), Error);
+  EmbedSettings w = settings(0, 1, 64);   // a forward pass that fails on a worker: e.wav is too short whole
+  w.jobs = 2;
+  std::vector<std::string> with_short = many;
+  CHECK_THROWS_WITH_AS(embed_files(net, tiny_fbank(), with_short, w), doctest::Contains("e.wav"), Error);
+  s.jobs = 0;
+  CHECK_THROWS_WITH_AS(embed_files(net, tiny_fbank(), many, s), doctest::Contains("--eval_jobs"), Error);
 }
