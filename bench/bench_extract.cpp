@@ -3,12 +3,17 @@
 // (80 mels, 192-d). bench/torch/compare_cpu.py times the same in PyTorch eager (torch.inference_mode).
 // Variant "bn-folded": as spk_eval runs it by default (--fold_bn, apps/recipe/eval_fold_bn.h); ECAPA has nothing to
 // fold, so it has only the plain variant.
+// Variant "2 files at once": two utterances embedded concurrently, each on one thread (spk_eval --eval_jobs 2:
+// engine/cpu_threads.h SingleThreadScope); one run is worth both utterances' audio.
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "apps/recipe/eval_fold_bn.h"
 #include "bench.h"
 #include "engine/audio/fbank.h"
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/rng.h"
 #include "nets/model.h"
 
@@ -17,22 +22,37 @@ namespace {
 struct Extract {
   std::shared_ptr<spk::SpeakerNet> model;
   spk::FbankConfig fbank;
-  spk::Tensor wav;
+  std::vector<spk::Tensor> wavs;   // one per file embedded at once
 
-  void run() {
+  void embed(const spk::Tensor& wav) {
     spk::NoGradGuard no_grad;
     (void)model->forward(spk::fbank(wav, fbank));
+  }
+  void run() {
+    if (wavs.size() == 1) return embed(wavs[0]);
+    std::vector<std::thread> others;
+    for (size_t j = 1; j < wavs.size(); ++j)
+      others.emplace_back([this, j] {
+        spk::SingleThreadScope one;
+        embed(wavs[j]);
+      });
+    {
+      spk::SingleThreadScope one;
+      embed(wavs[0]);
+    }
+    for (auto& t : others) t.join();
   }
 };
 
 void add_extract(const std::string& model_name, const spk::ModelConfig& mc, const std::string& fbank, int seconds,
-                 bool fold) {
+                 bool fold, int jobs = 1) {
   spk::bench::Entry e;
   e.op = "extract(" + model_name + (mc.C == 512 && model_name == "ECAPA_TDNN" ? ",C=512" : "") + "," +
          std::to_string(mc.nOut) + ",B=1,L=" + std::to_string(seconds * 16000) + ")";
   e.variant = fold ? "cpu eval wav->emb bn-folded" : "cpu eval wav->emb";   // front end included
-  e.note = std::to_string(seconds) + " s of audio/run";
-  e.setup = [model_name, mc, fbank, seconds, fold] {
+  if (jobs > 1) e.variant += " " + std::to_string(jobs) + " files at once";
+  e.note = std::to_string(seconds * jobs) + " s of audio/run";
+  e.setup = [model_name, mc, fbank, seconds, fold, jobs] {
     auto s = std::make_shared<Extract>();
     spk::Rng rng(7);
     s->model = spk::make_model(model_name, mc, rng);
@@ -40,7 +60,7 @@ void add_extract(const std::string& model_name, const spk::ModelConfig& mc, cons
     if (fold) spk::recipe::fold_batch_norms(*s->model);
     s->fbank = spk::fbank_preset(fbank);
     s->fbank.n_mels = int(mc.n_mels);
-    s->wav = spk::Tensor::uniform({1, int64_t(seconds) * 16000}, rng, -0.5, 0.5);
+    for (int j = 0; j < jobs; ++j) s->wavs.push_back(spk::Tensor::uniform({1, int64_t(seconds) * 16000}, rng, -0.5, 0.5));
     return std::function<void()>([s] { s->run(); });
   };
   spk::bench::add(std::move(e));
@@ -61,4 +81,8 @@ SPK_BENCH_ENTRIES(extract_entries) {
   for (int seconds : {6, 20})
     for (bool fold : {false, true}) add_extract("ResNetSE34L", resnet, "resnetse34l", seconds, fold);
   for (int seconds : {6, 20}) add_extract("ECAPA_TDNN", ecapa, "ecapa", seconds, false);
+  for (int seconds : {6, 20}) {
+    add_extract("ResNetSE34L", resnet, "resnetse34l", seconds, true, 2);
+    add_extract("ECAPA_TDNN", ecapa, "ecapa", seconds, false, 2);
+  }
 }

@@ -12,6 +12,8 @@ Entries (the spk_bench names are in bench/bench_step.cpp and bench/bench_extract
   train_ecapa    ECAPA-TDNN C=512 (80 mels, 192-d) + AAM-softmax (m 0.2, s 30, 5,994 classes), 40 crops
   extract_*      one 6-s or 20-s utterance, batch 1, eval mode, no autograd (torch.inference_mode), front end
                  included, for both models
+  extract2_*     two such utterances a run: spk embeds them at once, one thread each (spk_eval --eval_jobs 2),
+                 PyTorch one after the other on all threads (the anchors' extraction loops)
 The PyTorch models are the project's golden references (scripts/golden_models/voxceleb_trainer.py ResNetSE34L,
 scripts/golden_models/ecapa_wespeaker.py ECAPA_TDNN: the layers of voxceleb_trainer / TaoRuijie), the losses those
 of bench/torch/compare_train_step.py (voxceleb_trainer's angleproto and aamsoftmax), and the front ends
@@ -68,6 +70,16 @@ ENTRIES = {
     "extract_resnet_20s": ("extract(ResNetSE34L,512,B=1,L=320000) cpu eval wav->emb bn-folded", 20, "audio s/s"),
     "extract_ecapa_6s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000) cpu eval wav->emb", 6, "audio s/s"),
     "extract_ecapa_20s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=320000) cpu eval wav->emb", 20, "audio s/s"),
+    # Two files a run: spk embeds them at once, one thread each (spk_eval --eval_jobs 2); PyTorch one after the
+    # other on all threads, as voxceleb_trainer's and wespeaker's extraction loops do.
+    "extract2_resnet_6s": ("extract(ResNetSE34L,512,B=1,L=96000) cpu eval wav->emb bn-folded 2 files at once", 12,
+                           "audio s/s"),
+    "extract2_resnet_20s": ("extract(ResNetSE34L,512,B=1,L=320000) cpu eval wav->emb bn-folded 2 files at once", 40,
+                            "audio s/s"),
+    "extract2_ecapa_6s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000) cpu eval wav->emb 2 files at once", 12,
+                          "audio s/s"),
+    "extract2_ecapa_20s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=320000) cpu eval wav->emb 2 files at once", 40,
+                           "audio s/s"),
 }
 
 
@@ -125,13 +137,15 @@ def torch_entry(name):
     model, fb = torch_model(kind), front_end(kind)
     gen = torch.Generator().manual_seed(7)
     if name.startswith("extract"):
-        seconds = ENTRIES[name][1]
-        wav = torch.rand(1, seconds * 16000, generator=gen) - 0.5
+        files = 2 if name.startswith("extract2") else 1
+        seconds = ENTRIES[name][1] // files
+        wavs = [torch.rand(1, seconds * 16000, generator=gen) - 0.5 for _ in range(files)]
         model.eval()
 
         def run():
             with torch.inference_mode():
-                model(fb(wav))
+                for wav in wavs:
+                    model(fb(wav))
         return run
     wav = torch.rand(ROWS, SAMPLES, generator=gen) - 0.5
     if kind == "resnet":
