@@ -64,6 +64,37 @@ const Tensor* find(const SafetensorsFile& f, const std::string& name) {
   return nullptr;
 }
 
+// Run `flags(stem, 3)` killed by SIGKILL after step 6 (epoch 2 half done; last.safetensors holds epoch 1), then
+// resumed to the end: every tensor must equal the uninterrupted run's `done`.
+template <class Flags>
+void check_kill_and_resume(Flags flags, const std::string& stem, const SafetensorsFile& done) {
+  const Run killed = run_train(flags(stem, 3), "SPK_FAULT=train.step:kill@6");
+  INFO(killed.output);
+  REQUIRE(killed.signal == SIGKILL);
+  const Run resumed = run_train(flags(stem, 3));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.output.find("resuming from") != std::string::npos);
+  const Checkpoint ck = read_checkpoint(corpus().file(stem) + "/model/last.safetensors");
+  CHECK(ck.state.step == 12);
+  CHECK(same_tensors(done, ck.file));
+}
+
+#ifdef SPK_EVAL_BINARY
+// spk_eval on run `stem`'s checkpoint: the embedding dimension its --json reports (the model's, without heads).
+int64_t eval_embedding_dim(const std::string& stem) {
+  const std::string json = corpus().file(stem + "_eval.json");
+  const Run e = spk::test::run_binary(SPK_EVAL_BINARY, "--initial_model " + corpus().file(stem) +
+                                      "/model/last.safetensors --test_list " + corpus().trials + " --test_path " +
+                                      (corpus().dir / "wav").string() + " --eval_frames 20 --num_eval 2 "
+                                      "--nDataLoaderThread 1 --json " + json);
+  INFO(e.output);
+  REQUIRE(e.status == 0);
+  std::ifstream j(json);
+  return nlohmann::json::parse(j)["model"]["embedding_dim"].get<int64_t>();
+}
+#endif
+
 void check_failure(const std::string& args, const std::string& needle, const std::string& out) {
   const Run r = run_train(args);
   INFO("spk_train " << args << "\n" << r.output);
@@ -108,27 +139,9 @@ TEST_CASE("spk_train moco: key encoder and queue in the checkpoint; SIGKILL and 
   CHECK(head_state > 0);
 #ifdef SPK_EVAL_BINARY
   // spk_eval rebuilds the loss to learn its test_normalize: moco's needs its head settings from the checkpoint.
-  const Run e = spk::test::run_binary(SPK_EVAL_BINARY, "--initial_model " + corpus().file("moco_a") +
-                                      "/model/last.safetensors --test_list " + corpus().trials + " --test_path " +
-                                      (corpus().dir / "wav").string() + " --eval_frames 20 --num_eval 2 "
-                                      "--nDataLoaderThread 1 --json " + corpus().file("moco_eval.json"));
-  INFO(e.output);
-  CHECK(e.status == 0);
-  std::ifstream j(corpus().file("moco_eval.json"));
-  CHECK(nlohmann::json::parse(j)["model"]["embedding_dim"] == 16);   // the model's nOut, not the head's 8
+  CHECK(eval_embedding_dim("moco_a") == 16);   // the model's nOut, not the head's 8
 #endif
-
-  // Killed after step 6 (epoch 2 half done; last.safetensors holds epoch 1), then resumed to the end.
-  const Run killed = run_train(moco_flags("moco_k", 3), "SPK_FAULT=train.step:kill@6");
-  INFO(killed.output);
-  REQUIRE(killed.signal == SIGKILL);
-  const Run resumed = run_train(moco_flags("moco_k", 3));
-  INFO(resumed.output);
-  REQUIRE(resumed.status == 0);
-  CHECK(resumed.output.find("resuming from") != std::string::npos);
-  const Checkpoint ck = read_checkpoint(corpus().file("moco_k") + "/model/last.safetensors");
-  CHECK(ck.state.step == 12);
-  CHECK(same_tensors(ca.file, ck.file));
+  check_kill_and_resume(moco_flags, "moco_k", ca.file);
 }
 
 TEST_CASE("spk_train dino: teacher and centre in the checkpoint; SIGKILL and resume give the same bits; spk_eval") {
@@ -142,24 +155,10 @@ TEST_CASE("spk_train dino: teacher and centre in the checkpoint; SIGKILL and res
   CHECK(center->shape() == Shape{1, 32});
   CHECK(find(ca.file, "__L__.key_proj.last_weight_v"));
   CHECK(find(ca.file, "__L__.key_encoder.conv1.weight"));
-  const Run killed = run_train(dino_flags("dino_k", 3), "SPK_FAULT=train.step:kill@6");
-  INFO(killed.output);
-  REQUIRE(killed.signal == SIGKILL);
-  const Run resumed = run_train(dino_flags("dino_k", 3));
-  INFO(resumed.output);
-  REQUIRE(resumed.status == 0);
-  CHECK(resumed.output.find("resuming from") != std::string::npos);
-  CHECK(same_tensors(ca.file, read_checkpoint(corpus().file("dino_k") + "/model/last.safetensors").file));
+  check_kill_and_resume(dino_flags, "dino_k", ca.file);
 #ifdef SPK_EVAL_BINARY
   // spk_eval builds the model alone: the 16-d embedding, no head, no teacher.
-  const Run e = spk::test::run_binary(SPK_EVAL_BINARY, "--initial_model " + corpus().file("dino_a") +
-                                      "/model/last.safetensors --test_list " + corpus().trials + " --test_path " +
-                                      (corpus().dir / "wav").string() + " --eval_frames 20 --num_eval 2 --nDataLoaderThread 1 --json " +
-                                      corpus().file("dino_eval.json"));
-  INFO(e.output);
-  CHECK(e.status == 0);
-  std::ifstream j(corpus().file("dino_eval.json"));
-  CHECK(nlohmann::json::parse(j)["model"]["embedding_dim"] == 16);   // the model's nOut, not the head's 32
+  CHECK(eval_embedding_dim("dino_a") == 16);   // the model's nOut, not the head's 32
 #endif
 }
 
