@@ -2,6 +2,7 @@
 #include "losses/moco.h"
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "engine/autograd.h"
@@ -28,7 +29,9 @@ Tensor moco_logits(const Tensor& q, const Tensor& k, const Tensor& queue, double
 MoCoLoss::MoCoLoss(const LossConfig& c, Rng& rng)
     : MomentumLoss("moco", {.per_speaker = PerSpeaker::exactly_two, .test_normalize = true,
                             .metric = MetricKind::accuracy}),
-      temperature_(c.ssl_temperature), momentum_(c.moco_momentum) {
+      temperature_(c.ssl_temperature), momentum_(c.moco_momentum), key_batch_bn_(c.moco_key_bn == "batch") {
+  SPK_CHECK(c.moco_key_bn == "batch" || c.moco_key_bn == "running", name(), ": moco_key_bn '", c.moco_key_bn,
+            "' (batch or running)");
   SPK_CHECK(std::isfinite(temperature_) && temperature_ > 0, name(), ": ssl_temperature ", temperature_,
             " must be positive");
   SPK_CHECK(momentum_ >= 0 && momentum_ <= 1, name(), ": moco_momentum ", momentum_, " must be in [0, 1]");
@@ -81,7 +84,10 @@ LossOutput MoCoLoss::forward(const Tensor& x, const Tensor& labels) {
   Tensor q = l2_normalize(head->forward(loss_util::group_member(g, 0)), 1);
   {
     NoGradGuard ng;
-    EvalModeGuard e1(*key_), e2(*key_head);
+    // moco_key_bn: batch normalises the keys with the key batch's statistics (train mode, He et al.); running
+    // with the key encoder's running statistics (eval mode, ssl-for-slr). See moco.h for why batch is the default.
+    std::optional<EvalModeGuard> e1, e2;
+    if (!key_batch_bn_) e1.emplace(*key_), e2.emplace(*key_head);
     pending_keys_ = l2_normalize(key_head->forward(key_forward_(view_features(1, 2))), 1);
   }
   SPK_CHECK(pending_keys_.size(0) == n, name(), ": ", pending_keys_.size(0), " keys for ", n, " queries");

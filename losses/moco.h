@@ -9,7 +9,14 @@
 // After every optimiser step (after_step), as ssl-for-slr: enc_k ← m·enc_k + (1 − m)·enc_q over all weights and
 // BN statistics (m = moco_momentum, 0.999); likewise the key head from the query head; then the step's keys go
 // into the queue. At construction / attach, ssl-for-slr's update(…, 0.1): copy ← 0.1·copy + 0.9·online.
-// The key encoder and key head run in eval mode (ssl-for-slr calls encoder_k with training=False).
+// The keys' BatchNorm (moco_key_bn): "batch" (default) runs the key encoder and key head in train mode, so the
+// keys are normalised with the key batch's own statistics, as He et al.'s key encoder (their Shuffle BN aside);
+// "running" runs them in eval mode on their running statistics, as ssl-for-slr (encoder_k with training=False).
+// Why batch is the default: on the demo corpus, "running" collapsed in every setting tried (momentum 0.99 and
+// 0.9, temperature 0.07 and 0.2): the pretext accuracy reached 100 % while the loss rose towards ln(1 + K), i.e.
+// every key lost its spread, and the EER ended at 42 %; "batch" learnt (docs/ssl.md). In train mode the key
+// forward also updates the key encoder's running statistics, which nothing reads (spk_eval embeds with the
+// query model) and which the EMA from the query side overwrites in part after every step.
 //
 // Where spk differs, and why:
 //   * the key head is an EMA copy of the query head (wespeaker's and He et al.'s MoCo); ssl-for-slr reuses the
@@ -51,6 +58,7 @@ class MoCoLoss : public MomentumLoss {
  private:
   double temperature_, momentum_;
   Tensor gathered_keys() const;
+  bool key_batch_bn_;     // moco_key_bn == "batch"
   Tensor pending_keys_;   // this step's keys, queued by after_step once the step has succeeded
 };
 

@@ -64,6 +64,7 @@ void validate_loss_settings(const RecipeConfig& c) {
   require(c.infonce_temperature > 0 && c.infonce_temperature < 1, "--infonce_temperature",
           "must be in (0, 1): the logit scale starts at ln(1/T), got " + num(c.infonce_temperature));
   one_of(c.infonce_aam_mix, "--infonce_aam_mix", {"auto", "true", "false"});
+  one_of(c.moco_key_bn, "--moco_key_bn", {"batch", "running"});
   require(c.infonce_mix_weight >= 0 && c.infonce_mix_weight <= 1, "--infonce_mix_weight",
           "must be in [0, 1], got " + num(c.infonce_mix_weight));
   angle(c.infonce_cls_margin, "--infonce_cls_margin");

@@ -148,3 +148,51 @@ TEST_CASE("moco: the loss against a double loop; gradients; after_step moves the
     for (int d = 0; d < 3; ++d) CHECK(Q2[size_t(i)][size_t(d)] == doctest::Approx(k[size_t(i)][size_t(d)]).epsilon(1e-12));
   CHECK(Q2[3] == Q[3]);   // the oldest row not yet replaced
 }
+
+TEST_CASE("moco: moco_key_bn batch normalises the keys with the key batch's statistics, running with the stored ones") {
+  // The key encoder is a BatchNorm1d(2) (weight 1, bias 0, running mean 0, var 1); the key head Linear(2, 2).
+  struct BnEncoder : Module {
+    std::shared_ptr<BatchNorm1d> bn;
+    BnEncoder() { bn = register_module("bn", std::make_shared<BatchNorm1d>(2, BatchNormOptions{.dtype = DType::f64})); }
+    Tensor forward(const Tensor& f) { return bn->forward(f); }
+  };
+  const int64_t N = 3;
+  const std::vector<double> fv = {0.3, -1.2, 0.8, 0.5, -0.4, 0.9, 1.1, 0.2, -0.7, 0.6, 0.1, -1.0};   // (2N, 2)
+  ref::Mat f1;   // view 1's features
+  for (int64_t i = N; i < 2 * N; ++i) f1.push_back({fv[size_t(2 * i)], fv[size_t(2 * i + 1)]});
+  for (const std::string mode : {"batch", "running"}) {
+    CAPTURE(mode);
+    LossConfig c = tiny_config(4);
+    c.nOut = 2;
+    c.ssl_proj_dim = 2;
+    c.moco_key_bn = mode;
+    Rng rng(5);
+    MoCoLoss loss(c, rng);
+    auto online = std::make_shared<BnEncoder>(), key = std::make_shared<BnEncoder>();
+    loss.attach_encoder(key, [k = key.get()](const Tensor& f) { return k->forward(f); }, *online);
+    key->train(true);
+    loss.set_step_features(Tensor::from_vector(fv, {2 * N, 2}, DType::f64), 2, N);
+    Tensor x = Tensor::uniform({N, 2, 2}, rng, -1, 1).to(DType::f64);
+    ref::Mat normed = f1;
+    for (size_t d = 0; d < 2; ++d) {
+      double mean = 0, var = 0;
+      for (const ref::Vec& r : f1) mean += r[d] / double(N);
+      for (const ref::Vec& r : f1) var += (r[d] - mean) * (r[d] - mean) / double(N);   // biased, as BN
+      for (ref::Vec& r : normed)
+        r[d] = mode == "batch" ? (r[d] - mean) / std::sqrt(var + 1e-5) : r[d] / std::sqrt(1.0 + 1e-5);
+    }
+    loss.forward(x, Tensor());
+    CHECK(key->is_training());   // the mode is restored
+    // The keys through the key head as it is now (after_step moves it afterwards).
+    const ref::Mat k = ref::normalize_rows(affine(normed, loss.key_head->named_parameters()[0].second,
+                                                  loss.key_head->named_parameters()[1].second));
+    loss.after_step(*online);   // queues this step's keys at rows 0..N-1
+    const ref::Mat Q = ref::rows(loss.queue);
+    for (size_t i = 0; i < size_t(N); ++i)
+      for (size_t d = 0; d < 2; ++d) CHECK(Q[i][d] == doctest::Approx(k[i][d]).epsilon(1e-12));
+  }
+  LossConfig bad = tiny_config(4);
+  bad.moco_key_bn = "both";
+  Rng rng(1);
+  CHECK_THROWS_WITH_AS(MoCoLoss(bad, rng), doctest::Contains("moco_key_bn 'both'"), Error);
+}
