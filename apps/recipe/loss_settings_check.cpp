@@ -52,6 +52,22 @@ void validate_hardneg_mode(const RecipeConfig& c) {
   }
 }
 
+// ssl-for-slr SimCLR's VICReg terms (losses/ssl_infonce.h): weights >= 0; the variance term is over the batch, so
+// a batch of one utterance (per view) is refused before any work rather than at the first step.
+void validate_vicreg(const RecipeConfig& c) {
+  non_negative(c.vicreg_factor, "--vicreg_factor");
+  non_negative(c.vicreg_inv_weight, "--vicreg_inv_weight");
+  non_negative(c.vicreg_var_weight, "--vicreg_var_weight");
+  non_negative(c.vicreg_cov_weight, "--vicreg_cov_weight");
+  if (c.vicreg_factor == 0) return;
+  require(c.trainfunc == "ssl_infonce" || c.trainfunc2 == "ssl_infonce", "--vicreg_factor",
+          num(c.vicreg_factor) + " adds VICReg terms to SimCLR's loss, which only --trainfunc ssl_infonce has, not " +
+              c.trainfunc);
+  require(c.batch_size >= 2, "--vicreg_factor",
+          num(c.vicreg_factor) + " needs --batch_size 2 or more (VICReg's variance is over the batch), got " +
+              num(double(c.batch_size)));
+}
+
 }  // namespace
 
 void validate_loss_settings(const RecipeConfig& c) {
@@ -79,6 +95,7 @@ void validate_loss_settings(const RecipeConfig& c) {
   require(c.ssl_proj_layers == 0 || head_loss, "--ssl_proj_layers",
           num(double(c.ssl_proj_layers)) + " asks for a projection head, which only --trainfunc ssl_infonce (SimCLR) "
           "and moco have, not " + c.trainfunc);
+  validate_vicreg(c);
   if (c.trainfunc == "moco") {
     require(c.ssl_proj_layers >= 1, "--ssl_proj_layers", "0: moco needs a projection head of at least one layer "
             "(ssl-for-slr: --ssl_proj_layers 2 --ssl_proj_dim 512)");

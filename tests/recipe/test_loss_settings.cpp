@@ -195,6 +195,7 @@ TEST_CASE("loss settings: bad values fail the training checks, naming the flag")
   CHECK_NOTHROW(checked({}));
   CHECK_NOTHROW(checked({"--trainfunc2", "uniform"}));
   CHECK_NOTHROW(checked({"--trainfunc2", "angleproto", "--trainfunc2_weight", "0.5"}));
+  CHECK_NOTHROW(checked({"--trainfunc2", "ssl_infonce", "--vicreg_factor", "0.1", "--batch_size", "2"}));
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--infonce_mix_weight", "1.5"}, "--infonce_mix_weight: must be in [0, 1], got 1.5"},
       {{"--infonce_mix_weight", "-0.1"}, "--infonce_mix_weight: must be in [0, 1]"},
@@ -224,6 +225,15 @@ TEST_CASE("loss settings: bad values fail the training checks, naming the flag")
       {{"--blip_itm_weight", "-0.2"}, "--blip_itm_weight: must be in [0, 1], got -0.2"},
       {{"--blip_itm_heads", "3"}, "--blip_itm_heads: must be positive and divide --nOut 512, got 3"},
       {{"--blip_itm_heads", "0"}, "--blip_itm_heads: must be positive"},
+      {{"--vicreg_factor", "-0.1"}, "--vicreg_factor: must be 0 or more, got -0.1"},
+      {{"--vicreg_inv_weight", "-1"}, "--vicreg_inv_weight: must be 0 or more, got -1"},
+      {{"--vicreg_var_weight", "-2"}, "--vicreg_var_weight: must be 0 or more, got -2"},
+      {{"--vicreg_cov_weight", "-0.04"}, "--vicreg_cov_weight: must be 0 or more, got -0.04"},
+      {{"--vicreg_factor", "0.1"},
+       "--vicreg_factor: 0.1 adds VICReg terms to SimCLR's loss, which only --trainfunc ssl_infonce has, not "
+       "anglecontrast"},
+      {{"--trainfunc2", "ssl_infonce", "--vicreg_factor", "0.1", "--batch_size", "1"},
+       "--vicreg_factor: 0.1 needs --batch_size 2 or more (VICReg's variance is over the batch), got 1"},
   };
   for (const auto& [args, message] : cases) {
     CAPTURE(args.front());
