@@ -65,6 +65,10 @@ TEST_CASE("vicreg: hand-worked values of the three terms") {
   // var 0.99; C = diag(2, 0): cov 0.  L = 0.99.
   Tensor axis = ref::tensor({{1, 0}, {-1, 0}});
   test::expect_close(vicreg_loss(axis, axis, w), {0.99}, 1e-14, 1e-13, "var only");
+  // The variance is the biased one (tf.nn.moments): Za = Zb = [[0.6], [-0.6]] has Var 0.36 (0.72 unbiased), so
+  // var = 2 (1 - sqrt(0.3601)); D = 1 has no off-diagonal covariance.
+  Tensor line = ref::tensor({{0.6}, {-0.6}});
+  test::expect_close(vicreg_loss(line, line, w), {2 * (1 - std::sqrt(0.3601))}, 1e-14, 1e-13, "biased variance");
   // Invariance alone: Zb = Za + 0.5 everywhere; mean squared difference 0.25 (var and cov as for Za twice).
   Tensor shifted = ref::tensor({{1.5, 1.5}, {-0.5, -0.5}});
   test::expect_close(vicreg_loss(same, shifted, {1, 0, 0}), {0.25}, 1e-14, 1e-13, "inv only");
