@@ -76,6 +76,26 @@ __device__ __forceinline__ void two_view_offsets(const TwoViews& L, int64_t i, I
     }
   }
 }
+
+// Σ over the block (blockDim.x == kThreads), returned to every thread. Fixed order, so results do not depend on
+// timing: a shuffle tree per warp, then thread 0 adds the warp sums in warp order. scratch holds
+// kThreads / 32 + 1 doubles; a call may follow another on the same scratch (it syncs before writing).
+__device__ __forceinline__ double block_allsum(double v, double* scratch) {
+  constexpr int warps = kThreads / 32;
+#pragma unroll
+  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  __syncthreads();   // every thread has read the previous call's result
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double t = scratch[0];
+    for (int w = 1; w < warps; ++w) t += scratch[w];
+    scratch[warps] = t;
+  }
+  __syncthreads();
+  return scratch[warps];
+}
 #endif
 
 }  // namespace spk::cuda_launch

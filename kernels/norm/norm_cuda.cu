@@ -39,24 +39,6 @@ constexpr int64_t kMaxSplits = 128;          // blocks per channel
 constexpr int64_t kElemsPerThread = 8;       // target work per thread before adding another split
 constexpr unsigned kMaxGridY = 65535;
 
-// Σ over the block (blockDim.x == kThreads), returned to every thread. Fixed order: a shuffle tree per
-// warp, then thread 0 adds the warp sums in warp order. scratch holds kWarps + 1 doubles.
-__device__ double block_allsum(double v, double* scratch) {
-#pragma unroll
-  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();   // every thread has read the previous call's result
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double t = scratch[0];
-    for (int w = 1; w < kWarps; ++w) t += scratch[w];
-    scratch[kWarps] = t;
-  }
-  __syncthreads();
-  return scratch[kWarps];
-}
-
 // The gradient reaching the normalisation: dy, or dy masked by the ReLU that followed it (y > 0).
 __device__ __forceinline__ double grad_in(const float* __restrict__ dy, const float* __restrict__ relu_y, int64_t k) {
   if (relu_y) return relu_y[k] > 0.0f ? double(dy[k]) : 0.0;

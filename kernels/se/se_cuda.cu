@@ -27,23 +27,6 @@ using namespace cuda_launch;
 constexpr int kWarps = kThreads / 32;
 constexpr int64_t kMaxRowBlocks = 65535;
 
-// The block's sum of v (every thread passes its part); every thread gets the total.
-__device__ double block_allsum(double v, double* scratch) {
-#pragma unroll
-  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();   // every thread has read the previous call's result
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double t = scratch[0];
-    for (int w = 1; w < kWarps; ++w) t += scratch[w];
-    scratch[kWarps] = t;
-  }
-  __syncthreads();
-  return scratch[kWarps];
-}
-
 // Per (n, c) row k: pooled[k] = Σ x / S (dy null), or dz2[k] = (Σ dy·x)·s(1 − s) with s = scale[k].
 __global__ void se_rows_kernel(const float* __restrict__ x, const float* __restrict__ dy,
                                const float* __restrict__ scale, float* __restrict__ out, int64_t rows, int64_t S) {
