@@ -78,6 +78,10 @@ inline ConvCpuBackend conv_cpu_resolved_backend(const ConvCpuOptions& opt) {
 // pick dnnl. No bias gradient here: the entry point sums db itself.
 void conv2d_forward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                          ConvDnnlState& state, int threads);
+// How many column windows (of the output's last axis) each image of a dnnl forward call is cut into, one
+// thread each: 1 (images split between threads, or no split) unless there are fewer images than threads, as in
+// batch-1 extraction, and at least 8 output columns per window.
+int64_t conv_dnnl_column_windows(const ConvGeom& g, int threads);
 void conv2d_backward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
                           ConvDnnlState& state, int threads);
 

@@ -88,13 +88,23 @@ struct Plan {
   memory scratch;          // the primitive's scratchpad (user mode)
 };
 
-using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, int64_t, int64_t, int64_t, int64_t, bool>;
+// A forward call on fewer images than threads splits each image's output columns (the time axis of every
+// spk model) between threads instead (run_columns): the plan then reads and writes a column window of the
+// caller's plain buffers in place, through strided descriptors, with the conv's padding only at the outer edges.
+// in_w/out_w: the whole buffers' widths (0: no window, the plan owns whole images); pad_l/pad_r: its W padding.
+struct Window {
+  int64_t in_w = 0, out_w = 0, pad_l = 0, pad_r = 0;
+  bool on() const { return in_w > 0; }
+};
 
-// slot: which image block of a call the plan serves (run_blocks), so that blocks running at once have their own.
-Key key_of(Pass p, const ConvGeom& g, bool bias, int slot) {
+using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, int64_t, int64_t, int64_t, int64_t, bool, int64_t, int64_t, int64_t, int64_t>;
+
+// slot: which block of a call the plan serves (run_blocks, run_columns), so that blocks running at once have
+// their own.
+Key key_of(Pass p, const ConvGeom& g, bool bias, int slot, const Window& win) {
   return {int(p), g.N, g.C_in, g.H, g.W, g.C_out, g.KH, g.KW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dil_h,
-          g.dil_w, g.groups, slot, bias};
+          g.dil_w, g.groups, slot, bias, win.in_w, win.out_w, win.pad_l, win.pad_r};
 }
 
 }  // namespace
@@ -113,25 +123,34 @@ struct Descs {
   Dims strides, dil, pad_l, pad_r;
 };
 
-Descs descs(const ConvGeom& g, bool bias) {
+// g.W is the window's input width when win.on(); its output width follows from win's padding.
+Descs descs(const ConvGeom& g, bool bias, const Window& win) {
   const auto f32 = memory::data_type::f32;
   Descs d;
-  const Dims src{g.N, g.C_in, g.H, g.W}, dst{g.N, g.C_out, g.H_out(), g.W_out()};
+  const int64_t pad_l = win.on() ? win.pad_l : g.pad_w;
+  const int64_t pad_r = win.on() ? win.pad_r
+                                 : (g.W_out() - 1) * g.stride_w + (g.KW - 1) * g.dil_w + 1 - g.W - g.pad_w;
+  const int64_t w_out = (g.W + pad_l + pad_r - g.dil_w * (g.KW - 1) - 1) / g.stride_w + 1;
+  const Dims src{g.N, g.C_in, g.H, g.W}, dst{g.N, g.C_out, g.H_out(), w_out};
   const Dims wei = g.groups == 1 ? Dims{g.C_out, g.C_in, g.KH, g.KW}
                                  : Dims{g.groups, g.C_out_g(), g.C_in_g(), g.KH, g.KW};
   d.src = memory::desc(src, f32, Tag::any);
   d.wei = memory::desc(wei, f32, Tag::any);
   d.dst = memory::desc(dst, f32, Tag::any);
   d.bias = bias ? memory::desc({g.C_out}, f32, Tag::a) : memory::desc();
-  d.src_p = memory::desc(src, f32, Tag::nchw);
+  if (win.on()) {   // a column window of whole (C, H, in_w) / (C_out, H_out, out_w) images
+    d.src_p = memory::desc(src, f32, Dims{g.C_in * g.H * win.in_w, g.H * win.in_w, win.in_w, 1});
+    d.dst_p = memory::desc(dst, f32, Dims{g.C_out * g.H_out() * win.out_w, g.H_out() * win.out_w, win.out_w, 1});
+  } else {
+    d.src_p = memory::desc(src, f32, Tag::nchw);
+    d.dst_p = memory::desc(dst, f32, Tag::nchw);
+  }
   d.wei_p = memory::desc(wei, f32, g.groups == 1 ? Tag::oihw : Tag::goihw);
-  d.dst_p = memory::desc(dst, f32, Tag::nchw);
   d.strides = {g.stride_h, g.stride_w};
   d.dil = {g.dil_h - 1, g.dil_w - 1};   // oneDNN counts the gaps: 0 is an undilated kernel
-  d.pad_l = {g.pad_h, g.pad_w};
+  d.pad_l = {g.pad_h, pad_l};
   // The right/bottom padding that makes oneDNN's output size ours (floor division drops the rest).
-  d.pad_r = {(g.H_out() - 1) * g.stride_h + (g.KH - 1) * g.dil_h + 1 - g.H - g.pad_h,
-             (g.W_out() - 1) * g.stride_w + (g.KW - 1) * g.dil_w + 1 - g.W - g.pad_w};
+  d.pad_r = {(g.H_out() - 1) * g.stride_h + (g.KH - 1) * g.dil_h + 1 - g.H - g.pad_h, pad_r};
   return d;
 }
 
@@ -157,8 +176,9 @@ void set_arg(Plan::Arg& a, const memory::desc& plain, const memory::desc& chosen
   else a.from = dnnl::reorder(dnnl::reorder::primitive_desc(eng, chosen, eng, plain));
 }
 
-std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const dnnl::engine& eng) {
-  const Descs d = descs(g, bias);
+std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const Window& win,
+                                const dnnl::engine& eng) {
+  const Descs d = descs(g, bias, win);
   auto plan = std::make_unique<Plan>();
   const auto fwd = forward_pd(d, eng, bias);
   dnnl::primitive_attr attr;
@@ -193,10 +213,10 @@ std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const d
   return plan;
 }
 
-Plan& plan_for(ConvDnnlState& s, Pass pass, const ConvGeom& g, bool bias, int slot) {
+Plan& plan_for(ConvDnnlState& s, Pass pass, const ConvGeom& g, bool bias, int slot, const Window& win = {}) {
   std::lock_guard<std::mutex> lock(s.mu);
-  auto& p = s.plans[key_of(pass, g, bias, slot)];
-  if (!p) p = make_plan(pass, g, bias, s.eng);
+  auto& p = s.plans[key_of(pass, g, bias, slot, win)];
+  if (!p) p = make_plan(pass, g, bias, win, s.eng);
   return *p;
 }
 
@@ -280,10 +300,67 @@ void run_blocks(ConvDnnlState& s, Pass pass, const ConvGeom& g, const float* x_o
 
 }  // namespace
 
+int64_t conv_dnnl_column_windows(const ConvGeom& g, int threads) {
+  constexpr int64_t min_cols = 8;   // narrower windows cost more in reorders and jit setup than they save
+  if (g.N >= threads) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(threads / std::max<int64_t>(g.N, 1), g.W_out() / min_cols));
+}
+
+namespace {
+
+// A forward call on fewer images than threads (batch-1 extraction): the images' output columns are cut into
+// windows, one oneDNN call each on a thread of the pool (Window above), instead of one thread per image while
+// the others idle. Each output column is computed by exactly one window from the same inputs, so the result
+// equals the unsplit call's up to oneDNN's summation order within a window. Returns false (nothing done) where
+// a split does not apply: as many images as threads, or too few columns to share.
+bool run_columns(ConvDnnlState& s, const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                 int threads) {
+  const int64_t W_out = g.W_out(), per_image = conv_dnnl_column_windows(g, threads);
+  if (per_image < 2) return false;
+  const int64_t units = g.N * per_image;
+  std::vector<ConvGeom> gu(static_cast<size_t>(units), g);
+  std::vector<Window> wu(static_cast<size_t>(units));
+  std::vector<int64_t> in_off(static_cast<size_t>(units)), out_off(static_cast<size_t>(units));
+  const int64_t in_img = g.C_in * g.H * g.W, out_img = g.C_out * g.H_out() * W_out;
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t n = u / per_image, c = u % per_image;
+    const int64_t o0 = c * W_out / per_image, o1 = (c + 1) * W_out / per_image;
+    // The input columns [i0, i1) that output columns [o0, o1) read; what lies outside [0, W) is padding.
+    const int64_t i0 = o0 * g.stride_w - g.pad_w, i1 = (o1 - 1) * g.stride_w - g.pad_w + (g.KW - 1) * g.dil_w + 1;
+    const int64_t lo = std::max<int64_t>(i0, 0), hi = std::min<int64_t>(i1, g.W);
+    if (hi <= lo) return false;   // a window wholly in the padding: keep the plain call
+    gu[size_t(u)].N = 1;
+    gu[size_t(u)].W = hi - lo;
+    wu[size_t(u)] = Window{g.W, W_out, lo - i0, i1 - hi};
+    in_off[size_t(u)] = n * in_img + lo;
+    out_off[size_t(u)] = n * out_img + o0;
+  }
+  std::vector<Plan*> plans(static_cast<size_t>(units));
+  omp_set_num_threads(1);
+  for (int64_t u = 0; u < units; ++u)
+    plans[size_t(u)] = &plan_for(s, Pass::forward, gu[size_t(u)], bias != nullptr, int(u), wu[size_t(u)]);
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(units));
+  parallel_units(units, threads, [&](int64_t u) {
+    try {
+      omp_set_num_threads(1);
+      run(*plans[size_t(u)], s.eng, Pass::forward, gu[size_t(u)], x + in_off[size_t(u)], w, bias,
+          y + out_off[size_t(u)]);
+    } catch (...) {
+      errors[size_t(u)] = std::current_exception();   // the pool's fn must not throw
+    }
+  });
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return true;
+}
+
+}  // namespace
+
 ConvDnnlState* conv_dnnl_state_create() { return new ConvDnnlState(); }
 
 void conv2d_forward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                          ConvDnnlState& s, int threads) {
+  if (run_columns(s, g, x, w, bias, y, threads)) return;
   run_blocks(s, Pass::forward, g, x, w, bias, y, threads);
 }
 
@@ -296,6 +373,7 @@ void conv2d_backward_dnnl(const ConvGeom& g, const float* x, const float* w, con
 #else
 
 struct ConvDnnlState {};
+int64_t conv_dnnl_column_windows(const ConvGeom&, int) { return 1; }
 ConvDnnlState* conv_dnnl_state_create() { SPK_FAIL("cpu conv backend \"dnnl\": this build of spk has no oneDNN"); }
 void conv2d_forward_dnnl(const ConvGeom&, const float*, const float*, const float*, float*, ConvDnnlState&, int) {
   SPK_FAIL("cpu conv backend \"dnnl\": this build of spk has no oneDNN");

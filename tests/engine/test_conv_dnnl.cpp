@@ -103,6 +103,38 @@ TEST_CASE("dnnl CPU conv backend matches spk's kernels") {
   conv_cpu_options() = saved;
 }
 
+// Fewer images than threads (batch-1 extraction): each image's output columns are cut into windows, one
+// oneDNN call each, with the padding only at the outer edges (conv_dnnl_cpu.cpp, run_columns). Same 1e-5 bound
+// against the reference, at the shapes above with one image and with windows of odd widths, and the split must
+// really happen (or this checks the unsplit path twice).
+TEST_CASE("dnnl CPU conv backend: one image split into column windows") {
+  if (!conv_dnnl_built()) {
+    MESSAGE("dnnl CPU conv backend not built (no oneDNN at configure time): comparisons skipped");
+    return;
+  }
+  const ConvCpuOptions saved = conv_cpu_options();
+  struct Case { const char* name; ConvGeom g; bool bias; };
+  const Case cases[] = {
+      {"stem 7x7 stride (2,1) pad 3, C 1->16", geom2d(1, 1, 16, 41, 16, 7, 2, 1, 3), false},
+      {"3x3 stride 2 pad 1, C 16->32 (layer2.0)", geom2d(1, 16, 12, 37, 32, 3, 2, 2, 1), false},
+      {"3x3 stride 1 pad 1, bias", geom2d(1, 5, 7, 53, 6, 3, 1, 1, 1), true},
+      {"3x3 stride 3, no padding (floor drops columns)", geom2d(1, 4, 11, 70, 4, 3, 3, 3, 0), false},
+      {"conv1d K=3 dilation 4 pad 4 (ECAPA), bias", conv1d_geom(1, 24, 50, 8, 3, 1, 4, 4, 1), true},
+      {"conv1d K=5 pad 2 (ECAPA layer 1), two images on 5 threads", conv1d_geom(2, 10, 77, 12, 5, 1, 2, 1, 1), true},
+  };
+  for (const Case& c : cases)
+    for (int threads : {2, 3, 5}) {
+      if (threads < 2 * c.g.N) continue;   // two images on 2 or 3 threads: one thread each, no windows
+      SUBCASE((std::string(c.name) + ", threads " + std::to_string(threads)).c_str()) {
+        CHECK(conv_dnnl_column_windows(c.g, threads) >= 2);
+        compare(c.g, c.bias, threads);
+      }
+    }
+  CHECK(conv_dnnl_column_windows(geom2d(2, 4, 8, 64, 4, 3, 1, 1, 1), 2) == 1);   // images enough for threads
+  CHECK(conv_dnnl_column_windows(geom2d(1, 4, 8, 12, 4, 3, 1, 1, 1), 2) == 1);   // too few columns to share
+  conv_cpu_options() = saved;
+}
+
 // auto picks per pass (conv_cpu.cpp, use_dnnl): small 1×1 convs and the stem's input gradient stay on spk's
 // kernels, the rest goes to oneDNN. Checked bit for bit against each backend's own result.
 TEST_CASE("CPU conv auto backend: which passes go to oneDNN") {
