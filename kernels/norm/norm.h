@@ -24,19 +24,24 @@
 
 namespace spk {
 
+// CPU batch norm: `threads` (the engine's cpu_threads()) splits the channels between the work pool's threads for
+// large tensors; each channel's sums run on one thread in one order, so results do not depend on the count.
 template <class T> void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S,
-                                             double eps);
+                                             double eps, int threads = 1);
 template <class T> void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
-                                               const T* bias, T* y, int64_t N, int64_t C, int64_t S);
+                                               const T* bias, T* y, int64_t N, int64_t C, int64_t S,
+                                               int threads = 1);
 template <class T> void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
                                                 const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
-                                                int64_t S, bool batch_stats);
+                                                int64_t S, bool batch_stats, int threads = 1);
 
 template <class T> void batch_norm_relu_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
-                                                    const T* bias, T* y, int64_t N, int64_t C, int64_t S);
+                                                    const T* bias, T* y, int64_t N, int64_t C, int64_t S,
+                                                    int threads = 1);
 template <class T> void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T* invstd,
                                                      const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
-                                                     int64_t N, int64_t C, int64_t S, bool batch_stats);
+                                                     int64_t N, int64_t C, int64_t S, bool batch_stats,
+                                                     int threads = 1);
 
 template <class T> void instance_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean,
                                                   T* invstd, int64_t N, int64_t C, int64_t Tn, double eps);

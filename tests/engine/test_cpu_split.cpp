@@ -1,0 +1,163 @@
+// The CPU elementwise, sum and batch-norm kernels split large tensors between the work pool's threads
+// (kernels/elementwise/elementwise.h kCpuSplitMin, kernels/norm/norm.h). The split must not change a bit: every
+// element, and every channel's or row's sum, is computed by one thread in one order. Checked on tensors above the
+// split threshold, at the shapes the nets give them (a batch-1 SE scale split along channels, a residual add
+// split along the batch, a broadcast operand with stride 0 on the split dim, odd extents), for 2, 3 and 5
+// threads against 1. Batch-norm statistics are also checked bit for bit against the plain two-pass loop they
+// replaced (channels in groups of four must not change any channel's order of summation).
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/rng.h"
+#include "kernels/elementwise/elementwise.h"
+#include "kernels/norm/norm.h"
+#include "kernels/reduce/reduce.h"
+#include "support/check.h"
+
+using namespace spk;
+
+namespace {
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = float(rng.uniform() * 2 - 1);
+  return v;
+}
+
+std::vector<int64_t> dense_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size());
+  int64_t acc = 1;
+  for (size_t d = shape.size(); d-- > 0;) { s[d] = acc; acc *= shape[d]; }
+  return s;
+}
+
+const int kThreads[] = {2, 3, 5};
+
+}  // namespace
+
+TEST_CASE("CPU unary kernels: the thread split changes no bit") {
+  const int64_t n = 3 * kCpuSplitMin + 17;
+  const auto x = random_floats(size_t(n), 1), dy = random_floats(size_t(n), 2);
+  for (UnaryOp op : {UnaryOp::relu, UnaryOp::sigmoid, UnaryOp::mul_scalar}) {
+    const UnaryParams p{0.5, 0};
+    std::vector<float> y1(static_cast<size_t>(n)), dx1(static_cast<size_t>(n));
+    unary_forward_cpu<float>(op, x.data(), y1.data(), n, p, 1);
+    unary_backward_cpu<float>(op, x.data(), y1.data(), dy.data(), dx1.data(), n, p, 1);
+    for (int t : kThreads) {
+      std::vector<float> y(size_t(n), NAN), dx(size_t(n), NAN);
+      unary_forward_cpu<float>(op, x.data(), y.data(), n, p, t);
+      unary_backward_cpu<float>(op, x.data(), y.data(), dy.data(), dx.data(), n, p, t);
+      INFO("op ", int(op), ", threads ", t);
+      CHECK(y == y1);
+      CHECK(dx == dx1);
+    }
+  }
+}
+
+TEST_CASE("CPU binary kernel: the thread split changes no bit") {
+  struct Case { const char* name; std::vector<int64_t> a, b; BinaryOp op; };
+  const Case cases[] = {
+      {"SE scale, batch 1: (1,16,40,150) * (1,16,1,1)", {1, 16, 40, 150}, {1, 16, 1, 1}, BinaryOp::mul},
+      {"residual add, batch 3: (3,8,50,61) + same", {3, 8, 50, 61}, {3, 8, 50, 61}, BinaryOp::add},
+      {"b broadcast along the split dim: (5,4099,7) - (1,4099,7)", {5, 4099, 7}, {1, 4099, 7}, BinaryOp::sub},
+      {"a broadcast along the split dim: (1,7,9000) / (6,7,9000)", {1, 7, 9000}, {6, 7, 9000}, BinaryOp::div},
+  };
+  for (const Case& c : cases) {
+    std::vector<int64_t> shape(c.a.size());
+    for (size_t d = 0; d < shape.size(); ++d) shape[d] = std::max(c.a[d], c.b[d]);
+    int64_t an = 1, bn = 1, on = 1;
+    for (size_t d = 0; d < shape.size(); ++d) { an *= c.a[d]; bn *= c.b[d]; on *= shape[d]; }
+    REQUIRE(on >= kCpuSplitMin);
+    auto as = dense_strides(c.a), bs = dense_strides(c.b);
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (c.a[d] == 1) as[d] = 0;
+      if (c.b[d] == 1) bs[d] = 0;
+    }
+    const auto a = random_floats(size_t(an), 3), b = random_floats(size_t(bn), 4);
+    std::vector<float> o1(static_cast<size_t>(on));
+    binary_forward_cpu<float>(c.op, a.data(), as.data(), b.data(), bs.data(), o1.data(), shape.data(),
+                              int(shape.size()), 1);
+    for (int t : kThreads) {
+      std::vector<float> o(size_t(on), NAN);
+      binary_forward_cpu<float>(c.op, a.data(), as.data(), b.data(), bs.data(), o.data(), shape.data(),
+                                int(shape.size()), t);
+      INFO(c.name, ", threads ", t);
+      CHECK(o == o1);
+    }
+  }
+}
+
+TEST_CASE("CPU sum along an axis: the thread split changes no bit") {
+  struct Case { int64_t outer, K, inner; };
+  // (rows, last axis) as the SE and pooling means; one image's channels (outer 1); odd row counts around the
+  // groups of eight rows.
+  const Case cases[] = {{64, 2000, 1}, {13, 5001, 1}, {1, 100, 5000}, {3, 50, 1000}};
+  for (const Case& c : cases) {
+    const auto x = random_floats(size_t(c.outer * c.K * c.inner), 5);
+    std::vector<float> y1(static_cast<size_t>(c.outer * c.inner));
+    sum_axis_cpu<float>(x.data(), y1.data(), c.outer, c.K, c.inner, 1);
+    // The reference: each output one ascending chain of double adds.
+    std::vector<float> ref(y1.size());
+    for (int64_t o = 0; o < c.outer; ++o)
+      for (int64_t i = 0; i < c.inner; ++i) {
+        double s = 0;
+        for (int64_t k = 0; k < c.K; ++k) s += double(x[size_t((o * c.K + k) * c.inner + i)]);
+        ref[size_t(o * c.inner + i)] = float(s);
+      }
+    INFO("outer ", c.outer, " K ", c.K, " inner ", c.inner);
+    CHECK(y1 == ref);
+    for (int t : kThreads) {
+      std::vector<float> y(y1.size(), NAN);
+      sum_axis_cpu<float>(x.data(), y.data(), c.outer, c.K, c.inner, t);
+      INFO("threads ", t);
+      CHECK(y == y1);
+    }
+  }
+}
+
+TEST_CASE("CPU batch norm: channel groups and the thread split change no bit") {
+  const int64_t N = 3, C = 13, S = 2011;   // 13 channels: three groups of four and one of one
+  const double eps = 1e-5;
+  const auto x = random_floats(size_t(N * C * S), 6), dy = random_floats(size_t(N * C * S), 7),
+             w = random_floats(size_t(C), 8), b = random_floats(size_t(C), 9);
+  auto run = [&](int t) {
+    const size_t c = static_cast<size_t>(C);
+    std::vector<float> mean(c), var(c), is(c), y(x.size()), yr(x.size()), dx(x.size()), dxr(x.size()), dw(c), db(c),
+        dxe(x.size());
+    batch_norm_stats_cpu<float>(x.data(), mean.data(), var.data(), is.data(), N, C, S, eps, t);
+    batch_norm_forward_cpu<float>(x.data(), mean.data(), is.data(), w.data(), b.data(), y.data(), N, C, S, t);
+    batch_norm_relu_forward_cpu<float>(x.data(), mean.data(), is.data(), w.data(), b.data(), yr.data(), N, C, S, t);
+    batch_norm_backward_cpu<float>(x.data(), mean.data(), is.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                                   db.data(), N, C, S, true, t);
+    batch_norm_relu_backward_cpu<float>(x.data(), yr.data(), mean.data(), is.data(), w.data(), dy.data(),
+                                        dxr.data(), nullptr, nullptr, N, C, S, true, t);
+    batch_norm_backward_cpu<float>(x.data(), mean.data(), is.data(), w.data(), dy.data(), dxe.data(), nullptr,
+                                   nullptr, N, C, S, false, t);
+    return std::vector<std::vector<float>>{mean, var, is, y, yr, dx, dxr, dw, db, dxe};
+  };
+  const auto one = run(1);
+  // Statistics as the plain loop computes them: per channel, Σx over (n, i) in order, then Σ(x − m)².
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0, q = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i) s += double(x[size_t((n * C + c) * S + i)]);
+    const double m = s / double(N * S);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i) {
+        const double d = double(x[size_t((n * C + c) * S + i)]) - m;
+        q += d * d;
+      }
+    INFO("channel ", c);
+    CHECK(one[0][size_t(c)] == float(m));
+    CHECK(one[1][size_t(c)] == float(q / double(N * S)));
+  }
+  for (int t : kThreads) {
+    const auto many = run(t);
+    for (size_t k = 0; k < one.size(); ++k) {
+      INFO("threads ", t, ", output ", k, " (mean var invstd y y_relu dx dx_relu dw db dx_eval)");
+      CHECK(many[k] == one[k]);
+    }
+  }
+}
