@@ -1,4 +1,4 @@
-// The CPU elementwise, sum and batch-norm kernels split large tensors between the work pool's threads
+// The CPU elementwise, sum, batch-norm and GEMM kernels split large tensors between the work pool's threads
 // (kernels/elementwise/elementwise.h kCpuSplitMin, kernels/norm/norm.h). The split must not change a bit: every
 // element, and every channel's or row's sum, is computed by one thread in one order. Checked on tensors above the
 // split threshold, at the shapes the nets give them (a batch-1 SE scale split along channels, a residual add
@@ -11,6 +11,7 @@
 
 #include "engine/rng.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/norm/norm.h"
 #include "kernels/reduce/reduce.h"
 #include "support/check.h"
@@ -160,4 +161,42 @@ TEST_CASE("CPU batch norm: channel groups and the thread split change no bit") {
       CHECK(many[k] == one[k]);
     }
   }
+}
+
+// gemm_cpu with threads > 1 splits the batch or op(B)'s columns (kernels/gemm/gemm.h), one single-threaded sgemm
+// per part: each C element is the same sum over K by the same kernel, so the split must not change a bit. Every
+// transpose combination, leading dimensions wider than the matrices, beta != 0; the AAM-softmax logits (40 x 5994
+// classes, cut to 1999 here), a tall product, and one too narrow to split (97 columns).
+TEST_CASE("CPU GEMM: the thread split changes no bit") {
+  struct Case { const char* name; int64_t batch, M, N, K; };
+  const Case cases[] = {{"batch split", 6, 40, 33, 700},
+                        {"columns split, AAM logits", 1, 40, 1999, 192},
+                        {"columns split, tall", 1, 301, 256, 64},
+                        {"narrow, not split", 1, 301, 97, 64}};
+  for (const Case& c : cases)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        GemmArgs g;
+        g.trans_a = ta; g.trans_b = tb;
+        g.M = c.M; g.N = c.N; g.K = c.K;
+        g.lda = (ta ? c.M : c.K) + 3;
+        g.ldb = (tb ? c.K : c.N) + 5;
+        g.ldc = c.N + 2;
+        const int64_t rows_a = ta ? c.K : c.M, rows_b = tb ? c.N : c.K;
+        g.batch = c.batch;
+        g.stride_a = rows_a * g.lda; g.stride_b = rows_b * g.ldb; g.stride_c = c.M * g.ldc;
+        g.alpha = 0.75; g.beta = 0.5;
+        const auto A = random_floats(size_t(c.batch * g.stride_a), 10), B = random_floats(size_t(c.batch * g.stride_b), 11),
+                   C0 = random_floats(size_t(c.batch * g.stride_c), 12);
+        auto C1 = C0;
+        gemm_cpu<float>(g, A.data(), B.data(), C1.data(), 1);
+        for (int t : kThreads) {
+          auto C = C0;
+          gemm_cpu<float>(g, A.data(), B.data(), C.data(), t);
+          double worst = 0;
+          for (size_t i = 0; i < C.size(); ++i) worst = std::max(worst, double(std::fabs(C[i] - C1[i])));
+          INFO(std::string(c.name), ", trans_a ", ta, ", trans_b ", tb, ", threads ", t, ", worst ", worst);
+          CHECK(C == C1);
+        }
+      }
 }
