@@ -239,14 +239,21 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
                          const ConvCpuOptions& opt) {
   const int64_t P = g.H_out() * g.W_out(), wn = g.C_out * g.K_g();
   if (db) {
-    for (int64_t co = 0; co < g.C_out; ++co) {
-      double s = 0;
-      for (int64_t n = 0; n < g.N; ++n) {
-        const T* d = dy + (n * g.C_out + co) * P;
-        for (int64_t p = 0; p < P; ++p) s += double(d[p]);
+    // Σ over (n, p) per channel, in that order in double; four channels' chains side by side (the add's latency
+    // bounded one chain), channel ranges split between threads: the same bits on any thread count.
+    auto channels = [&](int64_t c0, int64_t c1) {
+      for (int64_t cb = c0; cb < c1; cb += 4) {
+        const int lanes = int(std::min<int64_t>(4, c1 - cb));
+        double s[4] = {};
+        for (int64_t n = 0; n < g.N; ++n)
+          for (int64_t p = 0; p < P; ++p)
+            for (int j = 0; j < lanes; ++j) s[j] += double(dy[(n * g.C_out + cb + j) * P + p]);
+        for (int j = 0; j < lanes; ++j) db[cb + j] = T(s[j]);
       }
-      db[co] = T(s);
-    }
+    };
+    const int64_t parts = std::min<int64_t>(opt.threads, g.C_out);
+    if (parts <= 1 || g.N * g.C_out * P < (int64_t(1) << 15)) channels(0, g.C_out);
+    else parallel_units(parts, opt.threads, [&](int64_t u) { channels(u * g.C_out / parts, (u + 1) * g.C_out / parts); });
   }
   if (!dx && !dw) return;
   if (g.N == 0 || P == 0) {

@@ -1,4 +1,4 @@
-// The CPU elementwise, sum, batch-norm and GEMM kernels split large tensors between the work pool's threads
+// The CPU elementwise, sum, batch-norm, GEMM, conv-bias-gradient and Adam kernels split large tensors between the work pool's threads
 // (kernels/elementwise/elementwise.h kCpuSplitMin, kernels/norm/norm.h). The split must not change a bit: every
 // element, and every channel's or row's sum, is computed by one thread in one order. Checked on tensors above the
 // split threshold, at the shapes the nets give them (a batch-1 SE scale split along channels, a residual add
@@ -10,9 +10,11 @@
 #include <vector>
 
 #include "engine/rng.h"
+#include "kernels/conv/conv.h"
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/norm/norm.h"
+#include "kernels/optim/optim.h"
 #include "kernels/reduce/reduce.h"
 #include "support/check.h"
 
@@ -199,4 +201,63 @@ TEST_CASE("CPU GEMM: the thread split changes no bit") {
           CHECK(C == C1);
         }
       }
+}
+
+// The conv bias gradient (Σ over images and positions per channel, four channels' chains side by side, channel
+// ranges split between threads): the plain per-channel loop's bits, on any thread count.
+TEST_CASE("CPU conv bias gradient: channel groups and the thread split change no bit") {
+  ConvGeom g = conv1d_geom(5, 8, 301, 13, 3, 1, 1, 1, 1);   // 13 channels: groups of four and one left over
+  const auto dy = random_floats(size_t(g.N * g.C_out * g.W_out()), 13);
+  const int64_t P = g.W_out();
+  std::vector<float> ref(size_t(g.C_out));
+  for (int64_t c = 0; c < g.C_out; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t p = 0; p < P; ++p) s += double(dy[size_t((n * g.C_out + c) * P + p)]);
+    ref[size_t(c)] = float(s);
+  }
+  ConvCpuOptions opt;
+  opt.backend = ConvCpuBackend::spk;
+  for (int t : {1, 2, 3, 5}) {
+    opt.threads = t;
+    std::vector<float> db(size_t(g.C_out), NAN);
+    conv2d_backward_cpu<float>(g, nullptr, nullptr, dy.data(), nullptr, nullptr, db.data(), opt);
+    INFO("threads ", t);
+    CHECK(db == ref);
+  }
+}
+
+// The fused Adam step in units of 64K elements over the parameter list: each element's update is the same
+// formula on whichever thread.
+TEST_CASE("CPU fused Adam: the thread split changes no bit") {
+  const int64_t sizes[] = {3, 70000, 131072 + 5, 1000};
+  auto run = [&](int t) {
+    std::vector<std::vector<float>> p, b0, b1;
+    std::vector<std::vector<float>> g;
+    std::vector<OptimSlot<float>> slots;
+    for (size_t k = 0; k < 4; ++k) {
+      p.push_back(random_floats(size_t(sizes[k]), 20 + k));
+      g.push_back(random_floats(size_t(sizes[k]), 30 + k));
+      b0.push_back(random_floats(size_t(sizes[k]), 40 + k));
+      b1.push_back(std::vector<float>(size_t(sizes[k]), 0.25f));
+    }
+    for (size_t k = 0; k < 4; ++k) {
+      OptimSlot<float> s;
+      s.p = p[k].data(); s.g = g[k].data(); s.b0 = b0[k].data(); s.b1 = b1[k].data(); s.n = sizes[k];
+      s.step_size = 1e-3 / (1 - 0.9); s.inv_bc2_sqrt = 1 / std::sqrt(1 - 0.999);
+      slots.push_back(s);
+    }
+    AdamArgs a;
+    a.l2 = 1e-4;
+    a.threads = t;
+    adam_step_cpu<float>(slots.data(), int64_t(slots.size()), a);
+    p.insert(p.end(), b0.begin(), b0.end());
+    p.insert(p.end(), b1.begin(), b1.end());
+    return p;
+  };
+  const auto one = run(1);
+  for (int t : kThreads) {
+    INFO("threads ", t);
+    CHECK(run(t) == one);
+  }
 }
