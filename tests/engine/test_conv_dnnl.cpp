@@ -8,20 +8,14 @@
 #include <vector>
 
 #include "engine/conv_context.h"
-#include "engine/rng.h"
 #include "kernels/conv/conv.h"
 #include "support/check.h"
+#include "support/random_floats.h"
 
 using namespace spk;
+using spk::test::random_floats;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = float(rng.uniform() * 2 - 1);
-  return v;
-}
 
 // Worst |a − b| over max(1, max |b|) must stay below rtol; prints the worst pair.
 void expect_near(const std::vector<float>& a, const std::vector<float>& b, double rtol, const char* what) {

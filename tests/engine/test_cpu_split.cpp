@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/rng.h"
 #include "kernels/conv/conv.h"
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/gemm/gemm.h"
@@ -17,17 +16,12 @@
 #include "kernels/optim/optim.h"
 #include "kernels/reduce/reduce.h"
 #include "support/check.h"
+#include "support/random_floats.h"
 
 using namespace spk;
+using spk::test::random_floats;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = float(rng.uniform() * 2 - 1);
-  return v;
-}
 
 std::vector<int64_t> dense_strides(const std::vector<int64_t>& shape) {
   std::vector<int64_t> s(shape.size());
