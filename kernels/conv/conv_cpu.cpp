@@ -201,6 +201,7 @@ template <class T> bool use_dnnl(const ConvGeom& g, const ConvCpuOptions& opt, b
   SPK_CHECK(opt.dnnl != nullptr, "conv: the dnnl backend was chosen but no oneDNN state was given");
   if (g.N == 0 || g.C_out == 0 || g.H_out() <= 0 || g.W_out() <= 0) return false;
   if (opt.backend == ConvCpuBackend::dnnl) return true;
+  if (opt.bf16 && bf16_dnnl_usable()) return true;   // bf16 kernels beat ours at every pass
   const bool small_pointwise = g.KH == 1 && g.KW == 1 && g.C_in_g() < 1024;
   return !small_pointwise && !(input_grad && g.C_in_g() < 4);
 }
@@ -216,7 +217,7 @@ void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias
   const int64_t P = g.H_out() * g.W_out();
   if (g.N == 0 || P == 0 || g.C_out == 0) return;
   if (use_dnnl<T>(g, opt, false)) {
-    if constexpr (std::is_same_v<T, float>) conv2d_forward_dnnl(g, x, w, bias, y, *opt.dnnl, opt.threads);
+    if constexpr (std::is_same_v<T, float>) conv2d_forward_dnnl(g, x, w, bias, y, *opt.dnnl, opt.threads, opt.bf16);
     return;
   }
   const int64_t step = chunk_cols(g, opt, sizeof(T)), chunks = (P + step - 1) / step, units = g.N * chunks;
@@ -265,7 +266,8 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
   const bool dnnl_x = dx && use_dnnl<T>(g, opt, true), dnnl_w = dw && use_dnnl<T>(g, opt, false);
   if (dnnl_x || dnnl_w) {
     if constexpr (std::is_same_v<T, float>)
-      conv2d_backward_dnnl(g, x, w, dy, dnnl_x ? dx : nullptr, dnnl_w ? dw : nullptr, *opt.dnnl, opt.threads);
+      conv2d_backward_dnnl(g, x, w, dy, dnnl_x ? dx : nullptr, dnnl_w ? dw : nullptr, *opt.dnnl, opt.threads,
+                           opt.bf16);
     if (dnnl_x) dx = nullptr;
     if (dnnl_w) dw = nullptr;
     if (!dx && !dw) return;

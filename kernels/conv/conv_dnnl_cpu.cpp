@@ -98,13 +98,13 @@ struct Window {
 };
 
 using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, int64_t, int64_t, int64_t, int64_t, bool, int64_t, int64_t, int64_t, int64_t>;
+                       int64_t, int64_t, int64_t, int64_t, int64_t, bool, int64_t, int64_t, int64_t, int64_t, bool>;
 
 // slot: which block of a call the plan serves (run_blocks, run_columns), so that blocks running at once have
 // their own.
-Key key_of(Pass p, const ConvGeom& g, bool bias, int slot, const Window& win) {
+Key key_of(Pass p, const ConvGeom& g, bool bias, int slot, const Window& win, bool bf16) {
   return {int(p), g.N, g.C_in, g.H, g.W, g.C_out, g.KH, g.KW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dil_h,
-          g.dil_w, g.groups, slot, bias, win.in_w, win.out_w, win.pad_l, win.pad_r};
+          g.dil_w, g.groups, slot, bias, win.in_w, win.out_w, win.pad_l, win.pad_r, bf16};
 }
 
 }  // namespace
@@ -118,14 +118,15 @@ struct ConvDnnlState {
 namespace {
 
 struct Descs {
-  memory::desc src, wei, bias, dst;      // format any (bias: plain)
+  memory::desc src, wei, bias, dst;      // format any (bias: plain); f32
+  memory::desc src_lo, wei_lo, dst_lo;   // format any in the operand type (bf16 for ConvCpuOptions::bf16, else f32)
   memory::desc src_p, wei_p, dst_p;      // our plain layouts
   Dims strides, dil, pad_l, pad_r;
 };
 
 // g.W is the window's input width when win.on(); its output width follows from win's padding.
-Descs descs(const ConvGeom& g, bool bias, const Window& win) {
-  const auto f32 = memory::data_type::f32;
+Descs descs(const ConvGeom& g, bool bias, const Window& win, bool bf16) {
+  const auto f32 = memory::data_type::f32, lo = bf16 ? memory::data_type::bf16 : f32;
   Descs d;
   const int64_t pad_l = win.on() ? win.pad_l : g.pad_w;
   const int64_t pad_r = win.on() ? win.pad_r
@@ -137,6 +138,9 @@ Descs descs(const ConvGeom& g, bool bias, const Window& win) {
   d.src = memory::desc(src, f32, Tag::any);
   d.wei = memory::desc(wei, f32, Tag::any);
   d.dst = memory::desc(dst, f32, Tag::any);
+  d.src_lo = memory::desc(src, lo, Tag::any);
+  d.wei_lo = memory::desc(wei, lo, Tag::any);
+  d.dst_lo = memory::desc(dst, lo, Tag::any);
   d.bias = bias ? memory::desc({g.C_out}, f32, Tag::a) : memory::desc();
   if (win.on()) {   // a column window of whole (C, H, in_w) / (C_out, H_out, out_w) images
     d.src_p = memory::desc(src, f32, Dims{g.C_in * g.H * win.in_w, g.H * win.in_w, win.in_w, 1});
@@ -157,11 +161,12 @@ Descs descs(const ConvGeom& g, bool bias, const Window& win) {
 dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, const dnnl::engine& eng, bool bias) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  // The products' operands in the operand type (bf16 under autocast), accumulation and output in f32.
   auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                     dnnl::algorithm::convolution_direct, d.src, d.wei, d.bias, d.dst,
-                                                     d.strides, d.dil, d.pad_l, d.pad_r)
+                                                     dnnl::algorithm::convolution_direct, d.src_lo, d.wei_lo, d.bias,
+                                                     d.dst, d.strides, d.dil, d.pad_l, d.pad_r)
                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                     dnnl::algorithm::convolution_direct, d.src, d.wei, d.dst,
+                                                     dnnl::algorithm::convolution_direct, d.src_lo, d.wei_lo, d.dst,
                                                      d.strides, d.dil, d.pad_l, d.pad_r);
   return {desc, attr, eng};
 }
@@ -176,9 +181,9 @@ void set_arg(Plan::Arg& a, const memory::desc& plain, const memory::desc& chosen
   else a.from = dnnl::reorder(dnnl::reorder::primitive_desc(eng, chosen, eng, plain));
 }
 
-std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const Window& win,
+std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const Window& win, bool bf16,
                                 const dnnl::engine& eng) {
-  const Descs d = descs(g, bias, win);
+  const Descs d = descs(g, bias, win, bf16);
   auto plan = std::make_unique<Plan>();
   const auto fwd = forward_pd(d, eng, bias);
   dnnl::primitive_attr attr;
@@ -191,8 +196,8 @@ std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const W
     set_arg(plan->c, d.dst_p, fwd.dst_desc(), eng, false);
     scratch = fwd.scratchpad_desc();
   } else if (pass == Pass::backward_data) {
-    dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src, d.wei, d.dst, d.strides,
-                                               d.dil, d.pad_l, d.pad_r);
+    dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src, d.wei_lo, d.dst_lo,
+                                               d.strides, d.dil, d.pad_l, d.pad_r);
     dnnl::convolution_backward_data::primitive_desc pd(desc, attr, eng, fwd);
     plan->prim = dnnl::convolution_backward_data(pd);
     set_arg(plan->a, d.dst_p, pd.diff_dst_desc(), eng, true);
@@ -200,8 +205,8 @@ std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const W
     set_arg(plan->c, d.src_p, pd.diff_src_desc(), eng, false);
     scratch = pd.scratchpad_desc();
   } else {
-    dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.src, d.wei, d.dst, d.strides,
-                                                  d.dil, d.pad_l, d.pad_r);
+    dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.src_lo, d.wei, d.dst_lo,
+                                                  d.strides, d.dil, d.pad_l, d.pad_r);
     dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, eng, fwd);
     plan->prim = dnnl::convolution_backward_weights(pd);
     set_arg(plan->a, d.src_p, pd.src_desc(), eng, true);
@@ -213,10 +218,19 @@ std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const W
   return plan;
 }
 
-Plan& plan_for(ConvDnnlState& s, Pass pass, const ConvGeom& g, bool bias, int slot, const Window& win = {}) {
+// A bf16 plan this oneDNN cannot make for the shape falls back to the f32 one, kept under the bf16 key: the
+// operands are bf16 values already, so only the speed differs.
+Plan& plan_for(ConvDnnlState& s, Pass pass, const ConvGeom& g, bool bias, int slot, const Window& win, bool bf16) {
   std::lock_guard<std::mutex> lock(s.mu);
-  auto& p = s.plans[key_of(pass, g, bias, slot, win)];
-  if (!p) p = make_plan(pass, g, bias, win, s.eng);
+  auto& p = s.plans[key_of(pass, g, bias, slot, win, bf16)];
+  if (!p && bf16) {
+    try {
+      p = make_plan(pass, g, bias, win, true, s.eng);
+    } catch (const dnnl::error&) {
+      p = nullptr;
+    }
+  }
+  if (!p) p = make_plan(pass, g, bias, win, false, s.eng);
   return *p;
 }
 
@@ -262,14 +276,14 @@ void run(Plan& p, const dnnl::engine& eng, Pass pass, const ConvGeom& g, const f
 // reorder buffers. Backward weights: block 0 writes dw, the others partials added in block order afterwards,
 // so dw does not depend on which thread ran which block.
 void run_blocks(ConvDnnlState& s, Pass pass, const ConvGeom& g, const float* x_or_dy, const float* w_or_dy,
-                const float* bias, float* out, int threads) {
+                const float* bias, float* out, int threads, bool bf16) {
   const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(g.N, threads));
   std::vector<ConvGeom> gb(static_cast<size_t>(blocks), g);
   std::vector<Plan*> plans(static_cast<size_t>(blocks));
   omp_set_num_threads(1);   // the calling thread's own setting; pool workers set theirs below
   for (int64_t b = 0; b < blocks; ++b) {
     gb[size_t(b)].N = (b + 1) * g.N / blocks - b * g.N / blocks;
-    plans[size_t(b)] = &plan_for(s, pass, gb[size_t(b)], bias != nullptr, int(b));   // may throw: made here
+    plans[size_t(b)] = &plan_for(s, pass, gb[size_t(b)], bias != nullptr, int(b), Window{}, bf16);   // may throw
   }
   const int64_t in_img = g.C_in * g.H * g.W, out_img = g.C_out * g.H_out() * g.W_out(), wn = g.C_out * g.K_g();
   std::vector<float> partial(pass == Pass::backward_weights ? size_t(wn * (blocks - 1)) : 0);
@@ -314,7 +328,7 @@ namespace {
 // equals the unsplit call's up to oneDNN's summation order within a window. Returns false (nothing done) where
 // a split does not apply: as many images as threads, or too few columns to share.
 bool run_columns(ConvDnnlState& s, const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                 int threads) {
+                 int threads, bool bf16) {
   const int64_t W_out = g.W_out(), per_image = conv_dnnl_column_windows(g, threads);
   if (per_image < 2) return false;
   const int64_t units = g.N * per_image;
@@ -338,7 +352,7 @@ bool run_columns(ConvDnnlState& s, const ConvGeom& g, const float* x, const floa
   std::vector<Plan*> plans(static_cast<size_t>(units));
   omp_set_num_threads(1);
   for (int64_t u = 0; u < units; ++u)
-    plans[size_t(u)] = &plan_for(s, Pass::forward, gu[size_t(u)], bias != nullptr, int(u), wu[size_t(u)]);
+    plans[size_t(u)] = &plan_for(s, Pass::forward, gu[size_t(u)], bias != nullptr, int(u), wu[size_t(u)], bf16);
   std::vector<std::exception_ptr> errors(static_cast<size_t>(units));
   parallel_units(units, threads, [&](int64_t u) {
     try {
@@ -358,28 +372,40 @@ bool run_columns(ConvDnnlState& s, const ConvGeom& g, const float* x, const floa
 
 ConvDnnlState* conv_dnnl_state_create() { return new ConvDnnlState(); }
 
+bool bf16_dnnl_usable() {
+  static const bool usable = [] {
+    const int isa = int(dnnl::get_effective_cpu_isa()), bf16 = int(dnnl::cpu_isa::avx512_core_bf16);
+    return (isa & bf16) == bf16;   // the ISA values nest as bit sets: AMX includes AVX512-BF16
+  }();
+  return usable;
+}
+
 void conv2d_forward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                         ConvDnnlState& s, int threads) {
-  if (run_columns(s, g, x, w, bias, y, threads)) return;
-  run_blocks(s, Pass::forward, g, x, w, bias, y, threads);
+                         ConvDnnlState& s, int threads, bool bf16) {
+  bf16 = bf16 && bf16_dnnl_usable();
+  if (run_columns(s, g, x, w, bias, y, threads, bf16)) return;
+  run_blocks(s, Pass::forward, g, x, w, bias, y, threads, bf16);
 }
 
 void conv2d_backward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          ConvDnnlState& s, int threads) {
-  if (dx) run_blocks(s, Pass::backward_data, g, dy, w, nullptr, dx, threads);
-  if (dw) run_blocks(s, Pass::backward_weights, g, x, dy, nullptr, dw, threads);
+                          ConvDnnlState& s, int threads, bool bf16) {
+  bf16 = bf16 && bf16_dnnl_usable();
+  if (dx) run_blocks(s, Pass::backward_data, g, dy, w, nullptr, dx, threads, bf16);
+  if (dw) run_blocks(s, Pass::backward_weights, g, x, dy, nullptr, dw, threads, bf16);
 }
 
 #else
 
 struct ConvDnnlState {};
 int64_t conv_dnnl_column_windows(const ConvGeom&, int) { return 1; }
+bool bf16_dnnl_usable() { return false; }
 ConvDnnlState* conv_dnnl_state_create() { SPK_FAIL("cpu conv backend \"dnnl\": this build of spk has no oneDNN"); }
-void conv2d_forward_dnnl(const ConvGeom&, const float*, const float*, const float*, float*, ConvDnnlState&, int) {
+void conv2d_forward_dnnl(const ConvGeom&, const float*, const float*, const float*, float*, ConvDnnlState&, int,
+                         bool) {
   SPK_FAIL("cpu conv backend \"dnnl\": this build of spk has no oneDNN");
 }
 void conv2d_backward_dnnl(const ConvGeom&, const float*, const float*, const float*, float*, float*, ConvDnnlState&,
-                          int) {
+                          int, bool) {
   SPK_FAIL("cpu conv backend \"dnnl\": this build of spk has no oneDNN");
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/conv_context.h"
+#include "kernels/common/half.h"
 #include "kernels/conv/conv.h"
 #include "support/check.h"
 #include "support/random_floats.h"
@@ -180,5 +181,50 @@ TEST_CASE("CPU conv backend names and errors") {
   }
   set_conv_cpu_backend("spk");
   CHECK(conv_cpu_call_options().dnnl == nullptr);
+  conv_cpu_options() = saved;
+}
+
+// Autocast bf16 (ConvCpuOptions::bf16): the operands hold bf16 values in f32 storage, which oneDNN's bf16 kernels
+// (AMX or AVX512-BF16, where the CPU has them; the f32 kernels elsewhere) take exactly; products of two bf16
+// values are exact in f32 and the sums run in f32, so against the reference on the same rounded operands the
+// bound is the f32 case's: a different summation order, 1e-5 of the output scale.
+TEST_CASE("dnnl CPU conv backend: bf16 operands (autocast) match the reference on the rounded values") {
+  if (!conv_dnnl_built()) {
+    MESSAGE("dnnl CPU conv backend not built (no oneDNN at configure time): comparisons skipped");
+    return;
+  }
+  const char* which = bf16_dnnl_usable() ? "this CPU runs oneDNN's bf16 kernels" : "no bf16 kernels here: f32 ones run";
+  MESSAGE(std::string(which));
+  const ConvCpuOptions saved = conv_cpu_options();
+  conv_cpu_options().backend = ConvCpuBackend::dnnl;
+  struct Case { const char* name; ConvGeom g; bool bias; };
+  const Case cases[] = {
+      {"3x3 stride 1 pad 1, C 16->32", geom2d(4, 16, 10, 37, 32, 3, 1, 1, 1), false},
+      {"stem 7x7 stride (2,1), C 1->16", geom2d(3, 1, 16, 41, 16, 7, 2, 1, 3), false},
+      {"1x1 stride 2, C 16->32, bias", geom2d(2, 16, 12, 31, 32, 1, 2, 2, 0), true},
+      {"conv1d K=3 dilation 2, bias, one image (column windows)", conv1d_geom(1, 32, 90, 32, 3, 1, 2, 2, 1), true},
+  };
+  for (const Case& c : cases) {
+    const ConvGeom& g = c.g;
+    const size_t xn = size_t(g.N * g.C_in * g.H * g.W), wn = size_t(g.C_out * g.K_g()),
+                 yn = size_t(g.N * g.C_out * g.H_out() * g.W_out());
+    auto x = random_floats(xn, 1), w = random_floats(wn, 2), dy = random_floats(yn, 4);
+    const auto b = random_floats(size_t(g.C_out), 3);
+    for (auto* v : {&x, &w, &dy})
+      for (float& f : *v) f = bf16_to_f32(f32_to_bf16(f));
+    ConvCpuOptions ref = conv_cpu_call_options(), lo = ref;
+    ref.backend = ConvCpuBackend::spk;
+    lo.bf16 = true;
+    ref.threads = lo.threads = 2;
+    std::vector<float> y0(yn), y1(yn), dx0(xn), dx1(xn), dw0(wn), dw1(wn);
+    conv2d_forward_cpu<float>(g, x.data(), w.data(), c.bias ? b.data() : nullptr, y0.data(), ref);
+    conv2d_forward_cpu<float>(g, x.data(), w.data(), c.bias ? b.data() : nullptr, y1.data(), lo);
+    conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx0.data(), dw0.data(), nullptr, ref);
+    conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx1.data(), dw1.data(), nullptr, lo);
+    INFO(c.name);
+    expect_near(y1, y0, 1e-5, "y");
+    expect_near(dx1, dx0, 1e-5, "dx");
+    expect_near(dw1, dw0, 1e-5, "dw");
+  }
   conv_cpu_options() = saved;
 }
