@@ -71,7 +71,12 @@ ConvCpuOptions conv_options(std::optional<DType> half) {
 Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeom& g, const Shape& out_shape) {
   const char* op = op_info(id).name;
   const std::optional<DType> half = autocast_type_for(x);   // the bias is added in fp32
-  Tensor xc = conv_operand(x, half), wc = conv_operand(w, half), bc = b.defined() ? b.contiguous() : Tensor();
+  // oneDNN's bf16 kernels round the operands themselves, in their reorders to bf16 (kernels/conv/conv.h
+  // ConvCpuOptions::bf16): no rounded copy first. Every other autocast conv rounds here.
+  const bool native_bf16 = half == DType::bf16 && x.device().is_cpu() && bf16_dnnl_usable() &&
+                           conv_cpu_resolved_backend(conv_cpu_call_options()) == ConvCpuBackend::dnnl;
+  const std::optional<DType> round = native_bf16 ? std::nullopt : half;
+  Tensor xc = conv_operand(x, round), wc = conv_operand(w, round), bc = b.defined() ? b.contiguous() : Tensor();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   [[maybe_unused]] const bool is1d = id == OpId::conv1d;
   if (x.device().is_cpu()) {
@@ -99,7 +104,7 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
   const DType dt = x.dtype();
   const Device dev = x.device();
   return record(op, y, std::move(inputs), [=](const Tensor& gout) -> std::vector<Tensor> {
-    Tensor dy = conv_operand(gout, half);   // the saved xs and ws were rounded in the forward
+    Tensor dy = conv_operand(gout, round);   // the saved xs and ws were rounded in the forward (or are by oneDNN)
     Tensor dx = gx ? Tensor::empty(xshape, dt, dev) : Tensor();
     Tensor dw = gw ? Tensor::empty(wshape, dt, dev) : Tensor();
     Tensor db = gb ? Tensor::empty({g.C_out}, dt, dev) : Tensor();

@@ -63,9 +63,11 @@ struct ConvCpuOptions {
   ConvThreading threading = ConvThreading::units;
   int64_t col_chunk_bytes = int64_t(1) << 20;   // target size of one im2col chunk
   int threads = 1;                              // work-pool threads for `units` (the engine's cpu_threads())
-  // The operands are bf16 values in f32 storage (autocast bf16, engine/autocast.h): the dnnl backend then runs
-  // oneDNN's bf16 kernels (AMX or AVX512-BF16) where the CPU has them, reordering the operands to bf16 exactly,
-  // with f32 accumulation and f32 outputs, and takes every f32 pass (bf16_dnnl_usable below).
+  // Autocast bf16 (engine/autocast.h): the products read the operands rounded to bf16. The dnnl backend then runs
+  // oneDNN's bf16 kernels (AMX or AVX512-BF16) where the CPU has them (bf16_dnnl_usable below), for every f32
+  // pass: its reorders round the fp32 operands to bf16 (nearest even, as kernels/common/half.h), products exact,
+  // f32 accumulation and outputs. A shape with no bf16 jit kernel runs the f32 ones on operands rounded first.
+  // spk's own kernels ignore it: their callers round the operands (engine/ops/conv.cpp).
   bool bf16 = false;
 };
 

@@ -29,8 +29,9 @@
 #include <vector>
 
 #include "kernels/common/check.h"
-#include "kernels/conv/conv.h"
+#include "kernels/common/half.h"
 #include "kernels/common/work_pool.h"
+#include "kernels/conv/conv.h"
 #include "kernels/gemm/gemm.h"
 
 namespace spk {
@@ -242,13 +243,20 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
   if (db) {
     // Σ over (n, p) per channel, in that order in double; four channels' chains side by side (the add's latency
     // bounded one chain), channel ranges split between threads: the same bits on any thread count.
+    // Under autocast bf16 (opt.bf16) dy may come unrounded (oneDNN's bf16 kernels round their own copy): db is
+    // summed from the rounded values, as the products are (rounding is idempotent where dy was rounded already).
+    auto value = [&](int64_t k) -> double {
+      if constexpr (std::is_same_v<T, float>)
+        if (opt.bf16) return double(bf16_to_f32(f32_to_bf16(dy[k])));
+      return double(dy[k]);
+    };
     auto channels = [&](int64_t c0, int64_t c1) {
       for (int64_t cb = c0; cb < c1; cb += 4) {
         const int lanes = int(std::min<int64_t>(4, c1 - cb));
         double s[4] = {};
         for (int64_t n = 0; n < g.N; ++n)
           for (int64_t p = 0; p < P; ++p)
-            for (int j = 0; j < lanes; ++j) s[j] += double(dy[(n * g.C_out + cb + j) * P + p]);
+            for (int j = 0; j < lanes; ++j) s[j] += value((n * g.C_out + cb + j) * P + p);
         for (int j = 0; j < lanes; ++j) db[cb + j] = T(s[j]);
       }
     };

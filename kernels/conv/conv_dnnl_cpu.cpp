@@ -21,11 +21,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "kernels/common/check.h"
+#include "kernels/common/half.h"
 #include "kernels/common/work_pool.h"
 #include "kernels/conv/conv.h"
 
@@ -86,6 +88,9 @@ struct Plan {
   };
   Arg a, b, c;             // forward: src, weights, dst; bwd data: diff_dst, weights, diff_src; bwd w: src, diff_dst, diff_weights
   memory scratch;          // the primitive's scratchpad (user mode)
+  // A bf16 call served by f32 kernels (plan_for): the inputs are rounded to bf16 values here first, into these.
+  bool round_inputs = false;
+  std::vector<float> rounded_a, rounded_b;
 };
 
 // A forward call on fewer images than threads splits each image's output columns (the time axis of every
@@ -214,6 +219,14 @@ std::unique_ptr<Plan> make_plan(Pass pass, const ConvGeom& g, bool bias, const W
     set_arg(plan->c, d.wei_p, pd.diff_weights_desc(), eng, false);
     scratch = pd.scratchpad_desc();
   }
+  // oneDNN answers a bf16 request it has no jit kernel for with its reference implementation, orders of magnitude
+  // slower than the f32 jit kernels: refuse it, plan_for falls back to those.
+  if (bf16 && std::string(plan->prim.get_primitive_desc() ? dnnl::primitive_desc_base(const_cast<dnnl_primitive_desc_t>(
+                                                                 plan->prim.get_primitive_desc()), true)
+                                                                 .impl_info_str()
+                                                           : "ref")
+                      .rfind("ref", 0) == 0)
+    throw dnnl::error(dnnl_unimplemented, "bf16: reference implementation only");
   plan->scratch = memory(scratch, eng);
   return plan;
 }
@@ -228,6 +241,10 @@ Plan& plan_for(ConvDnnlState& s, Pass pass, const ConvGeom& g, bool bias, int sl
       p = make_plan(pass, g, bias, win, true, s.eng);
     } catch (const dnnl::error&) {
       p = nullptr;
+    }
+    if (!p) {
+      p = make_plan(pass, g, bias, win, false, s.eng);
+      p->round_inputs = true;   // the caller's operands need not be bf16 values yet (engine/ops/conv.cpp)
     }
   }
   if (!p) p = make_plan(pass, g, bias, win, false, s.eng);
@@ -253,6 +270,15 @@ void run(Plan& p, const dnnl::engine& eng, Pass pass, const ConvGeom& g, const f
          const float* bias, float* out) {
   std::lock_guard<std::mutex> lock(p.mu);
   dnnl::stream st(eng);
+  if (p.round_inputs) {   // the whole span the (maybe strided) plain layout covers, rounded to bf16 values
+    auto round = [](const Plan::Arg& a, const float* in, std::vector<float>& buf) {
+      buf.resize(a.plain.get_size() / sizeof(float));
+      for (size_t i = 0; i < buf.size(); ++i) buf[i] = bf16_to_f32(f32_to_bf16(in[i]));
+      return buf.data();
+    };
+    in_a = round(p.a, in_a, p.rounded_a);
+    in_b = round(p.b, in_b, p.rounded_b);
+  }
   memory ma = bind(p.a, in_a, true, eng, st), mb = bind(p.b, in_b, true, eng, st);
   memory mc = p.c.blocked ? p.c.blocked : memory(p.c.plain, eng, out);
   std::unordered_map<int, memory> args{{DNNL_ARG_SCRATCHPAD, p.scratch}};

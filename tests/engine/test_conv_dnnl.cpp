@@ -184,11 +184,17 @@ TEST_CASE("CPU conv backend names and errors") {
   conv_cpu_options() = saved;
 }
 
-// Autocast bf16 (ConvCpuOptions::bf16): the operands hold bf16 values in f32 storage, which oneDNN's bf16 kernels
-// (AMX or AVX512-BF16, where the CPU has them; the f32 kernels elsewhere) take exactly; products of two bf16
-// values are exact in f32 and the sums run in f32, so against the reference on the same rounded operands the
-// bound is the f32 case's: a different summation order, 1e-5 of the output scale.
+// Autocast bf16 (ConvCpuOptions::bf16): the dnnl backend rounds the fp32 operands to bf16 itself (oneDNN's bf16
+// kernels in their reorders, where the CPU has them; else, or for a shape without a bf16 jit kernel such as the
+// grouped one, before the f32 kernels). Products of two bf16 values are exact in f32 and the sums run in f32, so
+// against the reference on operands rounded by hand the bound is the f32 case's: a different summation order,
+// 1e-5 of the output scale. A missed rounding would differ by ~1e-3 of the scale.
 TEST_CASE("dnnl CPU conv backend: bf16 operands (autocast) match the reference on the rounded values") {
+  auto grouped4 = [] {
+    ConvGeom g = geom2d(2, 8, 9, 13, 12, 3, 1, 1, 1);
+    g.groups = 4;
+    return g;
+  };
   if (!conv_dnnl_built()) {
     MESSAGE("dnnl CPU conv backend not built (no oneDNN at configure time): comparisons skipped");
     return;
@@ -203,13 +209,15 @@ TEST_CASE("dnnl CPU conv backend: bf16 operands (autocast) match the reference o
       {"stem 7x7 stride (2,1), C 1->16", geom2d(3, 1, 16, 41, 16, 7, 2, 1, 3), false},
       {"1x1 stride 2, C 16->32, bias", geom2d(2, 16, 12, 31, 32, 1, 2, 2, 0), true},
       {"conv1d K=3 dilation 2, bias, one image (column windows)", conv1d_geom(1, 32, 90, 32, 3, 1, 2, 2, 1), true},
+      {"conv2d groups 4, bias", grouped4(), true},
   };
   for (const Case& c : cases) {
     const ConvGeom& g = c.g;
     const size_t xn = size_t(g.N * g.C_in * g.H * g.W), wn = size_t(g.C_out * g.K_g()),
                  yn = size_t(g.N * g.C_out * g.H_out() * g.W_out());
-    auto x = random_floats(xn, 1), w = random_floats(wn, 2), dy = random_floats(yn, 4);
-    const auto b = random_floats(size_t(g.C_out), 3);
+    const auto x0 = random_floats(xn, 1), w0 = random_floats(wn, 2), dy0 = random_floats(yn, 4),
+               b = random_floats(size_t(g.C_out), 3);
+    auto x = x0, w = w0, dy = dy0;   // rounded by hand, for the reference
     for (auto* v : {&x, &w, &dy})
       for (float& f : *v) f = bf16_to_f32(f32_to_bf16(f));
     ConvCpuOptions ref = conv_cpu_call_options(), lo = ref;
@@ -218,9 +226,9 @@ TEST_CASE("dnnl CPU conv backend: bf16 operands (autocast) match the reference o
     ref.threads = lo.threads = 2;
     std::vector<float> y0(yn), y1(yn), dx0(xn), dx1(xn), dw0(wn), dw1(wn);
     conv2d_forward_cpu<float>(g, x.data(), w.data(), c.bias ? b.data() : nullptr, y0.data(), ref);
-    conv2d_forward_cpu<float>(g, x.data(), w.data(), c.bias ? b.data() : nullptr, y1.data(), lo);
+    conv2d_forward_cpu<float>(g, x0.data(), w0.data(), c.bias ? b.data() : nullptr, y1.data(), lo);
     conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx0.data(), dw0.data(), nullptr, ref);
-    conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx1.data(), dw1.data(), nullptr, lo);
+    conv2d_backward_cpu<float>(g, x0.data(), w0.data(), dy0.data(), dx1.data(), dw1.data(), nullptr, lo);
     INFO(c.name);
     expect_near(y1, y0, 1e-5, "y");
     expect_near(dx1, dx0, 1e-5, "dx");
