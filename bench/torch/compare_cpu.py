@@ -10,6 +10,7 @@ Entries (the spk_bench names are in bench/bench_step.cpp and bench/bench_extract
   train_resnet   ResNetSE34L (40 mels, SAP, 512-d) + angleproto, 20 speakers x 2 crops of 32,240 samples,
                  front end + forward + backward + Adam step
   train_ecapa    ECAPA-TDNN C=512 (80 mels, 192-d) + AAM-softmax (m 0.2, s 30, 5,994 classes), 40 crops
+  train_*_bf16   the same steps under bf16 autocast (spk --mixedprec bf16; torch.autocast("cpu", torch.bfloat16))
   extract_*      one 6-s or 20-s utterance, batch 1, eval mode, no autograd (torch.inference_mode), front end
                  included, for both models
   extract2_*     two such utterances a run: spk embeds them at once, one thread each (spk_eval --eval_jobs 2),
@@ -73,6 +74,12 @@ ROWS, SAMPLES, SPEAKERS = 40, 32240, 20
 ENTRIES = {
     "train_resnet": ("train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240) cpu wav->step", ROWS, "samples/s"),
     "train_ecapa": ("train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240) cpu wav->step", ROWS, "samples/s"),
+    # The training steps under bf16 autocast: spk --mixedprec bf16 (oneDNN's bf16 convs where the CPU has
+    # AVX512-BF16/AMX, GEMMs emulated) against torch.autocast("cpu", torch.bfloat16) around forward and loss.
+    "train_resnet_bf16": ("train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240) cpu wav->step autocast bf16",
+                          ROWS, "samples/s"),
+    "train_ecapa_bf16": ("train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240) cpu wav->step autocast bf16",
+                         ROWS, "samples/s"),
     "extract_resnet_6s": ("extract(ResNetSE34L,512,B=1,L=96000) cpu eval wav->emb bn-folded", 6, "audio s/s"),
     "extract_resnet_20s": ("extract(ResNetSE34L,512,B=1,L=320000) cpu eval wav->emb bn-folded", 20, "audio s/s"),
     "extract_ecapa_6s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000) cpu eval wav->emb", 6, "audio s/s"),
@@ -166,10 +173,13 @@ def torch_entry(name):
     opt = torch.optim.Adam(list(model.parameters()) + list(loss.parameters()), lr=1e-3)
     model.train()
 
+    bf16 = name.endswith("_bf16")
+
     def run():
         opt.zero_grad(set_to_none=True)
-        l, _ = loss(shape(model(fb(wav))), labels)
-        l.backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            l, _ = loss(shape(model(fb(wav))), labels)
+        l.float().backward()
         opt.step()
     return run
 
