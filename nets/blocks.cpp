@@ -63,7 +63,7 @@ Tensor SEBasicBlock::forward(const Tensor& x) {
   Tensor out = bn1->forward(relu(conv1->forward(x)));
   out = se->forward(bn2->forward(conv2->forward(out)));
   Tensor residual = downsample ? run_conv_bn(*downsample, x) : x;
-  return relu(out + residual);
+  return add_relu(out, residual);   // relu(out + residual) bit for bit, one pass each way, no sum kept
 }
 
 BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, Rng& rng) {
@@ -80,7 +80,7 @@ Tensor BasicBlock::forward(const Tensor& x) {
   Tensor out = bn1->forward_relu(conv1->forward(x));
   out = bn2->forward(conv2->forward(out));
   Tensor residual = shortcut ? run_conv_bn(*shortcut, x) : x;
-  return relu(out + residual);
+  return add_relu(out, residual);
 }
 
 void init_conv2d_kaiming(Module& m, Rng& rng) {
