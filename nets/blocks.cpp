@@ -14,10 +14,11 @@ SELayer::SELayer(int64_t channels, int64_t reduction, Rng& rng) {
   fc2 = fc->add("2", std::make_shared<Linear>(channels / reduction, channels, rng));
 }
 
+// One fused op each way (kernels/se): the composition mean -> linear -> relu -> linear -> sigmoid -> mul cost nine
+// ops and their (N, C) tensors per block; the parameters stay the Linear layers' (fc.0.*, fc.2.*), as checkpoints
+// name them.
 Tensor SELayer::forward(const Tensor& x) const {
-  Tensor y = mean(x, {2, 3});                               // (N, C)
-  y = sigmoid(fc2->forward(relu(fc0->forward(y))));
-  return x * reshape(y, {x.size(0), x.size(1), 1, 1});
+  return squeeze_excite(x, fc0->weight, fc0->bias, fc2->weight, fc2->bias);
 }
 
 namespace {
