@@ -285,9 +285,13 @@ def main(argv=None):
             t, commit = time_spk(args.spk_bench, op, args.budget, args.threads, args.clock)
             spk_t.append(t)
             torch_t.append(time_torch(run, args.budget, args.warmup, args.threads, args.clock))
-            if args.spk_bench_base:
-                t, res["spk_base_commit"] = time_spk(args.spk_bench_base, op, args.budget, args.threads, args.clock)
-                base_t.append(t)
+            if args.spk_bench_base and base_t is not None:
+                try:   # a base built before the entry existed has none: that row's base columns stay empty
+                    t, res["spk_base_commit"] = time_spk(args.spk_bench_base, op, args.budget, args.threads,
+                                                         args.clock)
+                    base_t.append(t)
+                except (RuntimeError, subprocess.CalledProcessError):
+                    base_t = None
         s, p = statistics.median(spk_t), statistics.median(torch_t)
         r = {"name": n, "spk_op": op, "unit": unit, "spk_s": s, "torch_s": p, "spk_rate": per_run / s,
              "torch_rate": per_run / p, "ratio": p / s, "spk_rounds_s": spk_t, "torch_rounds_s": torch_t}
