@@ -14,6 +14,7 @@
 
 #include "apps/recipe/eval_fold_bn.h"
 #include "bench.h"
+#include "bench_models.h"
 #include "engine/audio/fbank.h"
 #include "engine/autocast.h"
 #include "engine/autograd.h"
@@ -78,15 +79,7 @@ void add_extract(const std::string& model_name, const spk::ModelConfig& mc, cons
 }  // namespace
 
 SPK_BENCH_ENTRIES(extract_entries) {
-  spk::ModelConfig resnet;
-  resnet.n_mels = 40;
-  resnet.nOut = 512;
-  resnet.encoder_type = "SAP";
-  spk::ModelConfig ecapa;
-  ecapa.n_mels = 80;
-  ecapa.nOut = 192;
-  ecapa.C = 512;
-  ecapa.encoder_type = "";
+  const spk::ModelConfig resnet = spk::bench::resnet_config(), ecapa = spk::bench::ecapa_config();
   for (int seconds : {6, 20})
     for (bool fold : {false, true}) add_extract("ResNetSE34L", resnet, "resnetse34l", seconds, fold);
   for (int seconds : {6, 20}) add_extract("ECAPA_TDNN", ecapa, "ecapa", seconds, false);
