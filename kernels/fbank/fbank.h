@@ -93,10 +93,13 @@ template <class T> std::vector<T> fbank_signal(const FbankConfig& cfg, const T* 
 
 // The fast CPU path (fbank_fast_cpu.cpp), what spk::fbank runs on the CPU: f32 throughout, 16 frames at a time
 // through a real FFT vectorised across the frames, the sparse mel filters and a polynomial log. Agrees with
-// fbank_forward_cpu to float rounding (tests/audio/test_fbank_fast.cpp states the tolerance); like it, the bits do
+// fbank_forward_cpu to float rounding (tests/audio/test_fbank_gpu.cpp states the tolerance); like it, the bits do
 // not depend on `threads` (they may on the CPU's instruction set: FMA contraction).
+// isa picks the compiled variant (tests compare them all); one the CPU lacks falls back to best.
+enum class FbankFastIsa : uint8_t { best, avx512, avx2, baseline };
+bool fbank_fast_isa_supported(FbankFastIsa isa);
 void fbank_forward_cpu_fast(const FbankConfig& cfg, const float* wav, float* out, int64_t B, int64_t L,
-                            int threads);
+                            int threads, FbankFastIsa isa = FbankFastIsa::best);
 
 // CUDA (f32), on the given stream. The tables travel as two flat arrays (fbank_cuda_pack); the engine uploads them
 // once per config and passes the device pointers in FbankDeviceTables.

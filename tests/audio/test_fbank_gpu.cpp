@@ -304,3 +304,52 @@ TEST_CASE("fbank fast CPU path gives the same bits on any thread count") {
     }
   }
 }
+
+// Each compiled instruction-set variant of the fast path (AVX-512, AVX2, baseline x86-64; those this CPU has) under
+// the same budget, on every configuration above and on odd shapes: tiny and huge FFTs (n_fft 8, 16, 64, 4096:
+// one radix-4 stage, radix-4 + radix-2, ...), hops that are not multiples of 16 or exceed the window (the signal
+// transpose's ragged tiles), and a window much shorter than n_fft (torchaudio centres it).
+TEST_CASE("fbank fast CPU path: every instruction-set variant matches the CPU reference") {
+  std::vector<Named> cases = configs();
+  FbankConfig c = fbank_preset("resnetse34l");
+  c.n_fft = 8;
+  c.win_length = 8;
+  c.hop_length = 3;
+  c.n_mels = 4;
+  cases.push_back({"torchaudio n_fft 8 hop 3", c});
+  c.n_fft = 16;
+  c.win_length = 11;
+  c.hop_length = 37;
+  c.n_mels = 6;
+  cases.push_back({"torchaudio n_fft 16 win 11 hop 37", c});
+  c.n_fft = 64;
+  c.win_length = 64;
+  c.hop_length = 100;
+  c.n_mels = 20;
+  cases.push_back({"torchaudio n_fft 64 hop 100 > win", c});
+  c = fbank_preset("ecapa");
+  c.n_fft = 4096;
+  c.win_length = 1000;
+  c.hop_length = 123;
+  cases.push_back({"torchaudio n_fft 4096 win 1000 hop 123", c});
+  c = fbank_kaldi_config(40);
+  c.hop_length = 77;
+  cases.push_back({"kaldi hop 77", c});
+  for (FbankFastIsa isa : {FbankFastIsa::avx512, FbankFastIsa::avx2, FbankFastIsa::baseline}) {
+    if (!fbank_fast_isa_supported(isa)) continue;
+    const std::string isa_name = isa == FbankFastIsa::avx512 ? "avx512" : isa == FbankFastIsa::avx2 ? "avx2" : "baseline";
+    for (const auto& [name, cfg] : cases) {
+      SUBCASE((isa_name + " " + name).c_str()) {
+        for (int64_t L : {int64_t(8000 + 37), int64_t(cfg.n_fft + 3)}) {
+          const int64_t B = 2;
+          const auto wav = test_waves(B, L, uint64_t(L) + 7);
+          const size_t n = size_t(B * cfg.n_mels * fbank_frames(cfg, L));
+          std::vector<float> ref(n), got(n, NAN);
+          fbank_forward_cpu<float>(cfg, wav.data(), ref.data(), B, L, cpu_threads());
+          fbank_forward_cpu_fast(cfg, wav.data(), got.data(), B, L, 2, isa);
+          expect_fbank_close(got, ref, cfg, isa_name + " " + name + " L=" + std::to_string(L));
+        }
+      }
+    }
+  }
+}
