@@ -155,6 +155,7 @@ namespace isa_base {
 struct Kernels {
   void (*transpose)(const float*, int64_t, int, int64_t, float*);
   void (*block)(const FastPlan&, const float*, int64_t, int64_t, int64_t, float*, float*);
+  void (*normalise)(float*, int64_t, int64_t, bool, double);
 };
 
 bool isa_supported(FbankFastIsa isa) {
@@ -182,22 +183,10 @@ Kernels kernels_for(FbankFastIsa isa) {
           : isa_supported(FbankFastIsa::avx2) ? FbankFastIsa::avx2
                                               : FbankFastIsa::baseline;
 #ifdef SPK_FBANK_X86_ISAS
-  if (isa == FbankFastIsa::avx512) return {isa_avx512::transpose_signal, isa_avx512::block_log_mel};
-  if (isa == FbankFastIsa::avx2) return {isa_avx2::transpose_signal, isa_avx2::block_log_mel};
+  if (isa == FbankFastIsa::avx512) return {isa_avx512::transpose_signal, isa_avx512::block_log_mel, isa_avx512::normalise_rows};
+  if (isa == FbankFastIsa::avx2) return {isa_avx2::transpose_signal, isa_avx2::block_log_mel, isa_avx2::normalise_rows};
 #endif
-  return {isa_base::transpose_signal, isa_base::block_log_mel};
-}
-
-// In place over one row of T values, the reference's normalise_over_time with double sums.
-void normalise_row(float* r, int64_t T, FbankNorm norm, double eps) {
-  if (norm == FbankNorm::none) return;
-  double mean = 0, var = 0;
-  for (int64_t t = 0; t < T; ++t) mean += r[t];
-  mean /= double(T);
-  for (int64_t t = 0; t < T; ++t) var += (r[t] - mean) * (r[t] - mean);
-  var /= double(T);
-  const double inv = norm == FbankNorm::instance ? 1.0 / std::sqrt(var + eps) : 1.0;
-  for (int64_t t = 0; t < T; ++t) r[t] = float((r[t] - mean) * inv);
+  return {isa_base::transpose_signal, isa_base::block_log_mel, isa_base::normalise_rows};
 }
 
 // 64-byte aligned float storage.
@@ -209,6 +198,45 @@ struct AlignedBuf {
   }
 };
 
+// Length of fbank_signal for L samples.
+int64_t signal_length(const FbankConfig& c, int64_t L) {
+  if (c.mode == FbankMode::torchaudio) return c.center ? L + c.n_fft / 2 * 2 : L;
+  if (c.snip_edges) return L;
+  const int64_t pad = c.win_length / 2 - c.hop_length / 2;
+  return std::max<int64_t>(pad, 0) + (L - std::max<int64_t>(0, -pad)) + L;
+}
+
+// fbank_signal(input_scale · x) into out (signal_length floats), in one pass and without allocating (the
+// utterance-sized vectors fbank_signal returns come from mmap: page faults on every call).
+void build_signal(const FbankConfig& c, const float* x, int64_t L, float* out) {
+  const float s = float(c.input_scale);
+  if (c.mode == FbankMode::torchaudio) {
+    const int64_t pad = c.center ? c.n_fft / 2 : 0;
+    float* y = out + pad;
+    const float pre = float(c.preemph);
+    if (c.preemph > 0) {
+      y[0] = s * x[0] - pre * (s * x[1]);
+      for (int64_t n = 1; n < L; ++n) y[n] = s * x[n] - pre * (s * x[n - 1]);
+    } else {
+      for (int64_t n = 0; n < L; ++n) y[n] = s * x[n];
+    }
+    for (int64_t i = 0; i < pad; ++i) {   // reflect, no edge repeat: y[-i] = y[i], y[L-1+i] = y[L-1-i]
+      out[pad - 1 - i] = y[i + 1];
+      y[L + i] = y[L - 2 - i];
+    }
+    return;
+  }
+  if (c.snip_edges) {
+    for (int64_t n = 0; n < L; ++n) out[n] = s * x[n];
+    return;
+  }
+  const int64_t pad = c.win_length / 2 - c.hop_length / 2;
+  int64_t o = 0;
+  for (int64_t i = pad - 1; i >= 0; --i) out[o++] = s * x[i];
+  for (int64_t i = std::max<int64_t>(0, -pad); i < L; ++i) out[o++] = s * x[i];
+  for (int64_t i = L - 1; i >= 0; --i) out[o++] = s * x[i];
+}
+
 }  // namespace
 
 bool fbank_fast_isa_supported(FbankFastIsa isa) { return isa_supported(isa); }
@@ -217,48 +245,59 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
                             FbankFastIsa isa) {
   if (!isa_supported(isa)) isa = FbankFastIsa::best;
   const Kernels kern = kernels_for(isa);
-  const int64_t T = fbank_num_frames(c, L), M = c.n_mels;
-  // Every utterance's padded signal has the same length.
-  const int64_t Ls = c.mode == FbankMode::torchaudio ? (c.center ? L + c.n_fft / 2 * 2 : L)
-                     : c.snip_edges                  ? L
-                                                     : int64_t(std::max(0, c.win_length / 2 - c.hop_length / 2)) +
-                                        (L - std::max<int64_t>(0, -(c.win_length / 2 - c.hop_length / 2))) + L;
+  const int64_t T = fbank_num_frames(c, L), M = c.n_mels, Ls = signal_length(c, L);
   PlanStore ps;
   make_plan(c, T, Ls, ps);
   const FastPlan& plan = ps.p;
-  const int64_t st_floats = int64_t(ps.hop) * ps.Rp;
+  const int64_t st_floats = int64_t(ps.hop) * ps.Rp, blocks = (T + 15) / 16;
+  const size_t scratch_floats = fast_scratch_floats(plan);
+  const bool instance = c.norm == FbankNorm::instance;
+  threads = std::max(threads, 1);
+  // Thread-local buffers, kept across calls (an utterance's signal and transposed signal: ~0.1 MB for 2 s).
+  struct Buffers {
+    AlignedBuf sig, st, scratch;
+  };
+  if (B >= 2 * int64_t(threads) || threads == 1) {
+    // One unit per utterance: signal, transpose, blocks, normalisation, with the transposed signal still in L2.
+    parallel_units(B, threads, [&](int64_t b) {
+      thread_local Buffers buf;
+      float* sig = buf.sig.get(size_t(Ls));
+      float* st = buf.st.get(size_t(st_floats));
+      float* scratch = buf.scratch.get(scratch_floats);
+      build_signal(c, wav + b * L, L, sig);
+      kern.transpose(sig, Ls, ps.hop, ps.Rp, st);
+      for (int64_t k = 0; k < blocks; ++k) kern.block(plan, st, ps.Rp, T, k * 16, out + b * M * T, scratch);
+      if (c.norm != FbankNorm::none) kern.normalise(out + b * M * T, M, T, instance, c.norm_eps);
+    });
+    return;
+  }
+  // Few utterances for the threads: the blocks of each utterance are split over them too.
   AlignedBuf st_all;   // the utterances' transposed signals, st_floats apart
   float* st_base = st_all.get(size_t(B * st_floats));
-  const float scale = float(c.input_scale);
   parallel_units(B, threads, [&](int64_t b) {
-    std::vector<float> sig;
-    if (scale == 1.f) {   // the common case: no scaled copy
-      sig = fbank_signal(c, wav + b * L, L);
-    } else {
-      std::vector<float> x(wav + b * L, wav + (b + 1) * L);
-      for (float& v : x) v *= scale;
-      sig = fbank_signal(c, x.data(), L);
-    }
-    // Rows past Rp are never read (Rp covers every frame): the min only guards the buffer.
-    kern.transpose(sig.data(), std::min<int64_t>(int64_t(sig.size()), st_floats), ps.hop, ps.Rp,
-                   st_base + b * st_floats);
+    thread_local Buffers buf;
+    float* sig = buf.sig.get(size_t(Ls));
+    build_signal(c, wav + b * L, L, sig);
+    kern.transpose(sig, Ls, ps.hop, ps.Rp, st_base + b * st_floats);
   });
-  const int64_t blocks = (T + 15) / 16;
   // Several blocks per unit amortise the unit overhead; units stay many enough for every thread.
-  const int64_t per_unit = std::max<int64_t>(1, std::min<int64_t>(8, B * blocks / (4 * std::max(threads, 1))));
+  const int64_t per_unit = std::max<int64_t>(1, std::min<int64_t>(8, B * blocks / (4 * threads)));
   const int64_t units_per_utt = (blocks + per_unit - 1) / per_unit;
-  const size_t scratch_floats = fast_scratch_floats(plan);
   parallel_units(B * units_per_utt, threads, [&](int64_t u) {
-    thread_local AlignedBuf s;
-    float* scratch = s.get(scratch_floats);
+    thread_local Buffers buf;
+    float* scratch = buf.scratch.get(scratch_floats);
     const int64_t b = u / units_per_utt, k0 = (u % units_per_utt) * per_unit;
     for (int64_t k = k0; k < std::min(blocks, k0 + per_unit); ++k)
       kern.block(plan, st_base + b * st_floats, ps.Rp, T, k * 16, out + b * M * T, scratch);
   });
-  if (c.norm != FbankNorm::none)
-    parallel_units(B, threads, [&](int64_t b) {
-      for (int64_t m = 0; m < M; ++m) normalise_row(out + (b * M + m) * T, T, c.norm, c.norm_eps);
+  if (c.norm != FbankNorm::none) {
+    const int64_t rows_per_unit = std::max<int64_t>(1, (B * M + 4 * threads - 1) / (4 * threads));
+    const int64_t units = (B * M + rows_per_unit - 1) / rows_per_unit;
+    parallel_units(units, threads, [&](int64_t u) {
+      const int64_t r0 = u * rows_per_unit, r1 = std::min(B * M, r0 + rows_per_unit);
+      kern.normalise(out + r0 * T, r1 - r0, T, instance, c.norm_eps);
     });
+  }
 }
 
 }  // namespace spk
