@@ -126,7 +126,8 @@ void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, PlanStore& ps) {
   p.mel_weight = ps.mel_weight.data();
 }
 
-size_t fast_scratch_floats(const FastPlan& p) { return size_t(16 * (3 * p.N + 1 + p.win)); }
+// re, im (N x 16 each), power ((N + 1) x 16), raw (max(win, n_mels) x 16).
+size_t fast_scratch_floats(const FastPlan& p) { return size_t(16 * (3 * p.N + 1 + std::max(p.win, p.n_mels))); }
 
 // The kernel's helpers pass v16 by value between functions of internal linkage, all inlined: no ABI to keep.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -156,6 +157,7 @@ struct Kernels {
   void (*transpose)(const float*, int64_t, int, int64_t, float*);
   void (*block)(const FastPlan&, const float*, int64_t, int64_t, int64_t, float*, float*);
   void (*normalise)(float*, int64_t, int64_t, bool, double);
+  void (*scale_preemph)(const float*, int64_t, float, float, float*);
 };
 
 bool isa_supported(FbankFastIsa isa) {
@@ -183,10 +185,10 @@ Kernels kernels_for(FbankFastIsa isa) {
           : isa_supported(FbankFastIsa::avx2) ? FbankFastIsa::avx2
                                               : FbankFastIsa::baseline;
 #ifdef SPK_FBANK_X86_ISAS
-  if (isa == FbankFastIsa::avx512) return {isa_avx512::transpose_signal, isa_avx512::block_log_mel, isa_avx512::normalise_rows};
-  if (isa == FbankFastIsa::avx2) return {isa_avx2::transpose_signal, isa_avx2::block_log_mel, isa_avx2::normalise_rows};
+  if (isa == FbankFastIsa::avx512) return {isa_avx512::transpose_signal, isa_avx512::block_log_mel, isa_avx512::normalise_rows, isa_avx512::scale_preemph};
+  if (isa == FbankFastIsa::avx2) return {isa_avx2::transpose_signal, isa_avx2::block_log_mel, isa_avx2::normalise_rows, isa_avx2::scale_preemph};
 #endif
-  return {isa_base::transpose_signal, isa_base::block_log_mel, isa_base::normalise_rows};
+  return {isa_base::transpose_signal, isa_base::block_log_mel, isa_base::normalise_rows, isa_base::scale_preemph};
 }
 
 // 64-byte aligned float storage.
@@ -208,18 +210,14 @@ int64_t signal_length(const FbankConfig& c, int64_t L) {
 
 // fbank_signal(input_scale · x) into out (signal_length floats), in one pass and without allocating (the
 // utterance-sized vectors fbank_signal returns come from mmap: page faults on every call).
-void build_signal(const FbankConfig& c, const float* x, int64_t L, float* out) {
+void build_signal(const Kernels& k, const FbankConfig& c, const float* x, int64_t L, float* out) {
   const float s = float(c.input_scale);
   if (c.mode == FbankMode::torchaudio) {
     const int64_t pad = c.center ? c.n_fft / 2 : 0;
     float* y = out + pad;
     const float pre = float(c.preemph);
-    if (c.preemph > 0) {
-      y[0] = s * x[0] - pre * (s * x[1]);
-      for (int64_t n = 1; n < L; ++n) y[n] = s * x[n] - pre * (s * x[n - 1]);
-    } else {
-      for (int64_t n = 0; n < L; ++n) y[n] = s * x[n];
-    }
+    k.scale_preemph(x, L, s, pre, y);
+    if (c.preemph > 0) y[0] = s * x[0] - pre * (s * x[1]);
     for (int64_t i = 0; i < pad; ++i) {   // reflect, no edge repeat: y[-i] = y[i], y[L-1+i] = y[L-1-i]
       out[pad - 1 - i] = y[i + 1];
       y[L + i] = y[L - 2 - i];
@@ -227,7 +225,7 @@ void build_signal(const FbankConfig& c, const float* x, int64_t L, float* out) {
     return;
   }
   if (c.snip_edges) {
-    for (int64_t n = 0; n < L; ++n) out[n] = s * x[n];
+    k.scale_preemph(x, L, s, 0.f, out);
     return;
   }
   const int64_t pad = c.win_length / 2 - c.hop_length / 2;
@@ -264,7 +262,7 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
       float* sig = buf.sig.get(size_t(Ls));
       float* st = buf.st.get(size_t(st_floats));
       float* scratch = buf.scratch.get(scratch_floats);
-      build_signal(c, wav + b * L, L, sig);
+      build_signal(kern, c, wav + b * L, L, sig);
       kern.transpose(sig, Ls, ps.hop, ps.Rp, st);
       for (int64_t k = 0; k < blocks; ++k) kern.block(plan, st, ps.Rp, T, k * 16, out + b * M * T, scratch);
       if (c.norm != FbankNorm::none) kern.normalise(out + b * M * T, M, T, instance, c.norm_eps);
@@ -277,7 +275,7 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
   parallel_units(B, threads, [&](int64_t b) {
     thread_local Buffers buf;
     float* sig = buf.sig.get(size_t(Ls));
-    build_signal(c, wav + b * L, L, sig);
+    build_signal(kern, c, wav + b * L, L, sig);
     kern.transpose(sig, Ls, ps.hop, ps.Rp, st_base + b * st_floats);
   });
   // Several blocks per unit amortise the unit overhead; units stay many enough for every thread.
