@@ -1,13 +1,13 @@
 // The fast CPU log-mel front end (fbank.h: fbank_forward_cpu_fast). The reference (fbank_cpu.cpp) runs one frame
 // at a time in double through std::complex with recomputed twiddles: ~30 us a frame. Here everything is f32 and
-// works on 16 consecutive frames of one utterance at once, stored lane-minor ([position][lane]): every inner
-// loop is one 16-float vector operation (GCC vector extensions: one AVX-512 register, two AVX2 ones) with no
-// data-dependent indexing. The body (fbank_fast_kernel.inc) is compiled three times, for AVX-512, AVX2+FMA and
+// works on VL consecutive frames of one utterance at once (16 with AVX-512, 8 with AVX2, 4 with SSE), stored
+// lane-minor ([position][lane]): every inner loop is one VL-float vector operation (GCC vector extensions: one
+// register) with no data-dependent indexing. The body (fbank_fast_kernel.inc) is compiled three times, for AVX-512, AVX2+FMA and
 // baseline x86-64, and picked at run time (the library is built without -march=native).
 //
 // Per utterance: its padded signal (fbank_signal) transposed into hop-sample columns, ST[c][r] = sig[r·hop + c],
-// so that window sample n of 16 consecutive frames is 16 consecutive floats (no gather; each sample is transposed
-// once, not win/hop times). Per block of 16 frames:
+// so that window sample n of VL consecutive frames is VL consecutive floats (no gather; each sample is transposed
+// once, not win/hop times). Per block of VL frames:
 //   1. Kaldi's DC removal and per-frame pre-emphasis; the window, packed as z[j] = y[2j] + i·y[2j+1];
 //   2. the real n_fft-point FFT as the N = n_fft/2-point complex FFT of z: radix-4 decimation-in-frequency stages
 //      (a radix-2 one last when log2 N is odd) with per-stage contiguous twiddles computed once in double, the
@@ -31,10 +31,6 @@
 namespace spk {
 
 namespace {
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));   // for unaligned loads and stores
 
 // The config's tables as the kernel reads them (raw pointers into PlanStore).
 struct FastPlan {
@@ -60,7 +56,7 @@ struct PlanStore {
   std::vector<float> zw, tw4, ur, ui, mel_weight;
 };
 
-void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, PlanStore& ps) {
+void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, int lanes, PlanStore& ps) {
   const FbankTables tb = fbank_tables(c);
   FastPlan& p = ps.p;
   const int N = c.n_fft / 2, W = tb.win_length, hop = c.hop_length, wo = tb.win_offset;
@@ -74,7 +70,8 @@ void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, PlanStore& ps) {
   p.energy_offset = float(c.energy_offset);
   p.energy_floor = float(c.energy_floor);
   ps.hop = hop;
-  // ST rows: every sample of the signal, and every row a lane of the last block reads (lanes past T read zeros).
+  // ST rows: every sample of the signal, and every row a lane of the last block reads (lanes past T read zeros;
+  // 16-frame blocks bound the blocks of any lane count).
   const int64_t blocks = (T + 15) / 16, q_max = (wo + W - 1) / hop;
   ps.Rp = (std::max((Ls + hop - 1) / hop, blocks * 16 + q_max + 1) + 15) / 16 * 16;
   ps.sig_off.resize(size_t(W));
@@ -86,7 +83,7 @@ void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, PlanStore& ps) {
     const int n = pos - wo;
     if (n < 0 || n >= W) continue;
     ps.zoff_sig[size_t(pos)] = ps.sig_off[size_t(n)];
-    ps.zoff_raw[size_t(pos)] = n * 16;
+    ps.zoff_raw[size_t(pos)] = n * lanes;
     ps.zw[size_t(pos)] = float(tb.window[size_t(n)]);
   }
   for (int s = N; s >= 4; s /= 4)
@@ -126,10 +123,12 @@ void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, PlanStore& ps) {
   p.mel_weight = ps.mel_weight.data();
 }
 
-// re, im (N x 16 each), power ((N + 1) x 16), raw (max(win, n_mels) x 16).
-size_t fast_scratch_floats(const FastPlan& p) { return size_t(16 * (3 * p.N + 1 + std::max(p.win, p.n_mels))); }
+// re, im (N x lanes each), power ((N + 1) x lanes), raw (max(win, n_mels) x lanes).
+size_t fast_scratch_floats(const FastPlan& p, int lanes) {
+  return size_t(lanes * (3 * p.N + 1 + std::max(p.win, p.n_mels)));
+}
 
-// The kernel's helpers pass v16 by value between functions of internal linkage, all inlined: no ABI to keep.
+// The kernel's helpers pass vectors by value between functions of internal linkage, all inlined: no ABI to keep.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 // The kernel body once per instruction set. Headers are all included above, so only the .inc's own (static)
@@ -139,21 +138,37 @@ size_t fast_scratch_floats(const FastPlan& p) { return size_t(16 * (3 * p.N + 1 
 namespace isa_avx512 {
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi,bmi2,popcnt")
+#define VL 16
+typedef float vf __attribute__((vector_size(4 * VL)));
+typedef int32_t vi __attribute__((vector_size(4 * VL)));
+typedef float vfu __attribute__((vector_size(4 * VL), aligned(4)));   // for unaligned loads and stores
 #include "kernels/fbank/fbank_fast_kernel.inc"
+#undef VL
 #pragma GCC pop_options
 }  // namespace isa_avx512
 namespace isa_avx2 {
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,bmi,bmi2,popcnt")
+#define VL 8
+typedef float vf __attribute__((vector_size(4 * VL)));
+typedef int32_t vi __attribute__((vector_size(4 * VL)));
+typedef float vfu __attribute__((vector_size(4 * VL), aligned(4)));
 #include "kernels/fbank/fbank_fast_kernel.inc"
+#undef VL
 #pragma GCC pop_options
 }  // namespace isa_avx2
 #endif
 namespace isa_base {
+#define VL 4
+typedef float vf __attribute__((vector_size(4 * VL)));
+typedef int32_t vi __attribute__((vector_size(4 * VL)));
+typedef float vfu __attribute__((vector_size(4 * VL), aligned(4)));
 #include "kernels/fbank/fbank_fast_kernel.inc"
+#undef VL
 }  // namespace isa_base
 
 struct Kernels {
+  int lanes;   // frames per block
   void (*transpose)(const float*, int64_t, int, int64_t, float*);
   void (*block)(const FastPlan&, const float*, int64_t, int64_t, int64_t, float*, float*);
   void (*normalise)(float*, int64_t, int64_t, bool, double);
@@ -185,10 +200,13 @@ Kernels kernels_for(FbankFastIsa isa) {
           : isa_supported(FbankFastIsa::avx2) ? FbankFastIsa::avx2
                                               : FbankFastIsa::baseline;
 #ifdef SPK_FBANK_X86_ISAS
-  if (isa == FbankFastIsa::avx512) return {isa_avx512::transpose_signal, isa_avx512::block_log_mel, isa_avx512::normalise_rows, isa_avx512::scale_preemph};
-  if (isa == FbankFastIsa::avx2) return {isa_avx2::transpose_signal, isa_avx2::block_log_mel, isa_avx2::normalise_rows, isa_avx2::scale_preemph};
+  if (isa == FbankFastIsa::avx512) return {16, isa_avx512::transpose_signal, isa_avx512::block_log_mel, isa_avx512::normalise_rows,
+            isa_avx512::scale_preemph};
+  if (isa == FbankFastIsa::avx2) return {8, isa_avx2::transpose_signal, isa_avx2::block_log_mel, isa_avx2::normalise_rows,
+            isa_avx2::scale_preemph};
 #endif
-  return {isa_base::transpose_signal, isa_base::block_log_mel, isa_base::normalise_rows, isa_base::scale_preemph};
+  return {4, isa_base::transpose_signal, isa_base::block_log_mel, isa_base::normalise_rows,
+          isa_base::scale_preemph};
 }
 
 // 64-byte aligned float storage.
@@ -245,10 +263,11 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
   const Kernels kern = kernels_for(isa);
   const int64_t T = fbank_num_frames(c, L), M = c.n_mels, Ls = signal_length(c, L);
   PlanStore ps;
-  make_plan(c, T, Ls, ps);
+  make_plan(c, T, Ls, kern.lanes, ps);
   const FastPlan& plan = ps.p;
-  const int64_t st_floats = int64_t(ps.hop) * ps.Rp, blocks = (T + 15) / 16;
-  const size_t scratch_floats = fast_scratch_floats(plan);
+  const int VL = kern.lanes;
+  const int64_t st_floats = int64_t(ps.hop) * ps.Rp, blocks = (T + VL - 1) / VL;
+  const size_t scratch_floats = fast_scratch_floats(plan, VL);
   const bool instance = c.norm == FbankNorm::instance;
   threads = std::max(threads, 1);
   // Thread-local buffers, kept across calls (an utterance's signal and transposed signal: ~0.1 MB for 2 s).
@@ -264,7 +283,7 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
       float* scratch = buf.scratch.get(scratch_floats);
       build_signal(kern, c, wav + b * L, L, sig);
       kern.transpose(sig, Ls, ps.hop, ps.Rp, st);
-      for (int64_t k = 0; k < blocks; ++k) kern.block(plan, st, ps.Rp, T, k * 16, out + b * M * T, scratch);
+      for (int64_t k = 0; k < blocks; ++k) kern.block(plan, st, ps.Rp, T, k * VL, out + b * M * T, scratch);
       if (c.norm != FbankNorm::none) kern.normalise(out + b * M * T, M, T, instance, c.norm_eps);
     });
     return;
@@ -286,7 +305,7 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
     float* scratch = buf.scratch.get(scratch_floats);
     const int64_t b = u / units_per_utt, k0 = (u % units_per_utt) * per_unit;
     for (int64_t k = k0; k < std::min(blocks, k0 + per_unit); ++k)
-      kern.block(plan, st_base + b * st_floats, ps.Rp, T, k * 16, out + b * M * T, scratch);
+      kern.block(plan, st_base + b * st_floats, ps.Rp, T, k * VL, out + b * M * T, scratch);
   });
   if (c.norm != FbankNorm::none) {
     const int64_t rows_per_unit = std::max<int64_t>(1, (B * M + 4 * threads - 1) / (4 * threads));
