@@ -23,6 +23,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "kernels/common/work_pool.h"
@@ -32,7 +34,7 @@ namespace spk {
 
 namespace {
 
-// The config's tables as the kernel reads them (raw pointers into PlanStore).
+// The config's tables as the kernel reads them (raw pointers into PlanStore and its PlanTables).
 struct FastPlan {
   int N = 0, win = 0, n_mels = 0;
   bool kaldi = false, remove_dc = false, log = true;
@@ -48,18 +50,95 @@ struct FastPlan {
   const float* mel_weight = nullptr;   // the filters' weights / 4 (the untangling yields 4·|X|²)
 };
 
-struct PlanStore {
-  FastPlan p;
-  int hop = 0;
-  int64_t Rp = 0;   // ST's row stride (frames' start rows, padded)
-  std::vector<int32_t> sig_off, zoff_sig, zoff_raw, rev, mel_first, mel_offset;
+// The tables that depend only on the config's spectral fields and the lane count, built once per such config
+// (the cos/sin and fbank_tables' mel maths cost ~3 % of a 16-crop call) and kept in a small cache.
+struct PlanTables {
+  int N = 0, W = 0, wo = 0;
+  std::vector<int32_t> zoff_raw, rev, mel_first, mel_offset;
   std::vector<float> zw, tw4, ur, ui, mel_weight;
 };
 
-void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, int lanes, PlanStore& ps) {
+std::shared_ptr<const PlanTables> build_tables(const FbankConfig& c, int lanes) {
   const FbankTables tb = fbank_tables(c);
+  auto t = std::make_shared<PlanTables>();
+  const int N = c.n_fft / 2, W = tb.win_length, wo = tb.win_offset;
+  t->N = N;
+  t->W = W;
+  t->wo = wo;
+  t->zoff_raw.assign(size_t(c.n_fft), 0);
+  t->zw.assign(size_t(c.n_fft), 0.f);
+  for (int pos = 0; pos < c.n_fft; ++pos) {
+    const int n = pos - wo;
+    if (n < 0 || n >= W) continue;
+    t->zoff_raw[size_t(pos)] = n * lanes;
+    t->zw[size_t(pos)] = float(tb.window[size_t(n)]);
+  }
+  for (int s = N; s >= 4; s /= 4)
+    for (int k = 0; k < s / 4; ++k)
+      for (int m = 1; m <= 3; ++m) {
+        t->tw4.push_back(float(std::cos(2 * M_PI * m * k / s)));
+        t->tw4.push_back(float(-std::sin(2 * M_PI * m * k / s)));
+      }
+  t->tw4.resize(t->tw4.size() + 6);   // never empty
+  t->rev.resize(size_t(N));
+  for (int i = 0, j = 0; i < N; ++i) {
+    t->rev[size_t(i)] = j;
+    int bit = N >> 1;
+    for (; bit && (j & bit); bit >>= 1) j ^= bit;
+    j |= bit;
+  }
+  t->ur.resize(size_t(N / 2 + 1));
+  t->ui.resize(size_t(N / 2 + 1));
+  for (int k = 0; k <= N / 2; ++k) {
+    t->ur[size_t(k)] = float(std::cos(2 * M_PI * k / c.n_fft));
+    t->ui[size_t(k)] = float(-std::sin(2 * M_PI * k / c.n_fft));
+  }
+  t->mel_first = tb.mel_first;
+  t->mel_offset = tb.mel_offset;
+  for (double w : tb.mel_weight) t->mel_weight.push_back(float(w * 0.25));
+  t->mel_weight.push_back(0.f);   // never empty
+  return t;
+}
+
+// fbank_tables reads mode, sample_rate, n_fft, win_length, window, n_mels, f_min, f_max.
+std::shared_ptr<const PlanTables> cached_tables(const FbankConfig& c, int lanes) {
+  struct Entry {
+    FbankConfig c;
+    int lanes;
+    std::shared_ptr<const PlanTables> t;
+  };
+  static std::mutex mu;
+  static std::vector<Entry> cache;   // most recent last
+  auto same = [&](const Entry& e) {
+    return e.lanes == lanes && e.c.mode == c.mode && e.c.sample_rate == c.sample_rate && e.c.n_fft == c.n_fft &&
+           e.c.win_length == c.win_length && e.c.window == c.window && e.c.n_mels == c.n_mels &&
+           e.c.f_min == c.f_min && e.c.f_max == c.f_max;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const Entry& e : cache)
+      if (same(e)) return e.t;
+  }
+  std::shared_ptr<const PlanTables> t = build_tables(c, lanes);
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= 8) cache.erase(cache.begin());
+  cache.push_back({c, lanes, t});
+  return t;
+}
+
+struct PlanStore {
+  FastPlan p;
+  std::shared_ptr<const PlanTables> t;
+  int hop = 0;
+  int64_t Rp = 0;   // ST's row stride (frames' start rows, padded)
+  std::vector<int32_t> sig_off, zoff_sig;
+};
+
+void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, int lanes, PlanStore& ps) {
+  ps.t = cached_tables(c, lanes);
+  const PlanTables& t = *ps.t;
   FastPlan& p = ps.p;
-  const int N = c.n_fft / 2, W = tb.win_length, hop = c.hop_length, wo = tb.win_offset;
+  const int N = t.N, W = t.W, hop = c.hop_length, wo = t.wo;
   p.N = N;
   p.win = W;
   p.n_mels = c.n_mels;
@@ -77,53 +156,20 @@ void make_plan(const FbankConfig& c, int64_t T, int64_t Ls, int lanes, PlanStore
   ps.sig_off.resize(size_t(W));
   for (int n = 0; n < W; ++n) ps.sig_off[size_t(n)] = int32_t((wo + n) % hop * ps.Rp + (wo + n) / hop);
   ps.zoff_sig.assign(size_t(c.n_fft), 0);
-  ps.zoff_raw.assign(size_t(c.n_fft), 0);
-  ps.zw.assign(size_t(c.n_fft), 0.f);
-  for (int pos = 0; pos < c.n_fft; ++pos) {
-    const int n = pos - wo;
-    if (n < 0 || n >= W) continue;
-    ps.zoff_sig[size_t(pos)] = ps.sig_off[size_t(n)];
-    ps.zoff_raw[size_t(pos)] = n * lanes;
-    ps.zw[size_t(pos)] = float(tb.window[size_t(n)]);
-  }
-  for (int s = N; s >= 4; s /= 4)
-    for (int k = 0; k < s / 4; ++k)
-      for (int m = 1; m <= 3; ++m) {
-        ps.tw4.push_back(float(std::cos(2 * M_PI * m * k / s)));
-        ps.tw4.push_back(float(-std::sin(2 * M_PI * m * k / s)));
-      }
-  ps.tw4.resize(ps.tw4.size() + 6);   // never empty
-  ps.rev.resize(size_t(N));
-  for (int i = 0, j = 0; i < N; ++i) {
-    ps.rev[size_t(i)] = j;
-    int bit = N >> 1;
-    for (; bit && (j & bit); bit >>= 1) j ^= bit;
-    j |= bit;
-  }
-  ps.ur.resize(size_t(N / 2 + 1));
-  ps.ui.resize(size_t(N / 2 + 1));
-  for (int k = 0; k <= N / 2; ++k) {
-    ps.ur[size_t(k)] = float(std::cos(2 * M_PI * k / c.n_fft));
-    ps.ui[size_t(k)] = float(-std::sin(2 * M_PI * k / c.n_fft));
-  }
-  ps.mel_first = tb.mel_first;
-  ps.mel_offset = tb.mel_offset;
-  for (double w : tb.mel_weight) ps.mel_weight.push_back(float(w * 0.25));
-  ps.mel_weight.push_back(0.f);   // never empty
+  for (int pos = wo; pos < wo + W; ++pos) ps.zoff_sig[size_t(pos)] = ps.sig_off[size_t(pos - wo)];
   p.sig_off = ps.sig_off.data();
   p.zoff_sig = ps.zoff_sig.data();
-  p.zoff_raw = ps.zoff_raw.data();
-  p.zw = ps.zw.data();
-  p.tw4 = ps.tw4.data();
-  p.rev = ps.rev.data();
-  p.ur = ps.ur.data();
-  p.ui = ps.ui.data();
-  p.mel_first = ps.mel_first.data();
-  p.mel_offset = ps.mel_offset.data();
-  p.mel_weight = ps.mel_weight.data();
+  p.zoff_raw = t.zoff_raw.data();
+  p.zw = t.zw.data();
+  p.tw4 = t.tw4.data();
+  p.rev = t.rev.data();
+  p.ur = t.ur.data();
+  p.ui = t.ui.data();
+  p.mel_first = t.mel_first.data();
+  p.mel_offset = t.mel_offset.data();
+  p.mel_weight = t.mel_weight.data();
 }
 
-// re, im (N x lanes each), power ((N + 1) x lanes), raw (max(win, n_mels) x lanes).
 size_t fast_scratch_floats(const FastPlan& p, int lanes) {
   return size_t(lanes * (3 * p.N + 1 + std::max(p.win, p.n_mels)));
 }
