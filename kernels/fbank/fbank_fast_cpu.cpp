@@ -335,7 +335,7 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
     return;
   }
   // Few utterances for the threads: the blocks of each utterance are split over them too.
-  AlignedBuf st_all;   // the utterances' transposed signals, st_floats apart
+  thread_local AlignedBuf st_all;   // the utterances' transposed signals, st_floats apart (kept: no page faults)
   float* st_base = st_all.get(size_t(B * st_floats));
   parallel_units(B, threads, [&](int64_t b) {
     thread_local Buffers buf;
