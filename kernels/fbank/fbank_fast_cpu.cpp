@@ -255,12 +255,16 @@ Kernels kernels_for(FbankFastIsa isa) {
           isa_base::scale_preemph};
 }
 
-// 64-byte aligned float storage.
+// 64-byte aligned float storage, kept across calls (thread-local) so that calls do not page-fault fresh memory;
+// release() frees it when it holds more than a long utterance's worth (16 MB: ~4 minutes at 16 kHz).
 struct AlignedBuf {
   std::vector<float> v;
   float* get(size_t n) {
     if (v.size() < n + 16) v.resize(n + 16);
     return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t(63));
+  }
+  void release_if_large() {
+    if (v.size() > (size_t(1) << 22)) std::vector<float>().swap(v);
   }
 };
 
@@ -331,6 +335,8 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
       kern.transpose(sig, Ls, ps.hop, ps.Rp, st);
       for (int64_t k = 0; k < blocks; ++k) kern.block(plan, st, ps.Rp, T, k * VL, out + b * M * T, scratch);
       if (c.norm != FbankNorm::none) kern.normalise(out + b * M * T, M, T, instance, c.norm_eps);
+      buf.sig.release_if_large();
+      buf.st.release_if_large();
     });
     return;
   }
@@ -342,6 +348,7 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
     float* sig = buf.sig.get(size_t(Ls));
     build_signal(kern, c, wav + b * L, L, sig);
     kern.transpose(sig, Ls, ps.hop, ps.Rp, st_base + b * st_floats);
+    buf.sig.release_if_large();
   });
   // Several blocks per unit amortise the unit overhead; units stay many enough for every thread.
   const int64_t per_unit = std::max<int64_t>(1, std::min<int64_t>(8, B * blocks / (4 * threads)));
@@ -353,6 +360,7 @@ void fbank_forward_cpu_fast(const FbankConfig& c, const float* wav, float* out, 
     for (int64_t k = k0; k < std::min(blocks, k0 + per_unit); ++k)
       kern.block(plan, st_base + b * st_floats, ps.Rp, T, k * VL, out + b * M * T, scratch);
   });
+  st_all.release_if_large();
   if (c.norm != FbankNorm::none) {
     const int64_t rows_per_unit = std::max<int64_t>(1, (B * M + 4 * threads - 1) / (4 * threads));
     const int64_t units = (B * M + rows_per_unit - 1) / rows_per_unit;
