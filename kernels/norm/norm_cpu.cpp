@@ -1,9 +1,10 @@
-// CPU reference of batch norm, fused batch norm + ReLU, and instance norm (formulas in
+// CPU reference of batch norm, fused batch norm + ReLU, fused ReLU + batch norm, and instance norm (formulas in
 // kernels/norm/norm.h). Plain loops; every
 // sum runs in double. Variances are two-pass (mean first), which stays accurate when |mean| >> std.
 #include <cmath>
 #include <vector>
 
+#include "kernels/common/work_pool.h"
 #include "kernels/norm/norm.h"
 
 namespace spk {
@@ -117,6 +118,82 @@ void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T
   bn_backward<T>(x, y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats);
 }
 
+namespace {
+
+template <class T> inline T relu_of(T v) { return v > T(0) ? v : T(0); }   // as UnaryOp::relu (NaN -> 0)
+
+}  // namespace
+
+// One job per channel: its two statistics passes over r = relu(x) (training), then its y, while the channel's
+// N rows are still in cache. The expressions are batch_norm_stats_cpu's and bn_forward's with r for x.
+template <class T>
+void relu_batch_norm_forward_cpu(const T* x, T* mean, T* var, T* invstd, const T* weight, const T* bias, T* y,
+                                 int64_t N, int64_t C, int64_t S, double eps, bool batch_stats, int threads) {
+  const double M = double(N * S);
+  parallel_units(C, threads, [&](int64_t c) {
+    if (batch_stats) {
+      double s = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xr = x + (n * C + c) * S;
+        for (int64_t i = 0; i < S; ++i) s += double(relu_of(xr[i]));
+      }
+      const double m = s / M;
+      double q = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xr = x + (n * C + c) * S;
+        for (int64_t i = 0; i < S; ++i) { double d = double(relu_of(xr[i])) - m; q += d * d; }
+      }
+      mean[c] = T(m);
+      var[c] = T(q / M);
+      invstd[c] = T(1.0 / std::sqrt(q / M + eps));
+    }
+    const double scale = double(invstd[c]) * (weight ? double(weight[c]) : 1.0);
+    const double shift = (bias ? double(bias[c]) : 0.0) - double(mean[c]) * scale;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* xr = x + (n * C + c) * S;
+      T* yr = y + (n * C + c) * S;
+      for (int64_t i = 0; i < S; ++i) yr[i] = T(double(relu_of(xr[i])) * scale + shift);
+    }
+  });
+}
+
+// bn_backward's sums and dx over r = relu(x), one job per channel; dx is 0 where x <= 0 (the ReLU's mask).
+template <class T>
+void relu_batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
+                                  T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats,
+                                  int threads) {
+  const double M = double(N * S);
+  parallel_units(C, threads, [&](int64_t c) {
+    const double m = double(mean[c]), is = double(invstd[c]), w = weight ? double(weight[c]) : 1.0;
+    double sg = 0, sgx = 0;   // Σ g, Σ g·x̂
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t row = (n * C + c) * S;
+      for (int64_t i = 0; i < S; ++i) {
+        const double g = double(dy[row + i]);
+        sg += g;
+        sgx += g * (double(relu_of(x[row + i])) - m) * is;
+      }
+    }
+    if (dbias) dbias[c] = T(sg);
+    if (dweight) dweight[c] = T(sgx);
+    if (!dx) return;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t row = (n * C + c) * S;
+      for (int64_t i = 0; i < S; ++i) {
+        const int64_t k = row + i;
+        if (!(x[k] > T(0))) {
+          dx[k] = T(0);
+        } else if (batch_stats) {
+          const double xh = (double(x[k]) - m) * is;
+          dx[k] = T(w * is / M * (M * double(dy[k]) - sg - xh * sgx));
+        } else {
+          dx[k] = T(w * is * double(dy[k]));
+        }
+      }
+    }
+  });
+}
+
 template <class T>
 void instance_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean, T* invstd, int64_t N,
                                int64_t C, int64_t Tn, double eps) {
@@ -221,6 +298,10 @@ void layer_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T
                                                int64_t, int64_t);                                                \
   template void batch_norm_relu_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, \
                                                 T*, int64_t, int64_t, int64_t, bool);                            \
+  template void relu_batch_norm_forward_cpu<T>(const T*, T*, T*, T*, const T*, const T*, T*, int64_t, int64_t,      \
+                                               int64_t, double, bool, int);                                      \
+  template void relu_batch_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,       \
+                                                int64_t, int64_t, int64_t, bool, int);                           \
   template void instance_norm_forward_cpu<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
                                              double);                                                            \
   template void instance_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
