@@ -1,7 +1,10 @@
 // CPU reference of batch norm, fused batch norm + ReLU, fused ReLU + batch norm, and instance norm (formulas in
 // kernels/norm/norm.h). Plain loops; every
 // sum runs in double. Variances are two-pass (mean first), which stays accurate when |mean| >> std.
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common/work_pool.h"
@@ -120,74 +123,119 @@ void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T
 
 namespace {
 
-template <class T> inline T relu_of(T v) { return v > T(0) ? v : T(0); }   // as UnaryOp::relu (NaN -> 0)
+// v where keep, else +0, without a branch: the sign of a conv's output is random, so a branch mispredicts about
+// half the time (GCC compiles `c ? v : 0` inside these scalar loops to a jump, which ran the fused op at half the
+// speed of the unfused one). The bits are those of `keep ? v : T(0)`.
+template <class T> inline T select_or_zero(bool keep, T v) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  return std::bit_cast<T>(std::bit_cast<U>(v) & (U(0) - U(keep)));
+}
+// As UnaryOp::relu: v > 0 ? v : +0 (NaN and -0 give +0).
+template <class T> inline T relu_of(T v) { return select_or_zero(v > T(0), v); }
 
 }  // namespace
 
-// One job per channel: its two statistics passes over r = relu(x) (training), then its y, while the channel's
-// N rows are still in cache. The expressions are batch_norm_stats_cpu's and bn_forward's with r for x.
+// The channel sums are chains of double adds, each waiting for the last (latency-bound at one add per 4 cycles).
+// A job takes a group of kGroup adjacent channels and advances their sums together: kGroup independent chains
+// overlap, while each channel's sum is still taken in its own serial (n, i) order, so the bits are those of the
+// one-channel loops (and of batch_norm's). The last C mod kGroup channels go one at a time.
+constexpr int64_t kGroup = 8;
+
+// Runs fn.template operator()<G>(c0) over the groups of channels on the work pool.
+template <class F>
+void for_channel_groups(int64_t C, int threads, F&& fn) {
+  const int64_t full = C / kGroup, units = full + C % kGroup;
+  parallel_units(units, threads, [&](int64_t u) {
+    if (u < full) fn.template operator()<kGroup>(u * kGroup);
+    else fn.template operator()<1>(full * kGroup + (u - full));
+  });
+}
+
+// Training: the two statistics passes of channels c0 .. c0+G-1 over r = relu(x) (batch_norm_stats_cpu's
+// expressions with r for x). Then each channel's y (bn_forward's expressions) while its rows are still in cache.
 template <class T>
 void relu_batch_norm_forward_cpu(const T* x, T* mean, T* var, T* invstd, const T* weight, const T* bias, T* y,
                                  int64_t N, int64_t C, int64_t S, double eps, bool batch_stats, int threads) {
   const double M = double(N * S);
-  parallel_units(C, threads, [&](int64_t c) {
+  for_channel_groups(C, threads, [&]<int G>(int64_t c0) {
     if (batch_stats) {
-      double s = 0;
+      double s[G] = {}, m[G], q[G] = {};
       for (int64_t n = 0; n < N; ++n) {
-        const T* xr = x + (n * C + c) * S;
-        for (int64_t i = 0; i < S; ++i) s += double(relu_of(xr[i]));
+        const T* xr = x + (n * C + c0) * S;   // channel c0 + g's row at xr + g·S
+        for (int64_t i = 0; i < S; ++i)
+          for (int g = 0; g < G; ++g) s[g] += double(relu_of(xr[g * S + i]));
       }
-      const double m = s / M;
-      double q = 0;
+      for (int g = 0; g < G; ++g) m[g] = s[g] / M;
       for (int64_t n = 0; n < N; ++n) {
-        const T* xr = x + (n * C + c) * S;
-        for (int64_t i = 0; i < S; ++i) { double d = double(relu_of(xr[i])) - m; q += d * d; }
+        const T* xr = x + (n * C + c0) * S;
+        for (int64_t i = 0; i < S; ++i)
+          for (int g = 0; g < G; ++g) { double d = double(relu_of(xr[g * S + i])) - m[g]; q[g] += d * d; }
       }
-      mean[c] = T(m);
-      var[c] = T(q / M);
-      invstd[c] = T(1.0 / std::sqrt(q / M + eps));
+      for (int g = 0; g < G; ++g) {
+        mean[c0 + g] = T(m[g]);
+        var[c0 + g] = T(q[g] / M);
+        invstd[c0 + g] = T(1.0 / std::sqrt(q[g] / M + eps));
+      }
     }
-    const double scale = double(invstd[c]) * (weight ? double(weight[c]) : 1.0);
-    const double shift = (bias ? double(bias[c]) : 0.0) - double(mean[c]) * scale;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* xr = x + (n * C + c) * S;
-      T* yr = y + (n * C + c) * S;
-      for (int64_t i = 0; i < S; ++i) yr[i] = T(double(relu_of(xr[i])) * scale + shift);
+    for (int64_t c = c0; c < c0 + G; ++c) {
+      const double scale = double(invstd[c]) * (weight ? double(weight[c]) : 1.0);
+      const double shift = (bias ? double(bias[c]) : 0.0) - double(mean[c]) * scale;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xr = x + (n * C + c) * S;
+        T* yr = y + (n * C + c) * S;
+        for (int64_t i = 0; i < S; ++i) yr[i] = T(double(relu_of(xr[i])) * scale + shift);
+      }
     }
   });
 }
 
-// bn_backward's sums and dx over r = relu(x), one job per channel; dx is 0 where x <= 0 (the ReLU's mask).
+// bn_backward's sums over r = relu(x) for a group of channels together, then each channel's dx, 0 where x <= 0
+// (the ReLU's mask).
 template <class T>
 void relu_batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
                                   T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats,
                                   int threads) {
   const double M = double(N * S);
-  parallel_units(C, threads, [&](int64_t c) {
-    const double m = double(mean[c]), is = double(invstd[c]), w = weight ? double(weight[c]) : 1.0;
-    double sg = 0, sgx = 0;   // Σ g, Σ g·x̂
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t row = (n * C + c) * S;
-      for (int64_t i = 0; i < S; ++i) {
-        const double g = double(dy[row + i]);
-        sg += g;
-        sgx += g * (double(relu_of(x[row + i])) - m) * is;
-      }
+  for_channel_groups(C, threads, [&]<int G>(int64_t c0) {
+    double m[G], is[G], sg[G] = {}, sgx[G] = {};   // Σ g, Σ g·x̂ per channel
+    for (int g = 0; g < G; ++g) {
+      m[g] = double(mean[c0 + g]);
+      is[g] = double(invstd[c0 + g]);
     }
-    if (dbias) dbias[c] = T(sg);
-    if (dweight) dweight[c] = T(sgx);
-    if (!dx) return;
     for (int64_t n = 0; n < N; ++n) {
-      const int64_t row = (n * C + c) * S;
-      for (int64_t i = 0; i < S; ++i) {
-        const int64_t k = row + i;
-        if (!(x[k] > T(0))) {
-          dx[k] = T(0);
-        } else if (batch_stats) {
-          const double xh = (double(x[k]) - m) * is;
-          dx[k] = T(w * is / M * (M * double(dy[k]) - sg - xh * sgx));
+      const int64_t row = (n * C + c0) * S;
+      for (int64_t i = 0; i < S; ++i)
+        for (int g = 0; g < G; ++g) {
+          const double gv = double(dy[row + g * S + i]);
+          sg[g] += gv;
+          sgx[g] += gv * (double(relu_of(x[row + g * S + i])) - m[g]) * is[g];
+        }
+    }
+    for (int g = 0; g < G; ++g) {
+      if (dbias) dbias[c0 + g] = T(sg[g]);
+      if (dweight) dweight[c0 + g] = T(sgx[g]);
+    }
+    if (!dx) return;
+    // Every element's value is computed and the mask selects (no branch on the sign of x, which is random).
+    for (int g = 0; g < G; ++g) {
+      const int64_t c = c0 + g;
+      const double w = weight ? double(weight[c]) : 1.0;
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t row = (n * C + c) * S;
+        const T* xr = x + row;
+        const T* gr = dy + row;
+        T* dr = dx + row;
+        if (batch_stats) {
+          for (int64_t i = 0; i < S; ++i) {
+            const double xh = (double(xr[i]) - m[g]) * is[g];
+            const T d = T(w * is[g] / M * (M * double(gr[i]) - sg[g] - xh * sgx[g]));
+            dr[i] = select_or_zero(xr[i] > T(0), d);
+          }
         } else {
-          dx[k] = T(w * is * double(dy[k]));
+          for (int64_t i = 0; i < S; ++i) {
+            const T d = T(w * is[g] * double(gr[i]));
+            dr[i] = select_or_zero(xr[i] > T(0), d);
+          }
         }
       }
     }

@@ -105,6 +105,8 @@ TEST_CASE("relu_batch_norm equals batch_norm(relu(x)) bit for bit: values, runni
       for (const Cfg& c : {Cfg{"(5,3,4,3) training affine", {5, 3, 4, 3}, true, true},
                            Cfg{"(7,4) training no affine", {7, 4}, true, false},
                            Cfg{"(4,16,10,21) training affine, 16 channels", {4, 16, 10, 21}, true, true},
+                           Cfg{"(3,11,7) training affine: a group of 8 channels, 3 alone", {3, 11, 7}, true, true},
+                           Cfg{"(3,11,7) eval affine", {3, 11, 7}, false, true},
                            Cfg{"(2,3,9) eval affine", {2, 3, 9}, false, true},
                            Cfg{"(3,5,2,7) eval no affine", {3, 5, 2, 7}, false, false}})
         compare_with_composition(c, dt);
