@@ -145,7 +145,8 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
     st.invstd = Tensor::empty({C}, x.dtype(), x.device());
     dispatch(op, x,
         [&]<class T>() {
-          batch_norm_stats_cpu<T>(xc.data<T>(), st.mean.data<T>(), var.data<T>(), st.invstd.data<T>(), N, C, S, eps);
+          batch_norm_stats_cpu<T>(xc.data<T>(), st.mean.data<T>(), var.data<T>(), st.invstd.data<T>(), N, C, S, eps,
+                                  cpu_threads());
         },
         [&](void* stream) {
           Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), x);
@@ -172,7 +173,7 @@ Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const T
       [&]<class T>() {
         auto f = relu ? batch_norm_relu_forward_cpu<T> : batch_norm_forward_cpu<T>;
         f(st.xc.data<T>(), st.mean.data<T>(), st.invstd.data<T>(), data_or_null<T>(st.wd), data_or_null<T>(st.bd),
-          y.data<T>(), N, C, S);
+          y.data<T>(), N, C, S, cpu_threads());
       },
       [&](void* stream) {
         auto f = relu ? batch_norm_relu_forward_cuda : batch_norm_forward_cuda;
@@ -192,10 +193,11 @@ Tensor bn_run(OpId id, bool relu, const Tensor& x, const Tensor& weight, const T
           const T *xp = st.xc.data<T>(), *mp = st.mean.data<T>(), *ip = st.invstd.data<T>(), *gp = gc.data<T>();
           if (yd.defined())
             batch_norm_relu_backward_cpu<T>(xp, yd.data<T>(), mp, ip, data_or_null<T>(st.wd), gp, data_or_null<T>(dx),
-                                            data_or_null<T>(dw), data_or_null<T>(db), N, C, S, training);
+                                            data_or_null<T>(dw), data_or_null<T>(db), N, C, S, training,
+                                            cpu_threads());
           else
             batch_norm_backward_cpu<T>(xp, mp, ip, data_or_null<T>(st.wd), gp, data_or_null<T>(dx), data_or_null<T>(dw),
-                                       data_or_null<T>(db), N, C, S, training);
+                                       data_or_null<T>(db), N, C, S, training, cpu_threads());
         },
         [&](void* stream) {
           Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), gc);

@@ -18,9 +18,7 @@
 // mean/invstd (var unused, may be null). The backward is the batch-norm backward with x̂ = (r − mean)·invstd and
 // dx = that gradient where x > 0, 0 elsewhere (ReLU's one-sided derivative at 0, as PyTorch). Every value and
 // sum is taken in the order batch_norm's kernels take them over r, so y, the statistics and every gradient equal
-// batch_norm(relu(x)) bit for bit. CPU kernels run the C channels on `threads` threads of the work pool
-// (kernels/common/work_pool.h; one channel per thread at a time, its sums in the serial order, so the result
-// does not depend on the thread count).
+// batch_norm(relu(x)) bit for bit.
 // Instance norm (1-d) on x (N, C, T): each of the N·C rows normalised over its T values (biased variance);
 // mean and invstd (N·C) are written by the forward for the backward, which is the batch-norm formula per
 // row with M = T; dweight/dbias sum over n and t.
@@ -33,19 +31,23 @@
 
 namespace spk {
 
+// The batch-norm CPU kernels (batch_norm, batch_norm_relu, relu_batch_norm) run groups of channels on `threads`
+// threads of the work pool (kernels/common/work_pool.h; the engine passes cpu_threads()). Each channel's sums are
+// taken by one thread in the serial order, so the results do not depend on the thread count.
 template <class T> void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S,
-                                             double eps);
+                                             double eps, int threads);
 template <class T> void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
-                                               const T* bias, T* y, int64_t N, int64_t C, int64_t S);
+                                               const T* bias, T* y, int64_t N, int64_t C, int64_t S, int threads);
 template <class T> void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
                                                 const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
-                                                int64_t S, bool batch_stats);
+                                                int64_t S, bool batch_stats, int threads);
 
 template <class T> void batch_norm_relu_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
-                                                    const T* bias, T* y, int64_t N, int64_t C, int64_t S);
+                                                    const T* bias, T* y, int64_t N, int64_t C, int64_t S,
+                                                    int threads);
 template <class T> void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T* invstd,
                                                      const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
-                                                     int64_t N, int64_t C, int64_t S, bool batch_stats);
+                                                     int64_t N, int64_t C, int64_t S, bool batch_stats, int threads);
 
 template <class T> void relu_batch_norm_forward_cpu(const T* x, T* mean, T* var, T* invstd, const T* weight,
                                                     const T* bias, T* y, int64_t N, int64_t C, int64_t S, double eps,

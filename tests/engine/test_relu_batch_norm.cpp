@@ -168,6 +168,67 @@ TEST_CASE("BatchNorm2d/1d relu_forward equals forward(relu(x)): values, running 
   }
 }
 
+// The batch-norm CPU kernels advance 8 channels' sums together and run channel groups on the work pool; the
+// serial loops they replaced (one channel at a time, one thread) are written out here in f32 as the reference.
+TEST_CASE("batch_norm and relu_batch_norm: the grouped, threaded CPU kernels give the serial loops' bits") {
+  for (int threads : {1, 2, 3}) {
+    ThreadsGuard tg(threads);
+    for (const Shape& shape : {Shape{3, 11, 7}, Shape{2, 16, 3, 5}, Shape{5, 3}})
+      for (bool relu_in : {false, true}) {
+        INFO("threads " << threads << " shape " << shape_str(shape) << (relu_in ? " relu_batch_norm" : " batch_norm"));
+        Rng rng(31);
+        const int64_t N = shape[0], C = shape[1], S = shape_numel(shape) / (N * C);
+        Tensor x = Tensor::uniform(shape, rng, -2, 2).set_requires_grad(), w = Tensor::uniform({C}, rng, 0.5, 1.5),
+               b = Tensor::uniform({C}, rng, -0.5, 0.5), g = Tensor::normal(shape, rng);
+        w.set_requires_grad(true);
+        b.set_requires_grad(true);
+        Tensor y = relu_in ? relu_batch_norm(x, w, b, Tensor(), Tensor(), true)
+                           : batch_norm(x, w, b, Tensor(), Tensor(), true);
+        y.backward(g);
+        const std::vector<float> xv = x.detach().to_vector<float>(), wv = w.detach().to_vector<float>(),
+                                 bv = b.detach().to_vector<float>(), gv = g.to_vector<float>();
+        std::vector<float> ye(xv.size()), dxe(xv.size()), dwe(static_cast<size_t>(C)), dbe(static_cast<size_t>(C));
+        const double M = double(N * S);
+        for (int64_t c = 0; c < C; ++c) {
+          auto at = [&](int64_t n, int64_t i) { return size_t((n * C + c) * S + i); };
+          auto r = [&](size_t k) { return relu_in ? (xv[k] > 0 ? xv[k] : 0.0f) : xv[k]; };
+          double sum = 0, q = 0;
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < S; ++i) sum += double(r(at(n, i)));
+          const double m0 = sum / M;
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < S; ++i) { double d = double(r(at(n, i))) - m0; q += d * d; }
+          const float mean = float(m0), invstd = float(1.0 / std::sqrt(q / M + 1e-5));
+          const double scale = double(invstd) * double(wv[size_t(c)]);
+          const double shift = double(bv[size_t(c)]) - double(mean) * scale;
+          const double m = double(mean), is = double(invstd), wc = double(wv[size_t(c)]);
+          double sg = 0, sgx = 0;
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < S; ++i) {
+              const size_t k = at(n, i);
+              ye[k] = float(double(r(k)) * scale + shift);
+              sg += double(gv[k]);
+              sgx += double(gv[k]) * (double(r(k)) - m) * is;
+            }
+          dbe[size_t(c)] = float(sg);
+          dwe[size_t(c)] = float(sgx);
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < S; ++i) {
+              const size_t k = at(n, i);
+              const double xh = (double(r(k)) - m) * is;
+              const float d = float(wc * is / M * (M * double(gv[k]) - sg - xh * sgx));
+              dxe[k] = relu_in && !(xv[k] > 0) ? 0.0f : d;
+            }
+        }
+        auto as_double = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+        test::expect_close(y, as_double(ye), 0, 0, "y");
+        test::expect_close(x.grad(), as_double(dxe), 0, 0, "dx");
+        test::expect_close(w.grad(), as_double(dwe), 0, 0, "dweight");
+        test::expect_close(b.grad(), as_double(dbe), 0, 0, "dbias");
+      }
+  }
+}
+
 SPK_GRADCHECK_CASE(relu_batch_norm, "training (3,2,5) affine; (4,3) no affine; eval (2,3,2,3)") {
   // Inputs kept away from 0 (the ReLU's kink, where a finite difference straddles both sides).
   auto away_from_zero = [](Tensor t) {
