@@ -1,8 +1,10 @@
 // CPU sgemm (OpenBLAS through kernels/gemm) at square sizes: the machine's dense f32 rate, which the conv
-// entries are measured against ("provides sgemm": the best of these sizes is the reference).
+// entries are measured against ("provides sgemm": the best of these sizes is the reference). On --threads
+// threads, split by columns on the work pool as the engine's matmul runs it (kernels/gemm/gemm.h).
 #include <memory>
 
 #include "bench.h"
+#include "engine/cpu_threads.h"
 #include "kernels/gemm/gemm.h"
 
 SPK_BENCH_ENTRIES(gemm_entries) {
@@ -20,7 +22,8 @@ SPK_BENCH_ENTRIES(gemm_entries) {
       spk::GemmArgs g;
       g.M = g.N = g.K = n;
       g.lda = g.ldb = g.ldc = n;
-      return std::function<void()>([a, b, c, g] { spk::gemm_cpu<float>(g, a->data(), b->data(), c->data()); });
+      return std::function<void()>([a, b, c, g] { spk::gemm_cpu<float>(g, a->data(), b->data(), c->data(), spk::cpu_threads());
+      });
     };
     spk::bench::add(std::move(e));
   }

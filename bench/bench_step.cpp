@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "engine/audio/fbank.h"
+#include "engine/autocast.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
 #include "engine/rng.h"
@@ -27,10 +28,17 @@ struct Step {
   spk::Tensor wav, labels;
   int64_t groups = 0;   // > 0: the loss takes (groups, rows / groups, D)
 
-  void run() {
-    spk::Tensor emb = model->forward(spk::fbank(wav, fbank));
-    if (groups > 0) emb = spk::reshape(emb, {groups, kRows / groups, emb.size(1)});
-    loss->forward(emb, labels).loss.backward();
+  // bf16: forward and loss under autocast bf16, as the trainer runs --mixedprec bf16 (backward follows the modes
+  // the forward recorded).
+  void run(bool bf16) {
+    spk::Tensor loss_value;
+    {
+      const spk::AutocastGuard autocast(bf16 ? std::optional<spk::DType>(spk::DType::bf16) : std::nullopt);
+      spk::Tensor emb = model->forward(spk::fbank(wav, fbank));
+      if (groups > 0) emb = spk::reshape(emb, {groups, kRows / groups, emb.size(1)});
+      loss_value = loss->forward(emb, labels).loss;
+    }
+    loss_value.backward();
     optim->step();
     optim->zero_grad();
   }
@@ -58,44 +66,49 @@ std::shared_ptr<Step> make_step(const std::string& model_name, const spk::ModelC
 
 }  // namespace
 
+// Variant "autocast bf16": the same step under --mixedprec bf16 (engine/autocast.h): on a CPU with AVX512-BF16 or
+// AMX the convs run oneDNN's bf16 kernels (kernels/conv/conv.h ConvCpuOptions::bf16), the GEMMs are emulated.
 SPK_BENCH_ENTRIES(step_entries) {
-  {
-    spk::bench::Entry e;
-    e.op = "train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240)";
-    e.variant = "cpu wav->step";   // front end, forward, loss, backward, Adam (no "fbank": --filter fbank is the suite)
-    e.note = "40 samples/run";
-    e.setup = [] {
-      spk::ModelConfig mc;
-      mc.n_mels = 40;
-      mc.nOut = 512;
-      mc.encoder_type = "SAP";
-      spk::LossConfig lc;
-      lc.nOut = 512;
-      lc.nPerSpeaker = kPerSpeaker;
-      auto s = make_step("ResNetSE34L", mc, "resnetse34l", "angleproto", lc, true);
-      return std::function<void()>([s] { s->run(); });
-    };
-    spk::bench::add(std::move(e));
-  }
-  {
-    spk::bench::Entry e;
-    e.op = "train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240)";
-    e.variant = "cpu wav->step";   // front end, forward, loss, backward, Adam (no "fbank": --filter fbank is the suite)
-    e.note = "40 samples/run";
-    e.setup = [] {
-      spk::ModelConfig mc;
-      mc.n_mels = 80;
-      mc.nOut = 192;
-      mc.C = 512;
-      mc.encoder_type = "";
-      spk::LossConfig lc;
-      lc.nOut = 192;
-      lc.nClasses = 5994;
-      lc.margin = 0.2;
-      lc.scale = 30;
-      auto s = make_step("ECAPA_TDNN", mc, "ecapa", "aamsoftmax", lc, false);
-      return std::function<void()>([s] { s->run(); });
-    };
-    spk::bench::add(std::move(e));
+  for (bool bf16 : {false, true}) {
+    const std::string variant = bf16 ? "cpu wav->step autocast bf16" : "cpu wav->step";
+    {
+      spk::bench::Entry e;
+      e.op = "train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240)";
+      e.variant = variant;   // front end, forward, loss, backward, Adam (no "fbank": --filter fbank is the suite)
+      e.note = "40 samples/run";
+      e.setup = [bf16] {
+        spk::ModelConfig mc;
+        mc.n_mels = 40;
+        mc.nOut = 512;
+        mc.encoder_type = "SAP";
+        spk::LossConfig lc;
+        lc.nOut = 512;
+        lc.nPerSpeaker = kPerSpeaker;
+        auto s = make_step("ResNetSE34L", mc, "resnetse34l", "angleproto", lc, true);
+        return std::function<void()>([s, bf16] { s->run(bf16); });
+      };
+      spk::bench::add(std::move(e));
+    }
+    {
+      spk::bench::Entry e;
+      e.op = "train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240)";
+      e.variant = variant;
+      e.note = "40 samples/run";
+      e.setup = [bf16] {
+        spk::ModelConfig mc;
+        mc.n_mels = 80;
+        mc.nOut = 192;
+        mc.C = 512;
+        mc.encoder_type = "";
+        spk::LossConfig lc;
+        lc.nOut = 192;
+        lc.nClasses = 5994;
+        lc.margin = 0.2;
+        lc.scale = 30;
+        auto s = make_step("ECAPA_TDNN", mc, "ecapa", "aamsoftmax", lc, false);
+        return std::function<void()>([s, bf16] { s->run(bf16); });
+      };
+      spk::bench::add(std::move(e));
+    }
   }
 }

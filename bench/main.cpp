@@ -205,10 +205,7 @@ int main(int argc, char** argv) {
   try {
     Options opt = parse(argc, argv);
     g_cpu_clock = opt.cpu_clock;
-    if (opt.threads > 0) {
-      spk::set_cpu_threads(opt.threads);
-      openblas_set_num_threads(opt.threads);
-    }
+    if (opt.threads > 0) spk::set_cpu_threads(opt.threads);   // OpenBLAS runs on one thread (kernels/gemm/gemm.h)
     if (opt.check_ops) return check_ops() == 0 ? 0 : 1;
     const auto& all = spk::bench::entries();
     if (opt.list) {

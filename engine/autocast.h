@@ -12,9 +12,11 @@
 // Devices: CUDA matmul casts each operand to bf16/fp16 storage and calls cuBLAS GemmEx (16-bit inputs, fp32
 // compute and output). CUDA conv rounds its operands in fp32 storage and runs the fp32 kernels (the same
 // numerics as 16-bit inputs with fp32 accumulation, none of the speed: no native 16-bit conv kernel yet).
-// CPU: both round in fp32 storage (round to nearest even, exactly the cast kernels' rule, kernels/common/half.h)
-// and run the fp32 kernels, so the CPU emulates the casts bit for bit; only the summation order differs, as it
-// does between any two fp32 GEMMs. (A product of two bf16 or two fp16 values is exact in fp32.)
+// CPU: both round in fp32 storage (round to nearest even, exactly the cast kernels' rule, kernels/common/half.h).
+// matmul and fp16 conv then run the fp32 kernels, so the CPU emulates the casts bit for bit; bf16 conv runs
+// oneDNN's bf16 kernels (AMX, AVX512-BF16) where the CPU has them, which take the rounded values exactly and sum
+// in fp32 in their own order (kernels/conv/conv.h ConvCpuOptions::bf16): the same numerics up to summation
+// order, several times faster. (A product of two bf16 or two fp16 values is exact in fp32.)
 #pragma once
 #include <cstdint>
 #include <optional>

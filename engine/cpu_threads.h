@@ -3,7 +3,7 @@
 //
 // Default: OMP_NUM_THREADS when it is set to a positive number (its first entry), else the CPUs this process
 // may run on (sched_getaffinity), so the count is what omp_get_max_threads() gave when the kernels used OpenMP.
-// OpenBLAS keeps its own count (openblas_set_num_threads); spk_bench --threads sets both.
+// GEMMs run on this pool too, with OpenBLAS held at one thread (kernels/gemm/gemm.h says why).
 #pragma once
 #include <memory>
 

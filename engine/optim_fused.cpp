@@ -4,6 +4,7 @@
 // reference path (tests/engine/test_optim_fused.cpp).
 #include <cmath>
 
+#include "engine/cpu_threads.h"
 #include "engine/cuda.h"
 #include "engine/dispatch.h"
 #include "engine/optim.h"
@@ -108,6 +109,7 @@ bool Adam::update_fused(std::vector<Item>& items) {
   a.beta2 = opt.beta2;
   a.one_minus_beta2 = 1 - opt.beta2;
   a.eps = opt.eps;
+  a.threads = cpu_threads();
   auto fill = [&]<class T>(Item& it) {
     OptimSlot<T> s = slot_of<T>(it.p, it.g);
     bool created = false;

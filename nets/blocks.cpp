@@ -14,10 +14,11 @@ SELayer::SELayer(int64_t channels, int64_t reduction, Rng& rng) {
   fc2 = fc->add("2", std::make_shared<Linear>(channels / reduction, channels, rng));
 }
 
+// One fused op each way (kernels/se): the composition mean -> linear -> relu -> linear -> sigmoid -> mul cost nine
+// ops and their (N, C) tensors per block; the parameters stay the Linear layers' (fc.0.*, fc.2.*), as checkpoints
+// name them.
 Tensor SELayer::forward(const Tensor& x) const {
-  Tensor y = mean(x, {2, 3});                               // (N, C)
-  y = sigmoid(fc2->forward(relu(fc0->forward(y))));
-  return x * reshape(y, {x.size(0), x.size(1), 1, 1});
+  return squeeze_excite(x, fc0->weight, fc0->bias, fc2->weight, fc2->bias);
 }
 
 namespace {
@@ -63,7 +64,7 @@ Tensor SEBasicBlock::forward(const Tensor& x) {
   Tensor out = bn1->relu_forward(conv1->forward(x));   // bn1(relu(conv1(x))), fused
   out = se->forward(bn2->forward(conv2->forward(out)));
   Tensor residual = downsample ? run_conv_bn(*downsample, x) : x;
-  return relu(out + residual);
+  return add_relu(out, residual);   // relu(out + residual) bit for bit, one pass each way, no sum kept
 }
 
 BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, Rng& rng) {
@@ -80,7 +81,7 @@ Tensor BasicBlock::forward(const Tensor& x) {
   Tensor out = bn1->forward_relu(conv1->forward(x));
   out = bn2->forward(conv2->forward(out));
   Tensor residual = shortcut ? run_conv_bn(*shortcut, x) : x;
-  return relu(out + residual);
+  return add_relu(out, residual);
 }
 
 void init_conv2d_kaiming(Module& m, Rng& rng) {

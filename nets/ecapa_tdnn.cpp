@@ -41,9 +41,12 @@ Tensor Bottle2neck::forward(const Tensor& x) {
   }
   parts.push_back(spx[size_t(nums)]);
   out = bn3->forward(relu(conv3->forward(concat(parts, 1))));
-  Tensor s = mean(out, {2}, /*keepdim=*/true);            // (B, C, 1)
-  s = sigmoid(se_conv3->forward(relu(se_conv1->forward(s))));
-  return out * s + x;
+  // The SE module as one fused op (kernels/se): its 1x1 convs on the (B, C, 1) mean are Linear layers, so their
+  // (out, in, 1) weights are passed as (out, in) views; the parameters (se.se.1.*, se.se.3.*) are unchanged.
+  const Tensor& w1 = se_conv1->weight;
+  const Tensor& w3 = se_conv3->weight;
+  return squeeze_excite(out, reshape(w1, {w1.size(0), w1.size(1)}), se_conv1->bias,
+                        reshape(w3, {w3.size(0), w3.size(1)}), se_conv3->bias) + x;
 }
 
 EcapaTdnn::EcapaTdnn(const ModelConfig& config, Rng& rng, int64_t attention_channels, std::string name)

@@ -42,7 +42,7 @@ Tensor Bottleneck::forward(const Tensor& x) {
     auto& b = dynamic_cast<BatchNorm2d&>(*shortcut->children()[1].second);
     residual = b.forward(c.forward(x));
   }
-  return relu(out + residual);
+  return add_relu(out, residual);   // relu(out + residual) bit for bit, one pass each way
 }
 
 const std::vector<WespeakerResNetDepth>& wespeaker_resnet_depths() {

@@ -5,6 +5,7 @@
 
 #include "apps/recipe/config.h"
 #include "engine/check.h"
+#include "engine/conv_context.h"   // conv_cpu_call_options, bf16_dnnl_usable (kernels/conv/conv.h)
 
 namespace spk::recipe {
 
@@ -36,8 +37,13 @@ std::string MixedPrecision::describe() const {
     s += "; dynamic loss scaling from " + num(scaler_->scale()) + " (x" + num(scaler_->options().growth_factor) +
          " every " + std::to_string(scaler_->options().growth_interval) + " finite steps, x" +
          num(scaler_->options().backoff_factor) + " and the step skipped on inf/NaN gradients)";
-  if (device_.is_cpu())
-    s += "; on the CPU the " + t + " casts are emulated (values rounded in fp32 storage: the numerics, no speed-up)";
+  if (device_.is_cpu() && *type_ == DType::bf16 && conv_cpu_call_options().backend != ConvCpuBackend::spk &&
+      bf16_dnnl_usable())
+    s += "; on the CPU the convs run oneDNN's bf16 kernels (this CPU has AVX512-BF16/AMX), the GEMMs are emulated "
+         "(values rounded in fp32 storage)";
+  else if (device_.is_cpu())
+    s += "; on the CPU the " + t + " casts are emulated (values rounded in fp32 storage: the numerics, no speed-up" +
+         (*type_ == DType::bf16 ? std::string(": this CPU or build has no oneDNN bf16 convs") : std::string()) + ")";
   else
     s += "; GEMMs through cuBLAS GemmEx with " + t + " inputs, convs emulated in fp32 storage (no 16-bit conv kernel)";
   return s;

@@ -10,6 +10,7 @@ Entries (the spk_bench names are in bench/bench_step.cpp and bench/bench_extract
   train_resnet   ResNetSE34L (40 mels, SAP, 512-d) + angleproto, 20 speakers x 2 crops of 32,240 samples,
                  front end + forward + backward + Adam step
   train_ecapa    ECAPA-TDNN C=512 (80 mels, 192-d) + AAM-softmax (m 0.2, s 30, 5,994 classes), 40 crops
+  train_*_bf16   the same steps under bf16 autocast (spk --mixedprec bf16; torch.autocast("cpu", torch.bfloat16))
   extract_*      one 6-s or 20-s utterance, batch 1, eval mode, no autograd (torch.inference_mode), front end
                  included, for both models
   extract2_*     two such utterances a run: spk embeds them at once, one thread each (spk_eval --eval_jobs 2),
@@ -20,11 +21,18 @@ of bench/torch/compare_train_step.py (voxceleb_trainer's angleproto and aamsoftm
 voxceleb_trainer's (torchaudio MelSpectrogram, +1e-6, log, InstanceNorm1d) and TaoRuijie's (pre-emphasis 0.97,
 MelSpectrogram 20-7600 Hz, +1e-6, log, mean subtraction), computed under no_grad as they do.
 
-Clock: --clock cpu (default) charges each side the process CPU time divided by the thread count, as
-spk_bench --clock cpu does: on a machine shared with other jobs it estimates the time on idle cores (and charges
-spin-waiting threads to whoever spins). --clock wall times what a user waits for.
+Clock: --clock wall (default) times what a user waits for; run it on an otherwise idle machine (the output
+prints the load average before and after). --clock cpu charges each side its process CPU time divided by the
+thread count, as spk_bench --clock cpu does: it is steadier on a shared machine, but it undercharges whatever
+leaves a thread idle. A side running one thread of two for 24 ms is charged 12 ms, as if it had used both, so
+the cpu clock cannot tell a parallel implementation from a serial one (our 2026-12-07 results up to session 2
+overstated spk's batch-1 extraction this way: docs in bench/results/2026-12-07_cpu_vs_torch_session3.md).
+
+--spk-bench-base times a second spk_bench (say, main before a change) in the same A B rounds, for a
+before/after/PyTorch table from one run.
 
   python3 bench/torch/compare_cpu.py --spk-bench build/bench/spk_bench --threads 2 --markdown out.md
+  python3 bench/torch/compare_cpu.py --spk-bench build/bench/spk_bench --spk-bench-base base/bench/spk_bench
   python3 bench/torch/compare_cpu.py --dry-run     # the plan, without running anything (no PyTorch needed)
 """
 import argparse
@@ -66,6 +74,12 @@ ROWS, SAMPLES, SPEAKERS = 40, 32240, 20
 ENTRIES = {
     "train_resnet": ("train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240) cpu wav->step", ROWS, "samples/s"),
     "train_ecapa": ("train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240) cpu wav->step", ROWS, "samples/s"),
+    # The training steps under bf16 autocast: spk --mixedprec bf16 (oneDNN's bf16 convs where the CPU has
+    # AVX512-BF16/AMX, GEMMs emulated) against torch.autocast("cpu", torch.bfloat16) around forward and loss.
+    "train_resnet_bf16": ("train_step(ResNetSE34L,SAP,512,angleproto,B=20x2,L=32240) cpu wav->step autocast bf16",
+                          ROWS, "samples/s"),
+    "train_ecapa_bf16": ("train_step(ECAPA_TDNN,C=512,192,aamsoftmax,B=40,L=32240) cpu wav->step autocast bf16",
+                         ROWS, "samples/s"),
     "extract_resnet_6s": ("extract(ResNetSE34L,512,B=1,L=96000) cpu eval wav->emb bn-folded", 6, "audio s/s"),
     "extract_resnet_20s": ("extract(ResNetSE34L,512,B=1,L=320000) cpu eval wav->emb bn-folded", 20, "audio s/s"),
     "extract_ecapa_6s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000) cpu eval wav->emb", 6, "audio s/s"),
@@ -159,10 +173,13 @@ def torch_entry(name):
     opt = torch.optim.Adam(list(model.parameters()) + list(loss.parameters()), lr=1e-3)
     model.train()
 
+    bf16 = name.endswith("_bf16")
+
     def run():
         opt.zero_grad(set_to_none=True)
-        l, _ = loss(shape(model(fb(wav))), labels)
-        l.backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            l, _ = loss(shape(model(fb(wav))), labels)
+        l.float().backward()
         opt.step()
     return run
 
@@ -206,10 +223,12 @@ def time_spk(spk_bench, op, budget, threads, clock_kind):
 def markdown(res):
     lines = [f"CPU: {res['cpu']}; threads {res['threads']}; clock {res['clock']}; rounds {res['rounds']}; "
              f"spk commit {res['spk_commit']}; torch {res['torch']}; {res['date']}", "",
-             "| entry | unit | spk | PyTorch | spk/PyTorch |", "|---|---|---|---|---|"]
+             "| entry | unit | spk | PyTorch | spk/PyTorch | spk base | base/PyTorch |",
+             "|---|---|---|---|---|---|---|"]
     for r in res["entries"]:
+        base = (f"{r['base_rate']:.2f} | {r['base_ratio']:.2f}x" if "base_rate" in r else "- | -")
         lines.append(f"| {r['name']} | {r['unit']} | {r['spk_rate']:.2f} | {r['torch_rate']:.2f} | "
-                     f"{r['ratio']:.2f}x |")
+                     f"{r['ratio']:.2f}x | {base} |")
     return "\n".join(lines) + "\n"
 
 
@@ -222,7 +241,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=2, help="A B rounds per entry (default 2); medians over rounds")
     ap.add_argument("--budget", type=float, default=2.0, help="seconds of timed runs per side and round (default 2)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed PyTorch runs before timing (default 2)")
-    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
+    ap.add_argument("--spk-bench-base", help="a second spk_bench timed in the same rounds (before/after)")
+    ap.add_argument("--clock", choices=["cpu", "wall"], default="wall")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--markdown", help="write a markdown table here")
     ap.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
@@ -243,10 +263,11 @@ def main(argv=None):
         print("compare_cpu.py: PyTorch and torchaudio are needed (Debian python3-torch python3-torchaudio, or "
               "pip install torch torchaudio)", file=sys.stderr)
         return 2
-    if not os.access(args.spk_bench, os.X_OK):
-        print(f"compare_cpu.py: --spk-bench {args.spk_bench} is not an executable (build the spk_bench target)",
-              file=sys.stderr)
-        return 2
+    for flag, path in (("--spk-bench", args.spk_bench), ("--spk-bench-base", args.spk_bench_base)):
+        if path is not None and not os.access(path, os.X_OK):
+            print(f"compare_cpu.py: {flag} {path} is not an executable (build the spk_bench target)",
+                  file=sys.stderr)
+            return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     res = {"cpu": cpu_model(), "threads": args.threads, "clock": args.clock, "rounds": args.rounds,
@@ -259,17 +280,25 @@ def main(argv=None):
     for n in names:
         op, per_run, unit = ENTRIES[n]
         run = torch_entry(n)
-        spk_t, torch_t = [], []
+        spk_t, torch_t, base_t = [], [], []
         for _ in range(args.rounds):   # A B A B: both sides see the same machine load
             t, commit = time_spk(args.spk_bench, op, args.budget, args.threads, args.clock)
             spk_t.append(t)
             torch_t.append(time_torch(run, args.budget, args.warmup, args.threads, args.clock))
+            if args.spk_bench_base:
+                t, res["spk_base_commit"] = time_spk(args.spk_bench_base, op, args.budget, args.threads, args.clock)
+                base_t.append(t)
         s, p = statistics.median(spk_t), statistics.median(torch_t)
         r = {"name": n, "spk_op": op, "unit": unit, "spk_s": s, "torch_s": p, "spk_rate": per_run / s,
              "torch_rate": per_run / p, "ratio": p / s, "spk_rounds_s": spk_t, "torch_rounds_s": torch_t}
+        line = (f"{n:20s} spk {r['spk_rate']:8.2f} {unit}  PyTorch {r['torch_rate']:8.2f} {unit}  "
+                f"spk/PyTorch {r['ratio']:.2f}x")
+        if base_t:
+            b = statistics.median(base_t)
+            r.update({"base_s": b, "base_rate": per_run / b, "base_ratio": p / b, "base_rounds_s": base_t})
+            line += f"  (base {r['base_rate']:8.2f}: {r['base_ratio']:.2f}x)"
         res["entries"].append(r)
-        print(f"{n:20s} spk {r['spk_rate']:8.2f} {unit}  PyTorch {r['torch_rate']:8.2f} {unit}  "
-              f"spk/PyTorch {r['ratio']:.2f}x", flush=True)
+        print(line, flush=True)
     res["spk_commit"] = commit
     res["load_after"] = os.getloadavg()[0]
     if args.json:

@@ -53,23 +53,37 @@ void check_conv_axis(const char* op, const Tensor& x, const Tensor& w, int64_t i
 }
 
 // A conv operand as the kernels read it: dense, and under autocast (engine/autocast.h) rounded to the autocast
-// type in fp32 storage, on both devices (there is no 16-bit conv kernel yet: the numerics of one, not its speed).
+// type in fp32 storage, on both devices. On the CPU, oneDNN's bf16 kernels then take the rounded values exactly
+// (no CUDA 16-bit conv kernel yet: there, the numerics of one, not its speed).
 Tensor conv_operand(const Tensor& t, std::optional<DType> half) {
   return half ? rounded_to_half(t, *half) : t.contiguous();
+}
+
+// The CPU conv options of a call: under autocast bf16 the operands hold bf16 values, which oneDNN's bf16 kernels
+// take exactly (kernels/conv/conv.h ConvCpuOptions::bf16).
+ConvCpuOptions conv_options(std::optional<DType> half) {
+  ConvCpuOptions o = conv_cpu_call_options();
+  o.bf16 = half == DType::bf16;
+  return o;
 }
 
 // The conv of a checked (x, w, b) with geometry g; out_shape is y's shape as the caller's op sees it.
 Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeom& g, const Shape& out_shape) {
   const char* op = op_info(id).name;
   const std::optional<DType> half = autocast_type_for(x);   // the bias is added in fp32
-  Tensor xc = conv_operand(x, half), wc = conv_operand(w, half), bc = b.defined() ? b.contiguous() : Tensor();
+  // oneDNN's bf16 kernels round the operands themselves, in their reorders to bf16 (kernels/conv/conv.h
+  // ConvCpuOptions::bf16): no rounded copy first. Every other autocast conv rounds here.
+  const bool native_bf16 = half == DType::bf16 && x.device().is_cpu() && bf16_dnnl_usable() &&
+                           conv_cpu_resolved_backend(conv_cpu_call_options()) == ConvCpuBackend::dnnl;
+  const std::optional<DType> round = native_bf16 ? std::nullopt : half;
+  Tensor xc = conv_operand(x, round), wc = conv_operand(w, round), bc = b.defined() ? b.contiguous() : Tensor();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   [[maybe_unused]] const bool is1d = id == OpId::conv1d;
   if (x.device().is_cpu()) {
     SPK_DISPATCH_FLOAT(x.dtype(), op,
         conv2d_forward_cpu<scalar_t>(g, (const scalar_t*)xc.data_ptr(), (const scalar_t*)wc.data_ptr(),
                                      bc.defined() ? (const scalar_t*)bc.data_ptr() : nullptr, (scalar_t*)y.data_ptr(),
-                                     conv_cpu_call_options()));
+                                     conv_options(half)));
   } else {
     SPK_CHECK(x.dtype() == DType::f32, op, ": CUDA kernels take f32, got ", x.str());
     [[maybe_unused]] const float* bp = bc.defined() ? bc.data<float>() : nullptr;
@@ -90,7 +104,7 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
   const DType dt = x.dtype();
   const Device dev = x.device();
   return record(op, y, std::move(inputs), [=](const Tensor& gout) -> std::vector<Tensor> {
-    Tensor dy = conv_operand(gout, half);   // the saved xs and ws were rounded in the forward
+    Tensor dy = conv_operand(gout, round);   // the saved xs and ws were rounded in the forward (or are by oneDNN)
     Tensor dx = gx ? Tensor::empty(xshape, dt, dev) : Tensor();
     Tensor dw = gw ? Tensor::empty(wshape, dt, dev) : Tensor();
     Tensor db = gb ? Tensor::empty({g.C_out}, dt, dev) : Tensor();
@@ -99,7 +113,7 @@ Tensor conv_run(OpId id, const Tensor& x, const Tensor& w, const Tensor& b, cons
       SPK_DISPATCH_FLOAT(dt, op,
           conv2d_backward_cpu<scalar_t>(g, (const scalar_t*)ptr(xs), (const scalar_t*)ptr(ws),
                                         (const scalar_t*)dy.data_ptr(), (scalar_t*)ptr(dx), (scalar_t*)ptr(dw),
-                                        (scalar_t*)ptr(db), conv_cpu_call_options()));
+                                        (scalar_t*)ptr(db), conv_options(half)));
     } else {
       [[maybe_unused]] auto f = [&](const Tensor& t) { return (float*)ptr(t); };
       SPK_CUDA_ONLY(const ConvCudaCall call;

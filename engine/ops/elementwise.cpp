@@ -1,6 +1,7 @@
 // Elementwise ops: binary with broadcasting, unary, scalar. Backward of the binary ops is composed from
 // table ops (so it runs on any device); unary ops use the fused unary_backward kernel.
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -49,7 +50,8 @@ static Tensor binary(OpId id, BinaryOp bop, const Tensor& a, const Tensor& b) {
   const int nd = int(shape.size());
   dispatch(op, a,
       [&]<class T>() {
-        binary_forward_cpu<T>(bop, a.data<T>(), as.data(), b.data<T>(), bs.data(), out.data<T>(), shape.data(), nd);
+        binary_forward_cpu<T>(bop, a.data<T>(), as.data(), b.data<T>(), bs.data(), out.data<T>(), shape.data(), nd,
+                              cpu_threads());
       },
       [&](void* stream) {
         binary_forward_cuda(bop, a.data<float>(), as.data(), b.data<float>(), bs.data(), out.data<float>(),
@@ -103,7 +105,7 @@ static Tensor unary(OpId id, UnaryOp uop, const Tensor& x, UnaryParams p) {
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch(op, x,
-      [&]<class T>() { unary_forward_cpu<T>(uop, xc.data<T>(), y.data<T>(), x.numel(), p); },
+      [&]<class T>() { unary_forward_cpu<T>(uop, xc.data<T>(), y.data<T>(), x.numel(), p, cpu_threads()); },
       [&](void* stream) { unary_forward_cuda(uop, xc.data<float>(), y.data<float>(), x.numel(), p, stream); });
   Tensor xd = xc.detach(), yd = y.detach();
   return record(op, y, {x}, [id, uop, xd, yd, p](const Tensor& g) -> std::vector<Tensor> {
@@ -111,7 +113,8 @@ static Tensor unary(OpId id, UnaryOp uop, const Tensor& x, UnaryParams p) {
     Tensor dx = Tensor::empty(xd.shape(), xd.dtype(), xd.device());
     dispatch(op_info(id).name, xd,
         [&]<class T>() {
-          unary_backward_cpu<T>(uop, xd.data<T>(), yd.data<T>(), gc.data<T>(), dx.data<T>(), xd.numel(), p);
+          unary_backward_cpu<T>(uop, xd.data<T>(), yd.data<T>(), gc.data<T>(), dx.data<T>(), xd.numel(), p,
+                                cpu_threads());
         },
         [&](void* stream) {
           unary_backward_cuda(uop, xd.data<float>(), yd.data<float>(), gc.data<float>(), dx.data<float>(),

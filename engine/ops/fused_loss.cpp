@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -63,6 +64,7 @@ FusedLossOutput margin_softmax_ce(const Tensor& x, const Tensor& weight, const T
   }
 
   MarginCeArgs a;
+  a.threads = cpu_threads();
   a.N = N; a.C = C; a.D = D;
   a.w_vs = o.weight_by_columns ? 1 : D;
   a.w_es = o.weight_by_columns ? C : 1;
@@ -132,6 +134,7 @@ FusedLossOutput similarity_ce(const Tensor& a, const Tensor& b, const Tensor& w,
   SPK_CHECK(std::isfinite(o.eps) && o.eps > 0, op, ": eps ", o.eps, " must be positive");
 
   SimilarityCeArgs s;
+  s.threads = cpu_threads();
   s.N = N; s.D = D;
   s.symmetric = o.symmetric;
   s.eps_product = o.eps_rule == CosineEps::product;

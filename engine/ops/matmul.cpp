@@ -3,6 +3,7 @@
 #include "engine/autocast.h"
 #include "engine/autograd.h"
 #include "engine/cuda.h"
+#include "engine/cpu_threads.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -71,7 +72,7 @@ void gemm_autocast(const GemmArgs& g, const MatOperand& A, const MatOperand& B, 
     Tensor a = Tensor::empty({span_a}, DType::f32, dev), b = Tensor::empty({span_b}, DType::f32, dev);
     round_to_half(A.keep.data<float>(), a.data<float>(), span_a, half);
     round_to_half(B.keep.data<float>(), b.data<float>(), span_b, half);
-    gemm_cpu<float>(g, a.data<float>(), b.data<float>(), out.data<float>());
+    gemm_cpu<float>(g, a.data<float>(), b.data<float>(), out.data<float>(), cpu_threads());
     return;
   }
   [[maybe_unused]] Tensor a = Tensor::empty({span_a}, half, dev), b = Tensor::empty({span_b}, half, dev);
@@ -124,7 +125,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   else if (out.numel() > 0) {
     // cuBLAS runs on the handle, which is bound to the current stream.
     dispatch("matmul", a,
-        [&]<class T>() { gemm_cpu<T>(g, A.keep.data<T>(), B.keep.data<T>(), out.data<T>()); },
+        [&]<class T>() { gemm_cpu<T>(g, A.keep.data<T>(), B.keep.data<T>(), out.data<T>(), cpu_threads()); },
         [&](void*) {
           gemm_cuda(g, A.keep.data<float>(), B.keep.data<float>(), out.data<float>(), cuda::cublas_handle());
         });

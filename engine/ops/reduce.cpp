@@ -3,6 +3,7 @@
 
 #include "engine/accuracy.h"
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -33,7 +34,7 @@ static Tensor sum_run(const Tensor& x, int64_t d0, int64_t d1) {
   for (int64_t d = d0; d <= d1; ++d) s[size_t(d)] = 1;
   Tensor y = Tensor::empty(s, x.dtype(), x.device());
   dispatch("sum", x,
-      [&]<class T>() { sum_axis_cpu<T>(x.data<T>(), y.data<T>(), outer, K, inner); },
+      [&]<class T>() { sum_axis_cpu<T>(x.data<T>(), y.data<T>(), outer, K, inner, cpu_threads()); },
       [&](void* stream) { sum_axis_cuda(x.data<float>(), y.data<float>(), outer, K, inner, stream); });
   return y;
 }

@@ -63,6 +63,12 @@ struct ConvCpuOptions {
   ConvThreading threading = ConvThreading::units;
   int64_t col_chunk_bytes = int64_t(1) << 20;   // target size of one im2col chunk
   int threads = 1;                              // work-pool threads for `units` (the engine's cpu_threads())
+  // Autocast bf16 (engine/autocast.h): the products read the operands rounded to bf16. The dnnl backend then runs
+  // oneDNN's bf16 kernels (AMX or AVX512-BF16) where the CPU has them (bf16_dnnl_usable below), for every f32
+  // pass: its reorders round the fp32 operands to bf16 (nearest even, as kernels/common/half.h), products exact,
+  // f32 accumulation and outputs. A shape with no bf16 jit kernel runs the f32 ones on operands rounded first.
+  // spk's own kernels ignore it: their callers round the operands (engine/ops/conv.cpp).
+  bool bf16 = false;
 };
 
 const char* conv_cpu_backend_name(ConvCpuBackend b);
@@ -77,9 +83,16 @@ inline ConvCpuBackend conv_cpu_resolved_backend(const ConvCpuOptions& opt) {
 // oneDNN's conv (f32), same semantics and (=) rule; the conv2d_*_cpu entry points call these when the options
 // pick dnnl. No bias gradient here: the entry point sums db itself.
 void conv2d_forward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                         ConvDnnlState& state, int threads);
+                         ConvDnnlState& state, int threads, bool bf16 = false);
+// Whether oneDNN runs bf16 convolutions natively on this CPU (AVX512-BF16 or AMX; false without oneDNN). Where
+// it does not, ConvCpuOptions::bf16 runs the f32 kernels on the rounded operands: the same numerics, slower.
+bool bf16_dnnl_usable();
+// How many column windows (of the output's last axis) each image of a dnnl forward call is cut into, one
+// thread each: 1 (images split between threads, or no split) unless there are fewer images than threads, as in
+// batch-1 extraction, and at least 8 output columns per window.
+int64_t conv_dnnl_column_windows(const ConvGeom& g, int threads);
 void conv2d_backward_dnnl(const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          ConvDnnlState& state, int threads);
+                          ConvDnnlState& state, int threads, bool bf16 = false);
 
 template <class T> void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y,
                                            const ConvCpuOptions& opt);

@@ -29,8 +29,9 @@
 #include <vector>
 
 #include "kernels/common/check.h"
-#include "kernels/conv/conv.h"
+#include "kernels/common/half.h"
 #include "kernels/common/work_pool.h"
+#include "kernels/conv/conv.h"
 #include "kernels/gemm/gemm.h"
 
 namespace spk {
@@ -201,6 +202,7 @@ template <class T> bool use_dnnl(const ConvGeom& g, const ConvCpuOptions& opt, b
   SPK_CHECK(opt.dnnl != nullptr, "conv: the dnnl backend was chosen but no oneDNN state was given");
   if (g.N == 0 || g.C_out == 0 || g.H_out() <= 0 || g.W_out() <= 0) return false;
   if (opt.backend == ConvCpuBackend::dnnl) return true;
+  if (opt.bf16 && bf16_dnnl_usable()) return true;   // bf16 kernels beat ours at every pass
   const bool small_pointwise = g.KH == 1 && g.KW == 1 && g.C_in_g() < 1024;
   return !small_pointwise && !(input_grad && g.C_in_g() < 4);
 }
@@ -216,7 +218,7 @@ void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* bias
   const int64_t P = g.H_out() * g.W_out();
   if (g.N == 0 || P == 0 || g.C_out == 0) return;
   if (use_dnnl<T>(g, opt, false)) {
-    if constexpr (std::is_same_v<T, float>) conv2d_forward_dnnl(g, x, w, bias, y, *opt.dnnl, opt.threads);
+    if constexpr (std::is_same_v<T, float>) conv2d_forward_dnnl(g, x, w, bias, y, *opt.dnnl, opt.threads, opt.bf16);
     return;
   }
   const int64_t step = chunk_cols(g, opt, sizeof(T)), chunks = (P + step - 1) / step, units = g.N * chunks;
@@ -239,14 +241,28 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
                          const ConvCpuOptions& opt) {
   const int64_t P = g.H_out() * g.W_out(), wn = g.C_out * g.K_g();
   if (db) {
-    for (int64_t co = 0; co < g.C_out; ++co) {
-      double s = 0;
-      for (int64_t n = 0; n < g.N; ++n) {
-        const T* d = dy + (n * g.C_out + co) * P;
-        for (int64_t p = 0; p < P; ++p) s += double(d[p]);
+    // Σ over (n, p) per channel, in that order in double; four channels' chains side by side (the add's latency
+    // bounded one chain), channel ranges split between threads: the same bits on any thread count.
+    // Under autocast bf16 (opt.bf16) dy may come unrounded (oneDNN's bf16 kernels round their own copy): db is
+    // summed from the rounded values, as the products are (rounding is idempotent where dy was rounded already).
+    auto value = [&](int64_t k) -> double {
+      if constexpr (std::is_same_v<T, float>)
+        if (opt.bf16) return double(bf16_to_f32(f32_to_bf16(dy[k])));
+      return double(dy[k]);
+    };
+    auto channels = [&](int64_t c0, int64_t c1) {
+      for (int64_t cb = c0; cb < c1; cb += 4) {
+        const int lanes = int(std::min<int64_t>(4, c1 - cb));
+        double s[4] = {};
+        for (int64_t n = 0; n < g.N; ++n)
+          for (int64_t p = 0; p < P; ++p)
+            for (int j = 0; j < lanes; ++j) s[j] += value((n * g.C_out + cb + j) * P + p);
+        for (int j = 0; j < lanes; ++j) db[cb + j] = T(s[j]);
       }
-      db[co] = T(s);
-    }
+    };
+    const int64_t parts = std::min<int64_t>(opt.threads, g.C_out);
+    if (parts <= 1 || g.N * g.C_out * P < (int64_t(1) << 15)) channels(0, g.C_out);
+    else parallel_units(parts, opt.threads, [&](int64_t u) { channels(u * g.C_out / parts, (u + 1) * g.C_out / parts); });
   }
   if (!dx && !dw) return;
   if (g.N == 0 || P == 0) {
@@ -258,7 +274,8 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* x, const T* w, const T* dy,
   const bool dnnl_x = dx && use_dnnl<T>(g, opt, true), dnnl_w = dw && use_dnnl<T>(g, opt, false);
   if (dnnl_x || dnnl_w) {
     if constexpr (std::is_same_v<T, float>)
-      conv2d_backward_dnnl(g, x, w, dy, dnnl_x ? dx : nullptr, dnnl_w ? dw : nullptr, *opt.dnnl, opt.threads);
+      conv2d_backward_dnnl(g, x, w, dy, dnnl_x ? dx : nullptr, dnnl_w ? dw : nullptr, *opt.dnnl, opt.threads,
+                           opt.bf16);
     if (dnnl_x) dx = nullptr;
     if (dnnl_w) dw = nullptr;
     if (!dx && !dw) return;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/copy/cast_math.h"
@@ -35,6 +36,10 @@ void cast_cpu(const void* src, DType st, void* dst, DType dt, int64_t n) {
 }
 
 void fill_cpu(void* dst, DType t, int64_t n, double v) {
+  // The float types as one std::fill of the converted value (what store_from_double stores), which vectorises:
+  // zeroing gradient buffers element by element through the dtype switch was 1.6 % of an ECAPA CPU step.
+  if (t == DType::f32) { std::fill((float*)dst, (float*)dst + n, float(v)); return; }
+  if (t == DType::f64) { std::fill((double*)dst, (double*)dst + n, v); return; }
   for (int64_t i = 0; i < n; ++i) store_from_double(dst, t, i, v);
 }
 

@@ -2,7 +2,12 @@
 //   C_b (M, N) = alpha · op(A_b) · op(B_b) + beta · C_b,   op(X) = X or Xᵀ,
 // with A_b = A + b·stride_a (likewise B, C), leading dimensions lda/ldb/ldc in elements as in row-major
 // BLAS. A stride of 0 broadcasts one matrix over the batch.
-// CPU: OpenBLAS cblas_{s,d}gemm (threaded by OpenBLAS). CUDA: cuBLAS gemmStridedBatched (f32, on the
+// CPU: OpenBLAS cblas_{s,d}gemm, always on one OpenBLAS thread; `threads` > 1 splits a large product (the batch,
+// else C's columns) between the work pool's threads (kernels/common/work_pool.h), one sgemm each, without
+// changing a bit of C (gemm_cpu.cpp says how). Why not
+// OpenBLAS's own threads: after each threaded call its workers spin (sched_yield) for up to 2^28 cycles, and on a
+// 2-core machine the spinner took the core our pool's worker needed next (a batch-1 extraction ran 1.5-2x slower
+// with OpenBLAS's default spin than with OPENBLAS_THREAD_TIMEOUT=4). CUDA: cuBLAS gemmStridedBatched (f32, on the
 // handle's stream; tf32 tensor cores are not enabled, so results match fp32 to rounding).
 // gemm_half_cuda: the same product with A and B already in bf16 or fp16 storage (`half`), fp32 compute and fp32
 // C, through cublasGemmStridedBatchedEx: autocast's GEMM (engine/autocast.h). Compiled, never run on a GPU yet.
@@ -33,7 +38,7 @@ class BlasSingleThread {
   BlasSingleThread& operator=(const BlasSingleThread&) = delete;
 };
 
-template <class T> void gemm_cpu(const GemmArgs& g, const T* A, const T* B, T* C);
+template <class T> void gemm_cpu(const GemmArgs& g, const T* A, const T* B, T* C, int threads = 1);
 void gemm_cuda(const GemmArgs& g, const float* A, const float* B, float* C, void* cublas_handle);
 void gemm_half_cuda(const GemmArgs& g, const void* A, const void* B, DType half, float* C, void* cublas_handle);
 

@@ -31,6 +31,7 @@ struct MarginCeArgs {
   bool easy_margin = false;
   double margin = 0.1, scale = 30;
   double eps = 1e-12;            // l2_normalize's eps
+  int threads = 1;               // CPU: the GEMMs' split between the work pool's threads (kernels/gemm/gemm.h)
 };
 
 // Workspace and outputs (all dense):
@@ -61,6 +62,7 @@ struct SimilarityCeArgs {
   bool eps_product = true;    // cos = a·b / max(‖a‖‖b‖, eps); false: â·b̂ with v̂ = v / max(‖v‖, eps)
   double eps = 1e-8;
   bool has_bias = true;
+  int threads = 1;            // CPU: the GEMMs' split between the work pool's threads (kernels/gemm/gemm.h)
 };
 
 // Workspace and outputs (all dense):

@@ -118,7 +118,7 @@ void margin_softmax_ce_forward_cpu(const MarginCeArgs& a, const T* x, const T* w
   g.M = N; g.N = C; g.K = D; g.lda = D; g.ldc = C;
   g.trans_b = a.w_es == 1;
   g.ldb = a.w_es == 1 ? D : C;
-  gemm_cpu<T>(g, x, w, dots);
+  gemm_cpu<T>(g, x, w, dots, a.threads);
 
   const MarginConsts<T> k = margin_consts<T>(a);
   const T* rw = wnorm;
@@ -166,7 +166,7 @@ void margin_softmax_ce_backward_cpu(const MarginCeArgs& a, const T* x, const T* 
     ga.M = N; ga.N = D; ga.K = C; ga.lda = C; ga.ldc = D;
     ga.trans_b = !rows;
     ga.ldb = rows ? D : C;
-    gemm_cpu<T>(ga, F, w, dx);
+    gemm_cpu<T>(ga, F, w, dx, a.threads);
     fixup(Vecs<T>{x, N, D, D, 1}, dx, xnorm + N, (const T*)nullptr, g[0]);
   }
   if (dw) {
@@ -174,10 +174,10 @@ void margin_softmax_ce_backward_cpu(const MarginCeArgs& a, const T* x, const T* 
     gw.trans_a = true;
     if (rows) {   // dW (C, D) = Fᵀ (C, N) · x (N, D)
       gw.M = C; gw.N = D; gw.K = N; gw.lda = C; gw.ldb = D; gw.ldc = D;
-      gemm_cpu<T>(gw, F, x, dw);
+      gemm_cpu<T>(gw, F, x, dw, a.threads);
     } else {      // dW (D, C) = xᵀ (D, N) · F (N, C)
       gw.M = D; gw.N = C; gw.K = N; gw.lda = D; gw.ldb = C; gw.ldc = C;
-      gemm_cpu<T>(gw, x, F, dw);
+      gemm_cpu<T>(gw, x, F, dw, a.threads);
     }
     fixup(Vecs<T>{w, C, D, a.w_vs, a.w_es}, dw, wnorm + C, (const T*)nullptr, g[0]);
   }
@@ -195,7 +195,7 @@ void similarity_ce_forward_cpu(const SimilarityCeArgs& s, const T* a, const T* b
   }
   GemmArgs g;   // dots (N, N) = a · bᵀ
   g.M = N; g.N = N; g.K = D; g.lda = D; g.ldb = D; g.ldc = N; g.trans_b = true;
-  gemm_cpu<T>(g, a, b, dots);
+  gemm_cpu<T>(g, a, b, dots, s.threads);
 
   const T W = w[0], B = s.has_bias ? bias[0] : T(0), eps2 = T(s.eps * s.eps);
   // dots -> cos in place; the gradient pass recomputes den and the masks (one sqrt) instead of storing them.
@@ -263,14 +263,14 @@ void similarity_ce_backward_cpu(const SimilarityCeArgs& s, const T* a, const T* 
   if (da) {   // da (N, D) = F (N, N) · b (N, D)
     GemmArgs ga;
     ga.M = N; ga.N = D; ga.K = N; ga.lda = N; ga.ldb = D; ga.ldc = D;
-    gemm_cpu<T>(ga, F, b, da);
+    gemm_cpu<T>(ga, F, b, da, s.threads);
     fixup(Vecs<T>{a, N, D, D, 1}, da, (const T*)nullptr, coef, g[0]);
   }
   if (db) {   // db (N, D) = Fᵀ (N, N) · a (N, D)
     GemmArgs gb;
     gb.trans_a = true;
     gb.M = N; gb.N = D; gb.K = N; gb.lda = N; gb.ldb = D; gb.ldc = D;
-    gemm_cpu<T>(gb, F, a, db);
+    gemm_cpu<T>(gb, F, a, db, s.threads);
     fixup(Vecs<T>{b, N, D, D, 1}, db, (const T*)nullptr, coef + N, g[0]);
   }
   double sw = 0, sb = 0;

@@ -31,30 +31,32 @@
 
 namespace spk {
 
-// The batch-norm CPU kernels (batch_norm, batch_norm_relu, relu_batch_norm) run groups of channels on `threads`
-// threads of the work pool (kernels/common/work_pool.h; the engine passes cpu_threads()). Each channel's sums are
-// taken by one thread in the serial order, so the results do not depend on the thread count.
+// CPU batch norm (batch_norm, batch_norm_relu, relu_batch_norm): `threads` (the engine's cpu_threads()) splits
+// groups of channels between the work pool's threads for large tensors (kCpuSplitMin elements); each channel's
+// sums run on one thread in one order, so results do not depend on the count.
 template <class T> void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S,
-                                             double eps, int threads);
+                                             double eps, int threads = 1);
 template <class T> void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
-                                               const T* bias, T* y, int64_t N, int64_t C, int64_t S, int threads);
+                                               const T* bias, T* y, int64_t N, int64_t C, int64_t S,
+                                               int threads = 1);
 template <class T> void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
                                                 const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
-                                                int64_t S, bool batch_stats, int threads);
+                                                int64_t S, bool batch_stats, int threads = 1);
 
 template <class T> void batch_norm_relu_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
                                                     const T* bias, T* y, int64_t N, int64_t C, int64_t S,
-                                                    int threads);
+                                                    int threads = 1);
 template <class T> void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T* invstd,
                                                      const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
-                                                     int64_t N, int64_t C, int64_t S, bool batch_stats, int threads);
+                                                     int64_t N, int64_t C, int64_t S, bool batch_stats,
+                                                     int threads = 1);
 
 template <class T> void relu_batch_norm_forward_cpu(const T* x, T* mean, T* var, T* invstd, const T* weight,
                                                     const T* bias, T* y, int64_t N, int64_t C, int64_t S, double eps,
-                                                    bool batch_stats, int threads);
+                                                    bool batch_stats, int threads = 1);
 template <class T> void relu_batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
                                                      const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
-                                                     int64_t S, bool batch_stats, int threads);
+                                                     int64_t S, bool batch_stats, int threads = 1);
 
 template <class T> void instance_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean,
                                                   T* invstd, int64_t N, int64_t C, int64_t Tn, double eps);

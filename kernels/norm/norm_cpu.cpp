@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/common/work_pool.h"
+#include "kernels/elementwise/elementwise.h"   // kCpuSplitMin
 #include "kernels/norm/norm.h"
 
 namespace spk {
@@ -36,11 +37,12 @@ template <bool RIn, class T> inline T bn_in(T v) {
 // work pool; no sum is split between threads, so the result does not depend on the thread count.
 constexpr int64_t kGroup = 8;
 
-// Runs fn.template operator()<G>(c0) over the groups of channels on the work pool.
+// Runs fn.template operator()<G>(c0) over the groups of channels, on the work pool for tensors of kCpuSplitMin
+// elements or more (below, waking the pool costs more than it saves), else on the calling thread.
 template <class F>
-void for_channel_groups(int64_t C, int threads, F&& fn) {
+void for_channel_groups(int64_t C, int64_t elems, int threads, F&& fn) {
   const int64_t full = C / kGroup, units = full + C % kGroup;
-  parallel_units(units, threads, [&](int64_t u) {
+  parallel_units(units, elems < kCpuSplitMin ? 1 : threads, [&](int64_t u) {
     if (u < full) fn.template operator()<kGroup>(u * kGroup);
     else fn.template operator()<1>(full * kGroup + (u - full));
   });
@@ -93,7 +95,7 @@ void bn_forward_channel(const T* x, const T* mean, const T* invstd, const T* wei
 template <bool RIn, bool ROut, class T>
 void bn_forward(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y, int64_t N,
                 int64_t C, int64_t S, int threads) {
-  for_channel_groups(C, threads, [&]<int G>(int64_t c0) {
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
     for (int64_t c = c0; c < c0 + G; ++c) bn_forward_channel<RIn, ROut>(x, mean, invstd, weight, bias, y, N, C, S, c);
   });
 }
@@ -153,7 +155,7 @@ void bn_backward_group(const T* x, const T* relu_y, const T* mean, const T* invs
 template <bool RIn, class T>
 void bn_backward(const T* x, const T* relu_y, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
                  T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats, int threads) {
-  for_channel_groups(C, threads, [&]<int G>(int64_t c0) {
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
     bn_backward_group<RIn, G>(x, relu_y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, c0);
   });
 }
@@ -175,7 +177,7 @@ void row_stats(const T* xr, int64_t n, double eps, double& m, double& is) {
 template <class T>
 void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S, double eps,
                           int threads) {
-  for_channel_groups(C, threads, [&]<int G>(int64_t c0) {
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
     bn_stats_group<false, G>(x, mean, var, invstd, N, C, S, eps, c0);
   });
 }
@@ -210,7 +212,7 @@ void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T
 template <class T>
 void relu_batch_norm_forward_cpu(const T* x, T* mean, T* var, T* invstd, const T* weight, const T* bias, T* y,
                                  int64_t N, int64_t C, int64_t S, double eps, bool batch_stats, int threads) {
-  for_channel_groups(C, threads, [&]<int G>(int64_t c0) {
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
     if (batch_stats) bn_stats_group<true, G>(x, mean, var, invstd, N, C, S, eps, c0);
     for (int64_t c = c0; c < c0 + G; ++c) bn_forward_channel<true, false>(x, mean, invstd, weight, bias, y, N, C, S, c);
   });

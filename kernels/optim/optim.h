@@ -36,6 +36,7 @@ struct AdamArgs {
   bool decoupled = false;   // AdamW: p *= decay first
   double decay = 1;         // 1 - lr·wd
   double beta1 = 0.9, one_minus_beta1 = 0.1, beta2 = 0.999, one_minus_beta2 = 0.001, eps = 1e-8;
+  int threads = 1;          // CPU: parameters split between the work pool's threads (per element: same bits)
 };
 
 template <class T> void sgd_step_cpu(const OptimSlot<T>* slots, int64_t count, const SgdArgs& a);

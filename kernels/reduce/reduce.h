@@ -11,7 +11,8 @@
 
 namespace spk {
 
-template <class T> void sum_axis_cpu(const T* x, T* y, int64_t outer, int64_t K, int64_t inner);
+// threads: the work pool splits the outputs (never one output's sum), so the result does not depend on it.
+template <class T> void sum_axis_cpu(const T* x, T* y, int64_t outer, int64_t K, int64_t inner, int threads = 1);
 template <class T> void max_axis_cpu(const T* x, T* y, int64_t* idx, int64_t outer, int64_t K, int64_t inner);
 template <class T> void max_axis_backward_cpu(const T* dy, const int64_t* idx, T* dx, int64_t outer, int64_t K,
                                               int64_t inner);

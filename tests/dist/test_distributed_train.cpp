@@ -210,11 +210,19 @@ TEST_CASE("launches that would train ranks alone are refused: mpirun without --d
 TEST_CASE("--spec_aug on 2 ranks x batch 2 masks as 1 process x batch 4: each rank applies its own rows' masks") {
   // With every rank drawing the same masks for its own rows (one stream, as before), rank 1's rows would get rank
   // 0's masks, not those the single process draws for rows 2 and 3, and the gradients would differ.
+  // The bound is set by what the case is for, as measured (issue 18): the two runs' activations differ by
+  // rounding (up to ~1e-5 by layer 4: --sync_bn's composed statistics vs the BatchNorm kernel), so a ReLU input
+  // within rounding of 0 can take the other side in one run and switch its gradient. Over --seed 1..25 that gave
+  // differences up to 3.4e-3 on main (seeds 8, 12, 22, 24 over 1e-5) and up to 5.5e-3 with the fused SE block
+  // (seeds 1, 2, 10, 15, 22), which moves the rounding; everywhere else the runs agree within 1e-5. A mask bug
+  // gives far more: rank 1 given rank 0's masks differed by 0.89 (checked, issue 18). 2e-2 keeps a 4x margin
+  // above the flips and 40x below a mask bug. The other one-step cases (no ReLU flips: no --spec_aug)
+  // keep 1e-5.
   const auto [worst, largest_gradient] = one_step("specaug", "--model ResNetSE34L --spec_aug", "--sync_bn");
   MESSAGE("ResNetSE34L + SpecAugment one step: largest gradient " << largest_gradient
                                                                   << "; largest difference 1 vs 2 ranks " << worst);
   CHECK(largest_gradient > 1e-2);
-  CHECK(worst < 1e-5);
+  CHECK(worst < 2e-2);
 }
 
 // NCCL (--device cuda): written for a machine with 2 GPUs and a CUDA build that found NCCL; skipped visibly

@@ -8,6 +8,7 @@
 #include "engine/autocast.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
+#include "kernels/conv/conv.h"
 #include "support/check.h"
 
 using namespace spk;
@@ -132,7 +133,7 @@ TEST_CASE("batched matmul under autocast with a broadcast operand") {
   }
 }
 
-TEST_CASE("conv1d under autocast: the fp32 kernel on rounded operands, forward and backward, bias in fp32") {
+TEST_CASE("conv1d under autocast: the rounded operands' conv, forward and backward, bias in fp32") {
   Rng rng(13);
   for (DType half : {DType::bf16, DType::f16}) {
     CAPTURE(dtype_name(half));
@@ -152,9 +153,17 @@ TEST_CASE("conv1d under autocast: the fp32 kernel on rounded operands, forward a
     Tensor br = b.detach().clone().set_requires_grad();
     Tensor yr = conv1d(xr, wr, br, 1, 1);
     yr.backward(rounded_to_half(g, half));
-    CHECK(same_bits(y, yr));
-    CHECK(same_bits(x.grad(), xr.grad()));
-    CHECK(same_bits(w.grad(), wr.grad()));
+    if (half == DType::bf16 && bf16_dnnl_usable()) {
+      // oneDNN's bf16 kernels take the rounded operands exactly but sum in their own order (kernels/conv/conv.h
+      // ConvCpuOptions::bf16): equal to f32 rounding, not bit for bit.
+      test::expect_close(y, yr, 1e-5, 1e-6, "y");
+      test::expect_close(x.grad(), xr.grad(), 1e-5, 1e-6, "dx");
+      test::expect_close(w.grad(), wr.grad(), 1e-5, 1e-6, "dw");
+    } else {
+      CHECK(same_bits(y, yr));
+      CHECK(same_bits(x.grad(), xr.grad()));
+      CHECK(same_bits(w.grad(), wr.grad()));
+    }
     CHECK(same_bits(b.grad(), br.grad()));
     CHECK(!same_bits(y, conv1d(x.detach(), w.detach(), b.detach(), 1, 1)));
   }

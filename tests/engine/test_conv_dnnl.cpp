@@ -8,20 +8,15 @@
 #include <vector>
 
 #include "engine/conv_context.h"
-#include "engine/rng.h"
+#include "kernels/common/half.h"
 #include "kernels/conv/conv.h"
 #include "support/check.h"
+#include "support/random_floats.h"
 
 using namespace spk;
+using spk::test::random_floats;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = float(rng.uniform() * 2 - 1);
-  return v;
-}
 
 // Worst |a − b| over max(1, max |b|) must stay below rtol; prints the worst pair.
 void expect_near(const std::vector<float>& a, const std::vector<float>& b, double rtol, const char* what) {
@@ -103,6 +98,38 @@ TEST_CASE("dnnl CPU conv backend matches spk's kernels") {
   conv_cpu_options() = saved;
 }
 
+// Fewer images than threads (batch-1 extraction): each image's output columns are cut into windows, one
+// oneDNN call each, with the padding only at the outer edges (conv_dnnl_cpu.cpp, run_columns). Same 1e-5 bound
+// against the reference, at the shapes above with one image and with windows of odd widths, and the split must
+// really happen (or this checks the unsplit path twice).
+TEST_CASE("dnnl CPU conv backend: one image split into column windows") {
+  if (!conv_dnnl_built()) {
+    MESSAGE("dnnl CPU conv backend not built (no oneDNN at configure time): comparisons skipped");
+    return;
+  }
+  const ConvCpuOptions saved = conv_cpu_options();
+  struct Case { const char* name; ConvGeom g; bool bias; };
+  const Case cases[] = {
+      {"stem 7x7 stride (2,1) pad 3, C 1->16", geom2d(1, 1, 16, 41, 16, 7, 2, 1, 3), false},
+      {"3x3 stride 2 pad 1, C 16->32 (layer2.0)", geom2d(1, 16, 12, 37, 32, 3, 2, 2, 1), false},
+      {"3x3 stride 1 pad 1, bias", geom2d(1, 5, 7, 53, 6, 3, 1, 1, 1), true},
+      {"3x3 stride 3, no padding (floor drops columns)", geom2d(1, 4, 11, 70, 4, 3, 3, 3, 0), false},
+      {"conv1d K=3 dilation 4 pad 4 (ECAPA), bias", conv1d_geom(1, 24, 50, 8, 3, 1, 4, 4, 1), true},
+      {"conv1d K=5 pad 2 (ECAPA layer 1), two images on 5 threads", conv1d_geom(2, 10, 77, 12, 5, 1, 2, 1, 1), true},
+  };
+  for (const Case& c : cases)
+    for (int threads : {2, 3, 5}) {
+      if (threads < 2 * c.g.N) continue;   // two images on 2 or 3 threads: one thread each, no windows
+      SUBCASE((std::string(c.name) + ", threads " + std::to_string(threads)).c_str()) {
+        CHECK(conv_dnnl_column_windows(c.g, threads) >= 2);
+        compare(c.g, c.bias, threads);
+      }
+    }
+  CHECK(conv_dnnl_column_windows(geom2d(2, 4, 8, 64, 4, 3, 1, 1, 1), 2) == 1);   // images enough for threads
+  CHECK(conv_dnnl_column_windows(geom2d(1, 4, 8, 12, 4, 3, 1, 1, 1), 2) == 1);   // too few columns to share
+  conv_cpu_options() = saved;
+}
+
 // auto picks per pass (conv_cpu.cpp, use_dnnl): small 1×1 convs and the stem's input gradient stay on spk's
 // kernels, the rest goes to oneDNN. Checked bit for bit against each backend's own result.
 TEST_CASE("CPU conv auto backend: which passes go to oneDNN") {
@@ -154,5 +181,58 @@ TEST_CASE("CPU conv backend names and errors") {
   }
   set_conv_cpu_backend("spk");
   CHECK(conv_cpu_call_options().dnnl == nullptr);
+  conv_cpu_options() = saved;
+}
+
+// Autocast bf16 (ConvCpuOptions::bf16): the dnnl backend rounds the fp32 operands to bf16 itself (oneDNN's bf16
+// kernels in their reorders, where the CPU has them; else, or for a shape without a bf16 jit kernel such as the
+// grouped one, before the f32 kernels). Products of two bf16 values are exact in f32 and the sums run in f32, so
+// against the reference on operands rounded by hand the bound is the f32 case's: a different summation order,
+// 1e-5 of the output scale. A missed rounding would differ by ~1e-3 of the scale.
+TEST_CASE("dnnl CPU conv backend: bf16 operands (autocast) match the reference on the rounded values") {
+  auto grouped4 = [] {
+    ConvGeom g = geom2d(2, 8, 9, 13, 12, 3, 1, 1, 1);
+    g.groups = 4;
+    return g;
+  };
+  if (!conv_dnnl_built()) {
+    MESSAGE("dnnl CPU conv backend not built (no oneDNN at configure time): comparisons skipped");
+    return;
+  }
+  const char* which = bf16_dnnl_usable() ? "this CPU runs oneDNN's bf16 kernels" : "no bf16 kernels here: f32 ones run";
+  MESSAGE(std::string(which));
+  const ConvCpuOptions saved = conv_cpu_options();
+  conv_cpu_options().backend = ConvCpuBackend::dnnl;
+  struct Case { const char* name; ConvGeom g; bool bias; };
+  const Case cases[] = {
+      {"3x3 stride 1 pad 1, C 16->32", geom2d(4, 16, 10, 37, 32, 3, 1, 1, 1), false},
+      {"stem 7x7 stride (2,1), C 1->16", geom2d(3, 1, 16, 41, 16, 7, 2, 1, 3), false},
+      {"1x1 stride 2, C 16->32, bias", geom2d(2, 16, 12, 31, 32, 1, 2, 2, 0), true},
+      {"conv1d K=3 dilation 2, bias, one image (column windows)", conv1d_geom(1, 32, 90, 32, 3, 1, 2, 2, 1), true},
+      {"conv2d groups 4, bias", grouped4(), true},
+  };
+  for (const Case& c : cases) {
+    const ConvGeom& g = c.g;
+    const size_t xn = size_t(g.N * g.C_in * g.H * g.W), wn = size_t(g.C_out * g.K_g()),
+                 yn = size_t(g.N * g.C_out * g.H_out() * g.W_out());
+    const auto x0 = random_floats(xn, 1), w0 = random_floats(wn, 2), dy0 = random_floats(yn, 4),
+               b = random_floats(size_t(g.C_out), 3);
+    auto x = x0, w = w0, dy = dy0;   // rounded by hand, for the reference
+    for (auto* v : {&x, &w, &dy})
+      for (float& f : *v) f = bf16_to_f32(f32_to_bf16(f));
+    ConvCpuOptions ref = conv_cpu_call_options(), lo = ref;
+    ref.backend = ConvCpuBackend::spk;
+    lo.bf16 = true;
+    ref.threads = lo.threads = 2;
+    std::vector<float> y0(yn), y1(yn), dx0(xn), dx1(xn), dw0(wn), dw1(wn);
+    conv2d_forward_cpu<float>(g, x.data(), w.data(), c.bias ? b.data() : nullptr, y0.data(), ref);
+    conv2d_forward_cpu<float>(g, x0.data(), w0.data(), c.bias ? b.data() : nullptr, y1.data(), lo);
+    conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx0.data(), dw0.data(), nullptr, ref);
+    conv2d_backward_cpu<float>(g, x0.data(), w0.data(), dy0.data(), dx1.data(), dw1.data(), nullptr, lo);
+    INFO(c.name);
+    expect_near(y1, y0, 1e-5, "y");
+    expect_near(dx1, dx0, 1e-5, "dx");
+    expect_near(dw1, dw0, 1e-5, "dw");
+  }
   conv_cpu_options() = saved;
 }

@@ -173,7 +173,7 @@ TEST_CASE("BatchNorm2d/1d relu_forward equals forward(relu(x)): values, running 
 TEST_CASE("batch_norm and relu_batch_norm: the grouped, threaded CPU kernels give the serial loops' bits") {
   for (int threads : {1, 2, 3}) {
     ThreadsGuard tg(threads);
-    for (const Shape& shape : {Shape{3, 11, 7}, Shape{2, 16, 3, 5}, Shape{5, 3}})
+    for (const Shape& shape : {Shape{3, 11, 7}, Shape{2, 16, 3, 5}, Shape{5, 3}, Shape{4, 11, 30, 28}})
       for (bool relu_in : {false, true}) {
         INFO("threads " << threads << " shape " << shape_str(shape) << (relu_in ? " relu_batch_norm" : " batch_norm"));
         Rng rng(31);

@@ -92,6 +92,50 @@ TEST_CASE("squeeze_excite equals the composed SE layer: values and gradients, f3
     }
 }
 
+TEST_CASE("squeeze_excite: a sample's output and input gradient do not depend on the batch around it") {
+  // spk_train --distributed runs 2 ranks x batch 2 where one process runs batch 4 and must match it to rounding
+  // (dist_train's --spec_aug case, ResNetSE34L): a row's values must not depend on how many rows share the call,
+  // or ReLU inputs within an ulp of zero flip sign between the two runs. Forward and dx bit for bit over the
+  // splits 4 = 2 + 2 = 1 + 1 + 1 + 1; the weight gradients (sums over the batch) to rounding.
+  struct Cfg { const char* name; Shape shape; int64_t R; };
+  for (const Cfg& c : {Cfg{"ResNetSE34L layer3-like (4,64,5,6) R 8", {4, 64, 5, 6}, 8},
+                       Cfg{"ResNetSE34L layer1-like (4,16,20,22) R 2", {4, 16, 20, 22}, 2},
+                       Cfg{"ECAPA-like (4,96,37) R 24", {4, 96, 37}, 24}}) {
+    INFO(c.name);
+    Rng rng(5);
+    const int64_t N = c.shape[0], C = c.shape[1];
+    Tensor x0 = Tensor::uniform(c.shape, rng, -2, 2);
+    Tensor w10 = Tensor::uniform({c.R, C}, rng, -0.5, 0.5), b10 = Tensor::uniform({c.R}, rng, -0.2, 0.2);
+    Tensor w20 = Tensor::uniform({C, c.R}, rng, -0.5, 0.5), b20 = Tensor::uniform({C}, rng, -0.2, 0.2);
+    Tensor g0 = Tensor::normal(c.shape, rng, 0, 1);
+    struct Run { Tensor y, dx, dw1, db1, dw2, db2; };
+    auto run = [&](int64_t parts) {
+      std::vector<Tensor> ys, dxs;
+      Tensor w1 = leaf(w10), b1 = leaf(b10), w2 = leaf(w20), b2 = leaf(b20);
+      const int64_t n = N / parts;
+      for (int64_t p = 0; p < parts; ++p) {
+        Tensor x = leaf(contiguous(slice(x0, 0, p * n, (p + 1) * n)));
+        Tensor y = squeeze_excite(x, w1, b1, w2, b2);
+        y.backward(contiguous(slice(g0, 0, p * n, (p + 1) * n)));
+        ys.push_back(y.detach());
+        dxs.push_back(x.grad());
+      }
+      return Run{concat(ys, 0), concat(dxs, 0), w1.grad(), b1.grad(), w2.grad(), b2.grad()};
+    };
+    const Run whole = run(1);
+    for (int64_t parts : {2, 4}) {
+      INFO(parts << " parts");
+      const Run split = run(parts);
+      test::expect_close(split.y, whole.y, 0, 0, "forward");
+      test::expect_close(split.dx, whole.dx, 0, 0, "dx");
+      test::expect_close(split.dw1, whole.dw1, 1e-6, 1e-5, "dw1");
+      test::expect_close(split.db1, whole.db1, 1e-6, 1e-5, "db1");
+      test::expect_close(split.dw2, whole.dw2, 1e-6, 1e-5, "dw2");
+      test::expect_close(split.db2, whole.db2, 1e-6, 1e-5, "db2");
+    }
+  }
+}
+
 SPK_GRADCHECK_CASE(squeeze_excite, "(2,3,2,3) R 2 with biases; (3,4,5) R 3 no biases; (1,2,1) R 1") {
   Rng rng(1337);
   {

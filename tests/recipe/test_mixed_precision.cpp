@@ -1,4 +1,5 @@
-// --mixedprec and --cuda_graph of spk_train on the tiny corpus (CPU: the casts emulated, graphs impossible).
+// --mixedprec and --cuda_graph of spk_train on the tiny corpus (CPU: the casts emulated or, bf16 convs on a CPU
+// with AVX512-BF16/AMX, oneDNN's bf16 kernels; CUDA graphs impossible).
 // bf16 learns and stays close to fp32; fp16's loss scaling skips the steps whose gradients overflow without
 // moving a parameter, saves its scale in the checkpoint and resumes bit for bit; --cuda_graph on the CPU says it
 // falls back and gives the same results as without it; bad values name the flag before any work.
@@ -10,6 +11,7 @@
 #include "apps/recipe/checkpoint.h"
 #include "apps/recipe/config.h"
 #include "apps/recipe/mixed_precision.h"
+#include "engine/conv_context.h"
 #include "engine/safetensors.h"
 #include "recipe/app_run.h"
 #include "recipe/tiny_corpus.h"
@@ -114,7 +116,9 @@ TEST_CASE("--mixedprec bf16 on the CPU: the loss falls and stays close to fp32's
   REQUIRE(fp32.status == 0);
   REQUIRE(bf16.status == 0);
   CHECK(bf16.output.find("--mixedprec bf16: matmul/linear and conv1d/conv2d") != std::string::npos);
-  CHECK(bf16.output.find("the bf16 casts are emulated") != std::string::npos);
+  // Which bf16 convs ran, as the log says: oneDNN's bf16 kernels where this CPU has them (ConvCpuOptions::bf16).
+  CHECK(bf16.output.find(bf16_dnnl_usable() ? "the convs run oneDNN's bf16 kernels" : "the bf16 casts are emulated") !=
+        std::string::npos);
   const auto a = epoch_losses("fp32"), b = epoch_losses("bf16");
   REQUIRE(a.size() == 4);
   REQUIRE(b.size() == 4);
