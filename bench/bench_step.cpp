@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "bench.h"
+#include "bench_models.h"
 #include "engine/audio/fbank.h"
 #include "engine/autocast.h"
 #include "engine/ops.h"
@@ -77,10 +78,7 @@ SPK_BENCH_ENTRIES(step_entries) {
       e.variant = variant;   // front end, forward, loss, backward, Adam (no "fbank": --filter fbank is the suite)
       e.note = "40 samples/run";
       e.setup = [bf16] {
-        spk::ModelConfig mc;
-        mc.n_mels = 40;
-        mc.nOut = 512;
-        mc.encoder_type = "SAP";
+        const spk::ModelConfig mc = spk::bench::resnet_config();
         spk::LossConfig lc;
         lc.nOut = 512;
         lc.nPerSpeaker = kPerSpeaker;
@@ -95,11 +93,7 @@ SPK_BENCH_ENTRIES(step_entries) {
       e.variant = variant;
       e.note = "40 samples/run";
       e.setup = [bf16] {
-        spk::ModelConfig mc;
-        mc.n_mels = 80;
-        mc.nOut = 192;
-        mc.C = 512;
-        mc.encoder_type = "";
+        const spk::ModelConfig mc = spk::bench::ecapa_config();
         spk::LossConfig lc;
         lc.nOut = 192;
         lc.nClasses = 5994;

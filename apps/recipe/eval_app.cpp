@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/recipe/frontend.h"
+#include "apps/recipe/mixed_precision.h"
 
 #ifndef SPK_GIT_SHA
 #define SPK_GIT_SHA "unknown"
@@ -34,6 +35,7 @@ EmbedSettings embed_settings(const RecipeConfig& rc, const FrontEnd& fb, const S
   es.jobs = int(rc.eval_jobs);
   es.max_batch_rows = eval_batch;
   try {
+    es.autocast = parse_mixedprec(rc.mixedprec);
     check_embed_settings(es, fb, model);
   } catch (const Error& e) {
     usage(e.what());

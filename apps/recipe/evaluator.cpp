@@ -20,6 +20,7 @@
 #include "engine/audio/crop.h"
 #include "engine/audio/fbank.h"
 #include "engine/audio/loader.h"
+#include "engine/autocast.h"
 #include "engine/autograd.h"
 #include "engine/check.h"
 #include "engine/cpu_threads.h"
@@ -88,7 +89,9 @@ void embed_group(SpeakerNet& model, const FrontEnd& frontend, const EmbedSetting
     for (int64_t r0 = 0; r0 < g.rows; r0 += s.max_batch_rows) {
       const int64_t r1 = std::min(g.rows, r0 + s.max_batch_rows);
       Tensor rows = (r0 == 0 && r1 == g.rows) ? wav : slice(wav, 0, r0, r1);
-      parts.push_back(model.forward(frontend.features(rows.contiguous())));   // (r, D)
+      Tensor feats = frontend.features(rows.contiguous());
+      const AutocastGuard autocast(s.autocast);   // per thread, as the grad mode
+      parts.push_back(model.forward(feats));   // (r, D)
     }
     Tensor emb = parts.size() == 1 ? parts[0] : concat(parts, 0);   // (R, D)
     SPK_CHECK(emb.dim() == 2 && emb.size(0) == g.rows && emb.size(1) == D, "model ", model.name(), " returned ",

@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct EmbedSettings {
   // Files embedded at once on the CPU (spk_eval --eval_jobs), each on one thread; 1: one file at a time, its
   // kernels split across cpu_threads(). Ignored on a CUDA model. Changes only the speed and the last bits.
   int jobs = 1;
+  // spk_eval --mixedprec: the model's forward under autocast (engine/autocast.h; the front end stays fp32, as in
+  // training). bf16 on a CPU with AVX512-BF16/AMX runs the convs on oneDNN's bf16 kernels.
+  std::optional<DType> autocast;
 };
 
 // Checks the settings (and that the front end gives the model's n_mels); an spk::Error names the setting.

@@ -11,6 +11,7 @@ Entries (the spk_bench names are in bench/bench_step.cpp and bench/bench_extract
                  front end + forward + backward + Adam step
   train_ecapa    ECAPA-TDNN C=512 (80 mels, 192-d) + AAM-softmax (m 0.2, s 30, 5,994 classes), 40 crops
   train_*_bf16   the same steps under bf16 autocast (spk --mixedprec bf16; torch.autocast("cpu", torch.bfloat16))
+  extract_*_bf16 extraction under bf16 autocast (spk_eval --mixedprec bf16), the front end in fp32 on both sides
   extract_*      one 6-s or 20-s utterance, batch 1, eval mode, no autograd (torch.inference_mode), front end
                  included, for both models
   extract2_*     two such utterances a run: spk embeds them at once, one thread each (spk_eval --eval_jobs 2),
@@ -84,6 +85,11 @@ ENTRIES = {
     "extract_resnet_20s": ("extract(ResNetSE34L,512,B=1,L=320000) cpu eval wav->emb bn-folded", 20, "audio s/s"),
     "extract_ecapa_6s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000) cpu eval wav->emb", 6, "audio s/s"),
     "extract_ecapa_20s": ("extract(ECAPA_TDNN,C=512,192,B=1,L=320000) cpu eval wav->emb", 20, "audio s/s"),
+    # Extraction under bf16 autocast: spk_eval --mixedprec bf16 against torch.autocast("cpu", torch.bfloat16).
+    "extract_resnet_6s_bf16": ("extract(ResNetSE34L,512,B=1,L=96000) cpu eval wav->emb bn-folded autocast bf16", 6,
+                               "audio s/s"),
+    "extract_ecapa_6s_bf16": ("extract(ECAPA_TDNN,C=512,192,B=1,L=96000) cpu eval wav->emb autocast bf16", 6,
+                              "audio s/s"),
     # Two files a run: spk embeds them at once, one thread each (spk_eval --eval_jobs 2); PyTorch one after the
     # other on all threads, as voxceleb_trainer's and wespeaker's extraction loops do.
     "extract2_resnet_6s": ("extract(ResNetSE34L,512,B=1,L=96000) cpu eval wav->emb bn-folded 2 files at once", 12,
@@ -156,10 +162,14 @@ def torch_entry(name):
         wavs = [torch.rand(1, seconds * 16000, generator=gen) - 0.5 for _ in range(files)]
         model.eval()
 
+        bf16 = name.endswith("_bf16")
+
         def run():
             with torch.inference_mode():
                 for wav in wavs:
-                    model(fb(wav))
+                    feats = fb(wav)
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                        model(feats)
         return run
     wav = torch.rand(ROWS, SAMPLES, generator=gen) - 0.5
     if kind == "resnet":
@@ -285,9 +295,13 @@ def main(argv=None):
             t, commit = time_spk(args.spk_bench, op, args.budget, args.threads, args.clock)
             spk_t.append(t)
             torch_t.append(time_torch(run, args.budget, args.warmup, args.threads, args.clock))
-            if args.spk_bench_base:
-                t, res["spk_base_commit"] = time_spk(args.spk_bench_base, op, args.budget, args.threads, args.clock)
-                base_t.append(t)
+            if args.spk_bench_base and base_t is not None:
+                try:   # a base built before the entry existed has none: that row's base columns stay empty
+                    t, res["spk_base_commit"] = time_spk(args.spk_bench_base, op, args.budget, args.threads,
+                                                         args.clock)
+                    base_t.append(t)
+                except (RuntimeError, subprocess.CalledProcessError):
+                    base_t = None
         s, p = statistics.median(spk_t), statistics.median(torch_t)
         r = {"name": n, "spk_op": op, "unit": unit, "spk_s": s, "torch_s": p, "spk_rate": per_run / s,
              "torch_rate": per_run / p, "ratio": p / s, "spk_rounds_s": spk_t, "torch_rounds_s": torch_t}

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/autograd.h"
+#include "engine/cpu_threads.h"
 #include "engine/dispatch.h"
 #include "engine/op_table.h"
 #include "engine/ops.h"
@@ -54,7 +55,7 @@ Tensor squeeze_excite(const Tensor& x, const Tensor& w1, const Tensor& b1, const
       [&]<class T>() {
         squeeze_excite_forward_cpu<T>(xc.data<T>(), w1c.data<T>(), data_or_null<T>(b1c), w2c.data<T>(),
                                       data_or_null<T>(b2c), y.data<T>(), pooled.data<T>(), hidden.data<T>(),
-                                      scale.data<T>(), N, C, S, R);
+                                      scale.data<T>(), N, C, S, R, cpu_threads());
       },
       [&](void* stream) {
         squeeze_excite_forward_cuda(xc.data<float>(), w1c.data<float>(), data_or_null<float>(b1c), w2c.data<float>(),
@@ -73,7 +74,8 @@ Tensor squeeze_excite(const Tensor& x, const Tensor& w1, const Tensor& b1, const
         [&]<class T>() {
           squeeze_excite_backward_cpu<T>(xc.data<T>(), gc.data<T>(), w1c.data<T>(), w2c.data<T>(), pooled.data<T>(),
                                          hidden.data<T>(), scale.data<T>(), data_or_null<T>(dx), data_or_null<T>(dw1),
-                                         data_or_null<T>(db1), data_or_null<T>(dw2), data_or_null<T>(db2), N, C, S, R);
+                                         data_or_null<T>(db1), data_or_null<T>(dw2), data_or_null<T>(db2), N, C, S, R,
+                                         cpu_threads());
         },
         [&](void* stream) {
           Tensor ws = Tensor::empty({squeeze_excite_cuda_workspace(N, C, R)}, DType::f32, xc.device());
@@ -99,7 +101,7 @@ Tensor add_relu(const Tensor& a, const Tensor& b) {
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
   const int64_t n = a.numel();
   dispatch("add_relu", a,
-      [&]<class T>() { add_relu_forward_cpu<T>(ac.data<T>(), bc.data<T>(), y.data<T>(), n); },
+      [&]<class T>() { add_relu_forward_cpu<T>(ac.data<T>(), bc.data<T>(), y.data<T>(), n, cpu_threads()); },
       [&](void* stream) { add_relu_forward_cuda(ac.data<float>(), bc.data<float>(), y.data<float>(), n, stream); });
   // The backward needs only the output's sign: a detached handle (the node must not own its own output).
   const Tensor yd = y.detach();
@@ -108,7 +110,7 @@ Tensor add_relu(const Tensor& a, const Tensor& b) {
     const Tensor gc = g.contiguous();
     Tensor dx = Tensor::empty(yd.shape(), yd.dtype(), yd.device());
     dispatch("add_relu backward", yd,
-        [&]<class T>() { add_relu_backward_cpu<T>(yd.data<T>(), gc.data<T>(), dx.data<T>(), n); },
+        [&]<class T>() { add_relu_backward_cpu<T>(yd.data<T>(), gc.data<T>(), dx.data<T>(), n, cpu_threads()); },
         [&](void* stream) { add_relu_backward_cuda(yd.data<float>(), gc.data<float>(), dx.data<float>(), n, stream); });
     // One buffer serves both inputs: autograd sums gradients out of place, never into what a closure returned.
     return {ga ? dx : Tensor(), gb ? dx : Tensor()};

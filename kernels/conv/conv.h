@@ -87,6 +87,9 @@ void conv2d_forward_dnnl(const ConvGeom& g, const float* x, const float* w, cons
 // Whether oneDNN runs bf16 convolutions natively on this CPU (AVX512-BF16 or AMX; false without oneDNN). Where
 // it does not, ConvCpuOptions::bf16 runs the f32 kernels on the rounded operands: the same numerics, slower.
 bool bf16_dnnl_usable();
+// Tests: make every bf16 plan of this state take the f32 fallback (the path of a shape oneDNN has no bf16 jit
+// kernel for, which none of the nets' shapes hit on an AMX CPU); clears the state's cached plans.
+void conv_dnnl_refuse_bf16(ConvDnnlState& state, bool refuse);
 // How many column windows (of the output's last axis) each image of a dnnl forward call is cut into, one
 // thread each: 1 (images split between threads, or no split) unless there are fewer images than threads, as in
 // batch-1 extraction, and at least 8 output columns per window.

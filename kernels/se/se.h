@@ -23,16 +23,18 @@
 
 namespace spk {
 
+// CPU: `threads` (the engine's cpu_threads()) splits the passes over x between the work pool's threads, by (n, c)
+// rows or element ranges; each row's sum runs on one thread in one order, so results do not depend on it.
 template <class T> void squeeze_excite_forward_cpu(const T* x, const T* w1, const T* b1, const T* w2, const T* b2,
                                                    T* y, T* pooled, T* hidden, T* scale, int64_t N, int64_t C,
-                                                   int64_t S, int64_t R);
+                                                   int64_t S, int64_t R, int threads = 1);
 template <class T> void squeeze_excite_backward_cpu(const T* x, const T* dy, const T* w1, const T* w2,
                                                     const T* pooled, const T* hidden, const T* scale, T* dx, T* dw1,
                                                     T* db1, T* dw2, T* db2, int64_t N, int64_t C, int64_t S,
-                                                    int64_t R);
+                                                    int64_t R, int threads = 1);
 
-template <class T> void add_relu_forward_cpu(const T* a, const T* b, T* y, int64_t n);
-template <class T> void add_relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n);
+template <class T> void add_relu_forward_cpu(const T* a, const T* b, T* y, int64_t n, int threads = 1);
+template <class T> void add_relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n, int threads = 1);
 
 // CUDA (f32, on the given stream; kernels/se/se_cuda.cu): the same formulas, every sum in double, no atomics
 // (deterministic). One block per (n, c) row for the pooled sums, one block per sample for the two small products,

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/common/work_pool.h"
+#include "kernels/elementwise/elementwise.h"   // kCpuSplitMin
 #include "kernels/gemm/gemm.h"
 #include "kernels/se/se.h"
 
@@ -65,15 +67,25 @@ template <class T> void column_sums(const T* v, T* out, int64_t N, int64_t J) {
   }
 }
 
+// f(k0, k1) over rows [0, rows) of `len` elements each: split between the pool's threads from kCpuSplitMin
+// elements (kernels/elementwise/elementwise.h), else on the calling thread.
+template <class F> void for_rows(int64_t rows, int64_t len, int threads, F&& f) {
+  const int64_t parts = std::min<int64_t>(threads, rows);
+  if (parts <= 1 || rows * len < kCpuSplitMin) { f(int64_t(0), rows); return; }
+  parallel_units(parts, threads, [&](int64_t u) { f(u * rows / parts, (u + 1) * rows / parts); });
+}
+
 template <class T> T sigmoid(double z) { return T(z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z))); }
 
 }  // namespace
 
 template <class T>
 void squeeze_excite_forward_cpu(const T* x, const T* w1, const T* b1, const T* w2, const T* b2, T* y, T* pooled,
-                                T* hidden, T* scale, int64_t N, int64_t C, int64_t S, int64_t R) {
+                                T* hidden, T* scale, int64_t N, int64_t C, int64_t S, int64_t R, int threads) {
   if (N == 0) return;
-  for (int64_t k = 0; k < N * C; ++k) pooled[k] = T(row_sum(x + k * S, S) / double(S));
+  for_rows(N * C, S, threads, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) pooled[k] = T(row_sum(x + k * S, S) / double(S));
+  });
   matmul(pooled, false, w1, true, hidden, N, R, C);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t r = 0; r < R; ++r) {
@@ -87,18 +99,20 @@ void squeeze_excite_forward_cpu(const T* x, const T* w1, const T* b1, const T* w
       T& s = scale[n * C + c];
       s = sigmoid<T>(double(s) + (b2 ? double(b2[c]) : 0.0));
     }
-  for (int64_t k = 0; k < N * C; ++k) {
-    const T s = scale[k];
-    const T* xr = x + k * S;
-    T* yr = y + k * S;
-    for (int64_t i = 0; i < S; ++i) yr[i] = xr[i] * s;
-  }
+  for_rows(N * C, S, threads, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      const T s = scale[k];
+      const T* xr = x + k * S;
+      T* yr = y + k * S;
+      for (int64_t i = 0; i < S; ++i) yr[i] = xr[i] * s;
+    }
+  });
 }
 
 template <class T>
 void squeeze_excite_backward_cpu(const T* x, const T* dy, const T* w1, const T* w2, const T* pooled, const T* hidden,
                                  const T* scale, T* dx, T* dw1, T* db1, T* dw2, T* db2, int64_t N, int64_t C,
-                                 int64_t S, int64_t R) {
+                                 int64_t S, int64_t R, int threads) {
   if (N == 0) {   // no samples: the weight gradients are zero sums
     for (T* p : {dw1, dw2})
       if (p) std::fill(p, p + R * C, T(0));
@@ -107,10 +121,12 @@ void squeeze_excite_backward_cpu(const T* x, const T* dy, const T* w1, const T* 
     return;
   }
   std::vector<T> dz2(size_t(N * C)), dz1(size_t(N * R));
-  for (int64_t k = 0; k < N * C; ++k) {
-    const double s = double(scale[k]);
-    dz2[size_t(k)] = T(row_dot(dy + k * S, x + k * S, S) * s * (1 - s));
-  }
+  for_rows(N * C, S, threads, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      const double s = double(scale[k]);
+      dz2[size_t(k)] = T(row_dot(dy + k * S, x + k * S, S) * s * (1 - s));
+    }
+  });
   if (db2) column_sums(dz2.data(), db2, N, C);
   if (dw2) matmul(dz2.data(), true, hidden, false, dw2, C, R, N);
   matmul(dz2.data(), false, w2, false, dz1.data(), N, R, C);
@@ -121,32 +137,40 @@ void squeeze_excite_backward_cpu(const T* x, const T* dy, const T* w1, const T* 
   if (!dx) return;
   std::vector<T>& dm = dz2;   // dz2 is spent: reuse it for the pooled gradient (N, C)
   matmul(dz1.data(), false, w1, false, dm.data(), N, C, R);
-  for (int64_t k = 0; k < N * C; ++k) {
-    const T s = scale[k], add = T(double(dm[size_t(k)]) / double(S));
-    const T* gr = dy + k * S;
-    T* dr = dx + k * S;
-    for (int64_t i = 0; i < S; ++i) dr[i] = gr[i] * s + add;
-  }
+  for_rows(N * C, S, threads, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      const T s = scale[k], add = T(double(dm[size_t(k)]) / double(S));
+      const T* gr = dy + k * S;
+      T* dr = dx + k * S;
+      for (int64_t i = 0; i < S; ++i) dr[i] = gr[i] * s + add;
+    }
+  });
 }
 
-template <class T> void add_relu_forward_cpu(const T* a, const T* b, T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const T z = a[i] + b[i];
-    y[i] = z > T(0) ? z : T(0);
-  }
+// Element ranges of 64-element rows (for_rows), so each part starts on a cache line.
+template <class T> void add_relu_forward_cpu(const T* a, const T* b, T* y, int64_t n, int threads) {
+  for_rows((n + 63) / 64, 64, threads, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0 * 64; i < std::min(n, r1 * 64); ++i) {
+      const T z = a[i] + b[i];
+      y[i] = z > T(0) ? z : T(0);
+    }
+  });
 }
 
-template <class T> void add_relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+template <class T> void add_relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n, int threads) {
+  for_rows((n + 63) / 64, 64, threads, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0 * 64; i < std::min(n, r1 * 64); ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+  });
 }
 
 #define SPK_INSTANTIATE(T)                                                                                         \
   template void squeeze_excite_forward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, T*,    \
-                                              int64_t, int64_t, int64_t, int64_t);                               \
+                                              int64_t, int64_t, int64_t, int64_t, int);                          \
   template void squeeze_excite_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, const T*,         \
-                                               const T*, T*, T*, T*, T*, T*, int64_t, int64_t, int64_t, int64_t); \
-  template void add_relu_forward_cpu<T>(const T*, const T*, T*, int64_t);                                          \
-  template void add_relu_backward_cpu<T>(const T*, const T*, T*, int64_t);
+                                               const T*, T*, T*, T*, T*, T*, int64_t, int64_t, int64_t, int64_t,  \
+                                               int);                                                              \
+  template void add_relu_forward_cpu<T>(const T*, const T*, T*, int64_t, int);                                     \
+  template void add_relu_backward_cpu<T>(const T*, const T*, T*, int64_t, int);
 SPK_INSTANTIATE(float)
 SPK_INSTANTIATE(double)
 

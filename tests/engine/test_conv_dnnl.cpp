@@ -211,7 +211,10 @@ TEST_CASE("dnnl CPU conv backend: bf16 operands (autocast) match the reference o
       {"conv1d K=3 dilation 2, bias, one image (column windows)", conv1d_geom(1, 32, 90, 32, 3, 1, 2, 2, 1), true},
       {"conv2d groups 4, bias", grouped4(), true},
   };
+  // Twice: oneDNN's bf16 kernels, then the f32 fallback that rounds the operands itself (conv_dnnl_refuse_bf16).
+  for (const bool fallback : {false, true})
   for (const Case& c : cases) {
+    conv_dnnl_refuse_bf16(*conv_cpu_call_options().dnnl, fallback);
     const ConvGeom& g = c.g;
     const size_t xn = size_t(g.N * g.C_in * g.H * g.W), wn = size_t(g.C_out * g.K_g()),
                  yn = size_t(g.N * g.C_out * g.H_out() * g.W_out());
@@ -229,10 +232,11 @@ TEST_CASE("dnnl CPU conv backend: bf16 operands (autocast) match the reference o
     conv2d_forward_cpu<float>(g, x0.data(), w0.data(), c.bias ? b.data() : nullptr, y1.data(), lo);
     conv2d_backward_cpu<float>(g, x.data(), w.data(), dy.data(), dx0.data(), dw0.data(), nullptr, ref);
     conv2d_backward_cpu<float>(g, x0.data(), w0.data(), dy0.data(), dx1.data(), dw1.data(), nullptr, lo);
-    INFO(c.name);
+    INFO(c.name, fallback ? " (f32 fallback)" : "");
     expect_near(y1, y0, 1e-5, "y");
     expect_near(dx1, dx0, 1e-5, "dx");
     expect_near(dw1, dw0, 1e-5, "dw");
   }
+  conv_dnnl_refuse_bf16(*conv_cpu_call_options().dnnl, false);
   conv_cpu_options() = saved;
 }

@@ -1,4 +1,4 @@
-// The CPU elementwise, sum, batch-norm, GEMM, conv-bias-gradient and Adam kernels split large tensors between the work pool's threads
+// The CPU elementwise, sum, batch-norm, GEMM, conv-bias-gradient, Adam and fused SE kernels split large tensors between the work pool's threads
 // (kernels/elementwise/elementwise.h kCpuSplitMin, kernels/norm/norm.h). The split must not change a bit: every
 // element, and every channel's or row's sum, is computed by one thread in one order. Checked on tensors above the
 // split threshold, at the shapes the nets give them (a batch-1 SE scale split along channels, a residual add
@@ -15,6 +15,7 @@
 #include "kernels/norm/norm.h"
 #include "kernels/optim/optim.h"
 #include "kernels/reduce/reduce.h"
+#include "kernels/se/se.h"
 #include "support/check.h"
 #include "support/random_floats.h"
 
@@ -248,6 +249,32 @@ TEST_CASE("CPU fused Adam: the thread split changes no bit") {
     p.insert(p.end(), b0.begin(), b0.end());
     p.insert(p.end(), b1.begin(), b1.end());
     return p;
+  };
+  const auto one = run(1);
+  for (int t : kThreads) {
+    INFO("threads ", t);
+    CHECK(run(t) == one);
+  }
+}
+
+// The fused squeeze-excitation and add+ReLU (kernels/se): the passes over x split by (n, c) rows or element
+// ranges; every output bit the same on 2, 3 and 5 threads as on 1, at a batch-1 ResNetSE34L layer-1 shape.
+TEST_CASE("CPU squeeze_excite and add_relu: the thread split changes no bit") {
+  const int64_t N = 1, C = 16, S = 40 * 301 / 2, R = 2;
+  const auto x = random_floats(size_t(N * C * S), 50), dy = random_floats(size_t(N * C * S), 51),
+             w1 = random_floats(size_t(R * C), 52), b1 = random_floats(size_t(R), 53),
+             w2 = random_floats(size_t(C * R), 54), b2 = random_floats(size_t(C), 55);
+  auto run = [&](int t) {
+    std::vector<float> y(x.size()), pooled(size_t(N * C)), hidden(size_t(N * R)), scale(size_t(N * C)),
+        dx(x.size()), dw1(w1.size()), db1(b1.size()), dw2(w2.size()), db2(b2.size()), ar(x.size()), dar(x.size());
+    squeeze_excite_forward_cpu<float>(x.data(), w1.data(), b1.data(), w2.data(), b2.data(), y.data(), pooled.data(),
+                                      hidden.data(), scale.data(), N, C, S, R, t);
+    squeeze_excite_backward_cpu<float>(x.data(), dy.data(), w1.data(), w2.data(), pooled.data(), hidden.data(),
+                                       scale.data(), dx.data(), dw1.data(), db1.data(), dw2.data(), db2.data(), N, C,
+                                       S, R, t);
+    add_relu_forward_cpu<float>(x.data(), dy.data(), ar.data(), int64_t(x.size()), t);
+    add_relu_backward_cpu<float>(ar.data(), dy.data(), dar.data(), int64_t(x.size()), t);
+    return std::vector<std::vector<float>>{y, pooled, scale, dx, dw1, db1, dw2, db2, ar, dar};
   };
   const auto one = run(1);
   for (int t : kThreads) {

@@ -12,9 +12,11 @@
 #include "engine/audio/audio_file.h"
 #include "engine/audio/crop.h"
 #include "engine/audio/fbank.h"
+#include "engine/autocast.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
+#include "nets/model.h"
 #include "support/check.h"
 
 using namespace spk;
@@ -366,4 +368,39 @@ TEST_CASE("embed_files: eval_jobs embeds on several threads with the same embedd
   CHECK_THROWS_WITH_AS(embed_files(net, tiny_fbank(), with_short, w), doctest::Contains("e.wav"), Error);
   s.jobs = 0;
   CHECK_THROWS_WITH_AS(embed_files(net, tiny_fbank(), many, s), doctest::Contains("--eval_jobs"), Error);
+}
+
+// spk_eval --mixedprec (EmbedSettings::autocast): the model's forward under autocast on each embedding thread, the
+// front end in fp32, nothing left switched on afterwards. ResNetSE34L, so that convs and the SAP's products are
+// rounded: the embeddings move by bf16 rounding (~1e-2 relative at most here, cosine > 0.999) but are not the
+// fp32 ones, on one thread and on three.
+TEST_CASE("embed_files: --mixedprec bf16 runs the model under autocast, per thread") {
+  Corpus corpus;
+  Rng rng(3);
+  ModelConfig mc;
+  mc.n_mels = 40;
+  mc.nOut = 16;
+  mc.encoder_type = "SAP";
+  auto net = make_model("ResNetSE34L", mc, rng);
+  std::vector<std::string> paths(corpus.paths.begin(), corpus.paths.begin() + 4);
+  const Tensor ref = embed_files(*net, tiny_fbank(), paths, settings(20, 2, 4));
+  for (const int jobs : {1, 3}) {
+    EmbedSettings s = settings(20, 2, 4);
+    s.autocast = DType::bf16;
+    s.jobs = jobs;
+    const Tensor e = embed_files(*net, tiny_fbank(), paths, s);
+    CAPTURE(jobs);
+    const std::vector<float> a = e.to_vector<float>(), b = ref.to_vector<float>();
+    REQUIRE(a.size() == b.size());
+    double dot = 0, na = 0, nb = 0, worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      dot += double(a[i]) * b[i];
+      na += double(a[i]) * a[i];
+      nb += double(b[i]) * b[i];
+      worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
+    }
+    CHECK(worst > 0);                                  // rounded, not the fp32 run
+    CHECK(dot / std::sqrt(na * nb) > 0.999);           // and only by rounding
+    CHECK_FALSE(autocast_type().has_value());
+  }
 }

@@ -487,6 +487,7 @@ TEST_CASE("spk_eval: bad input fails before any work, naming the flag, file or l
   check_failure(base + " --test_normalize maybe", "--test_normalize");
   check_failure(base + " --frontend nosuch", "--frontend");
   check_failure(base + " --log_input perhaps", "--log_input");
+  check_failure(base + " --mixedprec fp8", "--mixedprec: 'fp8' is not one of off, bf16, fp16");
   check_failure(base + " --eer_ci 1", "--eer_ci");
   check_failure(base + " --eer_ci -0.5", "--eer_ci");
   check_failure(base + " --eer_ci 95", "--eer_ci");
