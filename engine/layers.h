@@ -114,6 +114,15 @@ class BatchNorm : public Module {
     return relu ? batch_norm_relu(x, weight, bias, running_mean, running_var, batch_stats, opt.momentum, opt.eps)
                 : batch_norm(x, weight, bias, running_mean, running_var, batch_stats, opt.momentum, opt.eps);
   }
+  // normalise(relu(x)) from the fused op relu_batch_norm (blocks that put the ReLU before the BN): the same values,
+  // running statistics and gradients, without writing relu(x) or keeping it for the backward. --sync_bn and a
+  // folded BN take the composition.
+  Tensor normalise_relu_in(const Tensor& x) {
+    if (folded || (sync && is_training())) return normalise(spk::relu(x));
+    if (is_training() && opt.track_running_stats) count_batch();
+    const bool batch_stats = is_training() || !opt.track_running_stats;
+    return relu_batch_norm(x, weight, bias, running_mean, running_var, batch_stats, opt.momentum, opt.eps);
+  }
   void check_rank(const Tensor& x, const char* layer, int64_t lo, int64_t hi) const;
 
  private:
@@ -132,6 +141,10 @@ class BatchNorm1d : public BatchNorm {
     check_rank(x, "BatchNorm1d", 2, 3);
     return normalise(x, true);
   }
+  Tensor relu_forward(const Tensor& x) {   // forward(relu(x)), fused
+    check_rank(x, "BatchNorm1d", 2, 3);
+    return normalise_relu_in(x);
+  }
 };
 
 // x (N, C, H, W)
@@ -145,6 +158,10 @@ class BatchNorm2d : public BatchNorm {
   Tensor forward_relu(const Tensor& x) {   // relu(forward(x)), fused
     check_rank(x, "BatchNorm2d", 4, 4);
     return normalise(x, true);
+  }
+  Tensor relu_forward(const Tensor& x) {   // forward(relu(x)), fused
+    check_rank(x, "BatchNorm2d", 4, 4);
+    return normalise_relu_in(x);
   }
 };
 

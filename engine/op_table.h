@@ -41,7 +41,7 @@ inline constexpr OpInfo kOpTable[] = {
 #undef SPK_OP
 };
 inline constexpr int kOpCount = int(sizeof(kOpTable) / sizeof(kOpTable[0]));
-static_assert(kOpCount == 62, "engine/ops.def changed: update this count, the gradchecks and the CUDA parity cases");
+static_assert(kOpCount == 63, "engine/ops.def changed: update this count, the gradchecks and the CUDA parity cases");
 
 constexpr const OpInfo& op_info(OpId id) { return kOpTable[int(id)]; }
 

@@ -94,6 +94,11 @@ Tensor instance_norm1d(const Tensor& x, const Tensor& weight = Tensor(), const T
 // the output equals the composition bit for bit).
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
                        Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// batch_norm(relu(x), ...) in one kernel each way, the ReLU's output never written (the same arguments and
+// running-stat update as batch_norm; output, running stats and gradients equal the composition bit for bit).
+// For blocks that put the ReLU before the BN (voxceleb_trainer's SEBasicBlock: conv1 → ReLU → bn1).
+Tensor relu_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // x / max(||x||_2 along dim, eps), as torch.nn.functional.normalize.
 Tensor l2_normalize(const Tensor& x, int64_t dim = -1, double eps = 1e-12);
 // x (..., D): each row of the last dim normalised over its D values (biased variance), then ·weight + bias

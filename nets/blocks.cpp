@@ -61,7 +61,7 @@ SEBasicBlock::SEBasicBlock(int64_t in, int64_t out, std::pair<int64_t, int64_t> 
 }
 
 Tensor SEBasicBlock::forward(const Tensor& x) {
-  Tensor out = bn1->forward(relu(conv1->forward(x)));
+  Tensor out = bn1->relu_forward(conv1->forward(x));   // bn1(relu(conv1(x))), fused
   out = se->forward(bn2->forward(conv2->forward(out)));
   Tensor residual = downsample ? run_conv_bn(*downsample, x) : x;
   return add_relu(out, residual);   // relu(out + residual) bit for bit, one pass each way, no sum kept

@@ -31,10 +31,10 @@ ResNetSE34V2::ResNetSE34V2(const ModelConfig& config, Rng& rng) : SpeakerNet(con
 
 Tensor ResNetSE34V2::forward(const Tensor& feats) {
   check_input(feats);
-  Tensor x = bn1->forward(relu(conv1->forward(unsqueeze(feats, 1))));
+  Tensor x = bn1->relu_forward(conv1->forward(unsqueeze(feats, 1)));   // bn1(relu(conv1(x))), fused
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = reshape(contiguous(x), {x.size(0), x.size(1) * x.size(2), x.size(3)});   // (B, 256·F'', T'')
-  Tensor logits = att_conv3->forward(att_bn2->forward(relu(att_conv0->forward(x))));   // softmax over T: fused
+  Tensor logits = att_conv3->forward(att_bn2->relu_forward(att_conv0->forward(x)));   // softmax over T: fused
   return fc->forward(attentive_stats_pool(logits, x, asp, 1e-5));
 }
 

@@ -1,4 +1,5 @@
 // Normalisation ops: batch_norm, batch_norm_relu (batch norm followed by ReLU in one kernel each way),
+// relu_batch_norm (ReLU followed by batch norm: the ReLU's output is never written, the kernels read max(x, 0)),
 // instance_norm1d and layer_norm (kernels/norm, explicit closed-form backward, CPU or CUDA by the input's
 // device; CUDA takes f32 and, for the batch/instance norms, a device workspace for its deterministic
 // reductions), and l2_normalize (composed from table ops, so it runs on any device).
@@ -68,9 +69,9 @@ void update_running_cpu(const Tensor& mean, const Tensor& var, const Tensor& rm,
   else run.template operator()<double, double>();
 }
 
-// Checks, statistics (batch or running) and the running-statistics update shared by the two ops.
-BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                   const Tensor& running_var, bool training, double momentum, double eps) {
+// The checks of the three batch-norm ops; the state with x, the affine parameters and the sizes (no statistics yet).
+BnState bn_check(OpId id, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                 const Tensor& running_var, bool training) {
   const char* op = op_info(id).name;
   SPK_CHECK(x.defined(), op, ": undefined input");
   check_op_device(id, x.device());
@@ -89,14 +90,56 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
   SPK_CHECK(!training || M > 1, op, ": expected more than 1 value per channel when training, got input ", x.str());
 
   st.xc = x.contiguous().detach();
+  st.wd = weight.defined() ? weight.contiguous().detach() : Tensor();
+  st.bd = bias.defined() ? bias.contiguous().detach() : Tensor();
+  return st;
+}
+
+// The running statistics are updated where the batch statistics are made (one loop on the CPU, inside the
+// finalising kernel on a GPU) when they are dense and, on a GPU, f32; else by engine ops, as before.
+bool running_in_kernel(const Tensor& x, const Tensor& running_mean, const Tensor& running_var) {
+  return running_mean.defined() && running_mean.is_contiguous() && running_var.is_contiguous() &&
+         running_mean.dtype() == running_var.dtype() &&
+         (running_mean.dtype() == DType::f32 || (running_mean.dtype() == DType::f64 && x.device().is_cpu()));
+}
+
+// The running-statistics update after the batch statistics (mean, biased var) are made: the CPU loop, nothing
+// (the CUDA kernel did it) or the engine ops for strided or mixed-dtype statistics.
+void update_running(const Tensor& x, const Tensor& mean, const Tensor& var, const Tensor& running_mean,
+                    const Tensor& running_var, double momentum, int64_t M) {
+  const bool in_kernel = running_in_kernel(x, running_mean, running_var);
+  if (in_kernel && x.device().is_cpu()) {
+    update_running_cpu(mean, var, running_mean, running_var, momentum, M);
+  } else if (running_mean.defined() && !in_kernel) {   // strided or mixed-dtype statistics: the engine ops
+    NoGradGuard ng;
+    Tensor rm = running_mean.detach(), rv = running_var.detach();
+    rm.copy_(add(mul_scalar(rm, 1 - momentum), mul_scalar(mean.to(rm.dtype()), momentum)));
+    Tensor unbiased = mul_scalar(var.to(rv.dtype()), double(M) / double(M - 1));
+    rv.copy_(add(mul_scalar(rv, 1 - momentum), mul_scalar(unbiased, momentum)));
+  }
+}
+
+// Eval: the running statistics as the normalisation's mean and invstd.
+void eval_stats(BnState& st, const Tensor& x, const Tensor& running_mean, const Tensor& running_var, double eps) {
+  NoGradGuard ng;
+  // A copy: the backward must not see later in-place updates of the running statistics.
+  st.mean = running_mean.detach().to(x.dtype()).clone();
+  // 1/sqrt(var + eps) from correctly rounded IEEE operations (add, sqrt, divide), not pow(·, -0.5): the
+  // result is then the same bits on the CPU and the GPU, as the batch statistics are.
+  Tensor sd = sqrt(add_scalar(running_var.detach().to(x.dtype()), eps));
+  st.invstd = div(Tensor::scalar(1.0, x.dtype(), x.device()), sd).contiguous();
+}
+
+// Checks, statistics (batch or running) and the running-statistics update shared by batch_norm and
+// batch_norm_relu.
+BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                   const Tensor& running_var, bool training, double momentum, double eps) {
+  const char* op = op_info(id).name;
+  BnState st = bn_check(id, x, weight, bias, running_mean, running_var, training);
+  const int64_t N = st.N, C = st.C, S = st.S, M = N * S;
   const Tensor& xc = st.xc;
   if (training) {
-    // The running statistics are updated where the batch statistics are made (one loop on the CPU, inside the
-    // finalising kernel on a GPU) when they are dense and, on a GPU, f32; else by engine ops, as before.
-    const bool in_kernel = running_mean.defined() && running_mean.is_contiguous() && running_var.is_contiguous() &&
-                           running_mean.dtype() == running_var.dtype() &&
-                           (running_mean.dtype() == DType::f32 ||
-                            (running_mean.dtype() == DType::f64 && x.device().is_cpu()));
+    const bool in_kernel = running_in_kernel(x, running_mean, running_var);
     st.mean = Tensor::empty({C}, x.dtype(), x.device());
     Tensor var = Tensor::empty({C}, x.dtype(), x.device());
     st.invstd = Tensor::empty({C}, x.dtype(), x.device());
@@ -112,26 +155,10 @@ BnState bn_prepare(OpId id, const Tensor& x, const Tensor& weight, const Tensor&
           batch_norm_stats_cuda(xc.data<float>(), st.mean.data<float>(), var.data<float>(), st.invstd.data<float>(),
                                 N, C, S, eps, ws.data<double>(), stream, run);
         });
-    if (in_kernel && x.device().is_cpu()) {
-      update_running_cpu(st.mean, var, running_mean, running_var, momentum, M);
-    } else if (running_mean.defined() && !in_kernel) {   // strided or mixed-dtype statistics: the engine ops
-      NoGradGuard ng;
-      Tensor rm = running_mean.detach(), rv = running_var.detach();
-      rm.copy_(add(mul_scalar(rm, 1 - momentum), mul_scalar(st.mean.to(rm.dtype()), momentum)));
-      Tensor unbiased = mul_scalar(var.to(rv.dtype()), double(M) / double(M - 1));
-      rv.copy_(add(mul_scalar(rv, 1 - momentum), mul_scalar(unbiased, momentum)));
-    }
+    update_running(x, st.mean, var, running_mean, running_var, momentum, M);
   } else {
-    NoGradGuard ng;
-    // A copy: the backward must not see later in-place updates of the running statistics.
-    st.mean = running_mean.detach().to(x.dtype()).clone();
-    // 1/sqrt(var + eps) from correctly rounded IEEE operations (add, sqrt, divide), not pow(·, -0.5): the
-    // result is then the same bits on the CPU and the GPU, as the batch statistics are.
-    Tensor sd = sqrt(add_scalar(running_var.detach().to(x.dtype()), eps));
-    st.invstd = div(Tensor::scalar(1.0, x.dtype(), x.device()), sd).contiguous();
+    eval_stats(st, x, running_mean, running_var, eps);
   }
-  st.wd = weight.defined() ? weight.contiguous().detach() : Tensor();
-  st.bd = bias.defined() ? bias.contiguous().detach() : Tensor();
   return st;
 }
 
@@ -199,6 +226,61 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
                        Tensor running_var, bool training, double momentum, double eps) {
   return bn_run(OpId::batch_norm_relu, true, x, weight, bias, running_mean, running_var, training, momentum, eps);
+}
+
+// batch_norm(relu(x)): the statistics (training) and y in one kernel over x, which reads max(x, 0) where
+// batch_norm reads its input; the backward saves x alone (no ReLU output, no mask) and writes dx masked by x > 0.
+Tensor relu_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum, double eps) {
+  const char* op = op_info(OpId::relu_batch_norm).name;
+  BnState st = bn_check(OpId::relu_batch_norm, x, weight, bias, running_mean, running_var, training);
+  const int64_t N = st.N, C = st.C, S = st.S;
+  Tensor var;
+  if (training) {
+    st.mean = Tensor::empty({C}, x.dtype(), x.device());
+    var = Tensor::empty({C}, x.dtype(), x.device());
+    st.invstd = Tensor::empty({C}, x.dtype(), x.device());
+  } else {
+    eval_stats(st, x, running_mean, running_var, eps);
+  }
+  const bool in_kernel = training && running_in_kernel(x, running_mean, running_var);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  dispatch(op, x,
+      [&]<class T>() {
+        relu_batch_norm_forward_cpu<T>(st.xc.data<T>(), st.mean.data<T>(), data_or_null<T>(var), st.invstd.data<T>(),
+                                       data_or_null<T>(st.wd), data_or_null<T>(st.bd), y.data<T>(), N, C, S, eps,
+                                       training, cpu_threads());
+      },
+      [&](void* stream) {
+        Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), x);
+        BnRunningUpdate run;
+        if (in_kernel) run = {running_mean.data<float>(), running_var.data<float>(), momentum};
+        relu_batch_norm_forward_cuda(st.xc.data<float>(), st.mean.data<float>(), data_or_null<float>(var),
+                                     st.invstd.data<float>(), data_or_null<float>(st.wd), data_or_null<float>(st.bd),
+                                     y.data<float>(), N, C, S, eps, training, ws.data<double>(), stream, run);
+      });
+  if (training) update_running(x, st.mean, var, running_mean, running_var, momentum, N * S);
+
+  const bool gx = needs_grad({x}), gw = needs_grad({weight}), gb = needs_grad({bias});
+  return record(op, y, {x, weight, bias}, [st, gx, gw, gb, training, op](const Tensor& g) -> std::vector<Tensor> {
+    const int64_t N = st.N, C = st.C, S = st.S;
+    Tensor gc = g.contiguous();
+    Tensor dx = grad_buffer(gx, st.xc), dw = grad_buffer(gw, st.mean), db = grad_buffer(gb, st.mean);
+    dispatch(op, st.xc,
+        [&]<class T>() {
+          relu_batch_norm_backward_cpu<T>(st.xc.data<T>(), st.mean.data<T>(), st.invstd.data<T>(),
+                                          data_or_null<T>(st.wd), gc.data<T>(), data_or_null<T>(dx),
+                                          data_or_null<T>(dw), data_or_null<T>(db), N, C, S, training, cpu_threads());
+        },
+        [&](void* stream) {
+          Tensor ws = workspace(batch_norm_cuda_workspace(N, C, S), gc);
+          relu_batch_norm_backward_cuda(st.xc.data<float>(), st.mean.data<float>(), st.invstd.data<float>(),
+                                        data_or_null<float>(st.wd), gc.data<float>(), data_or_null<float>(dx),
+                                        data_or_null<float>(dw), data_or_null<float>(db), N, C, S, training,
+                                        ws.data<double>(), stream);
+        });
+    return {dx, dw, db};
+  });
 }
 
 Tensor instance_norm1d(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {

@@ -12,6 +12,13 @@
 // to the f32/f64-rounded normalised value, so y equals relu(batch_norm(x)) bit for bit. The backward is the
 // batch-norm backward with g = dy where y > 0 and 0 elsewhere (y > 0 exactly where the normalised value is),
 // so one pass replaces the ReLU's mask-multiply and the normalisation's two passes.
+// ReLU + batch norm (fused; the op relu_batch_norm, for blocks that run conv → ReLU → BN such as voxceleb_trainer's
+// SEBasicBlock): y = batch_norm(r), r = max(x, 0), with r never written. The forward makes the statistics of r
+// (when batch_stats; two-pass as batch_norm_stats, into mean/var/invstd) and y per channel in one job; eval reads
+// mean/invstd (var unused, may be null). The backward is the batch-norm backward with x̂ = (r − mean)·invstd and
+// dx = that gradient where x > 0, 0 elsewhere (ReLU's one-sided derivative at 0, as PyTorch). Every value and
+// sum is taken in the order batch_norm's kernels take them over r, so y, the statistics and every gradient equal
+// batch_norm(relu(x)) bit for bit.
 // Instance norm (1-d) on x (N, C, T): each of the N·C rows normalised over its T values (biased variance);
 // mean and invstd (N·C) are written by the forward for the backward, which is the batch-norm formula per
 // row with M = T; dweight/dbias sum over n and t.
@@ -24,8 +31,9 @@
 
 namespace spk {
 
-// CPU batch norm: `threads` (the engine's cpu_threads()) splits the channels between the work pool's threads for
-// large tensors; each channel's sums run on one thread in one order, so results do not depend on the count.
+// CPU batch norm (batch_norm, batch_norm_relu, relu_batch_norm): `threads` (the engine's cpu_threads()) splits
+// groups of channels between the work pool's threads for large tensors (kCpuSplitMin elements); each channel's
+// sums run on one thread in one order, so results do not depend on the count.
 template <class T> void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S,
                                              double eps, int threads = 1);
 template <class T> void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
@@ -42,6 +50,13 @@ template <class T> void batch_norm_relu_backward_cpu(const T* x, const T* y, con
                                                      const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
                                                      int64_t N, int64_t C, int64_t S, bool batch_stats,
                                                      int threads = 1);
+
+template <class T> void relu_batch_norm_forward_cpu(const T* x, T* mean, T* var, T* invstd, const T* weight,
+                                                    const T* bias, T* y, int64_t N, int64_t C, int64_t S, double eps,
+                                                    bool batch_stats, int threads = 1);
+template <class T> void relu_batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight,
+                                                     const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C,
+                                                     int64_t S, bool batch_stats, int threads = 1);
 
 template <class T> void instance_norm_forward_cpu(const T* x, const T* weight, const T* bias, T* y, T* mean,
                                                   T* invstd, int64_t N, int64_t C, int64_t Tn, double eps);
@@ -65,7 +80,8 @@ template <class T, class R> void batch_norm_update_running_cpu(const T* mean, co
 
 // CUDA (f32, on the given stream; kernels/norm/norm_cuda.cu). Same formulas, sums in double, no atomics
 // (deterministic). The reductions need a device workspace of doubles, allocated by the caller:
-//   batch_norm_stats/backward, batch_norm_relu_backward: batch_norm_cuda_workspace(N, C, S) doubles
+//   batch_norm_stats/backward, batch_norm_relu_backward,
+//   relu_batch_norm_forward/backward:                   batch_norm_cuda_workspace(N, C, S) doubles
 //   instance_norm_backward:                              instance_norm_cuda_workspace(N, C) doubles
 int64_t batch_norm_cuda_workspace(int64_t N, int64_t C, int64_t S);
 int64_t instance_norm_cuda_workspace(int64_t N, int64_t C);
@@ -91,6 +107,15 @@ void batch_norm_relu_backward_cuda(const float* x, const float* y, const float* 
                                    const float* weight, const float* dy, float* dx, float* dweight, float* dbias,
                                    int64_t N, int64_t C, int64_t S, bool batch_stats, double* workspace,
                                    void* stream);
+// relu_batch_norm: batch_stats: the statistics of max(x, 0) into mean/var/invstd (and the running statistics,
+// as batch_norm_stats_cuda), then y; else y from the given mean/invstd (var unused).
+void relu_batch_norm_forward_cuda(const float* x, float* mean, float* var, float* invstd, const float* weight,
+                                  const float* bias, float* y, int64_t N, int64_t C, int64_t S, double eps,
+                                  bool batch_stats, double* workspace, void* stream,
+                                  const BnRunningUpdate& running = {});
+void relu_batch_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                                   const float* dy, float* dx, float* dweight, float* dbias, int64_t N, int64_t C,
+                                   int64_t S, bool batch_stats, double* workspace, void* stream);
 void instance_norm_forward_cuda(const float* x, const float* weight, const float* bias, float* y, float* mean,
                                 float* invstd, int64_t N, int64_t C, int64_t Tn, double eps, void* stream);
 void instance_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,

@@ -1,8 +1,10 @@
-// CPU reference of batch norm, fused batch norm + ReLU, and instance norm (formulas in
-// kernels/norm/norm.h). Plain loops; every
-// sum runs in double. Variances are two-pass (mean first), which stays accurate when |mean| >> std.
-#include <algorithm>
+// CPU reference of batch norm, fused batch norm + ReLU, fused ReLU + batch norm, and instance norm (formulas in
+// kernels/norm/norm.h). Plain loops; every sum runs in double. Variances are two-pass (mean first), which stays
+// accurate when |mean| >> std. The batch-norm kernels run groups of channels on the work pool (see kGroup).
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/common/work_pool.h"
@@ -13,120 +15,148 @@ namespace spk {
 
 namespace {
 
-// Calls f(c0, c1) over channel ranges, one per thread of the work pool for tensors of kCpuSplitMin elements or
-// more, else once. A channel's sums always run on one thread in one order, so results do not depend on threads.
+// v where keep, else +0, without a branch: the sign of a conv's output is random, so a branch mispredicts about
+// half the time (GCC compiles `c ? v : 0` inside these scalar loops to a jump, which ran relu_batch_norm at half
+// the speed of the unfused ops). The bits are those of `keep ? v : T(0)`.
+template <class T> inline T select_or_zero(bool keep, T v) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  return std::bit_cast<T>(std::bit_cast<U>(v) & (U(0) - U(keep)));
+}
+// As UnaryOp::relu: v > 0 ? v : +0 (NaN and -0 give +0).
+template <class T> inline T relu_of(T v) { return select_or_zero(v > T(0), v); }
+// The value the normalisation reads: x, or relu(x) for relu_batch_norm (RIn).
+template <bool RIn, class T> inline T bn_in(T v) {
+  if constexpr (RIn) return relu_of(v);
+  else return v;
+}
+
+// The channel sums are chains of double adds, each waiting for the last (latency-bound at one add per 4 cycles).
+// A job takes a group of kGroup adjacent channels and advances their sums together: kGroup independent chains
+// overlap, while each channel's sum is still taken in its own serial (n, i) order, so the bits are those of the
+// one-channel loops. The last C mod kGroup channels go one at a time. The jobs run on `threads` threads of the
+// work pool; no sum is split between threads, so the result does not depend on the thread count.
+constexpr int64_t kGroup = 8;
+
+// Runs fn.template operator()<G>(c0) over the groups of channels, on the work pool for tensors of kCpuSplitMin
+// elements or more (below, waking the pool costs more than it saves), else on the calling thread.
 template <class F>
-void split_channels(int64_t C, int64_t elems, int threads, F&& f) {
-  const int64_t parts = std::min<int64_t>(threads, C);
-  if (parts <= 1 || elems < kCpuSplitMin) { f(int64_t(0), C); return; }
-  parallel_units(parts, threads, [&](int64_t u) { f(u * C / parts, (u + 1) * C / parts); });
-}
-
-// Channels go through the sums kLanes at a time: each channel's sum is still one ascending chain of double adds,
-// but kLanes independent chains side by side run at the adder's throughput instead of its latency.
-constexpr int kLanes = 4;
-
-template <class T>
-void stats_channels(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S, double eps, int64_t c0,
-                    int64_t c1) {
-  const double M = double(N * S);
-  for (int64_t cb = c0; cb < c1; cb += kLanes) {
-    const int lanes = int(std::min<int64_t>(kLanes, c1 - cb));
-    double s[kLanes] = {}, q[kLanes] = {}, m[kLanes] = {};
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < S; ++i)
-        for (int j = 0; j < lanes; ++j) s[j] += double(x[(n * C + cb + j) * S + i]);
-    for (int j = 0; j < lanes; ++j) m[j] = s[j] / M;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < S; ++i)
-        for (int j = 0; j < lanes; ++j) {
-          const double d = double(x[(n * C + cb + j) * S + i]) - m[j];
-          q[j] += d * d;
-        }
-    for (int j = 0; j < lanes; ++j) {
-      mean[cb + j] = T(m[j]);
-      var[cb + j] = T(q[j] / M);
-      invstd[cb + j] = T(1.0 / std::sqrt(q[j] / M + eps));
-    }
-  }
-}
-
-}  // namespace
-
-template <class T>
-void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S, double eps,
-                          int threads) {
-  split_channels(C, N * C * S, threads,
-                 [&](int64_t c0, int64_t c1) { stats_channels(x, mean, var, invstd, N, C, S, eps, c0, c1); });
-}
-
-namespace {
-
-// y = x·scale + shift per channel, computed in double and rounded to T, then the ReLU when asked for.
-template <class T>
-void bn_forward(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y, int64_t N,
-                int64_t C, int64_t S, bool relu, int threads) {
-  split_channels(C, N * C * S, threads, [&](int64_t c0, int64_t c1) {
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = c0; c < c1; ++c) {
-        // y = x·scale + shift with the channel's affine folded in.
-        const double scale = double(invstd[c]) * (weight ? double(weight[c]) : 1.0);
-        const double shift = (bias ? double(bias[c]) : 0.0) - double(mean[c]) * scale;
-        const T* xr = x + (n * C + c) * S;
-        T* yr = y + (n * C + c) * S;
-        for (int64_t i = 0; i < S; ++i) {
-          const T z = T(double(xr[i]) * scale + shift);
-          yr[i] = relu ? (z > T(0) ? z : T(0)) : z;
-        }
-      }
+void for_channel_groups(int64_t C, int64_t elems, int threads, F&& fn) {
+  const int64_t full = C / kGroup, units = full + C % kGroup;
+  parallel_units(units, elems < kCpuSplitMin ? 1 : threads, [&](int64_t u) {
+    if (u < full) fn.template operator()<kGroup>(u * kGroup);
+    else fn.template operator()<1>(full * kGroup + (u - full));
   });
 }
 
-// The batch-norm backward of norm.h with g = dy, or g = dy masked by the ReLU's output (y > 0) when relu_y is
-// given: the gradient relu(batch_norm(x)) would get, since y > 0 exactly where the normalised value is.
-template <class T>
-void bn_backward_channels(const T* x, const T* relu_y, const T* mean, const T* invstd, const T* weight, const T* dy,
-                          T* dx, T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats,
-                          int64_t c0, int64_t c1) {
+// Batch statistics of channels c0 .. c0+G-1 (channel c0 + g's row n at x + (n·C + c0)·S + g·S), two-pass.
+template <bool RIn, int G, class T>
+void bn_stats_group(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S, double eps,
+                    int64_t c0) {
   const double M = double(N * S);
-  auto grad = [&](int64_t k) { return relu_y && !(relu_y[k] > T(0)) ? 0.0 : double(dy[k]); };
-  for (int64_t cb = c0; cb < c1; cb += kLanes) {
-    const int lanes = int(std::min<int64_t>(kLanes, c1 - cb));
-    double sg[kLanes] = {}, sgx[kLanes] = {}, m[kLanes], is[kLanes];   // Σ g, Σ g·x̂ per channel
-    for (int j = 0; j < lanes; ++j) { m[j] = double(mean[cb + j]); is[j] = double(invstd[cb + j]); }
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < S; ++i)
-        for (int j = 0; j < lanes; ++j) {
-          const int64_t k = (n * C + cb + j) * S + i;
-          const double g = grad(k);
-          sg[j] += g;
-          sgx[j] += g * (double(x[k]) - m[j]) * is[j];
-        }
-    for (int j = 0; j < lanes; ++j) {
-      const int64_t c = cb + j;
-      if (dbias) dbias[c] = T(sg[j]);
-      if (dweight) dweight[c] = T(sgx[j]);
-      if (!dx) continue;
-      const double w = weight ? double(weight[c]) : 1.0;
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t i = 0; i < S; ++i) {
-          const int64_t k = (n * C + c) * S + i;
-          if (batch_stats) {
-            const double xh = (double(x[k]) - m[j]) * is[j];
-            dx[k] = T(w * is[j] / M * (M * grad(k) - sg[j] - xh * sgx[j]));
-          } else {
-            dx[k] = T(w * is[j] * grad(k));
-          }
-        }
+  double s[G] = {}, m[G], q[G] = {};
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xr = x + (n * C + c0) * S;
+    for (int64_t i = 0; i < S; ++i)
+      for (int g = 0; g < G; ++g) s[g] += double(bn_in<RIn>(xr[g * S + i]));
+  }
+  for (int g = 0; g < G; ++g) m[g] = s[g] / M;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xr = x + (n * C + c0) * S;
+    for (int64_t i = 0; i < S; ++i)
+      for (int g = 0; g < G; ++g) {
+        const double d = double(bn_in<RIn>(xr[g * S + i])) - m[g];
+        q[g] += d * d;
+      }
+  }
+  for (int g = 0; g < G; ++g) {
+    mean[c0 + g] = T(m[g]);
+    var[c0 + g] = T(q[g] / M);
+    invstd[c0 + g] = T(1.0 / std::sqrt(q[g] / M + eps));
+  }
+}
+
+// y of channel c: x·scale + shift with the channel's affine folded in, computed in double and rounded to T, then
+// the ReLU when ROut.
+template <bool RIn, bool ROut, class T>
+void bn_forward_channel(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y, int64_t N,
+                        int64_t C, int64_t S, int64_t c) {
+  const double scale = double(invstd[c]) * (weight ? double(weight[c]) : 1.0);
+  const double shift = (bias ? double(bias[c]) : 0.0) - double(mean[c]) * scale;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xr = x + (n * C + c) * S;
+    T* yr = y + (n * C + c) * S;
+    for (int64_t i = 0; i < S; ++i) {
+      const T z = T(double(bn_in<RIn>(xr[i])) * scale + shift);
+      yr[i] = ROut ? relu_of(z) : z;
     }
   }
 }
 
-template <class T>
+template <bool RIn, bool ROut, class T>
+void bn_forward(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y, int64_t N,
+                int64_t C, int64_t S, int threads) {
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
+    for (int64_t c = c0; c < c0 + G; ++c) bn_forward_channel<RIn, ROut>(x, mean, invstd, weight, bias, y, N, C, S, c);
+  });
+}
+
+// The batch-norm backward of norm.h for channels c0 .. c0+G-1, with g = dy, or g = dy masked by the ReLU's output
+// (y > 0) when relu_y is given: the gradient relu(batch_norm(x)) would get, since y > 0 exactly where the
+// normalised value is. RIn: the normalisation read r = relu(x), and dx is the gradient to r masked by x > 0.
+template <bool RIn, int G, class T>
+void bn_backward_group(const T* x, const T* relu_y, const T* mean, const T* invstd, const T* weight, const T* dy,
+                       T* dx, T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats, int64_t c0) {
+  const double M = double(N * S);
+  auto grad = [&](int64_t k) { return relu_y ? double(select_or_zero(relu_y[k] > T(0), dy[k])) : double(dy[k]); };
+  double m[G], is[G], sg[G] = {}, sgx[G] = {};   // Σ g, Σ g·x̂ per channel
+  for (int g = 0; g < G; ++g) {
+    m[g] = double(mean[c0 + g]);
+    is[g] = double(invstd[c0 + g]);
+  }
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t row = (n * C + c0) * S;
+    for (int64_t i = 0; i < S; ++i)
+      for (int g = 0; g < G; ++g) {
+        const int64_t k = row + g * S + i;
+        const double gv = grad(k);
+        sg[g] += gv;
+        sgx[g] += gv * (double(bn_in<RIn>(x[k])) - m[g]) * is[g];
+      }
+  }
+  for (int g = 0; g < G; ++g) {
+    if (dbias) dbias[c0 + g] = T(sg[g]);
+    if (dweight) dweight[c0 + g] = T(sgx[g]);
+  }
+  if (!dx) return;
+  // RIn: every element's value is computed and the mask selects (no branch on the sign of x).
+  auto out = [](T xv, T d) {
+    if constexpr (RIn) return select_or_zero(xv > T(0), d);
+    else return d;
+  };
+  for (int g = 0; g < G; ++g) {
+    const int64_t c = c0 + g;
+    const double w = weight ? double(weight[c]) : 1.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t row = (n * C + c) * S;
+      const T* xr = x + row;
+      T* dr = dx + row;
+      if (batch_stats) {
+        for (int64_t i = 0; i < S; ++i) {
+          const double xh = (double(bn_in<RIn>(xr[i])) - m[g]) * is[g];
+          dr[i] = out(xr[i], T(w * is[g] / M * (M * grad(row + i) - sg[g] - xh * sgx[g])));
+        }
+      } else {
+        for (int64_t i = 0; i < S; ++i) dr[i] = out(xr[i], T(w * is[g] * grad(row + i)));
+      }
+    }
+  }
+}
+
+template <bool RIn, class T>
 void bn_backward(const T* x, const T* relu_y, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
                  T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats, int threads) {
-  split_channels(C, N * C * S, threads, [&](int64_t c0, int64_t c1) {
-    bn_backward_channels(x, relu_y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, c0, c1);
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
+    bn_backward_group<RIn, G>(x, relu_y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, c0);
   });
 }
 
@@ -145,28 +175,54 @@ void row_stats(const T* xr, int64_t n, double eps, double& m, double& is) {
 }  // namespace
 
 template <class T>
+void batch_norm_stats_cpu(const T* x, T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t S, double eps,
+                          int threads) {
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
+    bn_stats_group<false, G>(x, mean, var, invstd, N, C, S, eps, c0);
+  });
+}
+
+template <class T>
 void batch_norm_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y,
                             int64_t N, int64_t C, int64_t S, int threads) {
-  bn_forward(x, mean, invstd, weight, bias, y, N, C, S, false, threads);
+  bn_forward<false, false>(x, mean, invstd, weight, bias, y, N, C, S, threads);
 }
 
 template <class T>
 void batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
                              T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats, int threads) {
-  bn_backward<T>(x, nullptr, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, threads);
+  bn_backward<false, T>(x, nullptr, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, threads);
 }
 
 template <class T>
 void batch_norm_relu_forward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* bias, T* y,
                                  int64_t N, int64_t C, int64_t S, int threads) {
-  bn_forward(x, mean, invstd, weight, bias, y, N, C, S, true, threads);
+  bn_forward<false, true>(x, mean, invstd, weight, bias, y, N, C, S, threads);
 }
 
 template <class T>
 void batch_norm_relu_backward_cpu(const T* x, const T* y, const T* mean, const T* invstd, const T* weight,
                                   const T* dy, T* dx, T* dweight, T* dbias, int64_t N, int64_t C, int64_t S,
                                   bool batch_stats, int threads) {
-  bn_backward<T>(x, y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, threads);
+  bn_backward<false, T>(x, y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, threads);
+}
+
+// Training: the statistics of a group of channels over r = relu(x), then each channel's y while its rows are
+// still in cache; eval: y from the given statistics.
+template <class T>
+void relu_batch_norm_forward_cpu(const T* x, T* mean, T* var, T* invstd, const T* weight, const T* bias, T* y,
+                                 int64_t N, int64_t C, int64_t S, double eps, bool batch_stats, int threads) {
+  for_channel_groups(C, N * C * S, threads, [&]<int G>(int64_t c0) {
+    if (batch_stats) bn_stats_group<true, G>(x, mean, var, invstd, N, C, S, eps, c0);
+    for (int64_t c = c0; c < c0 + G; ++c) bn_forward_channel<true, false>(x, mean, invstd, weight, bias, y, N, C, S, c);
+  });
+}
+
+template <class T>
+void relu_batch_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T* weight, const T* dy, T* dx,
+                                  T* dweight, T* dbias, int64_t N, int64_t C, int64_t S, bool batch_stats,
+                                  int threads) {
+  bn_backward<true, T>(x, nullptr, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, threads);
 }
 
 template <class T>
@@ -273,6 +329,10 @@ void layer_norm_backward_cpu(const T* x, const T* mean, const T* invstd, const T
                                                int64_t, int64_t, int);                                           \
   template void batch_norm_relu_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, \
                                                 T*, int64_t, int64_t, int64_t, bool, int);                       \
+  template void relu_batch_norm_forward_cpu<T>(const T*, T*, T*, T*, const T*, const T*, T*, int64_t, int64_t,      \
+                                               int64_t, double, bool, int);                                      \
+  template void relu_batch_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,       \
+                                                int64_t, int64_t, int64_t, bool, int);                           \
   template void instance_norm_forward_cpu<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
                                              double);                                                            \
   template void instance_norm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \

@@ -1,4 +1,5 @@
-// CUDA batch norm, fused batch norm + ReLU, and instance norm (kernels/norm/norm.h), f32 data with every
+// CUDA batch norm, fused batch norm + ReLU, fused ReLU + batch norm, and instance norm (kernels/norm/norm.h), f32
+// data with every
 // sum and every per-element formula in double, as norm_cpu.cpp — so results match the CPU to the last f32
 // bit except where two double sums taken in different orders round differently (~1e-16 relative).
 //
@@ -10,6 +11,8 @@
 // recomputes the mean from the same partials in the same order, so all agree bit for bit) → partial
 // Σ(x − mean)² → var, invstd. The backward reduces Σg and Σg·x̂ the same way, then an elementwise kernel
 // writes dx. Deterministic: no atomics; the order of every sum depends on the shape only.
+// relu_batch_norm runs the same kernels with relu_in set: every read of x becomes max(x, 0) (the statistics, the
+// normalised value, x̂ in the gradient sums), and dx is 0 where x <= 0.
 // Workspace (doubles, caller-allocated on the device): 2·C·B partials + 2·C (Σg, Σg·x̂ for the dx kernel).
 //
 // Products that feed an addition are written __dmul_rn: nvcc would otherwise contract them into FMAs,
@@ -39,6 +42,9 @@ constexpr int64_t kMaxSplits = 128;          // blocks per channel
 constexpr int64_t kElemsPerThread = 8;       // target work per thread before adding another split
 constexpr unsigned kMaxGridY = 65535;
 
+// The value the normalisation sees: x, or max(x, 0) when a ReLU precedes it (relu_in; NaN -> 0 as UnaryOp::relu).
+__device__ __forceinline__ float bn_in(float v, bool relu_in) { return relu_in ? (v > 0.0f ? v : 0.0f) : v; }
+
 // The gradient reaching the normalisation: dy, or dy masked by the ReLU that followed it (y > 0).
 __device__ __forceinline__ double grad_in(const float* __restrict__ dy, const float* __restrict__ relu_y, int64_t k) {
   if (relu_y) return relu_y[k] > 0.0f ? double(dy[k]) : 0.0;
@@ -55,7 +61,7 @@ template <Pass P>
 __global__ void bn_partial_kernel(const float* __restrict__ x, const float* __restrict__ dy,
                                   const float* __restrict__ relu_y, const float* __restrict__ mean,
                                   const float* __restrict__ invstd, double* __restrict__ ws0, double* __restrict__ ws1,
-                                  int64_t N, int64_t C, int64_t S, int64_t B) {
+                                  int64_t N, int64_t C, int64_t S, int64_t B, bool relu_in) {
   __shared__ double scratch[kWarps + 1];
   const int64_t M = N * S, step = B * kThreads, dq = step / S, dr = step % S;
   const int64_t k0 = int64_t(blockIdx.x) * kThreads + threadIdx.x;
@@ -75,7 +81,7 @@ __global__ void bn_partial_kernel(const float* __restrict__ x, const float* __re
       int64_t n = k0 / S, i = k0 - n * S;
       while (n < N) {   // n < N  <=>  k < M
         const int64_t off = (n * C + c) * S + i;
-        const double v = double(x[off]);
+        const double v = double(bn_in(x[off], relu_in));
         if constexpr (P == Pass::sum) {
           a0 += v;
         } else if constexpr (P == Pass::sq) {
@@ -148,13 +154,14 @@ __global__ void bn_grad_finalize_kernel(const double* __restrict__ ws0, const do
 template <class I>
 __global__ void bn_forward_kernel(const float* __restrict__ x, const float* __restrict__ mean,
                                   const float* __restrict__ invstd, const float* __restrict__ weight,
-                                  const float* __restrict__ bias, float* __restrict__ y, I C, I S, I n, bool relu) {
+                                  const float* __restrict__ bias, float* __restrict__ y, I C, I S, I n, bool relu,
+                                  bool relu_in) {
   const I step = I(gridDim.x) * blockDim.x;
   for (I j = I(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
     const I c = (j / S) % C;
     const double scale = __dmul_rn(double(invstd[c]), weight ? double(weight[c]) : 1.0);
     const double shift = (bias ? double(bias[c]) : 0.0) - __dmul_rn(double(mean[c]), scale);
-    const float z = float(__dmul_rn(double(x[j]), scale) + shift);
+    const float z = float(__dmul_rn(double(bn_in(x[j], relu_in)), scale) + shift);
     y[j] = relu ? (z > 0.0f ? z : 0.0f) : z;
   }
 }
@@ -165,9 +172,13 @@ __global__ void bn_dx_kernel(const float* __restrict__ x, const float* __restric
                              const float* __restrict__ invstd, const float* __restrict__ weight,
                              const float* __restrict__ dy, const float* __restrict__ relu_y,
                              const double* __restrict__ sums, float* __restrict__ dx, I C, I S, I n, double M,
-                             bool batch_stats) {
+                             bool batch_stats, bool relu_in) {
   const I step = I(gridDim.x) * blockDim.x;
   for (I j = I(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += step) {
+    if (relu_in && !(x[j] > 0.0f)) {   // the ReLU in front passes no gradient here
+      dx[j] = 0.0f;
+      continue;
+    }
     const I c = (j / S) % C;
     const double is = double(invstd[c]), w = weight ? double(weight[c]) : 1.0;
     const double g = grad_in(dy, relu_y, int64_t(j));
@@ -197,19 +208,20 @@ void with_index_type(int64_t n, F&& f) {
 }
 
 void bn_forward_launch(const float* x, const float* mean, const float* invstd, const float* weight, const float* bias,
-                       float* y, int64_t N, int64_t C, int64_t S, bool relu, cudaStream_t s) {
+                       float* y, int64_t N, int64_t C, int64_t S, bool relu, cudaStream_t s, bool relu_in = false) {
   const int64_t n = N * C * S;
   if (n == 0) return;
   with_index_type(n, [&](auto tag) {
     using I = decltype(tag);
-    bn_forward_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(x, mean, invstd, weight, bias, y, I(C), I(S), I(n), relu);
+    bn_forward_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(x, mean, invstd, weight, bias, y, I(C), I(S), I(n), relu,
+                                                          relu_in);
   });
   SPK_KERNEL_LAUNCH_CHECK();
 }
 
 void bn_backward_launch(const float* x, const float* relu_y, const float* mean, const float* invstd,
                         const float* weight, const float* dy, float* dx, float* dweight, float* dbias, int64_t N,
-                        int64_t C, int64_t S, bool batch_stats, double* ws, cudaStream_t s) {
+                        int64_t C, int64_t S, bool batch_stats, double* ws, cudaStream_t s, bool relu_in = false) {
   if (C == 0) return;
   const int64_t M = N * S;
   if (M == 0) {   // nothing to normalise: the parameter gradients are sums over nothing
@@ -219,7 +231,8 @@ void bn_backward_launch(const float* x, const float* relu_y, const float* mean, 
   }
   const int64_t B = bn_splits(N, C, S);
   double *ws0 = ws, *ws1 = ws + C * B, *sums = ws + 2 * C * B;
-  bn_partial_kernel<Pass::grad><<<bn_grid(C, B), kThreads, 0, s>>>(x, dy, relu_y, mean, invstd, ws0, ws1, N, C, S, B);
+  bn_partial_kernel<Pass::grad><<<bn_grid(C, B), kThreads, 0, s>>>(x, dy, relu_y, mean, invstd, ws0, ws1, N, C, S, B,
+                                                                    relu_in);
   SPK_KERNEL_LAUNCH_CHECK();
   bn_grad_finalize_kernel<<<blocks_for(C), kThreads, 0, s>>>(ws0, ws1, sums, dweight, dbias, C, B);
   SPK_KERNEL_LAUNCH_CHECK();
@@ -228,7 +241,7 @@ void bn_backward_launch(const float* x, const float* relu_y, const float* mean, 
   with_index_type(n, [&](auto tag) {
     using I = decltype(tag);
     bn_dx_kernel<I><<<blocks_for(n), kThreads, 0, s>>>(x, mean, invstd, weight, dy, relu_y, sums, dx, I(C), I(S),
-                                                      I(n), double(M), batch_stats);
+                                                      I(n), double(M), batch_stats, relu_in);
   });
   SPK_KERNEL_LAUNCH_CHECK();
 }
@@ -391,23 +404,33 @@ __global__ void ln_param_grad_kernel(const float* __restrict__ x, const float* _
 
 int64_t batch_norm_cuda_workspace(int64_t N, int64_t C, int64_t S) { return 2 * C * bn_splits(N, C, S) + 2 * C; }
 
-void batch_norm_stats_cuda(const float* x, float* mean, float* var, float* invstd, int64_t N, int64_t C, int64_t S,
-                           double eps, double* workspace, void* stream, const BnRunningUpdate& running) {
+namespace {
+
+void bn_stats_launch(const char* who, const float* x, float* mean, float* var, float* invstd, int64_t N, int64_t C,
+                     int64_t S, double eps, double* workspace, cudaStream_t s, const BnRunningUpdate& running,
+                     bool relu_in) {
   const int64_t M = N * S;
-  SPK_CHECK(M > 0, "batch_norm_stats_cuda: no values per channel (N ", N, ", C ", C, ", S ", S, ")");
+  SPK_CHECK(M > 0, who, ": no values per channel (N ", N, ", C ", C, ", S ", S, ")");
   if (C == 0) return;
-  const cudaStream_t s = cudaStream_t(stream);
   const int64_t B = bn_splits(N, C, S);
   double *ws0 = workspace, *ws1 = workspace + C * B;
   bn_partial_kernel<Pass::sum><<<bn_grid(C, B), kThreads, 0, s>>>(x, nullptr, nullptr, nullptr, nullptr, ws0, ws1, N,
-                                                                   C, S, B);
+                                                                   C, S, B, relu_in);
   SPK_KERNEL_LAUNCH_CHECK();
   bn_partial_kernel<Pass::sq><<<bn_grid(C, B), kThreads, 0, s>>>(x, nullptr, nullptr, nullptr, nullptr, ws0, ws1, N,
-                                                                  C, S, B);
+                                                                  C, S, B, relu_in);
   SPK_KERNEL_LAUNCH_CHECK();
   bn_stats_finalize_kernel<<<blocks_for(C), kThreads, 0, s>>>(ws0, ws1, mean, var, invstd, C, B, double(M), eps,
                                                                running);
   SPK_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+void batch_norm_stats_cuda(const float* x, float* mean, float* var, float* invstd, int64_t N, int64_t C, int64_t S,
+                           double eps, double* workspace, void* stream, const BnRunningUpdate& running) {
+  bn_stats_launch("batch_norm_stats_cuda", x, mean, var, invstd, N, C, S, eps, workspace, cudaStream_t(stream),
+                  running, false);
 }
 
 void batch_norm_count_cuda(int64_t* counter, void* stream) {
@@ -438,6 +461,22 @@ void batch_norm_relu_backward_cuda(const float* x, const float* y, const float* 
                                    void* stream) {
   bn_backward_launch(x, y, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, workspace,
                      cudaStream_t(stream));
+}
+
+void relu_batch_norm_forward_cuda(const float* x, float* mean, float* var, float* invstd, const float* weight,
+                                  const float* bias, float* y, int64_t N, int64_t C, int64_t S, double eps,
+                                  bool batch_stats, double* workspace, void* stream, const BnRunningUpdate& running) {
+  const cudaStream_t s = cudaStream_t(stream);
+  if (batch_stats)
+    bn_stats_launch("relu_batch_norm_forward_cuda", x, mean, var, invstd, N, C, S, eps, workspace, s, running, true);
+  bn_forward_launch(x, mean, invstd, weight, bias, y, N, C, S, false, s, true);
+}
+
+void relu_batch_norm_backward_cuda(const float* x, const float* mean, const float* invstd, const float* weight,
+                                   const float* dy, float* dx, float* dweight, float* dbias, int64_t N, int64_t C,
+                                   int64_t S, bool batch_stats, double* workspace, void* stream) {
+  bn_backward_launch(x, nullptr, mean, invstd, weight, dy, dx, dweight, dbias, N, C, S, batch_stats, workspace,
+                     cudaStream_t(stream), true);
 }
 
 int64_t instance_norm_cuda_workspace(int64_t N, int64_t C) { return 2 * N * C; }

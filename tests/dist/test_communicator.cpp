@@ -15,6 +15,7 @@
 #include "engine/dist/communicator.h"
 #include "engine/dist/rendezvous.h"
 #include "engine/dist/sync_batch_norm.h"
+#include "engine/layers.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/fault.h"
@@ -287,4 +288,49 @@ TEST_CASE("sync_batch_norm: every rank's slice of one batch norm over all ranks'
     CHECK(close(batch_norm(x.detach(), w.detach(), b.detach(), rm3, rv3, true, 0.1, 1e-5).to_double(),
                 y.to_double()) > 1e-3);
   }
+}
+
+// SEBasicBlock's bn1 runs after a ReLU (BatchNorm2d::relu_forward, the fused relu_batch_norm); with --sync_bn the
+// layer takes sync_batch_norm(relu(x)), which must equal the fused op over the whole step's batch.
+TEST_CASE("--sync_bn, ReLU before the BN: BatchNorm2d::relu_forward on every rank is relu_batch_norm of all batches") {
+  if (!built_with_mpi()) {
+    MESSAGE("SKIPPED: this build has no MPI");
+    return;
+  }
+  Communicator& c = mpi();
+  const int W = c.world_size(), r = c.rank();
+  Rng rx(300 + uint64_t(r)), rk(400 + uint64_t(r));
+  Tensor x = Tensor::normal({3, 4, 2, 5}, rx, 0.2, 1.0, DType::f64).set_requires_grad();
+  const Tensor k = Tensor::normal({3, 4, 2, 5}, rk, 0, 1, DType::f64);
+  BatchNormOptions opt;
+  opt.dtype = DType::f64;
+  BatchNorm2d bn(4, opt);
+  bn.sync = &c;
+  bn.train();
+  const Tensor y = bn.relu_forward(x);
+  sum(y * k).backward();
+  const std::vector<Tensor> wb = c.all_reduce(std::vector<Tensor>{bn.weight.grad(), bn.bias.grad()}, ReduceOp::sum);
+
+  Tensor fx = reshape(c.all_gather(x.detach()), {W * 3, 4, 2, 5}).set_requires_grad();
+  const Tensor fk = reshape(c.all_gather(k), {W * 3, 4, 2, 5});
+  Tensor w2 = Tensor::ones({4}, DType::f64).set_requires_grad(), b2 = Tensor::zeros({4}, DType::f64).set_requires_grad();
+  Tensor rm2 = Tensor::zeros({4}, DType::f64), rv2 = Tensor::ones({4}, DType::f64);
+  const Tensor fy = relu_batch_norm(fx, w2, b2, rm2, rv2, true, 0.1, 1e-5);
+  sum(fy * fk).backward();
+
+  auto worst = [](const std::vector<double>& a, const std::vector<double>& e) {
+    REQUIRE(a.size() == e.size());
+    double m = 0;
+    for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - e[i]));
+    return m;
+  };
+  const std::vector<double> fyv = fy.to_double(), fgv = fx.grad().to_double();
+  const size_t per = 3 * 4 * 2 * 5, off = size_t(r) * per;
+  CHECK(worst(y.to_double(), std::vector<double>(fyv.begin() + long(off), fyv.begin() + long(off + per))) < 1e-12);
+  CHECK(worst(x.grad().to_double(), std::vector<double>(fgv.begin() + long(off), fgv.begin() + long(off + per))) <
+        1e-12);
+  CHECK(worst(wb[0].to_double(), w2.grad().to_double()) < 1e-10);
+  CHECK(worst(wb[1].to_double(), b2.grad().to_double()) < 1e-10);
+  CHECK(worst(bn.running_mean.to_double(), rm2.to_double()) < 1e-12);
+  CHECK(worst(bn.running_var.to_double(), rv2.to_double()) < 1e-12);
 }

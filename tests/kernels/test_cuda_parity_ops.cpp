@@ -17,6 +17,7 @@
 //            becomes an absolute error of ~1e-7 of the terms (|terms| ~ a few): 1e-6 absolute, 1e-5
 //            relative. Eval-mode invstd is 1/sqrt(var + eps) from IEEE add/sqrt/div, identical on both
 //            devices, so batch_norm_relu's ReLU mask cannot flip between devices at outputs near 0.
+//            relu_batch_norm (ReLU first) masks by the input itself, the same on both devices.
 #include <cmath>
 
 #include "cuda_parity.h"
@@ -126,16 +127,24 @@ const std::vector<NormCase> kBnCases{
     {"(6,4,33) inputs around 1000", {6, 4, 33}, true, 1000},
 };
 
-Tensor bn_call(bool relu, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm, const Tensor& rv,
+// The batch-norm ops: plain, ReLU after (batch_norm_relu) and ReLU before (relu_batch_norm).
+enum class BnKind { plain, relu_after, relu_before };
+
+Tensor bn_call(BnKind relu, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm, const Tensor& rv,
                bool training) {
-  return relu ? batch_norm_relu(x, w, b, rm, rv, training, 0.1, 1e-5)
-              : batch_norm(x, w, b, rm, rv, training, 0.1, 1e-5);
+  switch (relu) {
+    case BnKind::relu_after: return batch_norm_relu(x, w, b, rm, rv, training, 0.1, 1e-5);
+    case BnKind::relu_before: return relu_batch_norm(x, w, b, rm, rv, training, 0.1, 1e-5);
+    default: return batch_norm(x, w, b, rm, rv, training, 0.1, 1e-5);
+  }
 }
 
 // Forward/backward parity (training and eval), then the running-stat update compared directly.
-void bn_parity(bool relu) {
+void bn_parity(BnKind relu) {
   Rng rng(2024);
-  const std::string op = relu ? "batch_norm_relu " : "batch_norm ";
+  const std::string op = relu == BnKind::relu_after    ? "batch_norm_relu "
+                         : relu == BnKind::relu_before ? "relu_batch_norm "
+                                                       : "batch_norm ";
   for (const NormCase& c : kBnCases) {
     const int64_t C = c.shape[1];
     Tensor x = add_scalar(rand_f32(c.shape, rng, -2, 2), c.offset);
@@ -230,12 +239,17 @@ SPK_CUDA_PARITY_CASE(adaptive_avg_pool2d, "to (1,1), uneven bins, more bins than
 
 SPK_CUDA_PARITY_CASE(batch_norm, "training + eval, (N,C) and (N,C,*), S = 1, long rows, many splits, offset inputs") {
   if (!test::gpu_or_skip()) return;
-  bn_parity(false);
+  bn_parity(BnKind::plain);
 }
 
 SPK_CUDA_PARITY_CASE(batch_norm_relu, "the batch_norm cases with the fused ReLU") {
   if (!test::gpu_or_skip()) return;
-  bn_parity(true);
+  bn_parity(BnKind::relu_after);
+}
+
+SPK_CUDA_PARITY_CASE(relu_batch_norm, "the batch_norm cases with the ReLU in front, fused") {
+  if (!test::gpu_or_skip()) return;
+  bn_parity(BnKind::relu_before);
 }
 
 SPK_CUDA_PARITY_CASE(instance_norm1d, "(3,4,50) affine, (2,3,1000) plain, (1,1,2), inputs around 100") {
