@@ -30,17 +30,17 @@ Bottle2neck::Bottle2neck(int64_t channels, int64_t kernel, int64_t dilation, int
 }
 
 Tensor Bottle2neck::forward(const Tensor& x) {
-  Tensor out = bn1->forward(relu(conv1->forward(x)));
+  Tensor out = bn1->relu_forward(conv1->forward(x));
   std::vector<Tensor> spx = split(out, std::vector<int64_t>(size_t(nums + 1), width), 1);
   std::vector<Tensor> parts;
   Tensor sp;
   for (int64_t i = 0; i < nums; ++i) {
     sp = i == 0 ? spx[0] : sp + spx[size_t(i)];
-    sp = bns->at<BatchNorm1d>(size_t(i)).forward(relu(convs->at<Conv1d>(size_t(i)).forward(contiguous(sp))));
+    sp = bns->at<BatchNorm1d>(size_t(i)).relu_forward(convs->at<Conv1d>(size_t(i)).forward(contiguous(sp)));
     parts.push_back(sp);
   }
   parts.push_back(spx[size_t(nums)]);
-  out = bn3->forward(relu(conv3->forward(concat(parts, 1))));
+  out = bn3->relu_forward(conv3->forward(concat(parts, 1)));
   // The SE module as one fused op (kernels/se): its 1x1 convs on the (B, C, 1) mean are Linear layers, so their
   // (out, in, 1) weights are passed as (out, in) views; the parameters (se.se.1.*, se.se.3.*) are unchanged.
   const Tensor& w1 = se_conv1->weight;
@@ -74,7 +74,7 @@ EcapaTdnn::EcapaTdnn(const ModelConfig& config, Rng& rng, int64_t attention_chan
 
 Tensor EcapaTdnn::forward(const Tensor& feats) {
   check_input(feats, 2);   // the unbiased variance over time needs two frames
-  Tensor x = bn1->forward(relu(conv1->forward(feats)));
+  Tensor x = bn1->relu_forward(conv1->forward(feats));
   Tensor x1 = layer1->forward(x);
   Tensor x2 = layer2->forward(x + x1);
   Tensor x3 = layer3->forward(x + x1 + x2);
@@ -84,7 +84,7 @@ Tensor EcapaTdnn::forward(const Tensor& feats) {
   Tensor mu_t = expand(mean(x, {2}, true), full);
   Tensor sg_t = expand(sqrt(clamp(var(x, {2}, /*unbiased=*/true, true), 1e-4, inf)), full);
   Tensor g = concat({x, mu_t, sg_t}, 1);                   // (B, 4608, T)
-  Tensor logits = att_conv4->forward(tanh(att_bn2->forward(relu(att_conv0->forward(g)))));   // softmax over T: fused
+  Tensor logits = att_conv4->forward(tanh(att_bn2->relu_forward(att_conv0->forward(g))));   // softmax over T: fused
   return bn6->forward(fc6->forward(bn5->forward(attentive_stats_pool(logits, x, true, 1e-4))));
 }
 

@@ -55,17 +55,17 @@ RawBottle2neck::RawBottle2neck(int64_t inplanes, int64_t planes, int64_t kernel,
 }
 
 Tensor RawBottle2neck::forward(const Tensor& x) const {
-  Tensor out = bn1->forward(relu(conv1->forward(x)));
+  Tensor out = bn1->relu_forward(conv1->forward(x));
   std::vector<Tensor> spx = split(out, std::vector<int64_t>(size_t(nums + 1), width), 1);
   std::vector<Tensor> parts;
   Tensor sp;
   for (int64_t i = 0; i < nums; ++i) {
     sp = i == 0 ? spx[0] : sp + spx[size_t(i)];
-    sp = bns->at<BatchNorm1d>(size_t(i)).forward(relu(convs->at<Conv1d>(size_t(i)).forward(contiguous(sp))));
+    sp = bns->at<BatchNorm1d>(size_t(i)).relu_forward(convs->at<Conv1d>(size_t(i)).forward(contiguous(sp)));
     parts.push_back(sp);
   }
   parts.push_back(spx[size_t(nums)]);
-  out = bn3->forward(relu(conv3->forward(concat(parts, 1))));
+  out = bn3->relu_forward(conv3->forward(concat(parts, 1)));
   out = out + (residual ? residual->forward(x) : x);
   if (pool > 0) out = max_pool1d(out, pool);
   return afms->forward(out);
@@ -137,7 +137,7 @@ Tensor RawNet3::forward(const Tensor& wav) {
   Tensor sg_t = expand(sqrt(clamp(var(x, {2}, /*unbiased=*/true, true), kStatMin, kStatMax)), full);
   Tensor g = concat({x, mu_t, sg_t}, 1);                                 // (B, 4608, T)
   // (B, 1536 or 1, T): ECA one weight per channel, ASP one per frame; the softmax over T is fused with the stats
-  Tensor logits = att_conv3->forward(att_bn2->forward(relu(att_conv0->forward(g))));
+  Tensor logits = att_conv3->forward(att_bn2->relu_forward(att_conv0->forward(g)));
   return fc6->forward(bn5->forward(attentive_stats_pool(logits, x, true, kStatMin, kStatMax)));
 }
 
