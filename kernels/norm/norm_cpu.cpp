@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/common/select.h"
 #include "kernels/common/work_pool.h"
 #include "kernels/elementwise/elementwise.h"   // kCpuSplitMin
 #include "kernels/norm/norm.h"
@@ -15,15 +16,6 @@ namespace spk {
 
 namespace {
 
-// v where keep, else +0, without a branch: the sign of a conv's output is random, so a branch mispredicts about
-// half the time (GCC compiles `c ? v : 0` inside these scalar loops to a jump, which ran relu_batch_norm at half
-// the speed of the unfused ops). The bits are those of `keep ? v : T(0)`.
-template <class T> inline T select_or_zero(bool keep, T v) {
-  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-  return std::bit_cast<T>(std::bit_cast<U>(v) & (U(0) - U(keep)));
-}
-// As UnaryOp::relu: v > 0 ? v : +0 (NaN and -0 give +0).
-template <class T> inline T relu_of(T v) { return select_or_zero(v > T(0), v); }
 // The value the normalisation reads: x, or relu(x) for relu_batch_norm (RIn).
 template <bool RIn, class T> inline T bn_in(T v) {
   if constexpr (RIn) return relu_of(v);

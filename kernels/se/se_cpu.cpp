@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/common/select.h"
 #include "kernels/common/work_pool.h"
 #include "kernels/elementwise/elementwise.h"   // kCpuSplitMin
 #include "kernels/gemm/gemm.h"
@@ -150,16 +151,15 @@ void squeeze_excite_backward_cpu(const T* x, const T* dy, const T* w1, const T* 
 // Element ranges of 64-element rows (for_rows), so each part starts on a cache line.
 template <class T> void add_relu_forward_cpu(const T* a, const T* b, T* y, int64_t n, int threads) {
   for_rows((n + 63) / 64, 64, threads, [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0 * 64; i < std::min(n, r1 * 64); ++i) {
-      const T z = a[i] + b[i];
-      y[i] = z > T(0) ? z : T(0);
-    }
+    const int64_t i1 = std::min(n, r1 * 64);
+    for (int64_t i = r0 * 64; i < i1; ++i) y[i] = relu_of(T(a[i] + b[i]));   // branch-free: kernels/common/select.h
   });
 }
 
 template <class T> void add_relu_backward_cpu(const T* y, const T* dy, T* dx, int64_t n, int threads) {
   for_rows((n + 63) / 64, 64, threads, [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0 * 64; i < std::min(n, r1 * 64); ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+    const int64_t i1 = std::min(n, r1 * 64);
+    for (int64_t i = r0 * 64; i < i1; ++i) dx[i] = select_or_zero(y[i] > T(0), dy[i]);
   });
 }
 
