@@ -270,9 +270,14 @@ void run(Plan& p, const dnnl::engine& eng, Pass pass, const ConvGeom& g, const f
          const float* bias, float* out) {
   std::lock_guard<std::mutex> lock(p.mu);
   dnnl::stream st(eng);
-  if (p.round_inputs) {   // the whole span the (maybe strided) plain layout covers, rounded to bf16 values
+  if (p.round_inputs) {   // the span the (maybe strided) plain layout reaches, rounded to bf16 values
     auto round = [](const Plan::Arg& a, const float* in, std::vector<float>& buf) {
-      buf.resize(a.plain.get_size() / sizeof(float));
+      // Last offset + 1, not get_size(): a column window's layout keeps the whole image's strides, and its
+      // outer stride times its count runs past the caller's buffer by the window's start (ASan found it).
+      const dnnl_memory_desc_t& md = a.plain.data;
+      int64_t last = 0;
+      for (int i = 0; i < md.ndims; ++i) last += (md.dims[i] - 1) * md.format_desc.blocking.strides[i];
+      buf.resize(size_t(last + 1));
       for (size_t i = 0; i < buf.size(); ++i) buf[i] = bf16_to_f32(f32_to_bf16(in[i]));
       return buf.data();
     };
